@@ -1,0 +1,373 @@
+"""Classify a tool call: its kind, its operation, its resources, what to analyze.
+
+Order of evidence, strongest first:
+
+1. the tool's spec (``tools:`` in agentgate.yaml, ``register_tools``, ``@guard(kind=...)``);
+2. name conventions: tool-name tokens (``execute_sql`` → sql, ``send_email`` → send)
+   and argument names (``path`` → a path resource, ``url`` → a URL, ``to`` → a recipient);
+3. argument content: every string argument is sniffed, so a URL, a path, a SQL
+   statement or a shell command is analyzed wherever it sits.
+
+The name-dependent part is cached per (tool, spec, argument names); only content
+sniffing runs per call.
+
+>>> from agentgate._call import ToolCall
+>>> c = classify(ToolCall("execute_sql", {"query": "DROP TABLE users"}))
+>>> c.kind, c.operation, [t.argument for t in c.targets["sql"]]
+('sql', 'admin', ['query'])
+>>> c = classify(ToolCall("send_email", {"to": "bob@acme.com", "body": "see http://169.254.169.254/"}))
+>>> c.operation, [(r.argument, r.kind) for r in c.resources]
+('send', [('to', 'email')])
+>>> classify(ToolCall("summarize", {"text": "http://169.254.169.254/latest"})).targets["http"][0].source
+'sniff'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import getaddresses
+from typing import Any
+
+from .._call import ToolCall, ToolSpec
+from ..policy._operations import canonical, verb_operation
+from .base import Resource, Target
+
+__all__ = ["Classification", "classify", "tokens", "SNIFFERS", "sql_operation"]
+
+ANALYZED_KINDS = ("sql", "file", "http", "shell")
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What a call is.
+
+    Attributes:
+        kind: ``sql``, ``file``, ``http``, ``shell``, ``email``, ``message``, ``payment``,
+            ``config``, ``code``, ``deploy`` or ``generic``.
+        operation: Canonical operation, or None when nothing says (a scope that
+            restricts operations then escalates).
+        operation_source: ``spec``, ``name``, ``content`` or ``none``.
+        resources: Resources to check against the scope.
+        targets: Per analyzer kind, the strings to analyze.
+        side_effect: From the spec, when declared.
+    """
+
+    kind: str
+    operation: str | None
+    operation_source: str
+    resources: tuple[Resource, ...]
+    targets: Mapping[str, tuple[Target, ...]]
+    side_effect: bool | None = None
+
+
+# ----------------------------------------------------------------- name conventions
+
+_KIND_TOKENS: dict[str, str] = {
+    "sql": "sql", "query": "sql", "database": "sql", "db": "sql", "postgres": "sql", "mysql": "sql",
+    "sqlite": "sql", "psql": "sql", "bigquery": "sql", "snowflake": "sql",
+    "file": "file", "files": "file", "path": "file", "dir": "file", "directory": "file", "folder": "file",
+    "fs": "file", "filesystem": "file", "mkdir": "file", "rmdir": "file", "unlink": "file",
+    "http": "http", "https": "http", "url": "http", "web": "http", "webpage": "http", "fetch": "http",
+    "request": "http", "requests": "http", "browse": "http", "curl": "http", "wget": "http", "webhook": "http",
+    "scrape": "http", "crawl": "http", "download": "http", "api": "http",
+    "shell": "shell", "bash": "shell", "sh": "shell", "zsh": "shell", "terminal": "shell", "command": "shell",
+    "cmd": "shell", "subprocess": "shell", "powershell": "shell", "exec": "shell",
+    "email": "email", "mail": "email", "smtp": "email",
+    "slack": "message", "sms": "message", "message": "message", "chat": "message", "teams": "message",
+    "discord": "message", "telegram": "message", "tweet": "message", "notify": "message",
+    "payment": "payment", "pay": "payment", "transfer": "payment", "refund": "payment", "wire": "payment",
+    "invoice": "payment", "stripe": "payment", "funds": "payment", "payout": "payment",
+    "config": "config", "configuration": "config", "settings": "config", "setting": "config",
+    "python": "code", "code": "code", "eval": "code", "javascript": "code", "notebook": "code",
+    "deploy": "deploy", "release": "deploy", "rollout": "deploy", "kubectl": "deploy",
+}
+# When a name holds several kind tokens, the most specific wins (run_sql_query: sql).
+_KIND_PRIORITY = ("sql", "shell", "code", "payment", "email", "message", "http", "file", "config", "deploy")
+
+#: argument name → resource kind
+_RESOURCE_ARGS: dict[str, str] = {
+    **dict.fromkeys(
+        ("path", "file", "filename", "file_name", "filepath", "file_path", "dir", "directory", "folder",
+         "src", "dst", "source_path", "destination_path", "dest", "target_path", "output_path", "input_path",
+         "output_file", "input_file", "paths", "files", "dirpath", "dir_path", "pathname", "location"),
+        "path",
+    ),
+    **dict.fromkeys(("url", "uri", "urls", "endpoint", "href", "link", "webhook", "webhook_url", "website", "base_url", "target_url", "callback_url"), "url"),
+    **dict.fromkeys(("host", "hostname", "domain", "server", "ip", "address_ip"), "host"),
+    **dict.fromkeys(("table", "table_name", "tables", "collection", "index", "database", "db", "schema"), "table"),
+    **dict.fromkeys(("query", "sql", "statement", "stmt", "sql_query"), "sql"),
+    **dict.fromkeys(
+        ("to", "recipient", "recipients", "cc", "bcc", "email", "email_address", "to_email", "send_to", "to_address", "emails"),
+        "email",
+    ),
+    **dict.fromkeys(
+        ("iban", "account", "account_id", "account_number", "to_account", "from_account", "destination_account",
+         "wallet", "card", "beneficiary", "payee", "recipient_account", "destination", "bic", "swift"),
+        "account",
+    ),
+    **dict.fromkeys(
+        ("channel", "channel_id", "chat_id", "room", "phone", "phone_number", "user_id_to", "key", "config_key",
+         "setting", "service", "service_name", "cluster", "environment", "namespace", "deployment", "app",
+         "bucket", "repo", "repository", "branch", "queue", "topic", "resource", "container", "pod", "vm"),
+        "generic",
+    ),
+}
+
+# Argument names whose value is the payload an analyzer of that kind reads.
+_CONTENT_ARGS: dict[str, frozenset[str]] = {
+    "sql": frozenset({"query", "sql", "statement", "stmt", "sql_query", "q", "command"}),
+    "shell": frozenset({"command", "cmd", "script", "commandline", "command_line", "shell_command", "cmdline", "code", "args", "argv"}),
+    "http": frozenset({"url", "uri", "endpoint", "href", "link", "webhook", "webhook_url", "website", "base_url", "target_url", "callback_url", "urls"}),
+    "file": frozenset(k for k, v in _RESOURCE_ARGS.items() if v == "path"),
+}
+# A resource argument of this kind is always analyzed by that analyzer, whatever the tool.
+_ALWAYS = {"path": "file", "url": "http"}
+
+# Operation of a tool kind when its name has no verb.
+_KIND_DEFAULT_OP = {
+    "shell": "execute", "code": "execute", "email": "send", "message": "send", "payment": "transfer",
+    "http": "network", "deploy": "deploy", "config": "configure",
+}
+_OPERATION_ARGS = ("operation", "action", "op", "mode", "method", "verb")
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+
+
+@functools.lru_cache(maxsize=8192)
+def tokens(name: str) -> tuple[str, ...]:
+    """Lower-case word tokens of a tool or argument name (snake, kebab, camel, dotted).
+
+    >>> tokens("sendSlackMessage"), tokens("db.execute-SQL")
+    (('send', 'slack', 'message'), ('db', 'execute', 'sql'))
+    """
+    return tuple(t.lower() for t in _SPLIT.split(_CAMEL.sub("_", name)) if t)
+
+
+# ------------------------------------------------------------------------- sniffing
+
+_URL_RE = re.compile(
+    r"^\s*(?:[a-z][a-z0-9+.\-]{1,20}:(?://|\\\\)|(?:file|gopher|dict|ldap|ldaps|jar|netdoc|tftp|sftp|data|javascript):|//[^\s/]|www\.[^\s]+\.[a-z]{2,})",
+    re.IGNORECASE,
+)
+_PATH_RE = re.compile(
+    r"^\s*(?:~[^\s]*|/[^\s]*|\.{1,2}[/\\]|[a-z]:[\\/]|\\\\[^\\]|%2e|%252e|file:)|(?:\.\.[/\\]|%2e%2e|%252e|\.\.%2f|%c0%ae|\x00)|(?:^|/)\.(?:env|ssh|aws|git|kube|netrc|pgpass|bashrc|zshrc|profile)\b",
+    re.IGNORECASE,
+)
+_SQL_RE = re.compile(
+    r"^\s*(?:(?:--[^\n]*\n|#[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*(?:select|insert|update|delete|drop|create|alter|truncate|grant|revoke|with|exec|execute|copy|attach|detach|pragma|merge|replace|call|load|set|show|declare|prepare|rename|vacuum|lock|handler|values|upsert|begin|use|analyze|explain|comment|import|export|unload|deallocate|reindex|cluster|refresh|do)\b[\s\S]*?(?:\b(?:from|into|table|set|where|database|schema|user|role|view|index|program|function|procedure|trigger|extension|privileges|on|to|as|values|select|all)\b|\*|;|\()",
+    re.IGNORECASE | re.DOTALL,
+)
+_SHELL_RE = re.compile(
+    r"(?:^\s*(?:sudo\s+|env\s+|exec\s+|nohup\s+|\w+=\S*\s+)*(?:rm|curl|wget|bash|sh|zsh|dash|ksh|nc|ncat|netcat|socat|telnet|chmod|chown|chgrp|dd|mkfs(?:\.\w+)?|python[0-9.]*|perl|ruby|php|node|eval|base64|crontab|kill|pkill|killall|su|sudo|scp|rsync|ssh|tar|find|xargs|echo|printf|cat|cp|mv|ln|git|docker|kubectl|systemctl|service|iptables|useradd|usermod|passwd|shutdown|reboot|mount|umount|ls|grep|head|tail|wc|sed|awk|tee|touch|mkdir|rmdir|truncate|shred|openssl|nohup|at|tr|sort|uniq|env|export|source|npm|pip[0-9.]*|apt(?:-get)?|yum|brew|make|powershell|cmd|iex|chattr|setfacl|history|unset|alias)(?:\s|$|;|\||&)"
+    r"|\$\(|`[^`]+`|\$\{|\$IFS|/dev/(?:tcp|udp)/|\|\s*(?:ba|z|da|k)?sh\b|;\s*\w+\s|&&|\|\|)",
+    re.IGNORECASE,
+)
+
+
+def _looks_url(v: str) -> bool:
+    return len(v) < 8192 and bool(_URL_RE.match(v))
+
+
+def _looks_path(v: str) -> bool:
+    s = v.strip()
+    # A path is one token; prose that mentions a path is not a file access.
+    return 0 < len(s) < 4096 and "\n" not in s and (" " not in s or s.startswith(("/", "~", "\\\\"))) and bool(_PATH_RE.search(s))
+
+
+def _looks_sql(v: str) -> bool:
+    return bool(_SQL_RE.match(v[:4096]))
+
+
+def _looks_shell(v: str) -> bool:
+    return len(v) < 65536 and bool(_SHELL_RE.search(v))
+
+
+#: kind → predicate deciding whether a string argument looks like that kind's input.
+SNIFFERS: dict[str, Callable[[str], bool]] = {
+    "http": _looks_url,
+    "sql": _looks_sql,
+    "shell": _looks_shell,
+    "file": _looks_path,
+}
+
+_FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*([A-Za-z]+)", re.DOTALL)
+_SQL_WORD_OP = {
+    "select": "read", "with": "read", "show": "read", "explain": "read", "describe": "read", "values": "read",
+    "table": "read", "desc": "read",
+    "insert": "write", "update": "write", "merge": "write", "upsert": "write", "replace": "write",
+    "delete": "delete", "truncate": "delete",
+}
+
+
+def sql_operation(sql: str) -> str | None:
+    """The operation of a SQL text by its first keyword; None when it does not look like SQL.
+
+    DDL, DCL and anything administrative is ``admin``. The SQL analyzer refines
+    this from the parsed statements (every statement, CTE bodies, ...).
+    """
+    m = _FIRST_WORD.match(sql)
+    if not m:
+        return None
+    return _SQL_WORD_OP.get(m.group(1).lower(), "admin")
+
+
+# ---------------------------------------------------------------- static (cached)
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    kind: str
+    operation: str | None
+    operation_source: str
+    resource_args: tuple[tuple[str, str], ...]  # (argument, resource kind)
+    content_args: tuple[tuple[str, str, str], ...]  # (argument, analyzer kind, source)
+    side_effect: bool | None
+
+
+def _tool_kind(name_tokens: tuple[str, ...]) -> str:
+    found = {_KIND_TOKENS[t] for t in name_tokens if t in _KIND_TOKENS}
+    for k in _KIND_PRIORITY:
+        if k in found:
+            return k
+    return "generic"
+
+
+_RESOURCE_KIND_FOR_TOOL = {"file": "path", "http": "url", "email": "email", "payment": "account", "sql": "sql"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -> _Static:
+    name_tokens = tokens(tool_name)
+    kind = spec.kind if spec is not None and spec.kind != "generic" else _tool_kind(name_tokens)
+    if spec is not None and spec.operation:
+        op: str | None = canonical(spec.operation)
+        op_source = "spec"
+    else:
+        op = verb_operation(list(name_tokens))
+        op_source = "name" if op else "none"
+        if kind == "http" and op in (None, "read"):
+            op, op_source = "network", "name"
+        elif kind == "sql":
+            op, op_source = None, "none"  # the statement decides
+        elif op is None and kind in _KIND_DEFAULT_OP:
+            op, op_source = _KIND_DEFAULT_OP[kind], "name"
+
+    resources: dict[str, str] = {}
+    if spec is not None:
+        for a in spec.resource_args:
+            resources[a] = _RESOURCE_KIND_FOR_TOOL.get(kind) or _RESOURCE_ARGS.get(a.lower(), "generic")
+    for a in arg_names:
+        if a in resources:
+            continue
+        rk = _RESOURCE_ARGS.get(a.lower())
+        if rk is None:
+            continue
+        if rk == "sql" and kind != "sql":
+            continue  # "query" of a search tool is text, not SQL
+        if rk == "account" and a.lower() == "destination" and kind not in ("payment",):
+            rk = "path" if kind == "file" else "generic"
+        if rk == "email" and a.lower() == "to" and kind not in ("email", "message", "generic", "payment"):
+            rk = "generic"
+        if rk == "email" and kind == "message":
+            rk = "generic"  # chat recipients are names or ids, not mail addresses
+        resources[a] = rk
+
+    content: list[tuple[str, str, str]] = []
+    declared = spec.content_args or spec.resource_args if spec is not None else ()
+    if kind in ("sql", "file", "http", "shell"):
+        for a in declared:
+            content.append((a, kind, "spec"))
+        for a in arg_names:
+            if a not in declared and a.lower() in _CONTENT_ARGS[kind]:
+                content.append((a, kind, "name"))
+        if not declared and not any(c[1] == kind for c in content) and len(arg_names) == 1:
+            content.append((arg_names[0], kind, "name"))  # a single-argument sql/shell tool
+    for a, rk in resources.items():
+        ak = _ALWAYS.get(rk)
+        if ak and not any(c[0] == a and c[1] == ak for c in content):
+            content.append((a, ak, "name"))
+    return _Static(kind, op, op_source, tuple(resources.items()), tuple(content), spec.side_effect if spec else None)
+
+
+def _split_recipients(v: str) -> list[str]:
+    if "," not in v and ";" not in v and "<" not in v:
+        return [v.strip()]
+    return [addr for _, addr in getaddresses([v.replace(";", ",")]) if addr] or [v.strip()]
+
+
+def _leaf_values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [x for x in value if isinstance(x, str)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    return []
+
+
+def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
+    """Classify *call*; *spec* is the registered spec when the call carries none."""
+    spec = call.spec or spec
+    args = call.arguments
+    st = _static(call.tool_name, spec, tuple(args))
+
+    resources: list[Resource] = []
+    for a, rk in st.resource_args:
+        if a not in args:
+            continue
+        for v in _leaf_values(args[a]):
+            if rk == "email":
+                resources.extend(Resource(a, r, "email") for r in _split_recipients(v))
+            else:
+                resources.append(Resource(a, v, rk))
+
+    targets: dict[str, list[Target]] = {}
+    seen: set[tuple[str, str]] = set()
+    for a, ak, src in st.content_args:
+        if a in args:
+            for i, v in enumerate(_leaf_values(args[a])):
+                path = a if isinstance(args[a], str) else f"{a}[{i}]"
+                targets.setdefault(ak, []).append(Target(path, v, src))
+                seen.add((path, ak))
+    for path, v in call.string_arguments():
+        if not v:
+            continue
+        for ak, sniff in SNIFFERS.items():
+            if (path, ak) not in seen and sniff(v):
+                targets.setdefault(ak, []).append(Target(path, v, "sniff"))
+
+    op, op_source = st.operation, st.operation_source
+    if st.kind == "sql" and op is None:
+        ops = [o for t in targets.get("sql", ()) if (o := sql_operation(t.value))]
+        if ops:
+            op, op_source = _strongest(ops), "content"
+    if op is None or op_source == "none":
+        for a in _OPERATION_ARGS:
+            v = args.get(a)
+            if isinstance(v, str) and v:
+                if st.kind == "http" and a == "method":
+                    break
+                op, op_source = canonical(v), "content"
+                break
+    return Classification(
+        kind=st.kind,
+        operation=op,
+        operation_source=op_source if op else "none",
+        resources=tuple(resources),
+        targets={k: tuple(v) for k, v in targets.items()},
+        side_effect=st.side_effect,
+    )
+
+
+_OP_STRENGTH = ("admin", "delete", "write", "read")
+
+
+def _strongest(ops: list[str]) -> str:
+    for o in _OP_STRENGTH:
+        if o in ops:
+            return o
+    return ops[0]
