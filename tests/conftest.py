@@ -1,0 +1,62 @@
+"""Shared fixtures: real services, a fresh default firewall per test."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+POSTGRES_URL = os.environ.get("AGENTGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("AGENTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when the service is down, unless AGENTGATE_REQUIRE_SERVICES=1 (CI), where it fails."""
+    if _reachable(host, port):
+        return
+    msg = f"{name} not reachable on {host}:{port}"
+    if os.environ.get("AGENTGATE_REQUIRE_SERVICES") == "1":
+        pytest.fail(msg + " (AGENTGATE_REQUIRE_SERVICES=1)")
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """URL of the real PostgreSQL on 127.0.0.1:5432 (database ``test``)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """URL of the real Redis on 127.0.0.1:6379."""
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_firewall(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with no configured default firewall and audits to a temp dir."""
+    audit_dir = tmp_path_factory.mktemp("audit")
+    monkeypatch.setenv("AGENTGATE_AUDIT_URL", f"sqlite:///{audit_dir}/audit.db")
+    for var in ("AGENTGATE_CONFIG", "AGENTGATE_MODE", "AGENTGATE_JUDGE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                "AGENTGATE_JUDGE_API_KEY", "AGENTGATE_JUDGE_BASE_URL", "SUPABASE_URL", "SUPABASE_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        import agentgate._firewall as fw
+    except ImportError:  # during bootstrap, before the firewall module exists
+        yield
+        return
+    fw._reset_default_for_tests()
+    yield
+    fw._reset_default_for_tests()
