@@ -79,6 +79,9 @@ class AnalyzerSettings:
         allow_private_networks: CIDRs the HTTP analyzer may reach despite being private
             (an internal API the agent is meant to use).
         sensitive_paths: Extra globs the file analyzer treats as sensitive.
+        resolver: ``(host, timeout) -> list of IP strings``; replaces the system
+            resolver (tests, the eval suite, custom DNS). Raise ``OSError`` for
+            "does not resolve".
         extra: Settings for user analyzers.
     """
 
@@ -88,6 +91,7 @@ class AnalyzerSettings:
     sql_dialect: str | None = None
     allow_private_networks: tuple[str, ...] = ()
     sensitive_paths: tuple[str, ...] = ()
+    resolver: Callable[[str, float], list[str]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
