@@ -1,0 +1,263 @@
+"""The seed's one-line API: protect_all, guard, register_tools, flush, shutdown."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, TypeVar, overload
+
+from ._call import ToolCall, ToolSpec, make_binder
+from ._errors import ConfigError
+from ._firewall import _SENTINEL, Firewall, get_firewall, set_firewall
+from .policy._config import Config, load_config
+
+__all__ = ["flush", "guard", "protect_all", "register_tools", "shutdown", "unprotect_all"]
+
+logger = logging.getLogger("agentgate")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_patched: list[str] = []
+
+
+def protect_all(
+    config: str | os.PathLike[str] | Config | None = None,
+    *,
+    judge_model: str | None = None,
+    judge_api_key: str | None = None,
+    judge_base_url: str | None = None,
+    rate_limit: int | Mapping[str, Any] | None = None,
+    mode: str | None = None,
+    on_escalate: str | None = None,
+    on_judge_error: str | None = None,
+    approver: Any = None,
+    audit: Any = _SENTINEL,
+    on_block: str = "raise",
+    frameworks: list[str] | None = None,
+) -> list[str]:
+    """One line: load the policy, set up the default firewall, patch every installed framework.
+
+    Args:
+        config: agentgate.yaml (path or loaded `Config`); default ``AGENTGATE_CONFIG`` if set.
+            A path that does not exist is an error, not a warning.
+        judge_model / judge_api_key / judge_base_url: the tier-2 judge (any OpenAI-compatible
+            endpoint or Anthropic). Without a key or URL there is no judge and
+            ``on_escalate`` decides undecided calls (default: block).
+        rate_limit: Max tool calls per agent per minute (or a mapping like ``rate_limit:``).
+        mode: ``"enforce"`` (default) or ``"monitor"`` (never blocks; records would-blocks).
+        on_escalate: ``"block"`` (default), ``"allow"``, or ``"ask"`` with *approver*.
+        on_judge_error: ``"block"`` (default) or ``"allow"``.
+        audit: Where decisions are recorded (URL, sink, list, ``"none"``); default from config,
+            ``AGENTGATE_AUDIT_URL``, then ``.agentgate/audit.db``.
+        on_block: ``"raise"`` (default): a blocked call raises FirewallBlockedError;
+            ``"return_error"``: frameworks that allow it hand the model a tool error instead.
+        frameworks: Only patch these (default: every installed one).
+
+    Returns:
+        The frameworks that were patched.
+    """
+    if config is None and os.environ.get("AGENTGATE_CONFIG"):
+        config = os.environ["AGENTGATE_CONFIG"]
+    cfg = config if isinstance(config, Config) or config is None else load_config(config)
+    if on_block not in ("raise", "return_error"):
+        raise ConfigError(f"on_block must be 'raise' or 'return_error', not {on_block!r}")
+    judge = _build_judge(cfg, judge_model, judge_api_key, judge_base_url)
+    fw = Firewall(
+        cfg,
+        judge=judge,
+        on_escalate=on_escalate,
+        on_judge_error=on_judge_error,
+        approver=approver,
+        mode=mode or os.environ.get("AGENTGATE_MODE") or None,
+        audit=audit,
+        rate_limit=rate_limit,
+    )
+    prev = set_firewall(fw)
+    if prev is not None and prev is not fw:
+        prev.flush(5.0)
+    patched = _install_integrations(on_block, frameworks)
+    _patched[:] = patched
+    logger.info("AgentGate active (mode=%s) — patched: %s", fw.mode, ", ".join(patched) or "nothing; use @agentgate.guard")
+    return patched
+
+
+def unprotect_all() -> None:
+    """Undo every framework patch made by `protect_all`."""
+    from .integrations import INTEGRATIONS
+
+    for name in INTEGRATIONS:
+        mod = importlib.import_module(f"agentgate.integrations.{name}")
+        mod.uninstall()
+    _patched.clear()
+
+
+def _build_judge(cfg: Config | None, model: str | None, api_key: str | None, base_url: str | None) -> Any:
+    jc = cfg.judge if cfg is not None else None
+    model = model or (jc.model if jc else None) or os.environ.get("AGENTGATE_JUDGE_MODEL")
+    base_url = base_url or (jc.base_url if jc else None) or os.environ.get("AGENTGATE_JUDGE_BASE_URL")
+    if api_key is None and jc is not None and jc.api_key_env:
+        api_key = os.environ.get(jc.api_key_env)
+    try:
+        judge_mod = importlib.import_module("agentgate.judge")
+    except ImportError:
+        return None
+    build = getattr(judge_mod, "build_judge", None)
+    if build is None:
+        return None
+    kwargs: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
+    if jc is not None:
+        if jc.provider:
+            kwargs["provider"] = jc.provider
+        if jc.timeout:
+            kwargs["timeout"] = jc.timeout
+        if jc.max_concurrency:
+            kwargs["max_concurrency"] = jc.max_concurrency
+        kwargs.update(jc.options)
+    return build(model, **kwargs)
+
+
+def _install_integrations(on_block: str, only: list[str] | None) -> list[str]:
+    from .integrations import INTEGRATIONS
+
+    patched: list[str] = []
+    for name in INTEGRATIONS:
+        mod = importlib.import_module(f"agentgate.integrations.{name}")
+        if only is not None and mod.FRAMEWORK not in only:
+            continue
+        if not mod.available():
+            continue
+        # A framework that is installed but cannot be patched is an error the user must see:
+        # silently running unprotected would fail open.
+        if mod.install(on_block=on_block):
+            patched.append(mod.FRAMEWORK)
+    return patched
+
+
+def register_tools(tools: Mapping[str, Mapping[str, Any] | ToolSpec]) -> None:
+    """Declare what tools are, so classification does not rely on names.
+
+    >>> register_tools({"execute_sql": {"kind": "sql", "resource_arg": "query"},
+    ...                 "send_email": {"action_type": "communication", "resource_key": "to"}})
+
+    Keys: ``kind``, ``operation``, ``resource_arg``/``resource_args``, ``content_args``,
+    ``side_effect``, ``dialect`` — or the seed's ``action_type``/``resource_key``.
+    """
+    get_firewall().register_tools(tools)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Block until every decision so far is in the audit trail; True when drained."""
+    return get_firewall().flush(timeout)
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Drain and close the default firewall's audit trail (also done at exit)."""
+    get_firewall().shutdown(timeout)
+
+
+# ---------------------------------------------------------------------- guard
+
+
+@overload
+def guard(func: F) -> F: ...
+@overload
+def guard(
+    func: None = None,
+    *,
+    tool_name: str | None = None,
+    kind: str | None = None,
+    resource_arg: str | None = None,
+    operation: str | None = None,
+    firewall: Firewall | None = None,
+) -> Callable[[F], F]: ...
+
+
+def guard(
+    func: F | None = None,
+    *,
+    tool_name: str | None = None,
+    kind: str | None = None,
+    resource_arg: str | None = None,
+    operation: str | None = None,
+    firewall: Firewall | None = None,
+) -> F | Callable[[F], F]:
+    """Guard a plain function as a tool: every call is decided before the body runs.
+
+    >>> @guard
+    ... def execute_sql(query: str) -> str:
+    ...     return "ran"
+
+    Works bare or with arguments, on sync and async functions, methods and
+    generators (an async generator is decided before its first item). Arguments
+    are bound by name, so positional and keyword calls are the same call.
+
+    Args:
+        tool_name: Name the policy sees (default: the function's name).
+        kind: Declare the tool's kind (``sql``, ``file``, ``http``, ``shell``...).
+        resource_arg: The argument naming the resource checked against scope.
+        operation: Declare the operation (``read``, ``send``...).
+        firewall: Use this firewall instead of the default one.
+    """
+
+    def decorate(fn: F) -> F:
+        name = tool_name or getattr(fn, "__name__", "tool")
+        spec = None
+        if kind or resource_arg or operation:
+            spec = ToolSpec(kind or "generic", operation, (resource_arg,) if resource_arg else ())
+        binder = make_binder(fn)
+        params = list(inspect.signature(fn).parameters) if callable(fn) else []
+        drop_first = bool(params) and params[0] in ("self", "cls")
+
+        def make_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
+            bound = binder(args, kwargs)
+            if drop_first:
+                bound.pop(params[0], None)
+            return ToolCall(name, bound, "python", None, spec)
+
+        def fw() -> Firewall:
+            return firewall if firewall is not None else get_firewall()
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                await fw().acheck(make_call(args, kwargs))
+                async for item in fn(*args, **kwargs):
+                    yield item
+
+            return agen_wrapper  # type: ignore[return-value]
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                await fw().acheck(make_call(args, kwargs))
+                return await fn(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                # Decided at call time, like a plain function: the caller learns of a
+                # block where it made the call, and the body never starts.
+                fw().check(make_call(args, kwargs))
+                return fn(*args, **kwargs)  # type: ignore[no-any-return]
+
+            return gen_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            fw().check(make_call(args, kwargs))
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    if func is not None:
+        return decorate(func)
+    return decorate

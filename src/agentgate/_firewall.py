@@ -1,0 +1,547 @@
+"""The Firewall: the decision pipeline, and the default instance behind the public API.
+
+One call, end to end (see docs/architecture in ARCHITECTURE.md)::
+
+    policy   = agent policy (agentgate.yaml) ∩ every active scope()     (narrowing only)
+    classify = tool spec → name conventions → content sniffing
+    tier 1   = analyzers → findings                                      (+ rate limiter)
+    combine  = any BLOCK → BLOCK; else any ESCALATE → tier 2; else ALLOW (deny-overrides)
+    tier 2   = judge / approver / on_escalate (default block)            (never a silent allow)
+
+`evaluate` and `evaluate_async` share every step except tier 2, which the async
+path awaits; both give the same verdict for the same call. The audit record is
+enqueued on the caller in O(µs); writing happens off the hot path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any
+
+from ._call import ToolCall, ToolSpec
+from ._context import AgentContext, agent_context, get_context
+from ._decision import Effect, Finding, Severity, Verdict, VerdictType
+from ._errors import ConfigError, FirewallBlockedError
+from ._escalation import EscalationOutcome, EscalationRequest, Escalator
+from .analyzers import DEFAULT_ANALYZERS, Analyzer
+from .analyzers.base import AnalyzerSettings, Context
+from .analyzers.classify import Classification, classify
+from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
+from .policy import EffectivePolicy, ScopePolicy, make_scope
+from .policy._config import Config, load_config, tool_spec_from_dict
+
+__all__ = ["Firewall", "get_firewall", "scope", "set_firewall"]
+
+logger = logging.getLogger("agentgate")
+
+_SENTINEL: Any = object()
+
+# Active scope() layers, per thread / asyncio task. Shared by every Firewall:
+# a scope states what the *code* may do, whichever firewall checks it.
+_scopes: ContextVar[tuple[ScopePolicy, ...]] = ContextVar("agentgate_scopes", default=())
+
+# Decision ids: UUID-shaped, unique per process (random prefix) and cheap (a counter),
+# because uuid4() costs more than the rest of an allowed decision.
+_ID_PREFIX = os.urandom(10).hex()
+_ids = itertools.count(1)
+
+
+def _decision_id() -> str:
+    p = _ID_PREFIX
+    return f"{p[:8]}-{p[8:12]}-4{p[13:16]}-{p[16:20]}-{next(_ids):012x}"
+
+
+_ANALYZER_FAILED = "analyzer.error"
+
+
+class Firewall:
+    """Decides tool calls. Also available as ``PolicyEngine`` (the seed's name).
+
+    Args:
+        config: A `Config`, a path to agentgate.yaml, or None.
+        analyzers: The tier-1 chain (default `DEFAULT_ANALYZERS`).
+        judge: A tier-2 judge (see ``agentgate.judge``); None → ``on_escalate`` decides.
+        on_escalate: ``"block"`` (default), ``"allow"`` or ``"ask"`` (with *approver*).
+        on_judge_error: ``"block"`` (default) or ``"allow"`` when the judge fails.
+        approver: Who answers ``on_escalate="ask"``.
+        mode: ``"enforce"`` (blocks raise) or ``"monitor"`` (never raises; records would-blocks).
+        audit: Where to record decisions: a URL, a sink, a list, ``"none"``; default from
+            config, then ``AGENTGATE_AUDIT_URL``, then ``.agentgate/audit.db``.
+        rate_limit: Max calls per agent per window (int), or a mapping like the config's
+            ``rate_limit:``; None keeps the config's (default: no firewall-wide limit).
+        settings: Analyzer settings (DNS resolution, SQL dialect, ...).
+    """
+
+    def __init__(
+        self,
+        config: Config | str | os.PathLike[str] | None = None,
+        *,
+        analyzers: Sequence[Analyzer] | None = None,
+        judge: Any = None,
+        on_escalate: str | None = None,
+        on_judge_error: str | None = None,
+        approver: Any = None,
+        mode: str | None = None,
+        audit: Any = _SENTINEL,
+        rate_limit: int | Mapping[str, Any] | None = None,
+        settings: AnalyzerSettings | None = None,
+    ) -> None:
+        if config is not None and not isinstance(config, Config):
+            config = load_config(config)
+        self.config: Config = config if config is not None else Config()
+        cfg = self.config
+        self.mode = mode or cfg.mode
+        if self.mode not in ("enforce", "monitor"):
+            raise ConfigError(f"mode must be 'enforce' or 'monitor', not {self.mode!r}")
+        self.analyzers: tuple[Analyzer, ...] = tuple(analyzers) if analyzers is not None else DEFAULT_ANALYZERS
+        self.settings = settings or _settings_from_config(cfg)
+        self._agent_layers: dict[str, ScopePolicy] = {name: a.to_scope(name) for name, a in cfg.agents.items()}
+        self._specs: dict[str, ToolSpec] = {name: t.to_spec() for name, t in cfg.tools.items()}
+        self._specs_lock = threading.Lock()
+        self._revision = cfg.revision()
+        self._rate = _rate_analyzer(cfg, rate_limit)
+        escalate_kwargs: dict[str, Any] = {"judge": judge, "on_escalate": on_escalate or cfg.on_escalate}
+        if on_judge_error is not None or cfg.on_judge_error != "block":
+            escalate_kwargs["on_judge_error"] = on_judge_error or cfg.on_judge_error
+        if approver is not None:
+            escalate_kwargs["approver"] = approver
+        self.escalator = Escalator(**escalate_kwargs)
+        self.auditor: Any = None
+        if audit is _SENTINEL:
+            audit = cfg.audit.url if cfg.audit is not None else None
+            self.auditor = _open_auditor(audit, cfg, default=True)
+        else:
+            self.auditor = _open_auditor(audit, cfg, default=False)
+
+    # ----------------------------------------------------------------- policy
+
+    @property
+    def policy_revision(self) -> str:
+        """Hash of the configuration in force (recorded with every decision)."""
+        return self._revision
+
+    @property
+    def judge(self) -> Any:
+        """The tier-2 judge, or None."""
+        return self.escalator.judge
+
+    def register_tools(self, tools: Mapping[str, Mapping[str, Any] | ToolSpec]) -> None:
+        """Declare tools: ``{"execute_sql": {"kind": "sql", "resource_arg": "query"}}``.
+
+        Accepts the ``tools:`` keys of agentgate.yaml and the seed's
+        ``{"action_type": ..., "resource_key": ...}``. Declarations beat name heuristics.
+        """
+        new = {name: spec if isinstance(spec, ToolSpec) else tool_spec_from_dict(name, spec) for name, spec in tools.items()}
+        with self._specs_lock:
+            specs = dict(self._specs)
+            specs.update(new)
+            self._specs = specs  # swap, so readers never see a half-updated dict
+            self._revision = _combine_revision(self.config.revision(), specs)
+
+    def spec_for(self, tool_name: str) -> ToolSpec | None:
+        """The registered spec of *tool_name*, if any."""
+        return self._specs.get(tool_name)
+
+    def policy_for(self, agent: AgentContext) -> EffectivePolicy:
+        """The effective policy for *agent* in the current context (agent policy ∩ scopes)."""
+        base = self._agent_layers.get(agent.agent_id) if agent.agent_id else None
+        if base is None:
+            base = self._agent_layers.get("default")
+        scopes = _scopes.get()
+        return EffectivePolicy((base, *scopes) if base is not None else scopes)
+
+    # --------------------------------------------------------------- decision
+
+    def _tier1(self, call: ToolCall, agent: AgentContext) -> tuple[Context, list[Finding]]:
+        policy = self.policy_for(agent)
+        cls = classify(call, self._specs.get(call.tool_name) if call.spec is None else None)
+        ctx = Context(call, agent, policy, cls, self.settings)
+        findings: list[Finding] = []
+        for analyzer in self.analyzers:
+            try:
+                findings.extend(analyzer(call, ctx))
+            except Exception as e:  # an analyzer bug must not become an allow
+                logger.exception("agentgate analyzer %r failed", getattr(analyzer, "__name__", analyzer))
+                findings.append(
+                    Finding(_ANALYZER_FAILED, Severity.HIGH, Effect.ESCALATE,
+                            f"analyzer {getattr(analyzer, '__name__', type(analyzer).__name__)} failed: {type(e).__name__}: {e}")
+                )
+        if self._rate is not None:
+            findings.extend(self._rate(call, ctx))
+        return ctx, findings
+
+    def evaluate_tier1(self, call: ToolCall) -> Verdict:
+        """Tier 1 only: may return ESCALATE. Not audited; for tooling (eval, ``check --tier1``)."""
+        t0 = time.perf_counter_ns()
+        agent = get_context()
+        _, findings = self._tier1(call, agent)
+        block, esc = _split(findings)
+        if block:
+            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent, record=False)
+        if esc:
+            top = max(esc, key=_rank)
+            return Verdict(VerdictType.ESCALATE, 1, top.rule_id, _max_sev(findings), _reason(esc), findings=tuple(findings),
+                           decision_id=_decision_id(), latency_us=(time.perf_counter_ns() - t0) / 1000,
+                           policy_revision=self._revision, mode=self.mode)
+        return self._verdict(call, VerdictType.ALLOW, findings, [], t0, agent, record=False)
+
+    def evaluate(self, call: ToolCall) -> Verdict:
+        """Decide *call* (sync). Returns ALLOW or BLOCK; never raises for a block."""
+        t0 = time.perf_counter_ns()
+        agent = get_context()
+        ctx, findings = self._tier1(call, agent)
+        block, esc = _split(findings)
+        if block:
+            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent)
+        if esc:
+            outcome = self._resolve(self.escalator.resolve, ctx, findings)
+            return self._escalated(call, outcome, findings, t0, agent)
+        return self._verdict(call, VerdictType.ALLOW, findings, (), t0, agent)
+
+    async def evaluate_async(self, call: ToolCall) -> Verdict:
+        """Decide *call* (async): the same decisions as `evaluate`; tier 2 is awaited."""
+        t0 = time.perf_counter_ns()
+        agent = get_context()
+        ctx, findings = self._tier1(call, agent)
+        block, esc = _split(findings)
+        if block:
+            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent)
+        if esc:
+            req = self._request(ctx, findings)
+            try:
+                outcome = await self.escalator.aresolve(req)
+            except Exception as e:
+                outcome = _escalation_failed(e)
+            return self._escalated(call, outcome, findings, t0, agent)
+        return self._verdict(call, VerdictType.ALLOW, findings, (), t0, agent)
+
+    def check(self, call: ToolCall) -> Verdict:
+        """`evaluate`, raising `FirewallBlockedError` on BLOCK in enforce mode."""
+        v = self.evaluate(call)
+        if v.action is VerdictType.BLOCK:
+            raise FirewallBlockedError(v, call)
+        return v
+
+    async def acheck(self, call: ToolCall) -> Verdict:
+        """`evaluate_async`, raising `FirewallBlockedError` on BLOCK in enforce mode."""
+        v = await self.evaluate_async(call)
+        if v.action is VerdictType.BLOCK:
+            raise FirewallBlockedError(v, call)
+        return v
+
+    # ---------------------------------------------------------------- helpers
+
+    def _request(self, ctx: Context, findings: list[Finding]) -> EscalationRequest:
+        cls: Classification = ctx.classification
+        return EscalationRequest(ctx.call, ctx.agent, ctx.policy, tuple(findings), cls.operation, cls.kind, self._revision)
+
+    def _resolve(self, fn: Any, ctx: Context, findings: list[Finding]) -> EscalationOutcome:
+        try:
+            out: EscalationOutcome = fn(self._request(ctx, findings))
+        except Exception as e:
+            return _escalation_failed(e)
+        return out
+
+    def _escalated(
+        self, call: ToolCall, o: EscalationOutcome, findings: list[Finding], t0: int, agent: AgentContext
+    ) -> Verdict:
+        action = VerdictType.BLOCK if o.action is not VerdictType.ALLOW else VerdictType.ALLOW
+        return self._finish(
+            call,
+            Verdict(
+                action, o.tier_used, o.policy_name, _max_sev(findings), o.reasoning, o.confidence, o.reversible,
+                tuple(findings), _decision_id(), 0.0, self._revision, self.mode, False, o.judge_model,
+                o.judge_latency_ms, o.blast_radius, dict(o.extra),
+            ),
+            t0,
+            agent,
+        )
+
+    def _verdict(
+        self,
+        call: ToolCall,
+        action: VerdictType,
+        findings: list[Finding],
+        deciding: Sequence[Finding],
+        t0: int,
+        agent: AgentContext,
+        record: bool = True,
+    ) -> Verdict:
+        if deciding:
+            top = max(deciding, key=_rank)
+            name, reason = top.rule_id, _reason(deciding)
+        else:
+            name, reason = "", "no rule matched" if not findings else "only informational findings"
+        v = Verdict(action, 1, name, _max_sev(findings), reason, findings=tuple(findings),
+                    decision_id=_decision_id(), policy_revision=self._revision, mode=self.mode)
+        if not record:
+            return _with_latency(v, t0, self.mode)
+        return self._finish(call, v, t0, agent)
+
+    def _finish(self, call: ToolCall, v: Verdict, t0: int, agent: AgentContext) -> Verdict:
+        v = _with_latency(v, t0, self.mode)
+        agent.record_action(call.tool_name, dict(call.arguments), v.action.value, v.decision_id)
+        if self.auditor is not None:
+            try:
+                self.auditor.record(call, v, agent)
+            except Exception:  # the audit must never crash the host; the writer counts its own failures
+                logger.exception("agentgate audit enqueue failed")
+        return v
+
+    # -------------------------------------------------------------- lifecycle
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every decision so far is stored. True when drained."""
+        if self.auditor is None:
+            return True
+        return bool(self.auditor.flush(timeout))
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Drain and close the audit trail."""
+        if self.auditor is not None:
+            self.auditor.shutdown(timeout)
+
+    def __enter__(self) -> Firewall:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.shutdown()
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _with_latency(v: Verdict, t0: int, mode: str) -> Verdict:
+    lat = (time.perf_counter_ns() - t0) / 1000
+    if mode == "monitor" and v.action is VerdictType.BLOCK:
+        # Monitor mode: the call proceeds; the record says what enforce would have done.
+        return Verdict(VerdictType.ALLOW, v.tier_used, v.policy_name, v.severity, f"monitor mode, would block: {v.reasoning}",
+                       v.confidence, v.reversible, v.findings, v.decision_id, lat, v.policy_revision, mode, True,
+                       v.judge_model, v.judge_latency_ms, v.blast_radius, v.extra)
+    object.__setattr__(v, "latency_us", lat)  # frozen for users; set once here before anyone sees it
+    return v
+
+
+def _split(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    if not findings:
+        return [], []
+    block = [f for f in findings if f.effect is Effect.BLOCK]
+    esc = [f for f in findings if f.effect is Effect.ESCALATE]
+    return block, esc
+
+
+def _rank(f: Finding) -> int:
+    return f.severity.rank
+
+
+def _max_sev(findings: Sequence[Finding]) -> Severity:
+    sev = Severity.LOW
+    for f in findings:
+        if f.effect is not Effect.INFO and f.severity > sev:
+            sev = f.severity
+    return sev
+
+
+def _reason(deciding: Sequence[Finding]) -> str:
+    ordered = sorted(deciding, key=_rank, reverse=True)
+    head = ordered[0].message
+    if len(ordered) > 1:
+        head += f" (+{len(ordered) - 1} more: {', '.join(sorted({f.rule_id for f in ordered[1:]}))})"
+    return head
+
+
+def _escalation_failed(e: BaseException) -> EscalationOutcome:
+    logger.exception("agentgate escalation failed", exc_info=e)
+    return EscalationOutcome(
+        VerdictType.BLOCK, f"escalation failed ({type(e).__name__}: {e}); blocked (fail closed)", "escalation.error", tier_used=2
+    )
+
+
+def _settings_from_config(cfg: Config) -> AnalyzerSettings:
+    a = cfg.analyzers
+    return AnalyzerSettings(
+        resolve_dns=a.resolve_dns,
+        dns_timeout=a.dns_timeout,
+        dns_cache_ttl=a.dns_cache_ttl,
+        sql_dialect=a.sql_dialect,
+        allow_private_networks=tuple(a.allow_private_networks),
+        sensitive_paths=tuple(a.sensitive_paths),
+    )
+
+
+def _rate_analyzer(cfg: Config, rate_limit: int | Mapping[str, Any] | None) -> RateLimitAnalyzer | None:
+    rl = cfg.rate_limit
+    max_calls: int | None = rl.max_calls if rl else None
+    window = rl.window_seconds if rl else 60.0
+    per_tool = rl.per_tool if rl else False
+    backend = rl.backend if rl else "memory"
+    if isinstance(rate_limit, Mapping):
+        max_calls = int(rate_limit.get("max_calls", max_calls or 100))
+        window = float(rate_limit.get("window_seconds", window))
+        per_tool = bool(rate_limit.get("per_tool", per_tool))
+        backend = str(rate_limit.get("backend", backend))
+    elif isinstance(rate_limit, int) and not isinstance(rate_limit, bool):
+        if rate_limit < 1:
+            raise ConfigError(f"rate_limit must be a positive number of calls, not {rate_limit}")
+        max_calls = rate_limit
+    elif rate_limit is not None:
+        raise ConfigError(f"rate_limit must be an int or a mapping, not {type(rate_limit).__name__}")
+    # Scopes and agents may set max_rate even without a firewall-wide limit, so the
+    # analyzer is always present; it only counts keys that have a budget.
+    return RateLimitAnalyzer(make_limiter(backend), max_calls=max_calls, window_seconds=window, per_tool=per_tool)
+
+
+def _combine_revision(base: str, specs: Mapping[str, ToolSpec]) -> str:
+    import hashlib
+
+    blob = base + "|" + "|".join(f"{k}={v!r}" for k, v in sorted(specs.items()))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _open_auditor(target: Any, cfg: Config, *, default: bool) -> Any:
+    if target is None and not default:
+        return None
+    try:
+        from . import audit
+    except ImportError:  # pragma: no cover - the audit package ships with the core
+        return None
+    opener = getattr(audit, "open_auditor", None)
+    if opener is None:
+        return None
+    kwargs: dict[str, Any] = {}
+    if cfg.audit is not None:
+        kwargs["redact_fields"] = tuple(cfg.audit.redact_fields)
+        kwargs["on_full"] = cfg.audit.on_full
+    return opener(target, **kwargs)
+
+
+# ----------------------------------------------------------- default instance
+
+_default: Firewall | None = None
+_default_lock = threading.Lock()
+
+
+def get_firewall() -> Firewall:
+    """The default firewall (created on first use from ``AGENTGATE_CONFIG`` if set)."""
+    fw = _default
+    if fw is None:
+        with _default_lock:
+            fw = _default
+            if fw is None:
+                path = os.environ.get("AGENTGATE_CONFIG")
+                fw = Firewall(path, mode=os.environ.get("AGENTGATE_MODE") or None)
+                _set_default(fw)
+    return fw
+
+
+def set_firewall(fw: Firewall) -> Firewall | None:
+    """Make *fw* the default (used by guard, scope, integrations); returns the previous one."""
+    with _default_lock:
+        prev = _default
+        _set_default(fw)
+    return prev
+
+
+def _set_default(fw: Firewall | None) -> None:
+    global _default
+    _default = fw
+
+
+def _reset_default_for_tests() -> None:
+    """Drop the default firewall (tests). Its audit trail is drained first."""
+    global _default
+    with _default_lock:
+        prev, _default = _default, None
+    _scopes.set(())
+    if prev is not None:
+        try:
+            prev.shutdown(5.0)
+        except Exception:
+            logger.exception("agentgate: shutdown of the previous default firewall failed")
+
+
+# ----------------------------------------------------------------------- scope
+
+
+class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.scope(...)``
+    """Declare what the code inside may do (``with`` or ``async with``).
+
+    >>> with scope(task="monthly report", allowed_operations=["read"], allowed_resources=["sales_data"]):
+    ...     pass
+
+    The scope applies to the current thread / asyncio task only, combines with
+    the agent's policy and any enclosing scope by intersection (it can only
+    narrow), and ends with the block. ``agent_id``/``task_id``/``user_id`` also
+    set the agent context for the block, as in the seed. ``as`` gives the
+    default firewall (the seed yielded its engine).
+    """
+
+    __slots__ = ("policy", "_token", "_agent")
+
+    def __init__(
+        self,
+        task: str = "",
+        allowed_resources: Sequence[str] | None = None,
+        allowed_operations: Sequence[str] | None = None,
+        deny_operations: Sequence[str] | None = None,
+        max_rate: int | None = None,
+        agent_id: str = "",
+        task_id: str = "",
+        user_id: str = "",
+        *,
+        denied_resources: Sequence[str] | None = None,
+        name: str = "scope",
+    ) -> None:
+        if max_rate is not None and (not isinstance(max_rate, int) or max_rate < 1):
+            raise ConfigError(f"max_rate must be a positive int, not {max_rate!r}")
+        self.policy = make_scope(
+            task=task,
+            allowed_resources=allowed_resources,
+            allowed_operations=allowed_operations,
+            deny_operations=deny_operations,
+            denied_resources=denied_resources,
+            max_rate=max_rate,
+            name=name,
+        )
+        self._agent: agent_context | None = None
+        if agent_id or task_id or user_id:
+            cur = get_context()
+            self._agent = agent_context(
+                agent_id=agent_id or cur.agent_id,
+                task_id=task_id or cur.task_id,
+                user_id=user_id or cur.user_id,
+                task_description=task or cur.task_description,
+            )
+        self._token: Any = None
+
+    def __enter__(self) -> Firewall:
+        if self._agent is not None:
+            self._agent.__enter__()
+        ctx = get_context()
+        if self.policy.task and not ctx.task_description:
+            ctx.task_description = self.policy.task
+        self._token = _scopes.set((*_scopes.get(), self.policy))
+        return get_firewall()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        _scopes.reset(self._token)
+        if self._agent is not None:
+            self._agent.__exit__(et, ev, tb)
+
+    async def __aenter__(self) -> Firewall:
+        return self.__enter__()
+
+    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.__exit__(et, ev, tb)
+
+
+def active_scopes() -> tuple[ScopePolicy, ...]:
+    """The scope layers active in the current context, outermost first."""
+    return _scopes.get()

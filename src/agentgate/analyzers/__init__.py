@@ -1,0 +1,24 @@
+"""Tier-1 analyzers. `DEFAULT_ANALYZERS` is the default chain, plain data.
+
+Each analyzer is ``(call, ctx) -> Sequence[Finding]`` (see `base`). The firewall
+runs them all and combines deny-overrides: any BLOCK blocks, else any ESCALATE
+goes to tier 2, else the call is allowed. The rate limiter is stateful and is
+added by the firewall itself (``Firewall(rate_limit=...)``).
+"""
+
+from __future__ import annotations
+
+from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
+from .scope import analyze_scope
+
+__all__ = [
+    "DEFAULT_ANALYZERS",
+    "Analyzer",
+    "AnalyzerSettings",
+    "Context",
+    "Resource",
+    "Target",
+    "make_context",
+]
+
+DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (analyze_scope,)

@@ -1,0 +1,159 @@
+"""Rate limiting: a sliding window per agent (optionally per agent and tool).
+
+Two backends with one interface, ``hit(key, limit, window) -> (allowed, count)``:
+
+* `MemoryRateLimiter` — thread-safe, in process (one lock, a deque per key);
+* `RedisRateLimiter` — ``redis://...``: one sorted set per key updated by an atomic
+  Lua script, so many processes and machines share one budget.
+
+Every attempt counts, including blocked ones: an agent stuck retrying a blocked
+call is throttled too. A limiter that cannot reach its backend escalates
+(``rate.unavailable``) rather than allowing unseen.
+
+>>> lim = MemoryRateLimiter()
+>>> [lim.hit("bot", limit=2, window=60.0)[0] for _ in range(3)]
+[True, True, False]
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .._call import ToolCall
+from .._decision import Effect, Finding, Severity
+from .._errors import ConfigError, MissingDependencyError
+from .base import Context
+
+__all__ = ["MemoryRateLimiter", "RateLimitAnalyzer", "RateLimiter", "RedisRateLimiter", "make_limiter"]
+
+
+class RateLimiter(Protocol):
+    """A sliding-window counter shared by whatever the backend spans."""
+
+    def hit(self, key: str, limit: int, window: float) -> tuple[bool, int]:
+        """Count one attempt for *key*; return (within limit, attempts in the window including this one)."""
+        ...
+
+
+class MemoryRateLimiter:
+    """In-process sliding window; safe across threads and asyncio tasks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, limit: int, window: float) -> tuple[bool, int]:
+        """See `RateLimiter.hit`."""
+        now = time.monotonic()
+        cutoff = now - window
+        with self._lock:
+            q = self._hits.get(key)
+            if q is None:
+                q = self._hits[key] = deque()
+            while q and q[0] <= cutoff:
+                q.popleft()
+            q.append(now)
+            n = len(q)
+        return n <= limit, n
+
+    def reset(self) -> None:
+        """Forget every window."""
+        with self._lock:
+            self._hits.clear()
+
+
+# KEYS[1] = the window's sorted set; ARGV = now_ms, window_ms, member. Returns the count after adding.
+_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+class RedisRateLimiter:
+    """Sliding window in Redis, shared by every process using the same URL and prefix."""
+
+    def __init__(self, url: str, *, prefix: str = "agentgate:rl:", client: Any = None, timeout: float = 0.5) -> None:
+        if client is None:
+            try:
+                import redis
+            except ImportError:
+                raise MissingDependencyError("redis", "redis") from None
+            client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_LUA)
+        self._node = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: int, window: float) -> tuple[bool, int]:
+        """See `RateLimiter.hit`. Redis errors propagate (the analyzer escalates)."""
+        with self._lock:
+            self._seq += 1
+            member = f"{self._node}-{self._seq}"
+        # Redis server time would be better for clock skew across machines; TIME costs a round trip,
+        # so machines are expected to run NTP (documented).
+        now_ms = int(time.time() * 1000)
+        n = int(self._script(keys=[self._prefix + key], args=[now_ms, int(window * 1000), member]))
+        return n <= limit, n
+
+
+def make_limiter(backend: str | None) -> RateLimiter:
+    """``memory`` (default) or a ``redis://`` / ``rediss://`` / ``unix://`` URL."""
+    if backend in (None, "", "memory"):
+        return MemoryRateLimiter()
+    assert backend is not None
+    if backend.startswith(("redis://", "rediss://", "unix://")):
+        return RedisRateLimiter(backend)
+    raise ConfigError(f"rate_limit.backend must be 'memory' or a redis:// URL, not {backend!r}")
+
+
+class RateLimitAnalyzer:
+    """The analyzer: blocks the call past the budget of the agent's window.
+
+    The budget is the tighter of the firewall's ``rate_limit`` and the policy's
+    ``max_rate`` (calls per minute, from agentgate.yaml or ``scope(max_rate=...)``).
+    """
+
+    def __init__(
+        self, limiter: RateLimiter, *, max_calls: int | None = 100, window_seconds: float = 60.0, per_tool: bool = False
+    ) -> None:
+        self.limiter = limiter
+        self.max_calls = max_calls
+        self.window = window_seconds
+        self.per_tool = per_tool
+
+    def __call__(self, call: ToolCall, ctx: Context) -> Sequence[Finding]:
+        agent = ctx.agent.agent_id or "default"
+        out: list[Finding] = []
+        checks: list[tuple[str, int, float]] = []
+        if self.max_calls is not None:
+            key = f"{agent}:{call.tool_name}" if self.per_tool else agent
+            checks.append((key, self.max_calls, self.window))
+        scope_rate = ctx.policy.max_rate
+        if scope_rate is not None:
+            checks.append((f"{agent}:scope", scope_rate, 60.0))
+        for key, limit, window in checks:
+            try:
+                ok, n = self.limiter.hit(key, limit, window)
+            except Exception as e:  # backend down: never allow unseen
+                out.append(
+                    Finding("rate.unavailable", Severity.MEDIUM, Effect.ESCALATE,
+                            f"rate limiter backend unavailable ({type(e).__name__}); cannot enforce the budget", str(e)[:200])
+                )
+                continue
+            if not ok:
+                out.append(
+                    Finding("rate.limit", Severity.MEDIUM, Effect.BLOCK,
+                            f"agent {agent!r} made {n} calls in {window:g}s, over its budget of {limit}; slow down or raise rate_limit",
+                            f"{n}/{limit} per {window:g}s")
+                )
+        return out
