@@ -1,0 +1,57 @@
+"""Shared CLI plumbing: loading config with clean errors, rendering verdicts."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from .._decision import Verdict, VerdictType
+from .._errors import ConfigError
+from ..policy._config import Config, load_config
+
+EXIT_OK, EXIT_BLOCK, EXIT_USAGE = 0, 1, 2
+
+
+def fail_usage(msg: str) -> NoReturn:
+    """Print *msg* to stderr and exit 2 (usage or configuration error)."""
+    click.echo(f"agentgate: error: {msg}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_or_exit(path: str | None) -> Config | None:
+    """Load *path* as agentgate.yaml, exiting 2 with every problem listed when invalid."""
+    if path is None:
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        fail_usage(str(e))
+
+
+_STYLE = {VerdictType.ALLOW: "bold green", VerdictType.BLOCK: "bold red", VerdictType.ESCALATE: "bold yellow"}
+
+
+def verdict_style(v: Verdict) -> str:
+    """Rich style for a verdict's action."""
+    if v.would_block:
+        return "bold yellow"
+    return _STYLE[v.action]
+
+
+def verdict_label(v: Verdict) -> str:
+    """ALLOW / BLOCK / ESCALATE, or WOULD BLOCK in monitor mode."""
+    return "WOULD BLOCK" if v.would_block else v.action.value.upper()
+
+
+def findings_rows(v: Verdict) -> list[tuple[str, str, str, str]]:
+    """(rule, effect, severity, message) rows for a table."""
+    return [(f.rule_id, f.effect.value, f.severity.value, f.message) for f in v.findings]
+
+
+def dump_json(obj: Any) -> str:
+    """Stable JSON for --json outputs."""
+    import json
+
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)
