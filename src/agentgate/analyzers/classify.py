@@ -195,6 +195,11 @@ SNIFFERS: dict[str, Callable[[str], bool]] = {
 }
 
 _FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*([A-Za-z]+)", re.DOTALL)
+_SQL_ADMIN_WORDS = frozenset(
+    {"drop", "create", "alter", "grant", "revoke", "rename", "comment", "vacuum", "reindex", "cluster", "attach",
+     "detach", "pragma", "copy", "load", "exec", "execute", "call", "do", "set", "prepare", "deallocate", "lock",
+     "declare", "use", "import", "export", "unload", "refresh", "handler", "analyze", "begin", "commit", "rollback"}
+)
 _SQL_WORD_OP = {
     "select": "read", "with": "read", "show": "read", "explain": "read", "describe": "read", "values": "read",
     "table": "read", "desc": "read",
@@ -212,7 +217,10 @@ def sql_operation(sql: str) -> str | None:
     m = _FIRST_WORD.match(sql)
     if not m:
         return None
-    return _SQL_WORD_OP.get(m.group(1).lower(), "admin")
+    word = m.group(1).lower()
+    if word in _SQL_WORD_OP:
+        return _SQL_WORD_OP[word]
+    return "admin" if word in _SQL_ADMIN_WORDS else None
 
 
 # ---------------------------------------------------------------- static (cached)
@@ -284,7 +292,12 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
         for a in arg_names:
             if a not in declared and a.lower() in _CONTENT_ARGS[kind]:
                 content.append((a, kind, "name"))
-        if not declared and not any(c[1] == kind for c in content) and len(arg_names) == 1:
+        if (
+            not declared
+            and not any(c[1] == kind for c in content)
+            and len(arg_names) == 1
+            and _RESOURCE_ARGS.get(arg_names[0].lower(), "sql") == "sql"
+        ):
             content.append((arg_names[0], kind, "name"))  # a single-argument sql/shell tool
     for a, rk in resources.items():
         ak = _ALWAYS.get(rk)

@@ -12,7 +12,7 @@ scope.resource         BLOCK     a recipient, account or named resource is outsi
 
 Paths, URLs/hosts and SQL tables are checked by their own analyzers (filesystem,
 http, sql), which resolve them first (symlinks, DNS, the SQL AST); this module
-checks the resources that need no resolution: e-mail recipients, accounts and
+checks the resources that need no resolution: e-mail recipients, accounts, table names and
 other named resources (channels, services, config keys, ...).
 
 >>> from agentgate._call import ToolCall
@@ -33,7 +33,7 @@ from .base import Context
 
 __all__ = ["analyze_scope"]
 
-_OWN_KINDS = frozenset({"email", "account", "generic"})
+_OWN_KINDS = frozenset({"email", "account", "generic", "table"})
 
 
 def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
