@@ -1,0 +1,194 @@
+"""Machinery shared by the model-SDK integrations (``openai``, ``anthropic``).
+
+Those SDKs never run a tool themselves: they hand the agent loop a completion
+that *proposes* tool calls, and the loop dispatches them. The firewall therefore
+decides at the moment the proposal leaves the SDK (the response's ``parse()``
+and the SSE stream iterator), so a blocked call never reaches the dispatcher.
+
+Three things happen around each proposal:
+
+* the request's user/system messages become the trusted task context of the
+  current `AgentContext` (the judge and provenance rules read it);
+* tool results the loop sends back in the next request (``role: tool``,
+  ``function_call_output``, ``tool_result``) are attached to the history entry
+  of the call that produced them;
+* every proposed call is decided; blocks are collected so the caller either
+  raises the first (``on_block="raise"``) or rewrites the completion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentgate._context import get_context
+from agentgate._errors import FirewallBlockedError
+
+from ._common import aguard_call, guard_call
+
+__all__ = [
+    "ON_BLOCK_CHOICES",
+    "Blocked",
+    "ClassPatcher",
+    "Proposed",
+    "adecide_all",
+    "block_note",
+    "check_on_block",
+    "decide_all",
+    "record_results",
+    "stash_trusted",
+]
+
+ON_BLOCK_CHOICES = ("raise", "return_error")
+
+# How many call-id → decision-id links one context keeps while waiting for the
+# loop to send the tool's result back; older ones are dropped (their result is
+# simply not recorded).
+_MAX_PENDING = 256
+_MAX_TRUSTED = 32
+_PENDING_KEY = "agentgate.pending_tool_results"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposed:
+    """One tool call a model proposed: name, raw arguments (dict or JSON text), id."""
+
+    name: str
+    arguments: Any
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A proposed call the firewall refused, with the error it raised."""
+
+    call: Proposed
+    error: FirewallBlockedError
+
+
+def check_on_block(on_block: str) -> str:
+    """Validate an ``on_block`` argument (``raise`` or ``return_error``)."""
+    if on_block not in ON_BLOCK_CHOICES:
+        raise ValueError(f"on_block must be one of {ON_BLOCK_CHOICES}, not {on_block!r}")
+    return on_block
+
+
+class ClassPatcher:
+    """Replace attributes on classes, remembering the originals (idempotent install/uninstall)."""
+
+    __slots__ = ("_saved",)
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[type[Any], str, Any]] = []
+
+    @property
+    def active(self) -> bool:
+        """Whether any patch is in place."""
+        return bool(self._saved)
+
+    def patch(self, cls: type[Any], attr: str, make: Callable[[Any], Any]) -> None:
+        """Set ``cls.attr = make(original)``; the original must be defined on *cls* itself."""
+        original = cls.__dict__[attr]
+        self._saved.append((cls, attr, original))
+        setattr(cls, attr, make(original))
+
+    def restore(self) -> None:
+        """Put every original back, last patch first."""
+        while self._saved:
+            cls, attr, original = self._saved.pop()
+            setattr(cls, attr, original)
+
+
+def _pending() -> dict[str, str]:
+    meta = get_context().metadata
+    pending = meta.get(_PENDING_KEY)
+    if not isinstance(pending, dict):
+        pending = {}
+        meta[_PENDING_KEY] = pending
+    return pending
+
+
+def _remember(call_id: str | None, decision_id: str) -> None:
+    if not call_id or not decision_id:
+        return
+    pending = _pending()
+    pending[call_id] = decision_id
+    while len(pending) > _MAX_PENDING:
+        del pending[next(iter(pending))]
+
+
+def record_results(results: Iterable[tuple[str, Any]]) -> None:
+    """Attach tool results (by call id) to the history entries of the calls that produced them."""
+    pending: dict[str, str] | None = None
+    for call_id, result in results:
+        if pending is None:
+            pending = _pending()
+            if not pending:
+                return
+        decision_id = pending.pop(call_id, None)
+        if decision_id is not None:
+            get_context().record_result(decision_id, result)
+
+
+def stash_trusted(task_texts: Sequence[str], other_texts: Sequence[str] = ()) -> None:
+    """Record the user's messages as trusted context of the current agent.
+
+    The first user message becomes ``task_description`` when none was set (an
+    explicit ``agent_context(task=...)`` wins); every message joins
+    ``trusted_inputs`` once. Agent loops resend the whole conversation on each
+    turn, hence the de-duplication.
+    """
+    if not task_texts and not other_texts:
+        return
+    ctx = get_context()
+    if not ctx.task_description:
+        for text in task_texts:
+            if text.strip():
+                ctx.task_description = text.strip()
+                break
+    trusted = ctx.trusted_inputs
+    for text in (*other_texts, *task_texts):
+        text = text.strip()
+        if text and text not in trusted:
+            trusted.append(text)
+    if len(trusted) > _MAX_TRUSTED:
+        del trusted[: len(trusted) - _MAX_TRUSTED]
+
+
+def decide_all(calls: Iterable[Proposed], framework: str) -> list[Blocked]:
+    """Decide every proposed call (all are audited); return the blocked ones in order."""
+    blocked: list[Blocked] = []
+    for call in calls:
+        try:
+            verdict = guard_call(call.name, call.arguments, framework=framework, call_id=call.call_id)
+        except FirewallBlockedError as exc:
+            blocked.append(Blocked(call, exc))
+            continue
+        _remember(call.call_id, verdict.decision_id)
+    return blocked
+
+
+async def adecide_all(calls: Iterable[Proposed], framework: str) -> list[Blocked]:
+    """Async twin of `decide_all`."""
+    blocked: list[Blocked] = []
+    for call in calls:
+        try:
+            verdict = await aguard_call(call.name, call.arguments, framework=framework, call_id=call.call_id)
+        except FirewallBlockedError as exc:
+            blocked.append(Blocked(call, exc))
+            continue
+        _remember(call.call_id, verdict.decision_id)
+    return blocked
+
+
+def block_note(blocked: Sequence[Blocked]) -> str:
+    """The text a model reads in place of the tool calls the firewall refused."""
+    lines = []
+    for b in blocked:
+        v = b.error.verdict
+        lines.append(
+            f"[AgentGate] The tool call {b.call.name} was blocked by policy "
+            f"({v.policy_name or 'firewall'}): {v.reasoning or 'not allowed'}. It did not run."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,510 @@
+"""OpenAI SDK: decide every tool call a model proposes before the agent can dispatch it.
+
+The SDK does not run tools; the agent loop does, with what the SDK returns. So
+the hooks sit where a completion leaves the SDK, which every public entry point
+goes through (verified for openai 3.57, see docs/integrations.md):
+
+* ``openai._response.APIResponse.parse`` / ``AsyncAPIResponse.parse``: plain
+  ``create``/``parse`` calls (chat completions and the Responses API), sync and
+  async, and ``with_streaming_response``;
+* ``openai._legacy_response.LegacyAPIResponse.parse``: ``with_raw_response``;
+* ``openai._streaming.Stream.__stream__`` / ``AsyncStream.__stream__``:
+  ``stream=True`` and the ``.stream()`` helpers. Deltas are assembled per
+  ``(choice, tool index)`` (chat) or per output item (Responses); a call is
+  decided *before* the chunk that completes it (``finish_reason``,
+  ``function_call_arguments.done``, ``output_item.done``) is handed over.
+
+Patching ``Completions.create`` alone would miss the async client, ``parse``,
+raw responses and streams.
+
+A block raises `FirewallBlockedError` out of the SDK call, so the loop never
+holds the proposal. With ``install(on_block="return_error")`` a non-streamed
+completion is rewritten instead: the blocked calls are removed and the
+assistant message says what was blocked and why (the model reads it on the next
+turn). Streams always raise: part of the call was already handed over.
+
+The request's ``system``/``developer``/``user`` messages (Responses:
+``instructions`` and user ``input``) become the trusted task context of the
+current `AgentContext`; ``role: tool`` messages and ``function_call_output``
+items the loop sends back are recorded as the results of the calls they answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import shlex
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from ._sdk_hooks import (
+    Blocked,
+    ClassPatcher,
+    Proposed,
+    adecide_all,
+    block_note,
+    check_on_block,
+    decide_all,
+    record_results,
+    stash_trusted,
+)
+
+__all__ = ["FRAMEWORK", "TESTED_VERSIONS", "available", "install", "installed", "uninstall", "unpatch"]
+
+FRAMEWORK = "openai"
+TESTED_VERSIONS: dict[str, str] = {"openai": "3.57.0"}
+
+_patcher = ClassPatcher()
+_settings: dict[str, str] = {"on_block": "raise"}
+
+# Responses output items the *client* executes. Hosted tools (web/file search,
+# code interpreter, remote MCP) run on OpenAI's side and cannot be stopped here.
+_CLIENT_CALL_ITEMS = frozenset(
+    {"function_call", "custom_tool_call", "computer_call", "local_shell_call", "shell_call", "apply_patch_call"}
+)
+_TRUSTED_ROLES = frozenset({"system", "developer"})
+
+
+def available() -> bool:
+    """Whether the ``openai`` package is importable."""
+    return importlib.util.find_spec("openai") is not None
+
+
+def installed() -> bool:
+    """Whether the hooks are in place."""
+    return _patcher.active
+
+
+def install(on_block: str = "raise") -> bool:
+    """Hook the OpenAI SDK (idempotent). Returns False when ``openai`` is not installed.
+
+    Args:
+        on_block: ``"raise"`` (default) raises `FirewallBlockedError` from the SDK
+            call; ``"return_error"`` rewrites a non-streamed completion so the model
+            is told the call was blocked.
+    """
+    _settings["on_block"] = check_on_block(on_block)
+    if _patcher.active:
+        return True
+    if not available():
+        return False
+    from openai import _legacy_response, _response, _streaming
+
+    _patcher.patch(_response.APIResponse, "parse", _wrap_parse)
+    _patcher.patch(_response.AsyncAPIResponse, "parse", _wrap_aparse)
+    _patcher.patch(_legacy_response.LegacyAPIResponse, "parse", _wrap_parse)
+    _patcher.patch(_streaming.Stream, "__stream__", _wrap_stream)
+    _patcher.patch(_streaming.AsyncStream, "__stream__", _wrap_astream)
+    return True
+
+
+def uninstall() -> None:
+    """Restore the SDK's original methods."""
+    _patcher.restore()
+
+
+unpatch = uninstall
+
+
+# -- reading SDK objects (pydantic models, or dicts in request bodies) --------------
+
+
+def _get(obj: Any, key: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _dump(obj: Any) -> Any:
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_none=True)
+    return obj
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message ``content``: a string or a list of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif _get(part, "type") in ("text", "input_text", "output_text"):
+                text = _get(part, "text")
+                if isinstance(text, str):
+                    parts.append(text)
+        return "\n".join(parts)
+    return ""
+
+
+# -- the request side: trusted context and results of earlier calls ----------------
+
+
+def _observe_request(options: Any) -> None:
+    body = getattr(options, "json_data", None)
+    if not isinstance(body, dict):
+        return
+    task: list[str] = []
+    other: list[str] = []
+    results: list[tuple[str, Any]] = []
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for msg in messages:
+            role = _get(msg, "role")
+            if role == "user":
+                task.append(_text_of(_get(msg, "content")))
+            elif role in _TRUSTED_ROLES:
+                other.append(_text_of(_get(msg, "content")))
+            elif role == "tool":
+                call_id = _get(msg, "tool_call_id")
+                if isinstance(call_id, str):
+                    results.append((call_id, _text_of(_get(msg, "content"))))
+    instructions = body.get("instructions")
+    if isinstance(instructions, str):
+        other.append(instructions)
+    items = body.get("input")
+    if isinstance(items, str):
+        task.append(items)
+    elif isinstance(items, list):
+        for item in items:
+            kind, role = _get(item, "type"), _get(item, "role")
+            if role == "user" and kind in (None, "message"):
+                task.append(_text_of(_get(item, "content")))
+            elif role in _TRUSTED_ROLES and kind in (None, "message"):
+                other.append(_text_of(_get(item, "content")))
+            elif isinstance(kind, str) and kind.endswith("_call_output"):
+                call_id = _get(item, "call_id")
+                if isinstance(call_id, str):
+                    results.append((call_id, _get(item, "output")))
+    stash_trusted(task, other)
+    if results:
+        record_results(results)
+
+
+# -- proposed calls in complete objects ------------------------------------------
+
+
+def _chat_calls(completion: Any) -> list[Proposed]:
+    calls: list[Proposed] = []
+    for choice in completion.choices or ():
+        msg = choice.message
+        for tc in msg.tool_calls or ():
+            if tc.type == "custom":
+                calls.append(Proposed(tc.custom.name, {"input": tc.custom.input}, tc.id))
+            else:
+                calls.append(Proposed(tc.function.name, tc.function.arguments, tc.id))
+        fc = getattr(msg, "function_call", None)
+        if fc is not None:
+            calls.append(Proposed(fc.name, fc.arguments, f"function_call:{choice.index}"))
+    return calls
+
+
+def _item_call(item: Any) -> Proposed | None:
+    """The tool call in one Responses output item, or None for anything else."""
+    kind = _get(item, "type")
+    if kind not in _CLIENT_CALL_ITEMS:
+        return None
+    call_id = _get(item, "call_id") or _get(item, "id")
+    if kind == "function_call":
+        return Proposed(str(_get(item, "name")), _get(item, "arguments") or "", call_id)
+    if kind == "custom_tool_call":
+        return Proposed(str(_get(item, "name")), {"input": _get(item, "input")}, call_id)
+    action = _dump(_get(item, "action")) or {}
+    if kind == "local_shell_call":
+        argv = [str(a) for a in (_get(action, "command") or ())]
+        args = {"command": shlex.join(argv), "argv": argv}
+        for key in ("working_directory", "env", "user"):
+            if _get(action, key) is not None:
+                args[key] = _get(action, key)
+        return Proposed("local_shell", args, call_id)
+    if kind == "shell_call":
+        commands = [str(c) for c in (_get(action, "commands") or ())]
+        return Proposed("shell", {"command": "\n".join(commands)}, call_id)
+    if kind == "apply_patch_call":
+        return Proposed("apply_patch", _dump(_get(item, "operation")) or {}, call_id)
+    return Proposed("computer", {"action": action, "actions": _dump(_get(item, "actions"))}, call_id)
+
+
+def _response_calls(response: Any) -> list[Proposed]:
+    return [c for c in map(_item_call, response.output or ()) if c is not None]
+
+
+def _proposals(obj: Any) -> tuple[str, list[Proposed]] | None:
+    kind = getattr(obj, "object", None)
+    if kind == "chat.completion" and hasattr(obj, "choices"):
+        return "chat", _chat_calls(obj)
+    if kind == "response" and hasattr(obj, "output"):
+        return "response", _response_calls(obj)
+    return None
+
+
+def _rewrite(kind: str, obj: Any, blocked: list[Blocked]) -> None:
+    """Remove the blocked calls from a completion and tell the model why (``return_error``)."""
+    ids = {b.call.call_id for b in blocked}
+    note = block_note(blocked)
+    if kind == "chat":
+        for choice in obj.choices:
+            msg = choice.message
+            before = list(msg.tool_calls or ())
+            kept = [tc for tc in before if tc.id not in ids]
+            removed = len(kept) != len(before)
+            if getattr(msg, "function_call", None) is not None and f"function_call:{choice.index}" in ids:
+                msg.function_call = None
+                removed = True
+            if not removed:
+                continue
+            msg.tool_calls = kept or None
+            msg.content = f"{msg.content}\n{note}" if msg.content else note
+            if not kept and choice.finish_reason in ("tool_calls", "function_call"):
+                choice.finish_reason = "stop"
+        return
+    from openai.types.responses import ResponseOutputMessage, ResponseOutputText
+
+    def keep(item: Any) -> bool:
+        call = _item_call(item)
+        return call is None or call.call_id not in ids
+
+    obj.output = [item for item in obj.output if keep(item)]
+    obj.output.append(
+        ResponseOutputMessage(
+            id="msg_agentgate_blocked",
+            type="message",
+            role="assistant",
+            status="completed",
+            content=[ResponseOutputText(type="output_text", text=note, annotations=[])],
+        )
+    )
+
+
+def _settle(kind: str, obj: Any, blocked: list[Blocked]) -> None:
+    if not blocked:
+        return
+    if _settings["on_block"] == "raise":
+        raise blocked[0].error
+    _rewrite(kind, obj, blocked)
+
+
+def _wrap_parse(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def parse(self: Any, **kwargs: Any) -> Any:
+        out = original(self, **kwargs)
+        found = _proposals(out)
+        if found is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
+            return out
+        _observe_request(getattr(self, "_options", None))
+        _settle(found[0], out, decide_all(found[1], FRAMEWORK))
+        self.__dict__.setdefault("_agentgate_seen", set()).add(id(out))
+        return out
+
+    return parse
+
+
+def _wrap_aparse(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def parse(self: Any, **kwargs: Any) -> Any:
+        out = await original(self, **kwargs)
+        found = _proposals(out)
+        if found is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
+            return out
+        _observe_request(getattr(self, "_options", None))
+        _settle(found[0], out, await adecide_all(found[1], FRAMEWORK))
+        self.__dict__.setdefault("_agentgate_seen", set()).add(id(out))
+        return out
+
+    return parse
+
+
+# -- streams ---------------------------------------------------------------------
+
+
+class _ChatDeltas:
+    """Assembles streamed chat tool-call deltas; yields each call once it is complete."""
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        # (choice index, tool index or -1 for legacy function_call) -> [id, name, fragments, decided]
+        self._calls: dict[tuple[int, int], list[Any]] = {}
+
+    def _slot(self, key: tuple[int, int]) -> list[Any]:
+        slot = self._calls.get(key)
+        if slot is None:
+            slot = self._calls[key] = [None, "", [], False]
+        return slot
+
+    def _add(self, key: tuple[int, int], call_id: str | None, fn: Any) -> None:
+        slot = self._slot(key)
+        if call_id:
+            slot[0] = call_id
+        if fn is None:
+            return
+        name, args = fn.name, fn.arguments
+        if name and not slot[1]:
+            slot[1] = name
+        if args:
+            slot[2].append(args)
+            slot[3] = False  # more arguments after a decision: decide again
+
+    def _close(self, choice: int | None) -> list[Proposed]:
+        ready = []
+        for (c, t), slot in self._calls.items():
+            if slot[3] or (choice is not None and c != choice):
+                continue
+            slot[3] = True
+            call_id = slot[0] or (f"function_call:{c}" if t < 0 else None)
+            ready.append(Proposed(slot[1], "".join(slot[2]), call_id))
+        return ready
+
+    def feed(self, chunk: Any) -> list[Proposed]:
+        """Take one chunk; return the calls it completes (decide them before handing it over)."""
+        ready: list[Proposed] = []
+        for choice in getattr(chunk, "choices", None) or ():
+            delta = choice.delta
+            if delta is not None:
+                for tc in delta.tool_calls or ():
+                    self._add((choice.index, tc.index), tc.id, tc.function)
+                if getattr(delta, "function_call", None) is not None:
+                    self._add((choice.index, -1), None, delta.function_call)
+            if choice.finish_reason is not None:
+                ready.extend(self._close(choice.index))
+        return ready
+
+    def end(self) -> list[Proposed]:
+        """End of stream: whatever was not decided yet (no finish_reason arrived)."""
+        return self._close(None)
+
+
+class _ResponseEvents:
+    """Follows streamed Responses events; yields each client-side call once it is complete."""
+
+    __slots__ = ("_decided", "_items", "_partial")
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}  # item id -> the item from output_item.added
+        self._partial: dict[str, list[str]] = {}
+        self._decided: dict[str, Any] = {}  # item id -> arguments decided
+
+    def _decide_once(self, key: str, call: Proposed) -> list[Proposed]:
+        args = _dump(call.arguments)
+        if key in self._decided and self._decided[key] == args:
+            return []
+        self._decided[key] = args
+        return [call]
+
+    def _from_item(self, item: Any) -> list[Proposed]:
+        call = _item_call(item)
+        if call is None:
+            return []
+        return self._decide_once(str(_get(item, "id") or call.call_id), call)
+
+    def feed(self, event: Any) -> list[Proposed]:
+        """Take one event; return the calls it completes."""
+        kind = getattr(event, "type", None)
+        if kind == "response.output_item.added":
+            item = event.item
+            if _get(item, "type") in _CLIENT_CALL_ITEMS and _get(item, "id"):
+                self._items[item.id] = item
+            return []
+        if kind == "response.function_call_arguments.delta":
+            self._partial.setdefault(event.item_id, []).append(event.delta)
+            return []
+        if kind in ("response.function_call_arguments.done", "response.custom_tool_call_input.done"):
+            item = self._items.get(event.item_id)
+            name = str(_get(item, "name") or getattr(event, "name", None) or "function_call")
+            call_id = _get(item, "call_id") or event.item_id
+            if kind == "response.function_call_arguments.done":
+                call = Proposed(name, event.arguments, call_id)
+            else:
+                call = Proposed(name, {"input": event.input}, call_id)
+            self._partial.pop(event.item_id, None)
+            return self._decide_once(event.item_id, call)
+        if kind == "response.output_item.done":
+            return self._from_item(event.item)
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            ready: list[Proposed] = []
+            for item in getattr(event.response, "output", None) or ():
+                ready.extend(self._from_item(item))
+            return ready
+        return []
+
+    def end(self) -> list[Proposed]:
+        """End of stream: calls whose arguments streamed but never completed."""
+        ready: list[Proposed] = []
+        for item_id, frags in self._partial.items():
+            if item_id in self._decided:
+                continue
+            item = self._items.get(item_id)
+            call = Proposed(str(_get(item, "name") or "function_call"), "".join(frags), _get(item, "call_id"))
+            ready.extend(self._decide_once(item_id, call))
+        return ready
+
+
+class _StreamGate:
+    """Picks the assembler from the first chunk (chat chunk, Responses event, or neither)."""
+
+    __slots__ = ("_acc", "_known")
+
+    def __init__(self) -> None:
+        self._acc: _ChatDeltas | _ResponseEvents | None = None
+        self._known = False
+
+    def feed(self, item: Any) -> list[Proposed]:
+        if not self._known:
+            if getattr(item, "object", None) == "chat.completion.chunk":
+                self._acc, self._known = _ChatDeltas(), True
+            elif str(getattr(item, "type", "")).startswith("response."):
+                self._acc, self._known = _ResponseEvents(), True
+        return self._acc.feed(item) if self._acc is not None else []
+
+    def end(self) -> list[Proposed]:
+        return self._acc.end() if self._acc is not None else []
+
+
+def _raise_first(blocked: list[Blocked]) -> None:
+    # A stream cannot be rewritten after part of the call was handed over: always raise.
+    if blocked:
+        raise blocked[0].error
+
+
+def _wrap_stream(original: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    @functools.wraps(original)
+    def __stream__(self: Any) -> Iterator[Any]:  # noqa: N807 - the SDK's name
+        _observe_request(getattr(self, "_options", None))
+        gate = _StreamGate()
+        inner = original(self)
+        try:
+            for item in inner:
+                ready = gate.feed(item)
+                if ready:
+                    _raise_first(decide_all(ready, FRAMEWORK))
+                yield item
+            ready = gate.end()
+            if ready:
+                _raise_first(decide_all(ready, FRAMEWORK))
+        finally:
+            inner.close()  # type: ignore[attr-defined]
+
+    return __stream__
+
+
+def _wrap_astream(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    @functools.wraps(original)
+    async def __stream__(self: Any) -> AsyncIterator[Any]:  # noqa: N807 - the SDK's name
+        _observe_request(getattr(self, "_options", None))
+        gate = _StreamGate()
+        inner = original(self)
+        try:
+            async for item in inner:
+                ready = gate.feed(item)
+                if ready:
+                    _raise_first(await adecide_all(ready, FRAMEWORK))
+                yield item
+            ready = gate.end()
+            if ready:
+                _raise_first(await adecide_all(ready, FRAMEWORK))
+        finally:
+            await inner.aclose()  # type: ignore[attr-defined]
+
+    return __stream__

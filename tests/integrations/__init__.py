@@ -1,0 +1,1 @@
+"""Framework integration tests."""

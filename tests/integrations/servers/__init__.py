@@ -1,0 +1,1 @@
+"""Local servers the integration tests talk to: scripted LLM endpoints and an MCP server."""
