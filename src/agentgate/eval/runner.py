@@ -349,16 +349,11 @@ def firewall_decider(settings: Any = None) -> Callable[[Case], Outcome]:
     *settings* is an ``AnalyzerSettings``; by default the deterministic eval
     resolver replaces DNS so results do not depend on the network.
     """
-    import importlib
-
+    from agentgate import _firewall
     from agentgate._context import agent_context
+    from agentgate._firewall import Firewall, scope
     from agentgate.analyzers.base import AnalyzerSettings
     from agentgate.eval.resolver import eval_resolver
-
-    # Imported by name: the firewall module imports the analyzers, which the
-    # case loader and the scorer do not need.
-    api = importlib.import_module("agentgate")
-    Firewall = importlib.import_module("agentgate._firewall").Firewall  # noqa: N806
 
     fw = Firewall(
         settings=settings or AnalyzerSettings(resolver=eval_resolver),
@@ -370,10 +365,17 @@ def firewall_decider(settings: Any = None) -> Callable[[Case], Outcome]:
     def decide(case: Case) -> Outcome:
         call = case.tool_call()
         with agent_context(agent_id="eval", task_id=case.id):
-            if case.scope:
-                with api.scope(**dict(case.scope)):
+            if not case.scope:
+                return outcome_from_verdict(fw.evaluate(call))
+            # scope() hands back the default firewall and would create one (with an
+            # audit trail in the cwd) on first use: make the eval firewall the
+            # default for the block, then put back whatever was there.
+            prev = _firewall.set_firewall(fw)
+            try:
+                with scope(**dict(case.scope)):
                     return outcome_from_verdict(fw.evaluate(call))
-            return outcome_from_verdict(fw.evaluate(call))
+            finally:
+                _firewall._set_default(prev)
 
     return decide
 
