@@ -106,6 +106,7 @@ class Firewall:
         self._specs: dict[str, ToolSpec] = {name: t.to_spec() for name, t in cfg.tools.items()}
         self._specs_lock = threading.Lock()
         self._revision = cfg.revision()
+        self._policies: dict[tuple[int, int], tuple[tuple[ScopePolicy, ...], ScopePolicy | None, EffectivePolicy]] = {}
         self._rate = _rate_analyzer(cfg, rate_limit)
         escalate_kwargs: dict[str, Any] = {"judge": judge, "on_escalate": on_escalate or cfg.on_escalate}
         if on_judge_error is not None or cfg.on_judge_error != "block":
@@ -155,7 +156,17 @@ class Firewall:
         if base is None:
             base = self._agent_layers.get("default")
         scopes = _scopes.get()
-        return EffectivePolicy((base, *scopes) if base is not None else scopes)
+        # Reuse the EffectivePolicy (and its memo) while the same layers are in force.
+        # Keyed by identity; the entry keeps the tuple alive so an id is never reused under it.
+        key = (id(base), id(scopes))
+        hit = self._policies.get(key)
+        if hit is not None and hit[0] is scopes and hit[1] is base:
+            return hit[2]
+        pol = EffectivePolicy((base, *scopes) if base is not None else scopes)
+        if len(self._policies) > 1024:
+            self._policies.clear()
+        self._policies[key] = (scopes, base, pol)
+        return pol
 
     # --------------------------------------------------------------- decision
 

@@ -223,6 +223,21 @@ def sql_operation(sql: str) -> str | None:
     return "admin" if word in _SQL_ADMIN_WORDS else None
 
 
+_sniffed: dict[str, tuple[str, ...]] = {}
+
+
+def _sniff(v: str) -> tuple[str, ...]:
+    """The kinds *v* looks like; memoized, since agents repeat values (bounded, cleared when full)."""
+    hit = _sniffed.get(v)
+    if hit is None:
+        hit = tuple(k for k, f in SNIFFERS.items() if f(v))
+        if len(v) <= 4096:
+            if len(_sniffed) >= 8192:
+                _sniffed.clear()
+            _sniffed[v] = hit
+    return hit
+
+
 # ---------------------------------------------------------------- static (cached)
 
 
@@ -349,8 +364,8 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
     for path, v in call.string_arguments():
         if not v:
             continue
-        for ak, sniff in SNIFFERS.items():
-            if (path, ak) not in seen and sniff(v):
+        for ak in _sniff(v):
+            if (path, ak) not in seen:
                 targets.setdefault(ak, []).append(Target(path, v, "sniff"))
 
     op, op_source = st.operation, st.operation_source

@@ -88,24 +88,23 @@ class ScopePolicy:
 
 @dataclass(frozen=True, slots=True)
 class EffectivePolicy:
-    """The intersection of policy layers in force for one call (outermost first)."""
+    """The intersection of policy layers in force for one call (outermost first).
+
+    Instances are reused across calls by the firewall, so answers are memoized
+    (bounded); the layers are immutable, so a memo can never go stale.
+    """
 
     layers: tuple[ScopePolicy, ...] = ()
+    restricts_operations: bool = field(default=False, init=False, compare=False)
+    restricts_resources: bool = field(default=False, init=False, compare=False)
+    has_resource_rules: bool = field(default=False, init=False, compare=False)
+    _memo: dict[tuple[str, str], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    @property
-    def restricts_operations(self) -> bool:
-        """True when some layer lists allowed or denied operations."""
-        return any(lay.allowed_operations or lay.deny_operations for lay in self.layers)
-
-    @property
-    def restricts_resources(self) -> bool:
-        """True when some layer lists allowed resources."""
-        return any(lay.allowed_resources for lay in self.layers)
-
-    @property
-    def has_resource_rules(self) -> bool:
-        """True when some layer lists allowed or denied resources."""
-        return any(lay.allowed_resources or lay.denied_resources for lay in self.layers)
+    def __post_init__(self) -> None:
+        lays = self.layers
+        object.__setattr__(self, "restricts_operations", any(x.allowed_operations or x.deny_operations for x in lays))
+        object.__setattr__(self, "restricts_resources", any(x.allowed_resources for x in lays))
+        object.__setattr__(self, "has_resource_rules", any(x.allowed_resources or x.denied_resources for x in lays))
 
     @property
     def task(self) -> str:
@@ -123,12 +122,29 @@ class EffectivePolicy:
 
     def allows_operation(self, op: str) -> bool:
         """Is *op* (any spelling) allowed by every layer?"""
-        c = canonical(op)
-        return all(lay.allows_operation(c) for lay in self.layers)
+        key = ("op", op)
+        hit = self._memo.get(key)
+        if hit is None:
+            c = canonical(op)
+            hit = all(lay.allows_operation(c) for lay in self.layers)
+            self._remember(key, hit)
+        return hit
 
     def allows_resource(self, value: str, kind: str = "generic") -> bool:
         """Is *value* allowed by every layer (and denied by none)?"""
-        return all(lay.allows_resource(value, kind) for lay in self.layers)
+        if kind == "path":  # relative paths depend on the cwd, which may change between calls
+            return all(lay.allows_resource(value, kind) for lay in self.layers)
+        key = (kind, value)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = all(lay.allows_resource(value, kind) for lay in self.layers)
+            self._remember(key, hit)
+        return hit
+
+    def _remember(self, key: tuple[str, str], value: bool) -> None:
+        if len(self._memo) > 4096:
+            self._memo.clear()
+        self._memo[key] = value
 
     def denying_layer(self, op: str) -> ScopePolicy | None:
         """The first layer that forbids *op*, for messages."""
