@@ -605,3 +605,30 @@ def test_contract_attributes() -> None:
     assert oai_integration.unpatch is oai_integration.uninstall
     with pytest.raises(ValueError, match="on_block"):
         oai_integration.install(on_block="ignore")
+
+
+def test_calls_from_a_framework_with_its_own_integration_are_left_to_it(
+    oai_patched: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
+) -> None:
+    """An SDK call made from inside openai-agents is decided by that integration only (no double audit)."""
+    from agentgate.integrations import openai_agents
+
+    # Code running as a module of the agents package, as the Agents SDK's model classes do.
+    namespace: dict[str, Any] = {"__name__": "agents.models.fake", "client": oai_client}
+    exec(
+        "def ask():\n"
+        "    return client.chat.completions.create(model='scripted', messages=[{'role': 'user', 'content': 'x'}])\n",
+        namespace,
+    )
+    with read_only():
+        oai_llm_server.load(DESTROY)
+        with pytest.raises(FirewallBlockedError):  # the agents integration is not installed: we decide
+            namespace["ask"]()
+        assert openai_agents.install()
+        try:
+            oai_llm_server.load(DESTROY)
+            completion = namespace["ask"]()
+        finally:
+            openai_agents.uninstall()
+    assert completion.choices[0].message.tool_calls is not None
+    assert oai_patched.decisions() == [("delete_file", "block")]

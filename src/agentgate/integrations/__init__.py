@@ -13,4 +13,4 @@ Every module here imports its framework lazily and exposes:
 from __future__ import annotations
 
 #: Module names under agentgate.integrations, in the order protect_all tries them.
-INTEGRATIONS: tuple[str, ...] = ("langchain", "openai_agents", "crewai", "autogen")
+INTEGRATIONS: tuple[str, ...] = ("langchain", "openai_agents", "crewai", "autogen", "openai", "anthropic", "mcp")

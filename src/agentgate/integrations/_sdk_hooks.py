@@ -18,8 +18,10 @@ Three things happen around each proposal:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from agentgate._context import get_context
@@ -36,6 +38,7 @@ __all__ = [
     "block_note",
     "check_on_block",
     "decide_all",
+    "managed_elsewhere",
     "record_results",
     "stash_trusted",
 ]
@@ -98,6 +101,46 @@ class ClassPatcher:
         while self._saved:
             cls, attr, original = self._saved.pop()
             setattr(cls, attr, original)
+
+
+# Agent frameworks that call the model SDKs themselves and have their own
+# integration deciding each tool call where it runs: module prefix -> integration.
+_FRAMEWORK_MODULES: tuple[tuple[str, str], ...] = (
+    ("agents.", "openai_agents"),
+    ("autogen_", "autogen"),
+    ("langchain", "langchain"),
+    ("langgraph", "langchain"),
+    ("crewai", "crewai"),
+)
+_MAX_FRAMES = 96
+
+
+def managed_elsewhere() -> bool:
+    """Whether the SDK call comes from an agent framework whose own integration is installed.
+
+    Such a framework's tool calls are decided where its tools run (with its own
+    ``on_block`` handling); deciding the model's proposal as well would audit
+    and rate-count every call twice. Without that integration the SDK hook is
+    the only guard, and it decides.
+    """
+    prefixes = []
+    for prefix, name in _FRAMEWORK_MODULES:
+        mod = sys.modules.get(f"agentgate.integrations.{name}")
+        installed = getattr(mod, "installed", None)
+        if installed is not None and installed():
+            prefixes.append(prefix)
+    if not prefixes:
+        return False
+    wanted = tuple(prefixes)
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return False
+        name = frame.f_globals.get("__name__", "")
+        if isinstance(name, str) and name.startswith(wanted):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _pending() -> dict[str, str]:

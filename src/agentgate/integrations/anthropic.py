@@ -41,6 +41,7 @@ from ._sdk_hooks import (
     block_note,
     check_on_block,
     decide_all,
+    managed_elsewhere,
     record_results,
     stash_trusted,
 )
@@ -180,6 +181,8 @@ def _wrap_parse(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def parse(self: Any, **kwargs: Any) -> Any:
         out = original(self, **kwargs)
+        if managed_elsewhere():
+            return out
         calls = _message_calls(out)
         if calls is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
             return out
@@ -195,6 +198,8 @@ def _wrap_aparse(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def parse(self: Any, **kwargs: Any) -> Any:
         out = await original(self, **kwargs)
+        if managed_elsewhere():
+            return out
         calls = _message_calls(out)
         if calls is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
             return out
@@ -267,6 +272,9 @@ def _wrap_stream(original: Callable[..., Iterator[Any]]) -> Callable[..., Iterat
         _observe_request(getattr(self, "_options", None))
         blocks = _Blocks()
         inner = original(self)
+        if managed_elsewhere():
+            yield from inner
+            return
         try:
             for event in inner:
                 ready = blocks.feed(event)
@@ -288,6 +296,10 @@ def _wrap_astream(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., 
         _observe_request(getattr(self, "_options", None))
         blocks = _Blocks()
         inner = original(self)
+        if managed_elsewhere():
+            async for item in inner:
+                yield item
+            return
         try:
             async for event in inner:
                 ready = blocks.feed(event)

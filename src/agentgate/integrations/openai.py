@@ -45,6 +45,7 @@ from ._sdk_hooks import (
     block_note,
     check_on_block,
     decide_all,
+    managed_elsewhere,
     record_results,
     stash_trusted,
 )
@@ -290,6 +291,8 @@ def _wrap_parse(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def parse(self: Any, **kwargs: Any) -> Any:
         out = original(self, **kwargs)
+        if managed_elsewhere():
+            return out
         found = _proposals(out)
         if found is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
             return out
@@ -305,6 +308,8 @@ def _wrap_aparse(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def parse(self: Any, **kwargs: Any) -> Any:
         out = await original(self, **kwargs)
+        if managed_elsewhere():
+            return out
         found = _proposals(out)
         if found is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
             return out
@@ -474,6 +479,9 @@ def _wrap_stream(original: Callable[..., Iterator[Any]]) -> Callable[..., Iterat
         _observe_request(getattr(self, "_options", None))
         gate = _StreamGate()
         inner = original(self)
+        if managed_elsewhere():
+            yield from inner
+            return
         try:
             for item in inner:
                 ready = gate.feed(item)
@@ -495,6 +503,10 @@ def _wrap_astream(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., 
         _observe_request(getattr(self, "_options", None))
         gate = _StreamGate()
         inner = original(self)
+        if managed_elsewhere():
+            async for item in inner:
+                yield item
+            return
         try:
             async for item in inner:
                 ready = gate.feed(item)
