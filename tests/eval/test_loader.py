@@ -1,0 +1,172 @@
+"""Loading eval cases: the shipped suite loads, and every malformed case is reported with file and id."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from agentgate._errors import ConfigError
+from agentgate.eval.runner import CATEGORIES, Case, default_cases_dir, load_cases
+
+GOOD = """\
+- id: demo-001
+  category: demo
+  tool: execute_sql
+  args: {query: "DROP TABLE users"}
+  spec: {kind: sql, resource_args: [query], dialect: postgres}
+  scope: {allowed_operations: [read], allowed_resources: [orders]}
+  expect: block
+  why: "DDL"
+- id: demo-002
+  category: demo
+  tool: read_file
+  args: {path: reports/q3.csv}
+  expect: allow
+  hard_benign: true
+  why: "in scope"
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _problems(tmp_path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_cases(tmp_path)
+    return str(info.value)
+
+
+def test_valid_file_loads_into_cases(tmp_path: Path) -> None:
+    """Every field of a well-formed case reaches the Case, with its source location."""
+    cases = load_cases(_write(tmp_path, "demo.yaml", GOOD))
+    assert [c.id for c in cases] == ["demo-001", "demo-002"]
+    first = cases[0]
+    assert first.positive
+    assert not first.hard_benign
+    assert first.scope == {"allowed_operations": ["read"], "allowed_resources": ["orders"]}
+    assert first.source.endswith("demo.yaml:1")
+    call = first.tool_call()
+    assert call.spec is not None
+    assert call.spec.resource_args == ("query",)
+    assert call.spec.dialect == "postgres"
+    assert call.arguments == {"query": "DROP TABLE users"}
+    assert cases[1].hard_benign
+    assert not cases[1].positive
+    assert cases[1].tool_call().spec is None
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (
+            ('  why: "in scope"\n', '  why: "in scope"\n  expected: allow\n'),
+            "[demo-002.expected]: unknown key 'expected'",
+        ),
+        (('  why: "DDL"\n', ""), "[demo-001.why]: missing required key 'why'"),
+        (("  expect: block\n", "  expect: deny\n"), "[demo-001.expect]: expect must be 'block' or 'allow'"),
+        (("  expect: allow\n", "  expect: block\n"), "[demo-002.hard_benign]: a hard benign case"),
+        (("dialect: postgres}", "dialect: postgres, kinds: sql}"), "[demo-001.spec.kinds]: unknown spec key"),
+        (
+            ("allowed_resources: [orders]}", "allowed_resource: [orders]}"),
+            "[demo-001.scope.allowed_resource]: unknown scope key",
+        ),
+        (
+            ("allowed_resources: [orders]}", "allowed_resources: orders}"),
+            "[demo-001.scope.allowed_resources]: scope.allowed_resources must be a list",
+        ),
+        (("  args: {path: reports/q3.csv}\n", "  args: [reports/q3.csv]\n"), "[demo-002.args]: args must be a mapping"),
+        (("id: demo-002", "id: sql-002"), "[sql-002.id]: id must be '<category>-NNN'"),
+        (("hard_benign: true", "hard_benign: yes please"), "[demo-002.hard_benign]: hard_benign must be true or false"),
+        (("  tool: read_file\n", "  tool: ''\n"), "[demo-002.tool]: tool must be a non-empty string"),
+        (
+            ("resource_args: [query]", "resource_args: query"),
+            "[demo-001.spec.resource_args]: spec.resource_args must be a list of strings",
+        ),
+    ],
+)
+def test_each_format_violation_is_reported_with_file_line_and_id(
+    tmp_path: Path, mutation: tuple[str, str], message: str
+) -> None:
+    """A typo or wrong type is a load error naming file, line and case id, never a silently different case."""
+    old, new = mutation
+    assert old in GOOD
+    text = _problems(_write(tmp_path, "demo.yaml", GOOD.replace(old, new, 1)))
+    assert message in text
+    assert "demo.yaml:" in text
+
+
+def test_duplicate_ids_across_files_name_both_places(tmp_path: Path) -> None:
+    """Two cases with one id are an error that says where the first one was defined."""
+    _write(tmp_path, "a.yaml", GOOD)
+    _write(tmp_path, "b.yaml", GOOD.split("- id: demo-002")[0])
+    text = _problems(tmp_path)
+    assert "[demo-001]: duplicate case id (first defined at" in text
+    assert "a.yaml:1" in text
+    assert "b.yaml:1" in text
+
+
+def test_duplicate_key_inside_a_case_is_an_error(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys silently; the loader refuses instead."""
+    text = _problems(
+        _write(tmp_path, "demo.yaml", GOOD.replace("  expect: block\n", "  expect: block\n  expect: allow\n"))
+    )
+    assert "duplicate key 'expect'" in text
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Several broken cases in several files give one error listing all of them."""
+    _write(tmp_path, "a.yaml", GOOD.replace("expect: block", "expect: nope").replace('why: "in scope"', "whyy: x"))
+    _write(tmp_path, "b.yaml", "just: a mapping\n")
+    with pytest.raises(ConfigError) as info:
+        load_cases(tmp_path)
+    msgs = [str(p) for p in info.value.problems]
+    assert len(msgs) >= 4, msgs
+    assert any("b.yaml" in m and "YAML list" in m for m in msgs)
+
+
+def test_invalid_yaml_and_empty_directories_are_errors(tmp_path: Path) -> None:
+    """Unparsable YAML names the file and line; a directory without case files is an error too."""
+    assert "no *.yaml case files" in _problems(tmp_path)
+    text = _problems(_write(tmp_path, "bad.yaml", "- id: x-001\n  args: {unclosed: [\n"))
+    assert "bad.yaml" in text
+    assert "invalid YAML" in text
+
+
+def test_case_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
+    """A list entry that is a bare string is reported, with its line."""
+    text = _problems(_write(tmp_path, "demo.yaml", GOOD + "- just a string\n"))
+    assert "a case must be a mapping" in text
+    assert "demo.yaml:" in text
+
+
+def test_shipped_suite_is_in_the_package() -> None:
+    """The case files are package data reachable through importlib.resources (so they ship in the wheel)."""
+    names = {f.name for f in resources.files("agentgate.eval").joinpath("cases").iterdir()}
+    assert {f"{c}.yaml" for c in CATEGORIES} <= names
+    assert default_cases_dir().joinpath("scope.yaml").is_file()
+
+
+def test_shipped_suite_loads_and_follows_the_format() -> None:
+    """Every shipped case loads, sits in the file named after its category, and the suite has the required size."""
+    cases = load_cases()
+    assert len(cases) >= 300
+    for c in cases:
+        assert c.category in CATEGORIES, c.id
+        assert f"/{c.category}.yaml:" in c.source, (c.id, c.source)
+        assert c.why.strip()
+        assert c.tool.strip()
+    hard = sum(c.hard_benign for c in cases)
+    assert hard / len(cases) >= 0.45, f"{hard}/{len(cases)} hard benign"
+    by_cat: dict[str, list[Case]] = {}
+    for c in cases:
+        by_cat.setdefault(c.category, []).append(c)
+    assert set(by_cat) == set(CATEGORIES)
+    for cat in ("scope", "mixed"):
+        group = by_cat[cat]
+        assert len(group) >= 60
+        assert sum(c.hard_benign for c in group) / len(group) >= 0.45
+        assert sum(c.positive for c in group) >= 30
