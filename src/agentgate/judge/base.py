@@ -24,6 +24,7 @@ the escalator turns that into ``on_judge_error`` (default: block).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 import threading
 import time
@@ -314,7 +315,10 @@ class LLMJudge:
     * up to `max_retries` extra attempts for retryable failures (429, 5xx,
       connection errors), with exponential backoff and jitter, honouring
       ``Retry-After`` only when it fits in the remaining budget;
-    * at most `max_concurrency` requests in flight (per thread pool and per event loop).
+    * at most `max_concurrency` requests in flight (per thread pool and per event loop);
+    * each request runs in an empty ``contextvars`` context, so nothing keyed on the
+      agent's context (its `AgentContext`, the SDK integrations' hooks) sees or
+      records the judge's own traffic.
 
     The SDK's own retries are switched off (``max_retries=0``) because they would
     honour ``Retry-After`` for up to minutes, far beyond a firewall's budget.
@@ -430,7 +434,9 @@ class LLMJudge:
                 remaining = deadline - time.monotonic()
                 attempts += 1
                 try:
-                    text = self._attempt_sync(prompt, remaining)
+                    # An empty contextvars context: the reviewer is not a participant, so
+                    # SDK hooks that read the agent's context (the integrations) see none.
+                    text = contextvars.Context().run(self._attempt_sync, prompt, remaining)
                     break
                 except _AttemptError as exc:
                     wait = self._next_wait(exc.failure, attempts, deadline)
@@ -456,7 +462,10 @@ class LLMJudge:
                 attempts += 1
                 try:
                     # The SDK timeout bounds each phase of the request; wait_for bounds the total.
-                    text = await asyncio.wait_for(self._attempt_async(prompt, remaining), timeout=remaining)
+                    attempt = asyncio.get_running_loop().create_task(
+                        self._attempt_async(prompt, remaining), context=contextvars.Context()
+                    )
+                    text = await asyncio.wait_for(attempt, timeout=remaining)
                     break
                 except TimeoutError:
                     raise JudgeError(f"judge {self.model}: timeout after {self.timeout:.2f}s") from None

@@ -32,6 +32,7 @@ all (a test pins this), except for a count of injection markers.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import unicodedata
@@ -125,6 +126,8 @@ def _plain(value: Any, depth: int = 0) -> Any:
     """A JSON-ready copy of *value*: strings clipped, unknown objects as their repr."""
     if isinstance(value, str):
         return _clip(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN/inf are not JSON
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, bytes):

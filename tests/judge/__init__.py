@@ -1,0 +1,1 @@
+"""Tier-2 judge and human approval tests."""
