@@ -9,7 +9,9 @@ added by the firewall itself (``Firewall(rate_limit=...)``).
 from __future__ import annotations
 
 from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
+from .filesystem import analyze_files
 from .scope import analyze_scope
+from .sql import analyze_sql
 
 __all__ = [
     "DEFAULT_ANALYZERS",
@@ -21,4 +23,4 @@ __all__ = [
     "make_context",
 ]
 
-DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (analyze_scope,)
+DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (analyze_scope, analyze_sql, analyze_files)
