@@ -343,11 +343,12 @@ def outcome_from_verdict(verdict: Verdict) -> Outcome:
     return Outcome(verdict.action, rule=verdict.policy_name, reason=verdict.reasoning, escalated=escalated)
 
 
-def firewall_decider(settings: Any = None) -> Callable[[Case], Outcome]:
+def firewall_decider(settings: Any = None, analyzers: Sequence[Any] | None = None) -> Callable[[Case], Outcome]:
     """A decider running the real firewall: no judge, ``on_escalate="block"``, no audit.
 
     *settings* is an ``AnalyzerSettings``; by default the deterministic eval
-    resolver replaces DNS so results do not depend on the network.
+    resolver replaces DNS so results do not depend on the network. *analyzers*
+    replaces the default chain (to measure a custom analyzer).
     """
     from agentgate import _firewall
     from agentgate._context import agent_context
@@ -356,6 +357,7 @@ def firewall_decider(settings: Any = None) -> Callable[[Case], Outcome]:
     from agentgate.eval.resolver import eval_resolver
 
     fw = Firewall(
+        analyzers=analyzers,
         settings=settings or AnalyzerSettings(resolver=eval_resolver),
         on_escalate="block",
         audit=None,
