@@ -27,10 +27,11 @@ sql.file_access        BLOCK (critical)    server-side files: COPY to/from a pat
                                            lo_import, LOAD_FILE, INTO OUTFILE/DUMPFILE, ATTACH
 sql.os_command         BLOCK (critical)    code outside the database: COPY … PROGRAM,
                                            xp_cmdshell, load_extension, untrusted languages
-sql.network            BLOCK (high)        connections out of the server (dblink, OPENROWSET…)
+sql.network            BLOCK (high)        connections out of the server (dblink, OPENQUERY)
 sql.credential_read    BLOCK / ESCALATE    system credential catalogs (pg_shadow, mysql.user:
                                            BLOCK); password/token/key columns or tables of the
                                            application (ESCALATE: rarely legitimate, judge it)
+sql.credential_write   ESCALATE (high)     UPDATE … SET password_hash = …: account takeover shape
 sql.dynamic            ESCALATE (high)     EXEC(@s), PREPARE … FROM @v, EXECUTE name, DO blocks:
                                            the SQL that runs is not in the text we see
 sql.stacked            ESCALATE / INFO     several statements where a read pivots into a change
@@ -65,7 +66,7 @@ Context changes effects, never silently to ALLOW:
 [('sql.drop', 'block')]
 >>> a = parse_sql("WITH recent AS (SELECT * FROM orders) SELECT drop_off_date FROM recent JOIN shop.\\"Users\\" u ON true")
 >>> a.statements[0].sql_class, a.tables_read, a.hits
-('read', ('orders', 'shop.Users'), ())
+('read', ('shop.Users', 'orders'), ())
 """
 
 from __future__ import annotations
@@ -161,62 +162,189 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 # ------------------------------------------------------------------ vocabularies
 
 _CLASS_OP = {"read": "read", "write": "write", "delete": "delete", "ddl": "admin", "dcl": "admin", "admin": "admin"}
-_CLASS_RANK = {"": -1, "session": 0, "transaction": 0, "read": 1, "write": 2, "delete": 3, "ddl": 4, "dcl": 5, "admin": 6}
+_CLASS_RANK = {
+    "": -1,
+    "session": 0,
+    "transaction": 0,
+    "read": 1,
+    "write": 2,
+    "delete": 3,
+    "ddl": 4,
+    "dcl": 5,
+    "admin": 6,
+}
 
 _FILE_FUNCS = frozenset(
     {
-        "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_file_write", "pg_file_read",
-        "pg_file_rename", "pg_file_unlink", "pg_logdir_ls", "lo_import", "lo_export", "load_file", "readfile",
-        "writefile", "read_text", "read_blob", "openrowset", "opendatasource", "bulk_insert",
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_ls_dir",
+        "pg_stat_file",
+        "pg_file_write",
+        "pg_file_read",
+        "pg_file_rename",
+        "pg_file_unlink",
+        "pg_logdir_ls",
+        "lo_import",
+        "lo_export",
+        "load_file",
+        "readfile",
+        "writefile",
+        "read_text",
+        "read_blob",
+        "openrowset",
+        "opendatasource",
+        "bulk_insert",
     }
 )
 _OS_FUNCS = frozenset({"load_extension", "sys_exec", "sys_eval", "xp_cmdshell", "sp_oacreate", "sp_oamethod"})
-_NET_FUNCS = frozenset({"dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "openquery"})
-_OS_PROCS = frozenset({"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sp_execute_external_script", "xp_regwrite", "xp_dirtree"})
-_PRIV_PROCS = frozenset({"sp_addsrvrolemember", "sp_addrolemember", "sp_addlogin", "sp_password", "sp_grantlogin", "sp_changeobjectowner"})
-_UNTRUSTED_LANGS = frozenset({"c", "plpythonu", "plpython2u", "plpython3u", "plperlu", "pltclu", "plsh", "plr", "internal"})
-_DANGEROUS_EXT = frozenset({"plpythonu", "plpython2u", "plpython3u", "plperlu", "pltclu", "plsh", "adminpack", "file_fdw", "dblink", "postgres_fdw", "lo", "plr"})
+_NET_FUNCS = frozenset(
+    {"dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "openquery"}
+)
+_OS_PROCS = frozenset(
+    {"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sp_execute_external_script", "xp_regwrite", "xp_dirtree"}
+)
+_PRIV_PROCS = frozenset(
+    {"sp_addsrvrolemember", "sp_addrolemember", "sp_addlogin", "sp_password", "sp_grantlogin", "sp_changeobjectowner"}
+)
+_UNTRUSTED_LANGS = frozenset(
+    {"c", "plpythonu", "plpython2u", "plpython3u", "plperlu", "pltclu", "plsh", "plr", "internal"}
+)
+_DANGEROUS_EXT = frozenset(
+    {
+        "plpythonu",
+        "plpython2u",
+        "plpython3u",
+        "plperlu",
+        "pltclu",
+        "plsh",
+        "adminpack",
+        "file_fdw",
+        "dblink",
+        "postgres_fdw",
+        "lo",
+        "plr",
+    }
+)
 _FILE_SETTINGS = frozenset({"general_log_file", "slow_query_log_file", "plugin_dir", "secure_file_priv", "general_log"})
 
 _CATALOG_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys"})
 _CATALOG_TABLES = frozenset(
     {
-        "sqlite_master", "sqlite_schema", "sqlite_temp_master", "pg_tables", "pg_views", "pg_indexes", "pg_class",
-        "pg_attribute", "pg_namespace", "pg_type", "pg_constraint", "pg_index", "pg_description", "pg_matviews",
-        "pg_sequences", "pg_proc", "pg_stat_user_tables", "pg_database",
+        "sqlite_master",
+        "sqlite_schema",
+        "sqlite_temp_master",
+        "pg_tables",
+        "pg_views",
+        "pg_indexes",
+        "pg_class",
+        "pg_attribute",
+        "pg_namespace",
+        "pg_type",
+        "pg_constraint",
+        "pg_index",
+        "pg_description",
+        "pg_matviews",
+        "pg_sequences",
+        "pg_proc",
+        "pg_stat_user_tables",
+        "pg_database",
     }
 )
 # System catalogs holding password hashes: reading them is credential theft.
 _SYS_CRED_TABLES = frozenset(
-    {"pg_shadow", "pg_authid", "pg_user_mapping", "pg_user_mappings", "sql_logins", "syslogins", "sysxlogins", "dba_users", "user$"}
+    {
+        "pg_shadow",
+        "pg_authid",
+        "pg_user_mapping",
+        "pg_user_mappings",
+        "sql_logins",
+        "syslogins",
+        "sysxlogins",
+        "dba_users",
+        "user$",
+    }
 )
 _MYSQL_CRED_TABLES = frozenset({"user", "global_priv"})
 
 _CRED_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "salt", "rolpassword"})
 _CRED_PAIRS: frozenset[tuple[str, ...]] = frozenset(
     {
-        ("api", "key"), ("private", "key"), ("secret", "key"), ("access", "key"), ("signing", "key"), ("password", "hash"),
-        ("password", "digest"), ("pass", "hash"), ("authentication", "string"), ("encryption", "key"),
+        ("api", "key"),
+        ("private", "key"),
+        ("secret", "key"),
+        ("access", "key"),
+        ("signing", "key"),
+        ("password", "hash"),
+        ("password", "digest"),
+        ("pass", "hash"),
+        ("authentication", "string"),
+        ("encryption", "key"),
     }
 )
 _CRED_TABLE_WORDS = frozenset({"passwords", "secrets", "credentials", "apikeys", "password", "credential"})
 _CRED_TABLE_PAIRS: frozenset[tuple[str, ...]] = frozenset(
     {
-        ("api", "keys"), ("api", "tokens"), ("access", "tokens"), ("auth", "tokens"), ("refresh", "tokens"),
-        ("oauth", "tokens"), ("session", "tokens"), ("private", "keys"), ("secret", "keys"), ("access", "keys"),
+        ("api", "keys"),
+        ("api", "tokens"),
+        ("access", "tokens"),
+        ("auth", "tokens"),
+        ("refresh", "tokens"),
+        ("oauth", "tokens"),
+        ("session", "tokens"),
+        ("private", "keys"),
+        ("secret", "keys"),
+        ("access", "keys"),
     }
 )
 _NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 # Raw-text statements (sqlglot Command) we know: keyword -> class.
 _COMMAND_CLASS = {
-    "vacuum": "admin", "analyze": "admin", "reindex": "admin", "cluster": "admin", "checkpoint": "admin",
-    "discard": "session", "reset": "session", "listen": "session", "unlisten": "session", "notify": "write",
-    "call": "admin", "deallocate": "session", "refresh": "write", "savepoint": "transaction",
-    "release": "transaction", "start": "transaction", "lock": "write", "optimize": "admin", "flush": "admin",
-    "show": "read", "describe": "read", "desc": "read", "set": "session", "unlock": "session", "declare": "session",
+    "vacuum": "admin",
+    "analyze": "admin",
+    "reindex": "admin",
+    "cluster": "admin",
+    "checkpoint": "admin",
+    "discard": "session",
+    "reset": "session",
+    "listen": "session",
+    "unlisten": "session",
+    "notify": "write",
+    "call": "admin",
+    "deallocate": "session",
+    "refresh": "write",
+    "savepoint": "transaction",
+    "release": "transaction",
+    "start": "transaction",
+    "lock": "write",
+    "optimize": "admin",
+    "flush": "admin",
+    "show": "read",
+    "describe": "read",
+    "desc": "read",
+    "set": "session",
+    "unlock": "session",
+    "declare": "session",
     "use": "session",
 }
+_READ_PRAGMAS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "database_list",
+        "compile_options",
+        "integrity_check",
+        "quick_check",
+        "collation_list",
+        "function_list",
+    }
+)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MAX_LEN = 200_000
 _MAX_DEPTH = 3
@@ -243,7 +371,9 @@ def parse_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
 
 def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
     if len(text) > _MAX_LEN:
-        return SqlAnalysis(dialect, (), (), f"SQL text of {len(text)} characters exceeds the {_MAX_LEN}-character analysis limit")
+        return SqlAnalysis(
+            dialect, (), (), f"SQL text of {len(text)} characters exceeds the {_MAX_LEN}-character analysis limit"
+        )
     candidates: tuple[str | None, ...] = (dialect,) if dialect else (None, "postgres", "mysql", "tsql", "sqlite")
     first_error: str | None = None
     first_tokens: list[Token] | None = None
@@ -267,7 +397,10 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
         except RecursionError:
             first_error = first_error or "SQL nests too deeply to analyze"
             continue
-        stmts: list[exp.Expression] = [t for t in trees if isinstance(t, exp.Expression)]
+        # A trailing "; -- comment" parses as an empty Semicolon statement: not a statement.
+        stmts: list[exp.Expression] = [
+            t for t in trees if isinstance(t, exp.Expression) and not isinstance(t, exp.Semicolon)
+        ]
         bad = next((t for t in stmts if not _is_statement(t)), None)
         if bad is not None:
             first_error = first_error or f"not a SQL statement: {bad.sql()[:60]!r}"
@@ -293,11 +426,13 @@ def _is_statement(t: exp.Expression) -> bool:
     return isinstance(t, exp.Query) or not isinstance(t, (exp.Condition, exp.Alias, exp.Identifier, exp.Paren))
 
 
-_TOKEN_FILE_WORDS = {"OUTFILE": "INTO OUTFILE writes a file on the database server",
-                     "DUMPFILE": "INTO DUMPFILE writes a file on the database server",
-                     "INFILE": "LOAD DATA INFILE reads a file into the database",
-                     "OPENROWSET": "OPENROWSET reads files or remote data sources",
-                     "OPENDATASOURCE": "OPENDATASOURCE connects to remote data sources"}
+_TOKEN_FILE_WORDS = {
+    "OUTFILE": "INTO OUTFILE writes a file on the database server",
+    "DUMPFILE": "INTO DUMPFILE writes a file on the database server",
+    "INFILE": "LOAD DATA INFILE reads a file into the database",
+    "OPENROWSET": "OPENROWSET reads files or remote data sources",
+    "OPENDATASOURCE": "OPENDATASOURCE connects to remote data sources",
+}
 
 
 def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
@@ -310,13 +445,45 @@ def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
             continue
         word = tok.text.upper()
         if word in _TOKEN_FILE_WORDS:
-            out.append(Hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, _TOKEN_FILE_WORDS[word] + "; not allowed from an agent", word))
+            out.append(
+                Hit(
+                    "sql.file_access",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    _TOKEN_FILE_WORDS[word] + "; not allowed from an agent",
+                    word,
+                )
+            )
         elif word == "BULK" and i + 1 < len(tokens) and tokens[i + 1].token_type is TokenType.INSERT:
-            out.append(Hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, "BULK INSERT reads a server file into a table", "BULK INSERT"))
+            out.append(
+                Hit(
+                    "sql.file_access",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    "BULK INSERT reads a server file into a table",
+                    "BULK INSERT",
+                )
+            )
         elif word.lower() in _OS_PROCS or word.lower() in _OS_FUNCS:
-            out.append(Hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK, f"{tok.text} runs code outside the database", tok.text))
+            out.append(
+                Hit(
+                    "sql.os_command",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    f"{tok.text} runs code outside the database",
+                    tok.text,
+                )
+            )
         elif word.lower() in _FILE_FUNCS and i + 1 < len(tokens) and tokens[i + 1].token_type is TokenType.L_PAREN:
-            out.append(Hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, f"{tok.text}() touches files on the database server", tok.text))
+            out.append(
+                Hit(
+                    "sql.file_access",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    f"{tok.text}() touches files on the database server",
+                    tok.text,
+                )
+            )
     return tuple(dict.fromkeys(out))
 
 
@@ -366,13 +533,31 @@ def _analyze(stmts: list[exp.Expression], dialect: str | None, depth: int) -> Sq
         out.append(Statement(kind, cls, _CLASS_OP.get(cls), _unique(acc.reads), _unique(acc.writes)))
         hits.extend(acc.hits)
     if len(out) > 1:
-        pivot = any(a.sql_class == "read" and any(b.sql_class not in ("read", "session", "transaction") for b in out[i + 1 :]) for i, a in enumerate(out))
+        pivot = any(
+            a.sql_class == "read" and any(b.sql_class not in ("read", "session", "transaction") for b in out[i + 1 :])
+            for i, a in enumerate(out)
+        )
         kinds = "; ".join(s.kind.upper() for s in out)
         if pivot:
-            hits.append(Hit("sql.stacked", Severity.MEDIUM, Effect.ESCALATE,
-                            f"{len(out)} stacked statements where a read is followed by a change ({kinds}): the stacked-injection shape; send one statement per call", kinds[:120]))
+            hits.append(
+                Hit(
+                    "sql.stacked",
+                    Severity.MEDIUM,
+                    Effect.ESCALATE,
+                    f"{len(out)} stacked statements where a read is followed by a change ({kinds}): the stacked-injection shape; send one statement per call",
+                    kinds[:120],
+                )
+            )
         else:
-            hits.append(Hit("sql.stacked", Severity.INFO, Effect.INFO, f"{len(out)} statements in one call ({kinds})", kinds[:120]))
+            hits.append(
+                Hit(
+                    "sql.stacked",
+                    Severity.INFO,
+                    Effect.INFO,
+                    f"{len(out)} statements in one call ({kinds})",
+                    kinds[:120],
+                )
+            )
     return SqlAnalysis(dialect, tuple(out), tuple(dict.fromkeys(hits)))
 
 
@@ -389,7 +574,8 @@ def _statement(st: exp.Expression, acc: _Acc) -> None:
     elif isinstance(st, (exp.Show, exp.Describe)):
         acc.klass("read")
     elif isinstance(st, exp.Pragma):
-        acc.klass("admin" if isinstance(st.this, exp.EQ) else "read")
+        name = st.this.this.name if isinstance(st.this, exp.EQ) else st.this.name if st.this is not None else ""
+        acc.klass("read" if name.lower() in _READ_PRAGMAS else "admin")
     tables: list[exp.Table] = []
     ctes: set[str] = set()
     dispatch = _DISPATCH
@@ -430,9 +616,13 @@ def _on_select(node: exp.Select, acc: _Acc) -> None:
     acc.klass("read")
     where = node.args.get("where")
     if where is not None and _or_neutralized(where.this):
-        acc.hit("sql.tautology", Severity.MEDIUM, Effect.ESCALATE,
-                "SELECT whose WHERE is neutralized by an always-true OR branch (the injection signature); check the filter",
-                where.sql(dialect=acc.dialect))
+        acc.hit(
+            "sql.tautology",
+            Severity.MEDIUM,
+            Effect.ESCALATE,
+            "SELECT whose WHERE is neutralized by an always-true OR branch (the injection signature); check the filter",
+            where.sql(dialect=acc.dialect),
+        )
     into = node.args.get("into")
     if into is not None:
         acc.klass("write")
@@ -451,6 +641,16 @@ def _on_update(node: exp.Update, acc: _Acc) -> None:
     acc.klass("write")
     _target(node.this, acc)
     _unbounded(node, acc, "write")
+    for eq in node.expressions:
+        col = eq.this if isinstance(eq, exp.EQ) else None
+        if isinstance(col, exp.Column) and _is_cred_column(col.name):
+            acc.hit(
+                "sql.credential_write",
+                Severity.HIGH,
+                Effect.ESCALATE,
+                f"the UPDATE overwrites the credential column {col.name!r} (account takeover risk); confirm the task needs it",
+                eq.sql(dialect=acc.dialect),
+            )
 
 
 def _on_insert(node: exp.Insert, acc: _Acc) -> None:
@@ -472,23 +672,42 @@ def _on_truncate(node: exp.TruncateTable, acc: _Acc) -> None:
     for t in node.expressions:
         _target(t, acc)
     names = ", ".join(_tname(t) for t in node.expressions if isinstance(t, exp.Table)) or "the table"
-    acc.hit("sql.truncate", Severity.CRITICAL, Effect.BLOCK, f"TRUNCATE empties {names}; not reversible", node.sql(dialect=acc.dialect), "delete")
+    acc.hit(
+        "sql.truncate",
+        Severity.CRITICAL,
+        Effect.BLOCK,
+        f"TRUNCATE empties {names}; not reversible",
+        node.sql(dialect=acc.dialect),
+        "delete",
+    )
 
 
 def _on_alter(node: exp.Alter, acc: _Acc) -> None:
     acc.klass("ddl")
     _target(node.this, acc)
     what = f"{node.args.get('kind') or ''} {_tname(node.this) if isinstance(node.this, exp.Table) else ''}".strip()
-    acc.hit("sql.alter", Severity.HIGH, Effect.BLOCK, f"ALTER {what} changes the schema; run it as a reviewed migration",
-            node.sql(dialect=acc.dialect), "admin")
+    acc.hit(
+        "sql.alter",
+        Severity.HIGH,
+        Effect.BLOCK,
+        f"ALTER {what} changes the schema; run it as a reviewed migration",
+        node.sql(dialect=acc.dialect),
+        "admin",
+    )
 
 
 def _on_grant(node: exp.Expression, acc: _Acc) -> None:
     acc.klass("dcl")
     _target(node.args.get("securable"), acc)
     verb = "GRANT" if isinstance(node, exp.Grant) else "REVOKE"
-    acc.hit("sql.privilege", Severity.HIGH, Effect.BLOCK, f"{verb} changes database privileges; an agent must not grant or revoke access",
-            node.sql(dialect=acc.dialect), "admin")
+    acc.hit(
+        "sql.privilege",
+        Severity.HIGH,
+        Effect.BLOCK,
+        f"{verb} changes database privileges; an agent must not grant or revoke access",
+        node.sql(dialect=acc.dialect),
+        "admin",
+    )
 
 
 def _on_attach(node: exp.Attach, acc: _Acc) -> None:
@@ -496,7 +715,13 @@ def _on_attach(node: exp.Attach, acc: _Acc) -> None:
     src = node.this.this if isinstance(node.this, exp.Alias) else node.this
     path = src.name if isinstance(src, exp.Literal) else src.sql() if src is not None else ""
     if path not in ("", ":memory:"):
-        acc.hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, f"ATTACH DATABASE opens the file {path!r} on the database host", path)
+        acc.hit(
+            "sql.file_access",
+            Severity.CRITICAL,
+            Effect.BLOCK,
+            f"ATTACH DATABASE opens the file {path!r} on the database host",
+            path,
+        )
 
 
 def _on_detach(node: exp.Expression, acc: _Acc) -> None:
@@ -551,13 +776,23 @@ def _table(t: exp.Table, acc: _Acc, ctes: set[str]) -> None:
     full = _tname(t)
     (acc.writes if id(t) in acc.write_ids else acc.reads).append(full)
     if low in _SYS_CRED_TABLES or (low in _MYSQL_CRED_TABLES and t.db.lower() == "mysql"):
-        acc.hit("sql.credential_read", Severity.CRITICAL, Effect.BLOCK,
-                f"{full} holds the database's password hashes; agents must not read or change it", full)
+        acc.hit(
+            "sql.credential_read",
+            Severity.CRITICAL,
+            Effect.BLOCK,
+            f"{full} holds the database's password hashes; agents must not read or change it",
+            full,
+        )
         return
     words = _words(name)
     if words and (words[-1] in _CRED_TABLE_WORDS or words[-2:] in _CRED_TABLE_PAIRS):
-        acc.hit("sql.credential_read", Severity.HIGH, Effect.ESCALATE,
-                f"table {full} looks like it stores credentials; confirm the task needs it", full)
+        acc.hit(
+            "sql.credential_read",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            f"table {full} looks like it stores credentials; confirm the task needs it",
+            full,
+        )
 
 
 def _in_projection(c: exp.Expression) -> bool:
@@ -570,21 +805,48 @@ def _in_projection(c: exp.Expression) -> bool:
     return parent is not None and child.arg_key == "expressions"
 
 
+def _is_cred_column(name: str) -> bool:
+    words = _words(name)
+    return bool(words) and (words[-1] in _CRED_WORDS or words[-2:] in _CRED_PAIRS)
+
+
 def _on_column(c: exp.Column, acc: _Acc) -> None:
-    words = _words(c.name)
-    if words and (words[-1] in _CRED_WORDS or words[-2:] in _CRED_PAIRS) and _in_projection(c):
-        acc.hit("sql.credential_read", Severity.HIGH, Effect.ESCALATE,
-                f"the query returns the credential column {c.name!r}; confirm the task needs secrets", c.sql(dialect=acc.dialect))
+    if _is_cred_column(c.name) and _in_projection(c):
+        acc.hit(
+            "sql.credential_read",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            f"the query returns the credential column {c.name!r}; confirm the task needs secrets",
+            c.sql(dialect=acc.dialect),
+        )
 
 
 def _function(f: exp.Func, acc: _Acc) -> None:
     name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
     if name in _FILE_FUNCS:
-        acc.hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, f"{name}() reads or writes files on the database server", f.sql(dialect=acc.dialect))
+        acc.hit(
+            "sql.file_access",
+            Severity.CRITICAL,
+            Effect.BLOCK,
+            f"{name}() reads or writes files on the database server",
+            f.sql(dialect=acc.dialect),
+        )
     elif name in _OS_FUNCS:
-        acc.hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK, f"{name}() loads or runs code outside the database", f.sql(dialect=acc.dialect))
+        acc.hit(
+            "sql.os_command",
+            Severity.CRITICAL,
+            Effect.BLOCK,
+            f"{name}() loads or runs code outside the database",
+            f.sql(dialect=acc.dialect),
+        )
     elif name in _NET_FUNCS:
-        acc.hit("sql.network", Severity.HIGH, Effect.BLOCK, f"{name}() opens a connection out of the database server", f.sql(dialect=acc.dialect))
+        acc.hit(
+            "sql.network",
+            Severity.HIGH,
+            Effect.BLOCK,
+            f"{name}() opens a connection out of the database server",
+            f.sql(dialect=acc.dialect),
+        )
 
 
 def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
@@ -594,22 +856,42 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
     target = _tname(node.this) if isinstance(node.this, exp.Table) else "the table"
     where = node.args.get("where")
     if where is None:
-        acc.hit(rule, sev, Effect.BLOCK, f"{verb} on {target} has no WHERE clause and hits every row; add a WHERE", node.sql(dialect=acc.dialect)[:120], op)
+        acc.hit(
+            rule,
+            sev,
+            Effect.BLOCK,
+            f"{verb} on {target} has no WHERE clause and hits every row; add a WHERE",
+            node.sql(dialect=acc.dialect)[:120],
+            op,
+        )
     elif _truth(where.this) is True or _or_neutralized(where.this):
-        acc.hit("sql.tautology", sev, Effect.BLOCK,
-                f"{verb} on {target} has an always-true WHERE ({where.this.sql(dialect=acc.dialect)[:60]}) and hits every row",
-                where.sql(dialect=acc.dialect), op)
+        acc.hit(
+            "sql.tautology",
+            sev,
+            Effect.BLOCK,
+            f"{verb} on {target} has an always-true WHERE ({where.this.sql(dialect=acc.dialect)[:60]}) and hits every row",
+            where.sql(dialect=acc.dialect),
+            op,
+        )
 
 
 def _drop(node: exp.Drop, acc: _Acc) -> None:
     kind = str(node.args.get("kind") or "").upper()
     acc.klass("ddl")
+    if isinstance(node.parent, exp.Alter):
+        return  # ALTER TABLE ... DROP COLUMN: reported once, as sql.alter
     tables = [t for t in (node.args.get("tables") or [node.this]) if isinstance(t, exp.Table)]
     for t in tables:
         _target(t, acc)
     names = ", ".join(_tname(t) for t in tables) or ""
-    acc.hit("sql.drop", Severity.CRITICAL, Effect.BLOCK, f"DROP {kind} {names} destroys it and its data; not reversible".replace("  ", " "),
-            node.sql(dialect=acc.dialect), "admin")
+    acc.hit(
+        "sql.drop",
+        Severity.CRITICAL,
+        Effect.BLOCK,
+        f"DROP {kind} {names} destroys it and its data; not reversible".replace("  ", " "),
+        node.sql(dialect=acc.dialect),
+        "admin",
+    )
 
 
 def _create(node: exp.Create, acc: _Acc) -> None:
@@ -622,8 +904,13 @@ def _create(node: exp.Create, acc: _Acc) -> None:
         props = node.args.get("properties")
         for p in props.expressions if props is not None else ():
             if isinstance(p, exp.LanguageProperty) and p.name.lower() in _UNTRUSTED_LANGS:
-                acc.hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK,
-                        f"CREATE {kind} in the untrusted language {p.name} runs arbitrary code on the database host", p.name)
+                acc.hit(
+                    "sql.os_command",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    f"CREATE {kind} in the untrusted language {p.name} runs arbitrary code on the database host",
+                    p.name,
+                )
         return  # the function's name is not a table; its body is not executed now
     if isinstance(this, exp.Index):
         _target(this.args.get("table"), acc)
@@ -644,10 +931,21 @@ def _copy(node: exp.Copy, acc: _Acc) -> None:
         if isinstance(f, exp.Identifier) and up in ("STDIN", "STDOUT"):
             continue
         if isinstance(f, exp.Identifier) and up == "PROGRAM":
-            acc.hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK, "COPY … PROGRAM runs a shell command on the database host", node.sql(dialect=acc.dialect))
+            acc.hit(
+                "sql.os_command",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                "COPY … PROGRAM runs a shell command on the database host",
+                node.sql(dialect=acc.dialect),
+            )
         else:
-            acc.hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK,
-                    f"COPY {'FROM' if from_file else 'TO'} the server path {name!r} touches the database host's files; use STDIN/STDOUT", name)
+            acc.hit(
+                "sql.file_access",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                f"COPY {'FROM' if from_file else 'TO'} the server path {name!r} touches the database host's files; use STDIN/STDOUT",
+                name,
+            )
 
 
 def _execute(node: exp.Expression, acc: _Acc) -> None:
@@ -659,8 +957,13 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
             acc.skip_ids.add(id(this))  # EXEC('text'): the "table" is the SQL string
             _nested(this.this.this, acc, "EXEC(...)")
             return
-        acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, "EXEC of a variable runs SQL we cannot see; inline the statement",
-                node.sql(dialect=acc.dialect))
+        acc.hit(
+            "sql.dynamic",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            "EXEC of a variable runs SQL we cannot see; inline the statement",
+            node.sql(dialect=acc.dialect),
+        )
         return
     proc = this.name.lower() if isinstance(this, exp.Table) else ""
     if isinstance(this, exp.Table):
@@ -671,40 +974,100 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
         if isinstance(lit, exp.National) or (isinstance(lit, exp.Literal) and lit.is_string):
             _nested(lit.name, acc, "sp_executesql")
         else:
-            acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, "sp_executesql of a variable runs SQL we cannot see; inline the statement",
-                    node.sql(dialect=acc.dialect))
+            acc.hit(
+                "sql.dynamic",
+                Severity.HIGH,
+                Effect.ESCALATE,
+                "sp_executesql of a variable runs SQL we cannot see; inline the statement",
+                node.sql(dialect=acc.dialect),
+            )
         return
     if proc in _OS_PROCS:
-        acc.hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK, f"{proc} runs operating-system commands from the database", node.sql(dialect=acc.dialect))
+        acc.hit(
+            "sql.os_command",
+            Severity.CRITICAL,
+            Effect.BLOCK,
+            f"{proc} runs operating-system commands from the database",
+            node.sql(dialect=acc.dialect),
+        )
     elif proc == "sp_configure":
-        acc.hit("sql.alter", Severity.HIGH, Effect.BLOCK, "sp_configure changes server configuration (it is how xp_cmdshell gets enabled)",
-                node.sql(dialect=acc.dialect), "admin")
+        acc.hit(
+            "sql.alter",
+            Severity.HIGH,
+            Effect.BLOCK,
+            "sp_configure changes server configuration (it is how xp_cmdshell gets enabled)",
+            node.sql(dialect=acc.dialect),
+            "admin",
+        )
     elif proc in _PRIV_PROCS:
-        acc.hit("sql.privilege", Severity.HIGH, Effect.BLOCK, f"{proc} changes logins or role membership", node.sql(dialect=acc.dialect), "admin")
+        acc.hit(
+            "sql.privilege",
+            Severity.HIGH,
+            Effect.BLOCK,
+            f"{proc} changes logins or role membership",
+            node.sql(dialect=acc.dialect),
+            "admin",
+        )
 
 
 def _set_item(node: exp.SetItem, acc: _Acc) -> None:
     kind = str(node.args.get("kind") or "").upper()
     eq = node.this
-    name = eq.this.name.lower() if isinstance(eq, exp.EQ) and isinstance(eq.this, (exp.Column, exp.Identifier, exp.Var)) else ""
+    name = (
+        eq.this.name.lower()
+        if isinstance(eq, exp.EQ) and isinstance(eq.this, (exp.Column, exp.Identifier, exp.Var))
+        else ""
+    )
     if kind == "GLOBAL" or name in _FILE_SETTINGS:
         acc.klass("admin")
         if name in _FILE_SETTINGS:
-            acc.hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, f"SET {name} points server logs at a file (a web-shell technique)", node.sql(dialect=acc.dialect))
+            acc.hit(
+                "sql.file_access",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                f"SET {name} points server logs at a file (a web-shell technique)",
+                node.sql(dialect=acc.dialect),
+            )
         else:
-            acc.hit("sql.alter", Severity.HIGH, Effect.BLOCK, "SET GLOBAL changes server configuration for every session", node.sql(dialect=acc.dialect), "admin")
+            acc.hit(
+                "sql.alter",
+                Severity.HIGH,
+                Effect.BLOCK,
+                "SET GLOBAL changes server configuration for every session",
+                node.sql(dialect=acc.dialect),
+                "admin",
+            )
     elif name in ("role", "session_authorization"):
         acc.klass("dcl")
-        acc.hit("sql.privilege", Severity.HIGH, Effect.BLOCK, "SET ROLE / SESSION AUTHORIZATION switches identity", node.sql(dialect=acc.dialect), "admin")
+        acc.hit(
+            "sql.privilege",
+            Severity.HIGH,
+            Effect.BLOCK,
+            "SET ROLE / SESSION AUTHORIZATION switches identity",
+            node.sql(dialect=acc.dialect),
+            "admin",
+        )
 
 
 def _nested(text: str, acc: _Acc, where: str) -> None:
     if acc.depth >= _MAX_DEPTH:
-        acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, f"{where} nests dynamic SQL too deeply to analyze", text[:120])
+        acc.hit(
+            "sql.dynamic",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            f"{where} nests dynamic SQL too deeply to analyze",
+            text[:120],
+        )
         return
     sub = _parse(text, acc.dialect, acc.depth + 1)
     if sub.error:
-        acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, f"{where} runs SQL that does not parse ({sub.error})", text[:120])
+        acc.hit(
+            "sql.dynamic",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            f"{where} runs SQL that does not parse ({sub.error})",
+            text[:120],
+        )
     acc.merge(sub, where)
 
 
@@ -715,38 +1078,72 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
     """Statements sqlglot keeps as raw text: dispatch on the leading keyword(s)."""
     kw = str(cmd.this or "").upper()
     rest_e = cmd.expression
-    rest = rest_e.name if isinstance(rest_e, exp.Literal) else (rest_e.sql() if isinstance(rest_e, exp.Expression) else str(rest_e or ""))
+    rest = (
+        rest_e.name
+        if isinstance(rest_e, exp.Literal)
+        else (rest_e.sql() if isinstance(rest_e, exp.Expression) else str(rest_e or ""))
+    )
     words = rest.split(None, 3)
     w0 = words[0].upper() if words else ""
     w1 = words[1].upper() if len(words) > 1 else ""
     text = f"{kw} {rest}".strip()
     if kw in ("CREATE", "ALTER", "DROP", "RENAME") and w0 in _PRIV_OBJECTS:
         acc.klass("dcl")
-        acc.hit("sql.privilege", Severity.HIGH, Effect.BLOCK, f"{kw} {w0} changes database accounts or roles", text, "admin")
+        acc.hit(
+            "sql.privilege", Severity.HIGH, Effect.BLOCK, f"{kw} {w0} changes database accounts or roles", text, "admin"
+        )
     elif kw == "SET" and (w0 == "ROLE" or (w0 == "SESSION" and w1 in ("AUTHORIZATION", "ROLE")) or w0 == "PASSWORD"):
         acc.klass("dcl")
-        acc.hit("sql.privilege", Severity.HIGH, Effect.BLOCK, "SET ROLE / SESSION AUTHORIZATION / PASSWORD switches identity or credentials", text, "admin")
+        acc.hit(
+            "sql.privilege",
+            Severity.HIGH,
+            Effect.BLOCK,
+            "SET ROLE / SESSION AUTHORIZATION / PASSWORD switches identity or credentials",
+            text,
+            "admin",
+        )
     elif kw == "CREATE" and w0 == "EXTENSION":
         acc.klass("ddl")
         ext = next((w for w in rest.split()[1:] if w.upper() not in ("IF", "NOT", "EXISTS")), "").strip('"').lower()
         if ext in _DANGEROUS_EXT:
-            acc.hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK, f"CREATE EXTENSION {ext} gives SQL access to files, the network or untrusted code", text)
+            acc.hit(
+                "sql.os_command",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                f"CREATE EXTENSION {ext} gives SQL access to files, the network or untrusted code",
+                text,
+            )
     elif kw in ("CREATE", "ALTER", "DROP"):
         acc.klass("ddl")
         if kw == "DROP":
             acc.hit("sql.drop", Severity.CRITICAL, Effect.BLOCK, f"DROP {w0} destroys a database object", text, "admin")
         elif kw == "ALTER":
-            acc.hit("sql.alter", Severity.HIGH, Effect.BLOCK, f"ALTER {w0} changes {'server configuration' if w0 == 'SYSTEM' else 'the schema'}; not for agents", text, "admin")
+            acc.hit(
+                "sql.alter",
+                Severity.HIGH,
+                Effect.BLOCK,
+                f"ALTER {w0} changes {'server configuration' if w0 == 'SYSTEM' else 'the schema'}; not for agents",
+                text,
+                "admin",
+            )
         else:
-            acc.hit("sql.unrecognized", Severity.MEDIUM, Effect.ESCALATE, f"CREATE {w0} is not understood by the analyzer; review it", text)
+            acc.hit(
+                "sql.unrecognized",
+                Severity.MEDIUM,
+                Effect.ESCALATE,
+                f"CREATE {w0} is not understood by the analyzer; review it",
+                text,
+            )
     elif kw == "EXPLAIN":
-        analyze = w0 in ("ANALYZE", "ANALYSE") or (rest.lstrip().startswith("(") and "ANALY" in rest.upper().split(")", 1)[0])
+        analyze = w0 in ("ANALYZE", "ANALYSE") or (
+            rest.lstrip().startswith("(") and "ANALY" in rest.upper().split(")", 1)[0]
+        )
         inner = rest.lstrip()
         if inner.startswith("("):
             inner = inner.split(")", 1)[1] if ")" in inner else ""
         for opt in ("ANALYZE", "VERBOSE", "ANALYSE"):
             if inner.lstrip().upper().startswith(opt):
-                inner = inner.lstrip()[len(opt):]
+                inner = inner.lstrip()[len(opt) :]
         sub = _parse(inner, acc.dialect, acc.depth + 1) if acc.depth < _MAX_DEPTH else None
         if sub is None or sub.error:
             acc.klass("read")
@@ -766,7 +1163,13 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
         elif m2 and not re.search(r"\bFROM\s+@", rest, re.IGNORECASE):
             _nested(m2.group(1), acc, "PREPARE")
         else:
-            acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, "PREPARE from a variable builds SQL we cannot see; inline the statement", text)
+            acc.hit(
+                "sql.dynamic",
+                Severity.HIGH,
+                Effect.ESCALATE,
+                "PREPARE from a variable builds SQL we cannot see; inline the statement",
+                text,
+            )
     elif kw in ("EXECUTE", "EXEC"):
         acc.klass("admin")
         if acc.dialect != "tsql" and acc.depth < _MAX_DEPTH:
@@ -775,16 +1178,36 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
             if sub.error is None:
                 acc.merge(sub, None)
                 return
-        acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, "EXECUTE runs a prepared or dynamic statement we cannot see; inline it", text)
+        acc.hit(
+            "sql.dynamic",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            "EXECUTE runs a prepared or dynamic statement we cannot see; inline it",
+            text,
+        )
     elif kw == "DO":
         acc.klass("admin")
-        acc.hit("sql.dynamic", Severity.HIGH, Effect.ESCALATE, "DO runs an anonymous procedural block the analyzer cannot inspect", text)
+        acc.hit(
+            "sql.dynamic",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            "DO runs an anonymous procedural block the analyzer cannot inspect",
+            text,
+        )
     elif kw == "LOAD":
         acc.klass("admin")
         if w0 == "DATA":
-            acc.hit("sql.file_access", Severity.CRITICAL, Effect.BLOCK, "LOAD DATA reads a file into the database", text)
+            acc.hit(
+                "sql.file_access", Severity.CRITICAL, Effect.BLOCK, "LOAD DATA reads a file into the database", text
+            )
         else:
-            acc.hit("sql.os_command", Severity.CRITICAL, Effect.BLOCK, "LOAD loads a shared library into the database server", text)
+            acc.hit(
+                "sql.os_command",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                "LOAD loads a shared library into the database server",
+                text,
+            )
     elif kw == "REPLACE":
         acc.klass("write")
         sub = _parse("INSERT " + rest, acc.dialect, acc.depth + 1) if acc.depth < _MAX_DEPTH else None
@@ -800,7 +1223,13 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
             acc.hit("sql.alter", Severity.HIGH, Effect.BLOCK, "SET GLOBAL changes server configuration", text, "admin")
     else:
         acc.klass("admin")
-        acc.hit("sql.unrecognized", Severity.MEDIUM, Effect.ESCALATE, f"{kw} is not a statement the analyzer understands; review it", text)
+        acc.hit(
+            "sql.unrecognized",
+            Severity.MEDIUM,
+            Effect.ESCALATE,
+            f"{kw} is not a statement the analyzer understands; review it",
+            text,
+        )
 
 
 # ------------------------------------------------------------------ tautologies
@@ -931,7 +1360,9 @@ def _or_neutralized(e: exp.Expression) -> bool:
 
 # ----------------------------------------------------------------- the analyzer
 
-_GRANTABLE = frozenset({"sql.drop", "sql.truncate", "sql.alter", "sql.privilege", "sql.delete_all", "sql.update_all", "sql.tautology"})
+_GRANTABLE = frozenset(
+    {"sql.drop", "sql.truncate", "sql.alter", "sql.privilege", "sql.delete_all", "sql.update_all", "sql.tautology"}
+)
 _TEXT_CARRIERS = frozenset({"file", "email", "message"})
 
 
@@ -957,8 +1388,16 @@ def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         carrier = sniffed and ctx.classification.kind in _TEXT_CARRIERS
         if a.error is not None:
             if not sniffed:
-                out.append(Finding("sql.unparsable", Severity.MEDIUM, Effect.ESCALATE,
-                                   f"cannot parse the SQL ({a.error}); it is not run unseen", tgt.value[:120], tgt.argument))
+                out.append(
+                    Finding(
+                        "sql.unparsable",
+                        Severity.MEDIUM,
+                        Effect.ESCALATE,
+                        f"cannot parse the SQL ({a.error}); it is not run unseen",
+                        tgt.value[:120],
+                        tgt.argument,
+                    )
+                )
             elif not a.hits:
                 continue
         for h in a.hits:
@@ -985,9 +1424,16 @@ def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if policy.restricts_operations:
             for st in a.statements:
                 if st.operation is not None and not policy.allows_operation(st.operation):
-                    out.append(Finding("sql.scope_operation", Severity.HIGH, Effect.BLOCK,
-                                       f"{st.kind.upper()} is a {st.operation!r} operation, outside the scope {policy.describe()}",
-                                       st.kind.upper(), tgt.argument))
+                    out.append(
+                        Finding(
+                            "sql.scope_operation",
+                            Severity.HIGH,
+                            Effect.BLOCK,
+                            f"{st.kind.upper()} is a {st.operation!r} operation, outside the scope {policy.describe()}",
+                            st.kind.upper(),
+                            tgt.argument,
+                        )
+                    )
         if policy.has_resource_rules:
             _scope_tables(a, ctx, tgt.argument, out)
     return _dedupe(out)
@@ -1016,8 +1462,16 @@ def _scope_tables(a: SqlAnalysis, ctx: Context, argument: str, out: list[Finding
         if not pol.allows_resource(name, "table"):
             how = "writes" if name in written else "reads"
             pats = ", ".join(pol.resource_patterns()) or "none"
-            out.append(Finding("sql.scope_table", Severity.HIGH, Effect.BLOCK,
-                               f"the SQL {how} table {name!r}, outside the scope (allowed: {pats})", name, argument))
+            out.append(
+                Finding(
+                    "sql.scope_table",
+                    Severity.HIGH,
+                    Effect.BLOCK,
+                    f"the SQL {how} table {name!r}, outside the scope (allowed: {pats})",
+                    name,
+                    argument,
+                )
+            )
 
 
 def _dedupe(items: list[Finding]) -> list[Finding]:
