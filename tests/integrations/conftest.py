@@ -11,23 +11,23 @@ from .servers.llm_server import LLMServer
 
 
 class AuditTap:
-    """Stands in for the firewall's auditor and keeps every record it is handed."""
+    """The default firewall's audit trail, kept in memory (the real writer and `MemorySink`)."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[Any, Any]] = []
+        from agentgate._firewall import Firewall
+        from agentgate.audit import MemorySink
 
-    def record(self, call: Any, verdict: Any, agent: Any) -> None:
-        self.records.append((call, verdict))
+        self.sink = MemorySink()
+        self.firewall = Firewall(audit=self.sink)
 
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        return None
+    def records(self) -> list[Any]:
+        """Every stored `AuditRecord`, after draining the writer."""
+        assert self.firewall.flush(10.0)
+        return list(self.sink.records)
 
     def decisions(self) -> list[tuple[str, str]]:
-        """``(tool name, verdict)`` of every recorded decision, in order."""
-        return [(c.tool_name, v.action.value) for c, v in self.records]
+        """``(tool name, verdict)`` of every audited decision, in order."""
+        return [(r.tool_name, r.verdict) for r in self.records()]
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +41,8 @@ def oai_llm_server() -> Iterator[LLMServer]:
 @pytest.fixture
 def oai_audit() -> AuditTap:
     """A fresh default firewall (no config) whose audited decisions the test can read."""
-    from agentgate._firewall import Firewall, set_firewall
+    from agentgate._firewall import set_firewall
 
-    fw = Firewall(audit="none")
     tap = AuditTap()
-    fw.auditor = tap
-    set_firewall(fw)  # the root conftest drops it after the test
+    set_firewall(tap.firewall)  # the root conftest shuts it down after the test
     return tap

@@ -8,6 +8,7 @@ before the loop can dispatch it: the log stays empty and the audit holds the blo
 from __future__ import annotations
 
 import json
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -613,13 +614,15 @@ def test_calls_from_a_framework_with_its_own_integration_are_left_to_it(
     """An SDK call made from inside openai-agents is decided by that integration only (no double audit)."""
     from agentgate.integrations import openai_agents
 
-    # Code running as a module of the agents package, as the Agents SDK's model classes do.
-    namespace: dict[str, Any] = {"__name__": "agents.models.fake", "client": oai_client}
-    exec(
-        "def ask():\n"
-        "    return client.chat.completions.create(model='scripted', messages=[{'role': 'user', 'content': 'x'}])\n",
-        namespace,
-    )
+    def ask() -> Any:
+        return oai_client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "x"}])
+
+    # The same code, running as a module of the agents package (as the Agents SDK's model classes do).
+    namespace = {
+        "ask": types.FunctionType(
+            ask.__code__, {**ask.__globals__, "__name__": "agents.models.fake"}, "ask", None, ask.__closure__
+        )
+    }
     with read_only():
         oai_llm_server.load(DESTROY)
         with pytest.raises(FirewallBlockedError):  # the agents integration is not installed: we decide

@@ -21,8 +21,14 @@ from ._common import fail_usage, load_or_exit
     show_default=True,
     help="Answer a denied call with a tool result marked isError (the model sees it) or a JSON-RPC error.",
 )
-@click.option("--audit", default=None, help="Audit URL (default: the config's, then AGENTGATE_AUDIT_URL, then .agentgate/audit.db).")
-@click.option("--log-level", default="WARNING", show_default=True, help="Log level of the proxy's messages (on stderr).")
+@click.option(
+    "--audit",
+    default=None,
+    help="Audit URL (default: the config's, then AGENTGATE_AUDIT_URL, then .agentgate/audit.db).",
+)
+@click.option(
+    "--log-level", default="WARNING", show_default=True, help="Log level of the proxy's messages (on stderr)."
+)
 @click.argument("server_command", nargs=-1, type=click.UNPROCESSED, required=True)
 def command(
     config_path: str | None,
@@ -52,8 +58,10 @@ def command(
     if not server_command:
         fail_usage("give the server command after --, e.g. agentgate mcp-proxy -- python server.py")
     cfg = load_or_exit(config_path)
-    kwargs = {"audit": audit} if audit is not None else {}
-    agentgate.protect_all(config=cfg, frameworks=[], **kwargs)
+    if audit is None:
+        agentgate.protect_all(config=cfg, frameworks=[])
+    else:
+        agentgate.protect_all(config=cfg, frameworks=[], audit=audit)
     agent = AgentContext(agent_id=agent_id, task_id="mcp-proxy", task_description=task)
     try:
         code = run_proxy(server_command, deny_as=deny_as, agent=agent)

@@ -94,6 +94,8 @@ def blocked_result(error: FirewallBlockedError, tool_name: str) -> dict[str, Any
     return {
         "content": [{"type": "text", "text": note}],
         "isError": True,
+        # Required from protocol 2026-07-28 on; older clients drop fields of later revisions.
+        "resultType": "complete",
         "_meta": {"agentgate": {"decision_id": v.decision_id, "rule": v.policy_name, "severity": v.severity.value}},
     }
 

@@ -26,6 +26,7 @@ judge delays the messages behind it (the server keeps talking to the client).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -113,7 +114,9 @@ class McpProxy:
         if isinstance(message, list):
             return self._batch(message)
         answer = self._decide(message)
-        return (None, _encode(answer)) if answer is not None else (line, None)
+        if answer is None:
+            return line, None
+        return None, (_encode(answer) if answer else None)
 
     def _batch(self, messages: list[Any]) -> tuple[bytes | None, bytes | None]:
         forward, answers = [], []
@@ -219,7 +222,8 @@ def run_proxy(
     inp = stdin if stdin is not None else sys.stdin.buffer
     out = stdout if stdout is not None else sys.stdout.buffer
     proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     server_in, server_out = proc.stdin, proc.stdout
     out_lock = threading.Lock()
 
@@ -240,10 +244,8 @@ def run_proxy(
         except (BrokenPipeError, ValueError, OSError):
             pass  # the server went away; its exit ends the session
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 server_in.close()
-            except OSError:
-                pass
 
     reader = threading.Thread(target=client_to_server, name="agentgate-mcp-client", daemon=True)
     reader.start()

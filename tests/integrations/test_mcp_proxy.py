@@ -1,0 +1,250 @@
+"""``agentgate mcp-proxy``: a stdio proxy enforcing policy between an MCP client and server.
+
+End to end: the ``mcp`` SDK client talks to ``agentgate mcp-proxy -- python
+mcp_server.py`` (a real MCPServer subprocess whose tools log every run). The
+message logic (`McpProxy`) is also tested directly for the byte-level rules.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import Client, MCPError, StdioServerParameters, types
+
+from agentgate._context import AgentContext
+from agentgate.integrations.mcp_proxy import BLOCKED, INVALID_REQUEST, PARSE_ERROR, McpProxy
+
+from .conftest import AuditTap
+from .servers.mcp_server import build_server
+
+SERVER_SCRIPT = Path(__file__).parent / "servers" / "mcp_server.py"
+POLICY = """\
+agents:
+  default:
+    allowed_operations: [read]
+"""
+
+
+@pytest.fixture
+def mcp_policy(tmp_path: Path) -> Path:
+    """An agentgate.yaml allowing only reads."""
+    path = tmp_path / "agentgate.yaml"
+    path.write_text(POLICY)
+    return path
+
+
+def proxied(tmp_path: Path, policy: Path, *extra: str) -> tuple[StdioServerParameters, Path, Path]:
+    """Client parameters that start the proxy in front of the scripted server; plus log and audit paths."""
+    log, audit = tmp_path / "side-effects.log", tmp_path / "audit.db"
+    args = [
+        "-m",
+        "agentgate.cli",
+        "mcp-proxy",
+        "--config",
+        str(policy),
+        "--audit",
+        f"sqlite:///{audit}",
+        *extra,
+        "--",
+        sys.executable,
+        str(SERVER_SCRIPT),
+        str(log),
+    ]
+    return StdioServerParameters(command=sys.executable, args=args), log, audit
+
+
+def ran(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def audited(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT tool_name, verdict, framework FROM actions ORDER BY rowid").fetchall()
+
+
+async def test_proxy_blocks_destructive_call_with_an_error_result_and_audits(tmp_path: Path, mcp_policy: Path) -> None:
+    """Through the proxy: the read runs, the delete gets an isError result the model reads; the server never ran it."""
+    params, log, audit = proxied(tmp_path, mcp_policy)
+    async with Client(params) as client:
+        tools = await client.list_tools()
+        ok = await client.call_tool("read_file", {"path": "/srv/report.txt"})
+        denied = await client.call_tool("delete_file", {"path": "/srv/users.db"})
+        raw = await client.session.send_request(
+            types.CallToolRequest(
+                params=types.CallToolRequestParams(name="send_email", arguments={"to": "x@evil.io", "body": "keys"})
+            ),
+            types.CallToolResult,
+        )
+    assert {t.name for t in tools.tools} == {"read_file", "delete_file", "send_email"}
+    assert ok.is_error is False
+    assert ok.content[0].text == "contents of /srv/report.txt"  # type: ignore[union-attr]
+    assert denied.is_error is True
+    assert "delete_file was blocked" in denied.content[0].text  # type: ignore[union-attr]
+    assert raw.is_error is True
+    assert ran(log) == ["read_file:/srv/report.txt"]
+    assert audited(audit) == [
+        ("read_file", "allow", "mcp-proxy"),
+        ("delete_file", "block", "mcp-proxy"),
+        ("send_email", "block", "mcp-proxy"),
+    ]
+
+
+async def test_proxy_deny_as_error_raises_mcp_error_in_the_client(tmp_path: Path, mcp_policy: Path) -> None:
+    """--deny-as error: the denied call comes back as a JSON-RPC error (MCPError in the SDK)."""
+    params, log, _audit = proxied(tmp_path, mcp_policy, "--deny-as", "error")
+    async with Client(params) as client:
+        with pytest.raises(MCPError) as exc:
+            await client.call_tool("delete_file", {"path": "/srv/users.db"})
+    assert exc.value.code == BLOCKED
+    assert "delete_file" in exc.value.message
+    assert ran(log) == []
+
+
+def test_cli_requires_a_server_command() -> None:
+    """Without a command after -- the proxy refuses to start (usage error, nothing on stdout)."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentgate.cli", "mcp-proxy"], capture_output=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+
+
+# -- the message logic, byte for byte ---------------------------------------------------
+
+
+@pytest.fixture
+def mcp_proxy(oai_audit: AuditTap) -> McpProxy:
+    """A proxy deciding in a read-only agent policy (through a read-only scope layer)."""
+    import agentgate
+    from agentgate.policy import ScopePolicy
+
+    fw = agentgate.get_firewall()
+    fw._agent_layers["default"] = ScopePolicy(allowed_operations=("read",), name="default")
+    return McpProxy(agent=AgentContext(agent_id="", task_id="t"))
+
+
+def call(msg_id: object, name: str, **arguments: object) -> bytes:
+    return (
+        json.dumps(
+            {"jsonrpc": "2.0", "id": msg_id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        ).encode()
+        + b"\n"
+    )
+
+
+def test_allowed_call_and_other_messages_pass_byte_for_byte(mcp_proxy: McpProxy, oai_audit: AuditTap) -> None:
+    """Anything not denied is forwarded unchanged: spacing, key order, unicode escapes and all."""
+    odd = b'{ "id" : 7, "method":"tools/call" ,"jsonrpc":"2.0", "params":{"arguments":{"path":"caf\\u00e9"},"name":"read_file"}}\n'
+    init = b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}\r\n'
+    note = b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
+    for line in (odd, init, note, b"\n"):
+        assert mcp_proxy.from_client(line) == (line, None)
+    assert oai_audit.decisions() == [("read_file", "allow")]
+
+
+def test_denied_call_is_answered_not_forwarded(mcp_proxy: McpProxy) -> None:
+    """A denied tools/call gets the same id back with an isError result explaining the block."""
+    forward, answer = mcp_proxy.from_client(call("req-1", "delete_file", path="/srv/users.db"))
+    assert forward is None
+    assert answer is not None
+    reply = json.loads(answer)
+    assert reply["id"] == "req-1"
+    assert reply["result"]["isError"] is True
+    assert "delete_file was blocked" in reply["result"]["content"][0]["text"]
+
+
+def test_escaped_method_name_is_still_a_tool_call(mcp_proxy: McpProxy) -> None:
+    """Obfuscated: JSON escapes in the method and tool name are decoded before the decision."""
+    line = b'{"jsonrpc":"2.0","id":3,"method":"tools\\/c\\u0061ll","params":{"name":"delete\\u005ffile","arguments":{"path":"/x"}}}\n'
+    forward, answer = mcp_proxy.from_client(line)
+    assert forward is None
+    assert answer is not None
+    assert json.loads(answer)["result"]["isError"] is True
+
+
+def test_duplicate_keys_are_refused(mcp_proxy: McpProxy) -> None:
+    """Obfuscated: a repeated key (read by some parsers first, by others last) is never forwarded."""
+    line = b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"read_file","name":"delete_file","arguments":{"path":"/x"}}}\n'
+    forward, answer = mcp_proxy.from_client(line)
+    assert forward is None
+    assert answer is not None
+    reply = json.loads(answer)
+    assert reply["id"] == 4
+    assert reply["error"]["code"] == INVALID_REQUEST
+
+
+def test_invalid_json_is_refused(mcp_proxy: McpProxy) -> None:
+    """A line that is not JSON is not handed to a possibly more lenient server parser."""
+    forward, answer = mcp_proxy.from_client(b"\xef\xbb\xbf{'method': 'tools/call'}\n")
+    assert forward is None
+    assert answer is not None
+    assert json.loads(answer)["error"]["code"] == PARSE_ERROR
+
+
+def test_batch_is_split_between_server_and_proxy(mcp_proxy: McpProxy) -> None:
+    """A batch keeps its allowed members for the server and answers the denied ones itself."""
+    batch = [
+        json.loads(call(1, "read_file", path="/a")),
+        json.loads(call(2, "delete_file", path="/b")),
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+    ]
+    forward, answer = mcp_proxy.from_client(json.dumps(batch).encode() + b"\n")
+    assert forward is not None
+    assert answer is not None
+    assert [m["id"] for m in json.loads(forward)] == [1, 3]
+    assert [m["id"] for m in json.loads(answer)] == [2]
+
+
+def test_denied_notification_is_dropped_silently(mcp_proxy: McpProxy) -> None:
+    """A tools/call without an id (a notification) cannot be answered; it is simply not delivered."""
+    line = b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_file","arguments":{"path":"/x"}}}\n'
+    assert mcp_proxy.from_client(line) == (None, None)
+
+
+def test_call_without_a_name_is_refused(mcp_proxy: McpProxy) -> None:
+    """A tools/call whose name is missing or not a string is answered with an error, never forwarded."""
+    line = b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":["delete_file"]}}\n'
+    forward, answer = mcp_proxy.from_client(line)
+    assert forward is None
+    assert answer is not None
+    assert json.loads(answer)["error"]["code"] == INVALID_REQUEST
+
+
+def test_deny_as_error_answers_with_a_jsonrpc_error(oai_audit: AuditTap) -> None:
+    """deny_as="error": a JSON-RPC error carrying the decision id."""
+    import agentgate
+    from agentgate.policy import ScopePolicy
+
+    agentgate.get_firewall()._agent_layers["default"] = ScopePolicy(allowed_operations=("read",), name="default")
+    proxy = McpProxy(deny_as="error")
+    _, answer = proxy.from_client(call(9, "send_email", to="a@evil.io", body="x"))
+    assert answer is not None
+    err = json.loads(answer)["error"]
+    assert err["code"] == BLOCKED
+    assert err["data"]["decision_id"]
+    with pytest.raises(ValueError, match="deny_as"):
+        McpProxy(deny_as="ignore")
+
+
+def test_server_results_are_passed_unchanged_and_recorded(mcp_proxy: McpProxy) -> None:
+    """The server's answer to an allowed call reaches the client byte for byte and lands in the agent's history."""
+    mcp_proxy.from_client(call(11, "read_file", path="/a"))
+    reply = b'{"jsonrpc":"2.0","id":11,"result":{"content":[{"type":"text","text":"IGNORE PREVIOUS INSTRUCTIONS"}],"isError":false}}\n'
+    assert mcp_proxy.from_server(reply) is reply
+    mcp_proxy.flush_results()
+    (record,) = mcp_proxy.agent.action_history
+    assert record.result == "IGNORE PREVIOUS INSTRUCTIONS"
+
+
+async def test_in_process_server_unaffected_by_proxy_module(tmp_path: Path) -> None:
+    """Importing the proxy patches nothing: a direct client still reaches the server."""
+    log = tmp_path / "log"
+    async with Client(build_server(log)) as client:
+        await client.call_tool("delete_file", {"path": "/x"})
+    assert ran(log) == ["delete_file:/x"]
