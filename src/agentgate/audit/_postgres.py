@@ -1,0 +1,276 @@
+"""PostgreSQL (psycopg 3): the audit trail at scale.
+
+One connection per writer thread. Each batch is one transaction: ``COPY`` into
+a temporary staging table, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``
+into ``actions`` and ``violations``, so a batch replayed after a cut-off commit
+stores nothing twice. A lost connection (server restart, ``pg_terminate_backend``,
+network) raises; the writer spools the batch and retries with backoff; this
+sink reconnects on the next write.
+
+``?schema=name`` in the URL (or ``schema=``) keeps the tables in their own
+schema, created if missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .._errors import AuditError, MissingDependencyError
+from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, normalize_row
+from ._schema import MIGRATIONS_TABLE, postgres_migrations
+from ._sink import Sink
+
+__all__ = ["PostgresSink", "PostgresStore", "split_schema"]
+
+_PG_TYPES = {
+    "id": "uuid",
+    "created_at": "timestamptz",
+    "payload": "jsonb",
+    "findings": "jsonb",
+    "details": "jsonb",
+    "action_id": "uuid",
+    "tier_used": "integer",
+    "latency_us": "double precision",
+    "judge_latency_ms": "double precision",
+    "confidence": "double precision",
+    "would_block": "boolean",
+    "redacted": "boolean",
+    "seq": "bigint",
+}
+_P, _F = ACTION_COLUMNS.index("payload"), ACTION_COLUMNS.index("findings")
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - psycopg is in the dev environment
+        raise MissingDependencyError("psycopg", "postgres") from exc
+    return psycopg
+
+
+def split_schema(url: str, schema: str | None = None) -> tuple[str, str | None]:
+    """Remove ``schema=`` from the URL's query (psycopg does not know it); return ``(url, schema)``."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    rest = [(k, v) for k, v in query if k != "schema"]
+    found = [v for k, v in query if k == "schema"]
+    clean = urlunsplit(parts._replace(query=urlencode(rest)))
+    return clean, schema or (found[-1] if found else None)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (for logs and ``stats()``)."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connect(url: str, schema: str | None, *, app: str = "agentgate-audit", migrate_schema: bool = True) -> Any:
+    """A psycopg connection with ``search_path`` on *schema* and the migrations applied."""
+    psycopg = _psycopg()
+    conn = psycopg.connect(url, connect_timeout=5, application_name=app[:63], autocommit=False)
+    try:
+        if schema:
+            if migrate_schema:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+            conn.execute(f"SET search_path TO {_ident(schema)}, public")
+            conn.commit()
+        if migrate_schema:
+            migrate(conn, schema)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate(conn: Any, schema: str | None) -> list[int]:
+    """Apply the missing migrations in one transaction under an advisory lock; returns the versions applied."""
+    key = int.from_bytes(hashlib.sha256(f"agentgate-audit:{schema or ''}".encode()).digest()[:8], "big", signed=True)
+    applied = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT, "
+            "applied_at TIMESTAMPTZ DEFAULT now())"
+        )
+        done = {r[0] for r in conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}")}  # noqa: S608 - constant name
+        for version, name, statements in postgres_migrations():
+            if version in done:
+                continue
+            for stmt in statements:
+                conn.execute(stmt)
+            conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES (%s, %s)", (version, name))  # noqa: S608
+            applied.append(version)
+    return applied
+
+
+def _staging(table: str, cols: Sequence[str]) -> str:
+    defs = ", ".join(f"{c} {_PG_TYPES.get(c, 'text')}" for c in cols)
+    return f"CREATE TEMP TABLE IF NOT EXISTS _ag_{table} ({defs}) ON COMMIT DELETE ROWS"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _action_values(row: dict[str, Any]) -> list[Any]:
+    out = [row.get(c) for c in ACTION_COLUMNS]
+    pre = row.get("_json")
+    if pre is not None:
+        out[_P], out[_F] = pre
+    else:
+        out[_P], out[_F] = _dumps(out[_P]), _dumps(out[_F])
+    return out
+
+
+class PostgresSink(Sink):
+    """Writes batches into PostgreSQL (see module docstring)."""
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        self.url, self.schema = split_schema(url, schema)
+        where = f"{redact_url(self.url)}#{self.schema or ''}"
+        self.spool_key = "postgres-" + hashlib.sha256(where.encode()).hexdigest()[:12]
+        self.application_name = f"agentgate-audit {self.schema or ''}".strip()
+        self._conn: Any = None
+        self._migrated = False
+
+    def _connect(self) -> Any:
+        if self._conn is None:
+            try:
+                self._conn = connect(
+                    self.url, self.schema, app=self.application_name, migrate_schema=not self._migrated
+                )
+                self._migrated = True
+                with self._conn.transaction():
+                    self._conn.execute(_staging("actions", ACTION_COLUMNS))
+                    self._conn.execute(_staging("violations", VIOLATION_COLUMNS))
+            except Exception as exc:
+                self._conn = None
+                raise AuditError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
+        return self._conn
+
+    def open(self) -> None:
+        """Connect, create the schema and migrate."""
+        self._connect()
+
+    def write(self, rows: Sequence[dict[str, Any]], violations: Sequence[dict[str, Any]]) -> None:
+        """COPY the batch through staging tables; rows already stored are skipped."""
+        conn = self._connect()
+        cols = ", ".join(ACTION_COLUMNS)
+        vcols = ", ".join(VIOLATION_COLUMNS)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy(f"COPY _ag_actions ({cols}) FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(_action_values(r))
+                cur.execute(f"INSERT INTO actions ({cols}) SELECT {cols} FROM _ag_actions ON CONFLICT DO NOTHING")  # noqa: S608
+                if violations:
+                    with cur.copy(f"COPY _ag_violations ({vcols}) FROM STDIN") as copy:
+                        for v in violations:
+                            copy.write_row([_dumps(v[c]) if c == "details" else v[c] for c in VIOLATION_COLUMNS])
+                    cur.execute(
+                        f"INSERT INTO violations ({vcols}) SELECT {vcols} FROM _ag_violations ON CONFLICT DO NOTHING"  # noqa: S608
+                    )
+        except Exception as exc:
+            if conn.closed or conn.broken:
+                self._conn = None
+                with contextlib.suppress(Exception):
+                    conn.close()
+            raise AuditError(f"postgres write failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def after_fork(self) -> None:
+        """Forget the parent's connection (closing it here would end the parent's session)."""
+        self._conn = None
+
+    def describe(self) -> str:
+        """The URL without password, and the schema."""
+        return redact_url(self.url) + (f" (schema {self.schema})" if self.schema else "")
+
+
+class PostgresStore:
+    """Reads the audit tables for the CLI and `verify` (server-side cursors)."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        self.url, self.schema = split_schema(url, schema)
+        try:
+            self._conn = connect(self.url, self.schema, app="agentgate-audit-cli", migrate_schema=False)
+        except Exception as exc:
+            raise AuditError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
+        self._conn.autocommit = True
+        self._n = 0
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        psycopg = _psycopg()
+        self._n += 1
+        with self._conn.transaction(), self._conn.cursor(f"ag_{self._n}", row_factory=psycopg.rows.dict_row) as cur:
+            cur.itersize = 2000
+            cur.execute(sql, params)
+            for r in cur:
+                yield normalize_row(r)
+
+    def actions(
+        self,
+        *,
+        agent: str | None = None,
+        task: str | None = None,
+        tool: str | None = None,
+        verdict: str | None = None,
+        since: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Action rows matching the filters, in storage order (``ingest_id``)."""
+        where, params = [], []
+        for col, val in (("agent_id", agent), ("task_id", task), ("tool_name", tool), ("verdict", verdict)):
+            if val is not None:
+                where.append(f"{col} = %s")
+                params.append(val)
+        if since is not None:
+            where.append("created_at >= %s")
+            params.append(since)
+        if after is not None:
+            where.append("ingest_id > %s")
+            params.append(after)
+        sql = "SELECT * FROM actions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ingest_id " + ("DESC" if newest_first else "ASC")
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(int(limit))
+        return self._rows(sql, params)
+
+    def chain_rows(self) -> Iterator[dict[str, Any]]:
+        """Every action row, by writer and chain position (unchained rows first)."""
+        return self._rows("SELECT * FROM actions ORDER BY writer_id NULLS FIRST, seq, ingest_id", ())
+
+    def violations(self) -> Iterator[dict[str, Any]]:
+        """Every violation row."""
+        for r in self._rows("SELECT * FROM violations ORDER BY created_at, id", ()):
+            r["action_id"] = str(r["action_id"]) if r.get("action_id") is not None else None
+            yield r
