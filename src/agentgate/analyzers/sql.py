@@ -174,159 +174,67 @@ _CLASS_RANK = {
     "admin": 6,
 }
 
-_FILE_FUNCS = frozenset(
-    {
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "pg_file_write",
-        "pg_file_read",
-        "pg_file_rename",
-        "pg_file_unlink",
-        "pg_logdir_ls",
-        "lo_import",
-        "lo_export",
-        "load_file",
-        "readfile",
-        "writefile",
-        "read_text",
-        "read_blob",
-        "openrowset",
-        "opendatasource",
-        "bulk_insert",
-    }
-)
-_OS_FUNCS = frozenset({"load_extension", "sys_exec", "sys_eval", "xp_cmdshell", "sp_oacreate", "sp_oamethod"})
-_NET_FUNCS = frozenset(
-    {"dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "openquery"}
-)
-_OS_PROCS = frozenset(
-    {"xp_cmdshell", "sp_oacreate", "sp_oamethod", "sp_execute_external_script", "xp_regwrite", "xp_dirtree"}
-)
-_PRIV_PROCS = frozenset(
-    {"sp_addsrvrolemember", "sp_addrolemember", "sp_addlogin", "sp_password", "sp_grantlogin", "sp_changeobjectowner"}
-)
-_UNTRUSTED_LANGS = frozenset(
-    {"c", "plpythonu", "plpython2u", "plpython3u", "plperlu", "pltclu", "plsh", "plr", "internal"}
-)
-_DANGEROUS_EXT = frozenset(
-    {
-        "plpythonu",
-        "plpython2u",
-        "plpython3u",
-        "plperlu",
-        "pltclu",
-        "plsh",
-        "adminpack",
-        "file_fdw",
-        "dblink",
-        "postgres_fdw",
-        "lo",
-        "plr",
-    }
-)
-_FILE_SETTINGS = frozenset({"general_log_file", "slow_query_log_file", "plugin_dir", "secure_file_priv", "general_log"})
 
-_CATALOG_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys"})
-_CATALOG_TABLES = frozenset(
-    {
-        "sqlite_master",
-        "sqlite_schema",
-        "sqlite_temp_master",
-        "pg_tables",
-        "pg_views",
-        "pg_indexes",
-        "pg_class",
-        "pg_attribute",
-        "pg_namespace",
-        "pg_type",
-        "pg_constraint",
-        "pg_index",
-        "pg_description",
-        "pg_matviews",
-        "pg_sequences",
-        "pg_proc",
-        "pg_stat_user_tables",
-        "pg_database",
-    }
+def _words_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _pairs(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(p.split("_")) for p in text.split())
+
+
+_FILE_FUNCS = _words_set(
+    "pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write pg_file_read pg_file_rename "
+    "pg_file_unlink pg_logdir_ls lo_import lo_export load_file readfile writefile read_text read_blob "
+    "openrowset opendatasource bulk_insert"
+)
+_OS_FUNCS = _words_set("load_extension sys_exec sys_eval xp_cmdshell sp_oacreate sp_oamethod")
+_NET_FUNCS = _words_set("dblink dblink_exec dblink_connect dblink_connect_u dblink_send_query openquery")
+_OS_PROCS = _words_set("xp_cmdshell sp_oacreate sp_oamethod sp_execute_external_script xp_regwrite xp_dirtree")
+_PRIV_PROCS = _words_set(
+    "sp_addsrvrolemember sp_addrolemember sp_addlogin sp_password sp_grantlogin sp_changeobjectowner"
+)
+_UNTRUSTED_LANGS = _words_set("c plpythonu plpython2u plpython3u plperlu pltclu plsh plr internal")
+_DANGEROUS_EXT = _words_set(
+    "plpythonu plpython2u plpython3u plperlu pltclu plsh adminpack file_fdw dblink postgres_fdw lo plr"
+)
+_FILE_SETTINGS = _words_set("general_log_file slow_query_log_file plugin_dir secure_file_priv general_log")
+
+_CATALOG_SCHEMAS = _words_set("information_schema pg_catalog sys")
+_CATALOG_TABLES = _words_set(
+    "sqlite_master sqlite_schema sqlite_temp_master pg_tables pg_views pg_indexes pg_class pg_attribute "
+    "pg_namespace pg_type pg_constraint pg_index pg_description pg_matviews pg_sequences pg_proc "
+    "pg_stat_user_tables pg_database"
 )
 # System catalogs holding password hashes: reading them is credential theft.
-_SYS_CRED_TABLES = frozenset(
-    {
-        "pg_shadow",
-        "pg_authid",
-        "pg_user_mapping",
-        "pg_user_mappings",
-        "sql_logins",
-        "syslogins",
-        "sysxlogins",
-        "dba_users",
-        "user$",
-    }
+_SYS_CRED_TABLES = _words_set(
+    "pg_shadow pg_authid pg_user_mapping pg_user_mappings sql_logins syslogins sysxlogins dba_users user$"
 )
-_MYSQL_CRED_TABLES = frozenset({"user", "global_priv"})
+_MYSQL_CRED_TABLES = _words_set("user global_priv")
 
-_CRED_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "salt", "rolpassword"})
-_CRED_PAIRS: frozenset[tuple[str, ...]] = frozenset(
-    {
-        ("api", "key"),
-        ("private", "key"),
-        ("secret", "key"),
-        ("access", "key"),
-        ("signing", "key"),
-        ("password", "hash"),
-        ("password", "digest"),
-        ("pass", "hash"),
-        ("authentication", "string"),
-        ("encryption", "key"),
-    }
+# Credential columns and tables, by the last word(s) of the name, so that
+# password_hash and api_key count but password_changed_at and token_count do not.
+_CRED_WORDS = _words_set("password passwd pwd passphrase secret token apikey salt rolpassword")
+_CRED_PAIRS = _pairs(
+    "api_key private_key secret_key access_key signing_key password_hash password_digest pass_hash "
+    "authentication_string encryption_key"
 )
-_CRED_TABLE_WORDS = frozenset({"passwords", "secrets", "credentials", "apikeys", "password", "credential"})
-_CRED_TABLE_PAIRS: frozenset[tuple[str, ...]] = frozenset(
-    {
-        ("api", "keys"),
-        ("api", "tokens"),
-        ("access", "tokens"),
-        ("auth", "tokens"),
-        ("refresh", "tokens"),
-        ("oauth", "tokens"),
-        ("session", "tokens"),
-        ("private", "keys"),
-        ("secret", "keys"),
-        ("access", "keys"),
-    }
+_CRED_TABLE_WORDS = _words_set("passwords secrets credentials apikeys password credential")
+_CRED_TABLE_PAIRS = _pairs(
+    "api_keys api_tokens access_tokens auth_tokens refresh_tokens oauth_tokens session_tokens private_keys "
+    "secret_keys access_keys"
 )
 _NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
-# Raw-text statements (sqlglot Command) we know: keyword -> class.
+# Raw-text statements (sqlglot Command) we know to be harmless: keyword -> class.
 _COMMAND_CLASS = {
-    "vacuum": "admin",
-    "analyze": "admin",
-    "reindex": "admin",
-    "cluster": "admin",
-    "checkpoint": "admin",
-    "discard": "session",
-    "reset": "session",
-    "listen": "session",
-    "unlisten": "session",
-    "notify": "write",
-    "call": "admin",
-    "deallocate": "session",
-    "refresh": "write",
-    "savepoint": "transaction",
-    "release": "transaction",
-    "start": "transaction",
-    "lock": "write",
-    "optimize": "admin",
-    "flush": "admin",
-    "show": "read",
-    "describe": "read",
-    "desc": "read",
-    "set": "session",
-    "unlock": "session",
-    "declare": "session",
-    "use": "session",
+    **dict.fromkeys(("vacuum", "analyze", "reindex", "cluster", "checkpoint", "call", "optimize", "flush"), "admin"),
+    **dict.fromkeys(
+        ("discard", "reset", "listen", "unlisten", "deallocate", "set", "unlock", "declare", "use"), "session"
+    ),
+    **dict.fromkeys(("savepoint", "release", "start"), "transaction"),
+    **dict.fromkeys(("notify", "refresh", "lock"), "write"),
+    **dict.fromkeys(("show", "describe", "desc"), "read"),
 }
 _READ_PRAGMAS = frozenset(
     {
