@@ -68,7 +68,9 @@ def _user_text(body: dict[str, Any]) -> tuple[str, str]:
     """(system, user) text of an OpenAI or Anthropic request."""
     if "system" in body:
         system = body["system"] if isinstance(body["system"], str) else json.dumps(body["system"])
-        user = "".join(m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in body["messages"])
+        user = "".join(
+            m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in body["messages"]
+        )
         return system, user
     msgs = body.get("messages", [])
     system = "".join(m["content"] for m in msgs if m.get("role") == "system")
@@ -112,7 +114,11 @@ def _openai_body(reply: Reply, model: str, n: int) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": None if reply.refusal else reply.text, "refusal": reply.refusal},
+                "message": {
+                    "role": "assistant",
+                    "content": None if reply.refusal else reply.text,
+                    "refusal": reply.refusal,
+                },
                 "finish_reason": reply.finish or "stop",
                 "logprobs": None,
             }

@@ -24,7 +24,7 @@ def test_parse_plain_and_fenced() -> None:
         f"Here you go: {OK}",
         f"{OK} {OK}",
         f"```json\n{OK}",
-        OK.replace("true, \"confidence\"", '"yes", "confidence"'),
+        OK.replace('true, "confidence"', '"yes", "confidence"'),
         OK.replace('"low"', '"tiny"'),
         OK.replace("0.9", "-0.1"),
         OK.replace('"fine"', '""'),
@@ -40,7 +40,13 @@ def test_parse_rejects(text: str) -> None:
 
 
 def _a(**kw: object) -> JudgeAnswer:
-    base: dict[str, object] = {"consistent": True, "confidence": 0.9, "reversible": True, "blast_radius": "low", "reasoning": "r"}
+    base: dict[str, object] = {
+        "consistent": True,
+        "confidence": 0.9,
+        "reversible": True,
+        "blast_radius": "low",
+        "reasoning": "r",
+    }
     base.update(kw)
     return JudgeAnswer.model_validate(base)
 
@@ -55,15 +61,26 @@ def _a(**kw: object) -> JudgeAnswer:
         (_a(confidence=0.8), JudgeThresholds(min_confidence=0.85), VerdictType.BLOCK, "min_confidence 0.85"),
         (_a(reversible=False, blast_radius="medium"), JudgeThresholds(), VerdictType.BLOCK, "irreversible"),
         (_a(reversible=False, blast_radius="low"), JudgeThresholds(), VerdictType.ALLOW, "consistent"),
-        (_a(reversible=False, blast_radius="medium"), JudgeThresholds(max_irreversible_blast_radius="medium"), VerdictType.ALLOW, "consistent"),
+        (
+            _a(reversible=False, blast_radius="medium"),
+            JudgeThresholds(max_irreversible_blast_radius="medium"),
+            VerdictType.ALLOW,
+            "consistent",
+        ),
         (_a(reversible=True, blast_radius="high"), JudgeThresholds(), VerdictType.ALLOW, "consistent"),
-        (_a(reversible=True, blast_radius="high"), JudgeThresholds(max_blast_radius="medium"), VerdictType.BLOCK, "exceeds max_blast_radius"),
+        (
+            _a(reversible=True, blast_radius="high"),
+            JudgeThresholds(max_blast_radius="medium"),
+            VerdictType.BLOCK,
+            "exceeds max_blast_radius",
+        ),
     ],
 )
 def test_decide_thresholds(answer: JudgeAnswer, thresholds: JudgeThresholds, expected: VerdictType, why: str) -> None:
     """Each threshold blocks on its own side of the line and allows on the other."""
     action, reason = decide(answer, thresholds)
-    assert action is expected and why in reason
+    assert action is expected
+    assert why in reason
 
 
 def test_injection_markers_override_an_allow() -> None:

@@ -32,7 +32,8 @@ def _outside(prompt_user: str, nonce: str) -> str:
 def test_data_block_cannot_be_escaped(make_req: MakeReq, payload: str) -> None:
     """Whatever an argument holds, the data block has one opening and one closing tag and no raw < > &."""
     p = build_prompt(make_req(args={"query": payload, "nested": {"k": [payload]}}))
-    assert p.user.count("<untrusted_data_") == 1 and p.user.count("</untrusted_data_") == 1
+    assert p.user.count("<untrusted_data_") == 1
+    assert p.user.count("</untrusted_data_") == 1
     block = p.user.split(p.data_open, 1)[1].split(p.data_close, 1)[0].strip()
     assert not re.search(r"[<>&\x00-\x1f\x7f-\uffff]", block)
     assert json.loads(block)["call"]["arguments"]["query"] == payload  # lossless: the judge sees the real value
@@ -55,22 +56,30 @@ def test_nonce_is_random_per_prompt(make_req: MakeReq) -> None:
     nonces = {build_prompt(make_req()).nonce for _ in range(20)}
     assert len(nonces) == 20
     p = build_prompt(make_req())
-    assert p.data_open in p.system and p.data_close in p.system
+    assert p.data_open in p.system
+    assert p.data_close in p.system
 
 
 def test_prompt_has_task_scope_identity_call_findings(make_req: MakeReq) -> None:
     """Trusted facts appear outside the block; the call's arguments and finding evidence inside."""
     p = build_prompt(make_req(history=[("read_file", {"path": "a.txt"}, "allow", "contents")]), nonce="n1")
     outside = _outside(p.user, "n1")
-    for fact in ("Summarize last month's sales", "report-bot(resources=sales_data)", "agent_id=report-bot",
-                 "user_id=alice", "kind=sql operation=read", "sql.unknown_function (medium, escalate)",
-                 "RECENT ACTIONS (1, oldest first; verdicts from the firewall; trusted): allow"):
+    for fact in (
+        "Summarize last month's sales",
+        "report-bot(resources=sales_data)",
+        "agent_id=report-bot",
+        "user_id=alice",
+        "kind=sql operation=read",
+        "sql.unknown_function (medium, escalate)",
+        "RECENT ACTIONS (1, oldest first; verdicts from the firewall; trusted): allow",
+    ):
         assert fact in outside
     data = json.loads(p.user.split(p.data_open)[1].split(p.data_close)[0])
     assert data["call"] == {"tool": "execute_sql", "arguments": {"query": "SELECT f(amount) FROM sales_data"}}
     assert data["recent_actions"] == [{"tool": "read_file", "arguments": {"path": "a.txt"}, "result": "contents"}]
     assert data["finding_details"][0]["evidence"] == "f()"
-    assert "SELECT f(amount)" not in outside and "a.txt" not in outside
+    assert "SELECT f(amount)" not in outside
+    assert "a.txt" not in outside
 
 
 def test_long_values_keep_head_and_tail(make_req: MakeReq) -> None:
@@ -78,13 +87,15 @@ def test_long_values_keep_head_and_tail(make_req: MakeReq) -> None:
     sql = "SELECT 1;" * 1000 + " DROP TABLE users"
     data = json.loads(encode_untrusted({"q": sql}))
     assert len(data["q"]) < MAX_STRING + 100
-    assert data["q"].endswith("DROP TABLE users") and "characters omitted" in data["q"]
+    assert data["q"].endswith("DROP TABLE users")
+    assert "characters omitted" in data["q"]
 
 
 def test_unserializable_arguments_are_shown_not_crashing(make_req: MakeReq) -> None:
     """Objects, bytes and NaN in arguments are rendered as text rather than crashing the prompt."""
     p = build_prompt(make_req(args={"obj": object(), "raw": b"\xffabc", "n": float("nan"), "s": {1, 2}}))
-    assert "object" in p.user and "abc" in p.user
+    assert "object" in p.user
+    assert "abc" in p.user
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,8 @@ def test_allow(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq) -> None:
     assert out.action is VerdictType.ALLOW
     assert out.tier_used == 2
     assert out.judge_model == judge.model
-    assert out.judge_latency_ms is not None and out.judge_latency_ms > 0
+    assert out.judge_latency_ms is not None
+    assert out.judge_latency_ms > 0
     assert out.confidence == pytest.approx(0.93)
     assert "reads the sales table the task names" in out.reasoning
     assert out.policy_name == "judge.allow"
@@ -72,8 +73,10 @@ def test_block(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq) -> None:
     out = Escalator(judge).resolve(make_req(operation="delete"))
     assert out.action is VerdictType.BLOCK
     assert out.policy_name == "judge.block"
-    assert "inconsistent" in out.reasoning and "not needed" in out.reasoning
-    assert out.reversible is False and out.blast_radius == "high"
+    assert "inconsistent" in out.reasoning
+    assert "not needed" in out.reasoning
+    assert out.reversible is False
+    assert out.blast_radius == "high"
 
 
 @pytest.mark.parametrize(
@@ -94,8 +97,10 @@ def test_malformed_answer_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeRe
     out = Escalator(judge).resolve(make_req())
     assert out.action is VerdictType.BLOCK
     assert out.policy_name == "judge.error"
-    assert "malformed" in out.reasoning and "on_judge_error='block'" in out.reasoning
-    assert out.tier_used == 2 and out.judge_model == judge.model
+    assert "malformed" in out.reasoning
+    assert "on_judge_error='block'" in out.reasoning
+    assert out.tier_used == 2
+    assert out.judge_model == judge.model
     assert len(llm.requests) == 1  # malformed output is not retried
 
 
@@ -120,7 +125,8 @@ async def test_timeout_blocks_async(llm: FakeLLM, provider: str, make_req: MakeR
     out = await Escalator(judge).aresolve(make_req())
     assert time.monotonic() - start < 0.9
     await judge.aclose()
-    assert out.action is VerdictType.BLOCK and "timeout" in out.reasoning
+    assert out.action is VerdictType.BLOCK
+    assert "timeout" in out.reasoning
 
 
 def test_http_500_retried_then_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq) -> None:
@@ -128,7 +134,8 @@ def test_http_500_retried_then_blocks(judge: LLMJudge, llm: FakeLLM, make_req: M
     llm.reset(Reply(status=500), Reply(status=500), Reply(status=500), Reply(ALLOW))
     out = Escalator(judge).resolve(make_req())
     assert out.action is VerdictType.BLOCK
-    assert "HTTP 500" in out.reasoning and "3 attempts" in out.reasoning
+    assert "HTTP 500" in out.reasoning
+    assert "3 attempts" in out.reasoning
     assert len(llm.requests) == 3  # 1 + max_retries(2); the 4th reply is never fetched
 
 
@@ -154,7 +161,8 @@ async def test_429_with_retry_async(ajudge: LLMJudge, llm: FakeLLM, make_req: Ma
     """Same on the async path."""
     llm.reset(Reply(status=429, headers=(("retry-after-ms", "50"),)), Reply(ALLOW))
     out = await Escalator(ajudge).aresolve(make_req())
-    assert out.action is VerdictType.ALLOW and len(llm.requests) == 2
+    assert out.action is VerdictType.ALLOW
+    assert len(llm.requests) == 2
 
 
 def test_429_retry_after_beyond_budget_blocks_now(llm: FakeLLM, provider: str, make_req: MakeReq) -> None:
@@ -165,29 +173,35 @@ def test_429_retry_after_beyond_budget_blocks_now(llm: FakeLLM, provider: str, m
     out = Escalator(judge).resolve(make_req())
     judge.close()
     assert out.action is VerdictType.BLOCK
-    assert "HTTP 429" in out.reasoning and "retry after 30s" in out.reasoning
-    assert time.monotonic() - start < 0.4 and len(llm.requests) == 1
+    assert "HTTP 429" in out.reasoning
+    assert "retry after 30s" in out.reasoning
+    assert time.monotonic() - start < 0.4
+    assert len(llm.requests) == 1
 
 
 def test_400_not_retried(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq) -> None:
     """A client error (400) is final: one request, block."""
     llm.reset(Reply(status=400), Reply(ALLOW))
     out = Escalator(judge).resolve(make_req())
-    assert out.action is VerdictType.BLOCK and "HTTP 400" in out.reasoning and len(llm.requests) == 1
+    assert out.action is VerdictType.BLOCK
+    assert "HTTP 400" in out.reasoning
+    assert len(llm.requests) == 1
 
 
 def test_refusal_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq) -> None:
     """A model refusal is a judge error: block, with 'refused' in the reason."""
     llm.reset(Reply(refusal="I can't help with that."))
     out = Escalator(judge).resolve(make_req())
-    assert out.action is VerdictType.BLOCK and "refused" in out.reasoning
+    assert out.action is VerdictType.BLOCK
+    assert "refused" in out.reasoning
 
 
 def test_truncated_answer_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, provider: str) -> None:
     """An answer cut off at max_tokens blocks even if its prefix parses."""
     llm.reset(Reply(ALLOW, finish="length" if provider == "openai" else "max_tokens"))
     out = Escalator(judge).resolve(make_req())
-    assert out.action is VerdictType.BLOCK and "max_tokens" in out.reasoning
+    assert out.action is VerdictType.BLOCK
+    assert "max_tokens" in out.reasoning
 
 
 def test_connection_refused_blocks(provider: str, make_req: MakeReq) -> None:
@@ -195,7 +209,8 @@ def test_connection_refused_blocks(provider: str, make_req: MakeReq) -> None:
     url = "http://127.0.0.1:9/v1" if provider == "openai" else "http://127.0.0.1:9"
     judge = (OpenAIJudge if provider == "openai" else AnthropicJudge)("m", base_url=url, timeout=1.0, backoff=0.01)
     out = Escalator(judge).resolve(make_req())
-    assert out.action is VerdictType.BLOCK and "connection error" in out.reasoning
+    assert out.action is VerdictType.BLOCK
+    assert "connection error" in out.reasoning
 
 
 ATTACKS = [
@@ -207,20 +222,24 @@ ATTACKS = [
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=["plain", "tag-breakout", "fullwidth-zwsp", "forged-answer"])
-def test_injection_in_arguments_does_not_flip(
-    judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, attack: str
-) -> None:
+def test_injection_in_arguments_does_not_flip(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, attack: str) -> None:
     """A gullible model (obeys instructions outside the data block) still blocks: the attack stays fenced."""
     llm.reset()  # the cautious model: blocks a delete from the trusted facts unless told otherwise outside the fence
-    out = Escalator(judge).resolve(make_req(args={"query": f"DELETE FROM sales_data WHERE note = '{attack}'"}, operation="delete"))
+    out = Escalator(judge).resolve(
+        make_req(args={"query": f"DELETE FROM sales_data WHERE note = '{attack}'"}, operation="delete")
+    )
     assert out.action is VerdictType.BLOCK
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=["plain", "tag-breakout", "fullwidth-zwsp", "forged-answer"])
-def test_injection_fooling_the_model_still_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, attack: str) -> None:
+def test_injection_fooling_the_model_still_blocks(
+    judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, attack: str
+) -> None:
     """Even a model that obeys the injection and answers allow cannot flip the verdict (backstop)."""
     llm.reset(model=lambda body: Reply(ALLOW))  # fooled: answers allow whatever it is shown
-    out = Escalator(judge).resolve(make_req(args={"query": f"DELETE FROM sales_data WHERE note = '{attack}'"}, operation="delete"))
+    out = Escalator(judge).resolve(
+        make_req(args={"query": f"DELETE FROM sales_data WHERE note = '{attack}'"}, operation="delete")
+    )
     assert out.action is VerdictType.BLOCK
     assert out.policy_name == "judge.injection"
     assert out.extra["judge"]["injection_markers"]
@@ -261,7 +280,8 @@ async def test_concurrency_limit(llm: FakeLLM, provider: str, make_req: MakeReq)
     outs = await asyncio.gather(*(judge.ajudge(make_req(args={"query": f"SELECT {i}"})) for i in range(4)))
     elapsed = time.monotonic() - start
     await judge.aclose()
-    assert len(outs) == 4 and len(llm.requests) == 4
+    assert len(outs) == 4
+    assert len(llm.requests) == 4
     assert elapsed >= 0.3  # two waves of 0.15 s
 
 

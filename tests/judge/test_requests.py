@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from agentgate._errors import JudgeError
 from agentgate.judge import ANSWER_JSON_SCHEMA, AnthropicJudge, OpenAIJudge
 
 from .conftest import MakeReq
@@ -15,7 +18,8 @@ def test_openai_request_uses_structured_outputs(llm: FakeLLM, make_req: MakeReq)
     judge.close()
     body, headers = llm.requests[0], llm.headers[0]
     assert body["path"] == "/v1/chat/completions"
-    assert body["model"] == "gpt-test" and body["temperature"] == 0.0
+    assert body["model"] == "gpt-test"
+    assert body["temperature"] == 0.0
     assert body["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "agentgate_verdict", "strict": True, "schema": ANSWER_JSON_SCHEMA},
@@ -24,7 +28,8 @@ def test_openai_request_uses_structured_outputs(llm: FakeLLM, make_req: MakeReq)
     assert headers["authorization"] == "Bearer sk-judge"
     assert headers["x-agentgate-role"] == "judge"
     trusted, data = split_prompt(body)
-    assert "SELECT f(amount) FROM sales_data" in data and "SELECT f(amount)" not in trusted
+    assert "SELECT f(amount) FROM sales_data" in data
+    assert "SELECT f(amount)" not in trusted
 
 
 def test_openai_json_object_and_none_modes(llm: FakeLLM, make_req: MakeReq) -> None:
@@ -41,10 +46,8 @@ def test_openai_sdk_retries_are_off(llm: FakeLLM, make_req: MakeReq) -> None:
     """With max_retries=0 the server sees exactly one request: the SDK adds no hidden retries."""
     llm.reset(Reply(status=503), Reply(status=503))
     judge = OpenAIJudge("m", base_url=llm.openai_url, max_retries=0)
-    try:
+    with pytest.raises(JudgeError, match="HTTP 503"):
         judge.judge(make_req())
-    except Exception as exc:
-        assert "HTTP 503" in str(exc)
     judge.close()
     assert len(llm.requests) == 1
 
@@ -80,5 +83,8 @@ def test_history_in_prompt_is_bounded(llm: FakeLLM, make_req: MakeReq) -> None:
     judge.judge(make_req(history=hist))
     judge.close()
     trusted, data = split_prompt(llm.requests[0])
-    assert "RECENT ACTIONS (3" in trusted and "block, allow, block" not in trusted and "allow, block, allow" in trusted
-    assert "tool_19" in data and "tool_16" not in data
+    assert "RECENT ACTIONS (3" in trusted
+    assert "block, allow, block" not in trusted
+    assert "allow, block, allow" in trusted
+    assert "tool_19" in data
+    assert "tool_16" not in data
