@@ -1,0 +1,310 @@
+"""AutoGen 0.4+ integration: ``run_json`` / ``run_json_stream`` are decided before the tool runs.
+
+Agents run against autogen-ext's scripted ``ReplayChatCompletionClient`` (no
+network). The destructive call is ``delete_records(table="users")`` inside
+``scope(allowed_operations=["read"])``. Inside an agent the workbench turns our
+exception into an error ``ToolResult``: the model reads the refusal, the tool
+body never runs, and the run completes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import Any
+
+import pytest
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.messages import ToolCallExecutionEvent
+from autogen_core import CancellationToken, FunctionCall
+from autogen_core.models import CreateResult, ModelFamily, ModelInfo, RequestUsage
+from autogen_core.tools import BaseStreamTool, BaseTool, FunctionTool, StaticWorkbench
+from autogen_ext.models.replay import ReplayChatCompletionClient
+from pydantic import BaseModel
+
+import agentgate
+from agentgate import FirewallBlockedError, agent_context, scope
+from agentgate.integrations import autogen as ag
+
+READ_ONLY = {"allowed_operations": ["read"]}
+MODEL_INFO = ModelInfo(
+    vision=False, function_calling=True, json_output=False, family=ModelFamily.UNKNOWN, structured_output=False
+)
+
+ran: list[tuple[str, Any]] = []
+
+
+class _AuditTap:
+    """Stands in for the firewall's auditor and keeps every decision handed to it."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, Any]] = []
+
+    def record(self, call: Any, verdict: Any, agent: Any) -> None:
+        self.records.append((call, verdict))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        return None
+
+    def decisions(self) -> list[tuple[str, str]]:
+        return [(c.tool_name, v.action.value) for c, v in self.records]
+
+
+@pytest.fixture
+def autogen_protect() -> Iterator[Callable[..., _AuditTap]]:
+    """``protect(on_block=...)`` patches AutoGen through protect_all and returns the audit tap."""
+
+    def protect(on_block: str = "raise") -> _AuditTap:
+        assert agentgate.protect_all(audit="none", on_block=on_block, frameworks=["autogen"]) == ["autogen"]
+        tap = _AuditTap()
+        agentgate.get_firewall().auditor = tap
+        return tap
+
+    ag.uninstall()
+    ran.clear()
+    yield protect
+    ag.uninstall()
+
+
+@pytest.fixture
+def autogen_audit(autogen_protect: Callable[..., _AuditTap]) -> _AuditTap:
+    """AutoGen patched with the default ``on_block="raise"``."""
+    return autogen_protect()
+
+
+# ------------------------------------------------------------------ tools
+
+
+def delete_records(table: str) -> str:
+    """Delete every record of a table."""
+    ran.append(("delete_records", table))
+    return f"deleted {table}"
+
+
+async def adelete_records(table: str) -> str:
+    """Delete every record of a table (async)."""
+    ran.append(("delete_records", table))
+    return f"deleted {table}"
+
+
+def read_records(table: str) -> str:
+    """Read the records of a table."""
+    ran.append(("read_records", table))
+    return f"3 rows from {table}"
+
+
+class TableArgs(BaseModel):
+    table: str
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+class Progress(BaseModel):
+    done: int
+
+
+class DeleteRecordsTool(BaseTool[TableArgs, Deleted]):
+    """A hand-written BaseTool subclass."""
+
+    def __init__(self) -> None:
+        super().__init__(TableArgs, Deleted, "delete_records", "Delete every record of a table.")
+
+    async def run(self, args: TableArgs, cancellation_token: CancellationToken) -> Deleted:
+        ran.append(("delete_records", args.table))
+        return Deleted(deleted=args.table)
+
+
+class StreamingDeleteTool(BaseStreamTool[TableArgs, Progress, Deleted]):
+    """A streaming tool: reports progress, then the final result."""
+
+    def __init__(self, name: str = "delete_records") -> None:
+        super().__init__(TableArgs, Deleted, name, "Delete every record of a table, with progress.")
+
+    async def run(self, args: TableArgs, cancellation_token: CancellationToken) -> Deleted:
+        raise AssertionError("agents call run_json_stream on stream tools")
+
+    async def run_stream(
+        self, args: TableArgs, cancellation_token: CancellationToken
+    ) -> AsyncGenerator[Progress | Deleted, None]:
+        ran.append((self.name, args.table))
+        yield Progress(done=50)
+        yield Deleted(deleted=args.table)
+
+
+def _delete_tools() -> list[Any]:
+    return [
+        FunctionTool(delete_records, description="Delete every record of a table."),
+        FunctionTool(adelete_records, description="Delete every record of a table.", name="delete_records"),
+        DeleteRecordsTool(),
+        StreamingDeleteTool(),
+    ]
+
+
+DELETE_IDS = ["FunctionTool", "FunctionTool-async", "BaseTool-subclass", "BaseStreamTool"]
+
+
+def _client(name: str, args: dict[str, Any]) -> ReplayChatCompletionClient:
+    call = FunctionCall(id="call-1", name=name, arguments=json.dumps(args))
+    usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+    return ReplayChatCompletionClient(
+        [CreateResult(finish_reason="function_calls", content=[call], usage=usage, cached=False), "done"],
+        model_info=MODEL_INFO,
+    )
+
+
+def _agent(tool: Any, name: str = "delete_records", args: dict[str, Any] | None = None) -> AssistantAgent:
+    client = _client(name, args if args is not None else {"table": "users"})
+    return AssistantAgent("worker", model_client=client, tools=[tool], reflect_on_tool_use=True)
+
+
+def _execution(messages: Any) -> Any:
+    events = [m for m in messages if isinstance(m, ToolCallExecutionEvent)]
+    assert len(events) == 1
+    assert len(events[0].content) == 1
+    return events[0].content[0]
+
+
+async def _run(agent: AssistantAgent, how: str) -> list[Any]:
+    if how == "run":
+        return list((await agent.run(task="go")).messages)
+    items = [item async for item in agent.run_stream(task="go")]
+    return list(items[-1].messages)  # the final TaskResult
+
+
+# ------------------------------------------------------------------- blocks
+
+
+@pytest.mark.parametrize("how", ["run", "run_stream"])
+@pytest.mark.parametrize("index", range(4), ids=DELETE_IDS)
+async def test_agent_gets_error_result_and_tool_never_runs(autogen_audit: _AuditTap, index: int, how: str) -> None:
+    """AssistantAgent ``run``/``run_stream``: the block is an error tool result; the body never ran."""
+    tool = _delete_tools()[index]
+    with scope(**READ_ONLY):
+        messages = await _run(_agent(tool), how)
+    result = _execution(messages)
+    assert result.is_error
+    assert "[AgentGate BLOCKED delete_records] scope.operation" in result.content
+    assert messages[-1].content == "done"  # the model saw the refusal and answered
+    assert ran == []
+    assert autogen_audit.decisions() == [("delete_records", "block")]
+
+
+async def test_benign_call_runs_and_audit_holds_both(autogen_audit: _AuditTap) -> None:
+    """A read runs through the agent; the audit holds the allowed read and the blocked delete."""
+    read = FunctionTool(read_records, description="Read the records of a table.")
+    with scope(**READ_ONLY):
+        ok = _execution(await _run(_agent(read, "read_records"), "run"))
+        blocked = _execution(await _run(_agent(_delete_tools()[0]), "run"))
+    assert (ok.is_error, ok.content) == (False, "3 rows from users")
+    assert blocked.is_error
+    assert ran == [("read_records", "users")]
+    assert autogen_audit.decisions() == [("read_records", "allow"), ("delete_records", "block")]
+    call = autogen_audit.records[0][0]
+    assert (call.framework, call.call_id, dict(call.arguments)) == ("autogen", "call-1", {"table": "users"})
+
+
+@pytest.mark.parametrize("index", range(3), ids=DELETE_IDS[:3])
+async def test_direct_run_json_raises(autogen_audit: _AuditTap, index: int) -> None:
+    """Calling ``run_json`` directly raises FirewallBlockedError before the tool runs."""
+    tool = _delete_tools()[index]
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
+        await tool.run_json({"table": "users"}, CancellationToken(), call_id="c9")
+    assert ran == []
+
+
+async def test_direct_run_json_stream_raises_before_first_item(autogen_audit: _AuditTap) -> None:
+    """``run_json_stream`` raises on the first ``__anext__``: no progress item, no side effect."""
+    stream = StreamingDeleteTool().run_json_stream({"table": "users"}, CancellationToken())
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
+        await stream.__anext__()
+    assert ran == []
+
+
+async def test_streaming_tool_benign_streams_every_item(autogen_audit: _AuditTap) -> None:
+    """An allowed stream tool yields its progress and final items unchanged."""
+    tool = StreamingDeleteTool(name="read_records")  # same body, a name the read-only scope allows
+    with scope(**READ_ONLY):
+        items = [i async for i in tool.run_json_stream({"table": "users"}, CancellationToken())]
+    assert items == [Progress(done=50), Deleted(deleted="users")]
+    assert ran == [("read_records", "users")]
+    assert autogen_audit.decisions() == [("read_records", "allow")]
+
+
+async def test_static_workbench_call_tool(autogen_audit: _AuditTap) -> None:
+    """``StaticWorkbench.call_tool`` (the agent's path) returns an error result; nothing deleted."""
+    async with StaticWorkbench([FunctionTool(delete_records, description="Delete.")]) as wb:
+        with scope(**READ_ONLY):
+            result = await wb.call_tool("delete_records", {"table": "users"})
+    assert result.is_error
+    assert "AgentGate BLOCKED" in result.to_text()
+    assert ran == []
+
+
+async def test_result_recorded_in_agent_history(autogen_audit: _AuditTap) -> None:
+    """The allowed tool's return value is attached to the agent's history entry."""
+    read = FunctionTool(read_records, description="Read the records of a table.")
+    async with agent_context(agent_id="reporter") as ctx:
+        await read.run_json({"table": "sales"}, CancellationToken())
+    assert [(r.tool_name, r.verdict, r.result) for r in ctx.action_history] == [
+        ("read_records", "allow", "3 rows from sales")
+    ]
+
+
+# ------------------------------------------------------- on_block="return_error"
+
+
+async def test_return_error_direct_calls_get_text(autogen_protect: Callable[..., _AuditTap]) -> None:
+    """``on_block="return_error"``: direct ``run_json``/``run_json_stream`` return the refusal, run nothing."""
+    autogen_protect("return_error")
+    with scope(**READ_ONLY):
+        out = await DeleteRecordsTool().run_json({"table": "users"}, CancellationToken())
+        streamed = [i async for i in StreamingDeleteTool().run_json_stream({"table": "users"}, CancellationToken())]
+    assert out.startswith("AgentGate blocked this tool call (scope.operation)")
+    assert len(streamed) == 1
+    assert streamed[0].startswith("AgentGate blocked this tool call")
+    assert ran == []
+
+
+async def test_return_error_through_agent(autogen_protect: Callable[..., _AuditTap]) -> None:
+    """Through an agent, ``return_error`` also hands the model the refusal and runs nothing."""
+    autogen_protect("return_error")
+    with scope(**READ_ONLY):
+        result = _execution(await _run(_agent(_delete_tools()[0]), "run"))
+    assert result.content.startswith("AgentGate blocked this tool call")
+    assert ran == []
+
+
+# ---------------------------------------------------------- install contract
+
+
+async def test_install_is_idempotent_and_uninstall_restores() -> None:
+    """A second install wraps nothing twice; uninstall restores the methods and stops guarding."""
+    orig, orig_stream = BaseTool.run_json, BaseStreamTool.run_json_stream
+    try:
+        assert ag.install()
+        assert ag.install()
+        assert BaseTool.run_json.__agentgate_original__ is orig  # type: ignore[attr-defined]
+        assert BaseStreamTool.run_json_stream.__agentgate_original__ is orig_stream  # type: ignore[attr-defined]
+    finally:
+        ag.unpatch()
+    assert not ag.installed()
+    assert (BaseTool.run_json, BaseStreamTool.run_json_stream) == (orig, orig_stream)
+    ran.clear()
+    with scope(**READ_ONLY):
+        await DeleteRecordsTool().run_json({"table": "users"}, CancellationToken())  # unguarded again
+    assert ran == [("delete_records", "users")]
+
+
+def test_contract_attributes() -> None:
+    """The module exposes the integration contract protect_all relies on."""
+    assert ag.FRAMEWORK == "autogen"
+    assert ag.available()
+    assert "autogen-core" in ag.TESTED_VERSIONS
+    assert ag.unpatch is ag.uninstall
+    with pytest.raises(agentgate.ConfigError):
+        ag.install(on_block="ignore")
