@@ -1,0 +1,1065 @@
+"""HTTP / SSRF analyzer: where would this call make the agent's host connect?
+
+A URL is parsed the way real clients parse it (WHATWG for browsers, httpx and
+curl-like tools; RFC 3986 / ``urllib`` for ``requests``), every host it could
+mean is reduced to addresses, and every address is checked. Host names are
+resolved (cached, time-bounded) so ``internal.example.com → 10.0.0.5`` is seen.
+`agentgate.http` then makes the fetch connect only to the addresses vetted here,
+which closes DNS rebinding.
+
+Rules (effects for URLs the tool will fetch; see "Tiers" below):
+
+========================  ========  ============================================================
+rule                      effect    why
+========================  ========  ============================================================
+``http.metadata``         block     cloud metadata (AWS incl. ``fd00:ec2::254`` and ECS
+                                    ``169.254.170.2``, GCP, Azure, Alibaba, Oracle, DigitalOcean,
+                                    Tencent) hands out credentials
+``http.loopback``         block     ``127/8``, ``::1``, ``localhost`` and its aliases: the agent's
+                                    own machine (admin ports, local daemons)
+``http.private``          block     RFC 1918, CGNAT ``100.64/10``, ULA ``fc00::/7``, cluster names
+``http.link_local``       block     ``169.254/16``, ``fe80::/10``
+``http.unspecified``      block     ``0.0.0.0/8`` and ``::`` reach local services on Linux
+``http.multicast``        block     ``224/4``, ``ff00::/8``
+``http.reserved``         block     documentation, benchmarking, ``240/4``, anything not global
+``http.obfuscated_ip``    block     an address written as decimal/octal/hex/short form (escalate
+                                    when it is public: no benign client writes one)
+``http.userinfo``         block     ``http://good.com@evil.com``: the part before ``@`` poses as
+                                    the host
+``http.confusion``        block     real parsers disagree on the host (``\\`` tricks)
+``http.scheme``           block     ``file``, ``gopher``, ``dict``, ``ldap``, ``jar`` ... (escalate
+                                    for other non-HTTP schemes such as ``ftp`` or ``s3``)
+``http.dns_private``      block     a name resolving to an internal address (any answer)
+``http.dns_rebinding``    block     rebinding services (``rbndr.us``, ``1u.ms``)
+``http.dns_unresolved``   escalate  the name did not resolve (or timed out): never allow unseen
+``http.internal_name``    escalate  ``*.internal``/``*.local``... while resolution is off
+``http.unparsable``       escalate  no client would agree on what this URL means
+``http.scope``            block     the host is outside the scope's allowed hosts / is denied
+========================  ========  ============================================================
+
+Tiers. Where a URL sits decides how strict the analyzer is, so links in text do
+not drown users in false positives:
+
+* **fetch** — the tool will connect there: an ``http`` tool, a ``network``
+  operation, a declared (``spec``) argument, or a URL-named argument (``url``,
+  ``endpoint``, ``webhook_url`` ...) of a tool that is not a message/e-mail/file
+  writer. All rules, DNS resolution and the scope's host lists apply.
+* **probe** — a whole argument that is one URL (or a ``host`` argument) of a tool
+  whose kind does not say (generic, code, config, deploy): the literal rules
+  block (an internal address or name is conclusive); no DNS, no scope.
+* **data** — a whole-value URL in an e-mail, message, payment, SQL or file-write
+  tool (or in an HTTP body): it is content, not a connection. Only a cloud
+  metadata endpoint escalates (nothing benign mails one); the rest is ignored.
+* **mention** — a URL followed by prose: an INFO note for metadata, nothing else.
+
+A metadata URL hidden in a fetched URL's query (an open-redirect hop) blocks.
+
+>>> parse_url("http://0x7f.1/admin").host, parse_url("http://0x7f.1/admin").obfuscated
+('127.0.0.1', True)
+>>> parse_url("http://good.com@169.254.169.254/").host
+'169.254.169.254'
+>>> str(check_address("169.254.169.254"))
+'http.metadata: 169.254.169.254 is a cloud metadata endpoint (AWS/GCP/Azure/Oracle/DigitalOcean)'
+>>> check_address("::ffff:a9fe:a9fe").rule_id
+'http.metadata'
+>>> check_address("93.184.216.34") is None
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import socket
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+
+from agentgate._decision import Effect, Finding, Severity
+
+if TYPE_CHECKING:
+    from agentgate._call import ToolCall
+    from agentgate.policy import EffectivePolicy
+
+    from .base import AnalyzerSettings, Context
+
+__all__ = [
+    "AddressProblem",
+    "ParsedURL",
+    "Resolution",
+    "analyze_http",
+    "check_address",
+    "check_host",
+    "clear_dns_cache",
+    "parse_host",
+    "parse_url",
+    "resolve",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# --------------------------------------------------------------------------- addresses
+
+#: Cloud metadata endpoints. Each hands out instance credentials or platform secrets.
+METADATA_ADDRESSES: dict[str, str] = {
+    "169.254.169.254": "AWS/GCP/Azure/Oracle/DigitalOcean",
+    "169.254.170.2": "AWS ECS task",
+    "169.254.170.23": "AWS EKS pod identity",
+    "100.100.100.200": "Alibaba Cloud",
+    "192.0.0.192": "Oracle Cloud (legacy)",
+    "169.254.0.23": "Tencent Cloud",
+    "168.63.129.16": "Azure WireServer",
+    "fd00:ec2::254": "AWS (IPv6)",
+    "fd20:ce::254": "GCP (IPv6)",
+}
+METADATA_NAMES: dict[str, str] = {
+    "metadata.google.internal": "GCP",
+    "metadata.goog": "GCP",
+    "metadata": "GCP/Azure short name",
+    "instance-data": "AWS",
+    "instance-data.ec2.internal": "AWS",
+    "metadata.azure.com": "Azure",
+    "metadata.tencentyun.com": "Tencent Cloud",
+    "metadata.platformequinix.com": "Equinix Metal",
+}
+_LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback", "localhost.localdomain", "loopback"})
+# Public names whose DNS answers 127.0.0.1 for themselves and every subdomain.
+_LOOPBACK_DOMAINS = ("localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "localhost.direct", "127.0.0.1.nip.io")
+_CLUSTER_NAMES = ("kubernetes.default", "kubernetes.default.svc")
+# Wildcard DNS services answering the address written in the name.
+_MAGIC_DOMAINS = ("nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct", "backname.io")
+# Services whose purpose is to answer two different addresses (rebinding).
+_REBIND_DOMAINS = ("rbndr.us", "1u.ms")
+_INTERNAL_SUFFIXES = (
+    ".internal",
+    ".local",
+    ".localdomain",
+    ".lan",
+    ".corp",
+    ".home.arpa",
+    ".intranet",
+    ".private",
+    ".svc",
+    ".cluster.local",
+)
+
+_CLASS_TEXT = {
+    "http.loopback": "a loopback address (this machine)",
+    "http.private": "a private network address",
+    "http.link_local": "a link-local address",
+    "http.unspecified": "the unspecified address (reaches this machine)",
+    "http.multicast": "a multicast address",
+    "http.reserved": "a reserved / non-global address",
+}
+_CGNAT_TEXT = "a carrier-grade NAT (100.64.0.0/10) address"
+
+
+def _v4(cidr: str, rule: str) -> tuple[int, int, str]:
+    net = ipaddress.IPv4Network(cidr)
+    return int(net.network_address), int(net.broadcast_address), rule
+
+
+# Order matters only for readability; ranges do not overlap.
+_V4_RANGES = tuple(
+    _v4(c, r)
+    for c, r in (
+        ("0.0.0.0/8", "http.unspecified"),
+        ("10.0.0.0/8", "http.private"),
+        ("100.64.0.0/10", "http.private"),
+        ("127.0.0.0/8", "http.loopback"),
+        ("169.254.0.0/16", "http.link_local"),
+        ("172.16.0.0/12", "http.private"),
+        ("192.0.0.0/24", "http.reserved"),
+        ("192.0.2.0/24", "http.reserved"),
+        ("192.88.99.0/24", "http.reserved"),
+        ("192.168.0.0/16", "http.private"),
+        ("198.18.0.0/15", "http.reserved"),
+        ("198.51.100.0/24", "http.reserved"),
+        ("203.0.113.0/24", "http.reserved"),
+        ("224.0.0.0/4", "http.multicast"),
+        ("240.0.0.0/4", "http.reserved"),
+    )
+)
+_V6_RANGES = tuple(
+    (ipaddress.IPv6Network(c), r)
+    for c, r in (
+        ("fc00::/7", "http.private"),
+        ("fec0::/10", "http.private"),
+        ("fe80::/10", "http.link_local"),
+        ("ff00::/8", "http.multicast"),
+    )
+)
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_COMPAT = ipaddress.IPv6Network("::/96")
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_6TO4 = ipaddress.IPv6Network("2002::/16")
+
+
+@dataclass(frozen=True, slots=True)
+class AddressProblem:
+    """Why an address must not be reached.
+
+    Attributes:
+        rule_id: ``http.metadata``, ``http.loopback``, ``http.private`` ...
+        reason: One line for humans.
+        address: The address checked (for IPv6 that embeds IPv4, the IPv4 inside).
+    """
+
+    rule_id: str
+    reason: str
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: {self.reason}"
+
+
+def _embedded_v4(a: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4)."""
+    if a in _MAPPED:
+        return ipaddress.IPv4Address(int(a) & 0xFFFFFFFF), "IPv4-mapped"
+    if a in _COMPAT and int(a) > 1:
+        return ipaddress.IPv4Address(int(a) & 0xFFFFFFFF), "IPv4-compatible"
+    for n in _NAT64:
+        if a in n:
+            return ipaddress.IPv4Address(int(a) & 0xFFFFFFFF), "NAT64"
+    if a in _6TO4:
+        return ipaddress.IPv4Address((int(a) >> 80) & 0xFFFFFFFF), "6to4"
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _classify(ip: str) -> AddressProblem | None:
+    try:
+        addr: IPAddress = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return AddressProblem("http.unparsable", f"{ip!r} is not an IP address", ip)
+    via = ""
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.scope_id:
+            addr = ipaddress.IPv6Address(str(addr).split("%", 1)[0])
+        emb = _embedded_v4(addr)
+        if emb is not None:
+            via = f" ({emb[1]} {addr.compressed})"
+            addr = emb[0]
+    text = addr.compressed
+    cloud = METADATA_ADDRESSES.get(text)
+    if cloud is not None:
+        return AddressProblem("http.metadata", f"{text} is a cloud metadata endpoint ({cloud}){via}", text)
+    if isinstance(addr, ipaddress.IPv4Address):
+        n = int(addr)
+        for lo, hi, rule in _V4_RANGES:
+            if lo <= n <= hi:
+                what = _CGNAT_TEXT if text.startswith("100.") and rule == "http.private" else _CLASS_TEXT[rule]
+                return AddressProblem(rule, f"{text} is {what}{via}", text)
+    else:
+        if addr.is_unspecified:
+            return AddressProblem("http.unspecified", f"{text} is {_CLASS_TEXT['http.unspecified']}", text)
+        if addr.is_loopback:
+            return AddressProblem("http.loopback", f"{text} is {_CLASS_TEXT['http.loopback']}", text)
+        for net, rule in _V6_RANGES:
+            if addr in net:
+                return AddressProblem(rule, f"{text} is {_CLASS_TEXT[rule]}", text)
+    if not addr.is_global:
+        return AddressProblem("http.reserved", f"{text} is {_CLASS_TEXT['http.reserved']}{via}", text)
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    out = []
+    for c in cidrs:
+        try:
+            out.append(ipaddress.ip_network(c.strip(), strict=False))
+        except ValueError:
+            continue  # config validation reports it; an unusable entry exempts nothing
+    return tuple(out)
+
+
+def check_address(ip: str | IPAddress, allow: Sequence[str] = ()) -> AddressProblem | None:
+    """Why *ip* must not be reached, or None when it is a public address.
+
+    IPv6 forms that carry an IPv4 address (``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``,
+    6to4, IPv4-compatible) are judged by that IPv4 address; zone ids are ignored.
+    *allow* lists CIDRs the caller may reach anyway (``allow_private_networks``);
+    a metadata endpoint or the unspecified address is exempt only when listed as a
+    single address (``169.254.170.2/32``), never by a broader network.
+    """
+    problem = _classify(str(ip))
+    if problem is None or not allow or problem.rule_id == "http.unparsable":
+        return problem
+    addr = ipaddress.ip_address(problem.address)
+    strict = problem.rule_id in ("http.metadata", "http.unspecified")
+    for net in _networks(tuple(allow)):
+        if addr.version == net.version and addr in net and (not strict or net.num_addresses == 1):
+            return None
+    return problem
+
+
+# --------------------------------------------------------------------------- parsing
+
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_HOST_PORT_ONLY = re.compile(r"[^/?#\\:@]+:\d+(?:[/?#\\]|\Z)")
+_SPECIAL = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+_FORBIDDEN_HOST = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+_DOMAIN_LIKE = re.compile(r"(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{1,62}\.?(?::\d{1,5})?", re.I)
+_DOTTED_QUAD = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?")
+_CTRL = re.compile(r"[\t\n\r]")
+_NUMERIC_PART = re.compile(r"(?:0[xX][0-9A-Fa-f]*|\d+)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedURL:
+    """A URL as a real client would read it.
+
+    Attributes:
+        raw: The input.
+        scheme: Lower-case scheme (``http`` when none was written: clients assume it).
+        scheme_assumed: True when the input had no scheme (``example.com/x``, ``//host``).
+        userinfo: What sits before ``@`` in the authority ('' when none).
+        host: Normalized host: canonical IPv4 dotted quad, compressed IPv6 (no
+            brackets, no zone), or a lower-case ASCII (punycode) name without the
+            trailing dot. '' for URLs without a host (``file:///etc/passwd``, ``data:``).
+        host_written: The host as written.
+        ip: The host as an address, when it is one.
+        obfuscated: The address was written in a non-canonical form (decimal, octal,
+            hex, short ``127.1``, trailing dot, percent- or unicode-encoded).
+        port: The explicit port, if any.
+        path_query: Everything after the authority.
+        alt_hosts: Other hosts a different real parser reads (``requests`` vs browsers).
+        error: Why no client would agree on a host, or None.
+    """
+
+    raw: str
+    scheme: str
+    scheme_assumed: bool
+    userinfo: str
+    host: str
+    host_written: str
+    ip: IPAddress | None
+    obfuscated: bool
+    port: int | None
+    path_query: str
+    alt_hosts: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every host some real client would connect to (``host`` first)."""
+        return ((self.host,) if self.host else ()) + self.alt_hosts
+
+
+def _parse_ipv4(host: str) -> tuple[ipaddress.IPv4Address | None, bool, str | None]:
+    """WHATWG/inet_aton IPv4: 1-4 parts, each decimal, octal (leading 0) or hex (0x)."""
+    parts = host.split(".")
+    trailing = parts[-1] == "" and len(parts) > 1
+    if trailing:
+        parts.pop()
+    if not parts or len(parts) > 4 or any(p == "" for p in parts):
+        return None, False, "invalid IPv4 address"
+    nums = []
+    for p in parts:
+        try:
+            if p[:2] in ("0x", "0X"):
+                nums.append(int(p[2:] or "0", 16))
+            elif len(p) > 1 and p[0] == "0":
+                nums.append(int(p, 8))
+            else:
+                nums.append(int(p, 10))
+        except ValueError:
+            return None, False, "invalid IPv4 address"
+    last_bits = 8 * (5 - len(nums))
+    if any(n > 255 for n in nums[:-1]) or nums[-1] >= 1 << last_bits:
+        return None, False, "IPv4 address out of range"
+    value = nums[-1]
+    for i, n in enumerate(nums[:-1]):
+        value |= n << (24 - 8 * i)
+    addr = ipaddress.IPv4Address(value)
+    return addr, host != str(addr), None
+
+
+def _normalize_host(written: str) -> tuple[str, IPAddress | None, bool, str | None]:
+    """(host, ip, obfuscated, error) for an authority's host part."""
+    if written.startswith("["):
+        if not written.endswith("]"):
+            return "", None, False, "unterminated IPv6 literal"
+        inner = written[1:-1]
+        zone = inner.find("%")
+        if zone != -1:
+            inner = inner[:zone]  # zone ids (fe80::1%25eth0) name an interface, not a host
+        try:
+            a6 = ipaddress.IPv6Address(inner)
+        except ValueError:
+            return "", None, False, "invalid IPv6 address"
+        return a6.compressed, a6, False, None
+    host = written
+    encoded = False
+    if "%" in host:
+        try:
+            host = unquote_to_bytes(host).decode("utf-8")
+        except UnicodeDecodeError:
+            return "", None, False, "percent-encoded host is not UTF-8"
+        encoded = True
+    if not host.isascii():
+        encoded = True
+        try:
+            import idna
+
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            mapped = unicodedata.normalize("NFKC", host)
+            for dot in ("\u3002", "\uff0e", "\uff61"):
+                mapped = mapped.replace(dot, ".")
+            if not mapped.isascii():
+                return "", None, False, "host is not a valid internationalized domain name"
+            host = mapped
+    host = host.lower()
+    if _FORBIDDEN_HOST.search(host):
+        return "", None, False, "host contains a character no client accepts"
+    if not host:
+        return "", None, False, None
+    labels = host.rstrip(".").rsplit(".", 1) if host != "." else [""]
+    if _NUMERIC_PART.match(labels[-1]):
+        a4, obf, err = _parse_ipv4(host)
+        if a4 is None:
+            return "", None, False, err
+        return str(a4), a4, obf or encoded, None
+    if ":" in host:
+        return "", None, False, "host contains ':'"
+    return host.rstrip("."), None, False, None
+
+
+def _split_authority(rest: str, special: bool) -> tuple[str, str]:
+    stops = "/?#\\" if special else "/?#"
+    i = next((k for k, ch in enumerate(rest) if ch in stops), len(rest))
+    return rest[:i], rest[i:]
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_url(raw: str) -> ParsedURL:
+    """Parse *raw* as clients do (see module docstring). Never raises.
+
+    >>> u = parse_url("HTTP://[::ffff:127.0.0.1]:8080/x")
+    >>> u.scheme, u.host, u.port, check_address(u.host).rule_id
+    ('http', '::ffff:7f00:1', 8080, 'http.loopback')
+    >>> parse_url("http://evil.com\\\\@169.254.169.254/").alt_hosts
+    ('169.254.169.254',)
+    """
+    s = _CTRL.sub(
+        "",
+        raw.strip(
+            "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+        ),
+    )
+    m = _SCHEME_RE.match(s)
+    scheme_assumed = False
+    if m is None or (_HOST_PORT_ONLY.match(s) and not s[m.end() :].startswith(("/", "\\"))):
+        # "example.com/x", "//host", "localhost:8080": clients assume http.
+        scheme, rest, scheme_assumed = "http", s, True
+    else:
+        scheme, rest = m.group(1).lower(), s[m.end() :]
+    special = scheme in _SPECIAL
+    if special:
+        rest = rest.lstrip("/\\")  # WHATWG: any run of slashes/backslashes
+        after = s[m.end() :] if m is not None else ""
+        if scheme == "file" and (not after.startswith(("//", "\\\\")) or after[2:3] in ("/", "\\")):
+            return ParsedURL(raw, scheme, scheme_assumed, "", "", "", None, False, None, "/" + rest)
+    elif rest.startswith("//"):
+        rest = rest[2:]
+    else:
+        # Opaque URL (mailto:, data:, javascript:): no host.
+        return ParsedURL(raw, scheme, scheme_assumed, "", "", "", None, False, None, rest)
+    authority, tail = _split_authority(rest, special)
+    userinfo, _at, hostport = authority.rpartition("@")
+    port: int | None = None
+    error: str | None = None
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        written, port_text = (hostport[: close + 1], hostport[close + 1 :]) if close != -1 else (hostport, "")
+        if port_text and not port_text.startswith(":"):
+            error = "garbage after IPv6 literal"
+        port_text = port_text[1:]
+    else:
+        written, colon, port_text = hostport.rpartition(":")
+        if not colon:
+            written, port_text = hostport, ""
+    if port_text:
+        if port_text.isdigit() and int(port_text) <= 65535:
+            port = int(port_text)
+        else:
+            error = error or f"invalid port {port_text!r}"
+    host, ip, obfuscated, herr = _normalize_host(written)
+    error = error or herr
+    if not host and error is None and scheme != "file":
+        error = "URL has no host"
+    alt: tuple[str, ...] = ()
+    if special and "\\" in s:
+        alt = _alternate_hosts(s if not scheme_assumed else "http://" + s.lstrip("/\\"), host)
+    return ParsedURL(raw, scheme, scheme_assumed, userinfo, host, written, ip, obfuscated, port, tail, alt, error)
+
+
+def _alternate_hosts(s: str, host: str) -> tuple[str, ...]:
+    """Hosts an RFC 3986 parser (``urllib``, ``requests``/urllib3) reads where browsers differ."""
+    try:
+        other = urlsplit(s)
+        netloc = other.netloc
+    except ValueError:
+        return ()
+    hp = netloc.rpartition("@")[2]
+    written = hp[: hp.find("]") + 1] if hp.startswith("[") else hp.rpartition(":")[0] if ":" in hp else hp
+    alt, _, _, err = _normalize_host(written.replace("\\", ""))
+    return (alt,) if alt and err is None and alt != host else ()
+
+
+def parse_host(value: str) -> ParsedURL:
+    """Parse a bare host argument (``db.internal``, ``10.0.0.1:5432``, ``fd00:ec2::254``, ``[::1]``).
+
+    >>> parse_host("fd00:ec2::254").host, parse_host("0177.0.0.1:22").host
+    ('fd00:ec2::254', '127.0.0.1')
+    """
+    v = value.strip()
+    if "://" in v:
+        return parse_url(v)
+    if v.count(":") >= 2 and not v.startswith("["):
+        v = f"[{v}]"  # a bare IPv6 address
+    return parse_url("//" + v)
+
+
+# --------------------------------------------------------------------------- names
+
+_MAGIC_V4 = re.compile(r"(?:^|[.\-])((?:\d{1,3}[.\-]){3}\d{1,3})(?=[.\-]|\Z)")
+_HEX8 = re.compile(r"(?:^|[.\-])([0-9a-f]{8})(?=[.\-]|\Z)")
+
+
+def _under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def _embedded_ips(name: str) -> list[str]:
+    """IPv4 addresses a wildcard-DNS name spells (``10-0-0-1.sslip.io``, ``7f000001.rbndr.us``)."""
+    out = []
+    for m in _MAGIC_V4.finditer(name):
+        octets = re.split(r"[.\-]", m.group(1))
+        if all(int(o) <= 255 for o in octets):
+            out.append(".".join(str(int(o)) for o in octets))
+    for m in _HEX8.finditer(name):
+        out.append(str(ipaddress.IPv4Address(int(m.group(1), 16))))
+    return out
+
+
+def check_host(host: str, allow: Sequence[str] = ()) -> AddressProblem | None:
+    """Judge a host *name* without DNS: loopback names, metadata names, cluster names,
+    wildcard-DNS names that spell an internal address, rebinding services.
+
+    *host* is normalized (`ParsedURL.host`). IP literals go to `check_address`.
+
+    >>> str(check_host("metadata.google.internal"))
+    'http.metadata: metadata.google.internal is the GCP metadata service'
+    >>> check_host("10-0-0-1.sslip.io").rule_id, check_host("example.com") is None
+    ('http.private', True)
+    """
+    if host in METADATA_NAMES:
+        return AddressProblem("http.metadata", f"{host} is the {METADATA_NAMES[host]} metadata service", host)
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost") or any(_under(host, d) for d in _LOOPBACK_DOMAINS):
+        return (
+            None
+            if _allowed_loopback(allow)
+            else AddressProblem("http.loopback", f"{host} names this machine (127.0.0.1)", host)
+        )
+    if any(_under(host, d) for d in _CLUSTER_NAMES) or host.endswith(".svc.cluster.local"):
+        return AddressProblem("http.private", f"{host} is an in-cluster (Kubernetes) service name", host)
+    if any(_under(host, d) for d in _REBIND_DOMAINS):
+        return AddressProblem(
+            "http.dns_rebinding", f"{host} is a DNS-rebinding service: its answers change between lookups", host
+        )
+    for d in _MAGIC_DOMAINS:
+        if host.endswith("." + d):
+            for ip in _embedded_ips(host[: -len(d) - 1]):
+                p = check_address(ip, allow)
+                if p is not None:
+                    return AddressProblem(p.rule_id, f"{host} resolves to {ip} via {d}: {p.reason}", ip)
+    return None
+
+
+def _allowed_loopback(allow: Sequence[str]) -> bool:
+    return bool(allow) and check_address("127.0.0.1", allow) is None
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The answer for one host name.
+
+    Attributes:
+        addresses: Every address the name resolved to (empty on failure).
+        error: Why it did not resolve (``timeout`` / the resolver's message), or None.
+        cached: Served from the cache.
+    """
+
+    addresses: tuple[str, ...]
+    error: str | None = None
+    cached: bool = False
+
+
+_CACHE_MAX = 4096
+_NEGATIVE_TTL = 5.0  # failures are retried soon: a flaky resolver must not pin a name as dead
+_cache: dict[tuple[object, str], tuple[float, Resolution]] = {}
+_cache_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def clear_dns_cache() -> None:
+    """Forget every cached resolution (tests, after changing resolvers)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _system_resolve(host: str, timeout: float) -> list[str]:
+    global _executor
+    if _executor is None:
+        with _cache_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agentgate-dns")
+    fut = _executor.submit(socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM)
+    try:
+        infos = fut.result(timeout=timeout)
+    except FutureTimeout:
+        raise TimeoutError(f"resolving {host!r} took longer than {timeout}s") from None
+    return [str(info[4][0]) for info in infos]
+
+
+def resolve(
+    host: str,
+    *,
+    resolver: Callable[[str, float], list[str]] | None = None,
+    timeout: float = 1.0,
+    ttl: float = 60.0,
+) -> Resolution:
+    """Resolve *host* with *resolver* (default: the system's, bounded by *timeout*), cached for *ttl* s.
+
+    Never raises: failures come back as ``Resolution(error=...)``. The cache is shared
+    by the analyzer and `agentgate.http`, so within *ttl* the transports connect to
+    exactly the addresses the analyzer checked.
+    """
+    key = (resolver, host)
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        r = hit[1]
+        return Resolution(r.addresses, r.error, True)
+    try:
+        found = (resolver or _system_resolve)(host, timeout)
+        addrs = tuple(dict.fromkeys(str(a).split("%", 1)[0] for a in found))
+        res = Resolution(addrs, None if addrs else "no addresses")
+    except TimeoutError:
+        res = Resolution((), f"timed out after {timeout}s")
+    except (OSError, UnicodeError, ValueError) as e:
+        res = Resolution((), str(e) or type(e).__name__)
+    except Exception as e:  # a user resolver's bug must not crash the firewall; it escalates
+        res = Resolution((), f"resolver failed: {type(e).__name__}: {e}")
+    expires = now + (ttl if res.error is None else min(ttl, _NEGATIVE_TTL))
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX:
+            for k in [k for k, (exp, _) in _cache.items() if exp <= now] or list(_cache)[: _CACHE_MAX // 4]:
+                _cache.pop(k, None)
+        _cache[key] = (expires, res)
+    return res
+
+
+# --------------------------------------------------------------------------- the analyzer
+
+_ALLOWED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+_DANGEROUS_SCHEMES = frozenset(
+    {
+        "file",
+        "gopher",
+        "dict",
+        "ldap",
+        "ldaps",
+        "ldapi",
+        "jar",
+        "netdoc",
+        "tftp",
+        "telnet",
+        "php",
+        "phar",
+        "expect",
+        "glob",
+        "javascript",
+        "vbscript",
+        "jndi",
+        "rmi",
+        "iiop",
+        "smb",
+        "cifs",
+        "nfs",
+        "zip",
+        "compress.zlib",
+        "view-source",
+    }
+)
+_DATA_KINDS = frozenset({"email", "message", "payment", "sql", "file"})
+_FETCH_ARG_WORDS = ("url", "uri", "endpoint", "webhook", "callback", "host")
+_BODY_ARGS = frozenset(
+    {
+        "body",
+        "data",
+        "json",
+        "content",
+        "text",
+        "payload",
+        "message",
+        "html",
+        "markdown",
+        "description",
+        "comment",
+        "note",
+        "notes",
+        "summary",
+        "params",
+        "form",
+        "files",
+        "headers",
+    }
+)
+_METADATA_IN_TEXT = re.compile(
+    r"169\.254\.169\.254|169\.254\.170\.2\b|100\.100\.100\.200|fd00:ec2::254|metadata\.google\.internal|"
+    r"\[::ffff:a9fe:a9fe\]|2852039166",
+    re.I,
+)
+_SEV = {
+    "http.metadata": Severity.CRITICAL,
+    "http.loopback": Severity.HIGH,
+    "http.unspecified": Severity.HIGH,
+    "http.private": Severity.HIGH,
+    "http.link_local": Severity.HIGH,
+    "http.dns_rebinding": Severity.HIGH,
+    "http.multicast": Severity.MEDIUM,
+    "http.reserved": Severity.MEDIUM,
+}
+_MAX_EVIDENCE = 200
+
+# Finding parts (rule, severity, effect, message, evidence) before the argument is attached.
+_Parts = tuple[str, Severity, Effect, str, str]
+
+
+def _ev(s: str) -> str:
+    return s if len(s) <= _MAX_EVIDENCE else s[: _MAX_EVIDENCE - 1] + "…"
+
+
+def _leaf(argument: str) -> str:
+    return argument.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+
+
+def _tier(ctx: Context, argument: str, source: str, value: str) -> str:
+    cls = ctx.classification
+    if source == "sniff" and any(ch.isspace() for ch in value.strip()):
+        return "mention"
+    leaf = _leaf(argument)
+    fetchy_name = any(w in leaf for w in _FETCH_ARG_WORDS)
+    if cls.kind == "http" or cls.operation == "network":
+        return "data" if leaf in _BODY_ARGS and not fetchy_name else "fetch"
+    if source == "spec":
+        return "fetch"
+    if cls.kind in _DATA_KINDS or cls.operation in ("send", "write"):
+        if fetchy_name and any(w in leaf for w in ("webhook", "callback", "endpoint")):
+            return "fetch"
+        return "data" if (source == "sniff" or leaf not in ("host", "hostname", "server", "ip")) else "probe"
+    if source == "name":
+        return "fetch"
+    return "probe"
+
+
+def _address_parts(u: ParsedURL, allow: tuple[str, ...], raw: str) -> list[_Parts]:
+    """Literal findings: scheme-independent checks of every host the URL can mean."""
+    out: list[_Parts] = []
+    for h in u.hosts:
+        p = check_address(h, allow) if _is_ip(h) else check_host(h, allow)
+        if p is not None:
+            shown = f"{u.host_written} = {h}" if h != u.host_written and h == u.host else h
+            out.append(
+                (
+                    p.rule_id,
+                    _SEV.get(p.rule_id, Severity.HIGH),
+                    Effect.BLOCK,
+                    f"request target {p.reason}: blocked as server-side request forgery",
+                    _ev(f"{shown} in {raw}"),
+                )
+            )
+    if u.obfuscated and u.ip is not None:
+        internal = bool(out)
+        out.append(
+            (
+                "http.obfuscated_ip",
+                Severity.HIGH if internal else Severity.MEDIUM,
+                Effect.BLOCK if internal else Effect.ESCALATE,
+                f"host {u.host_written!r} is the address {u.host} written in an obfuscated form",
+                _ev(raw),
+            )
+        )
+    if u.alt_hosts:
+        out.append(
+            (
+                "http.confusion",
+                Severity.HIGH,
+                Effect.BLOCK,
+                f"parsers disagree on the host ({u.host or '?'} vs {', '.join(u.alt_hosts)}): a classic SSRF filter bypass",
+                _ev(raw),
+            )
+        )
+    if u.userinfo:
+        ui = unquote(u.userinfo)
+        if _DOMAIN_LIKE.fullmatch(ui) or _DOTTED_QUAD.fullmatch(ui):
+            out.append(
+                (
+                    "http.userinfo",
+                    Severity.HIGH,
+                    Effect.BLOCK,
+                    f"{ui!r} before '@' is only a user name; the real host is {u.host!r}",
+                    _ev(raw),
+                )
+            )
+    return out
+
+
+def _is_ip(h: str) -> bool:
+    return bool(h) and (h[0].isdigit() or ":" in h) and (":" in h or h.replace(".", "").isdigit())
+
+
+@functools.lru_cache(maxsize=4096)
+def _static_parts(raw: str, tier: str, allow: tuple[str, ...], is_host: bool) -> tuple[_Parts, ...]:
+    u = parse_host(raw) if is_host else parse_url(raw.strip().split(None, 1)[0] if tier == "mention" else raw)
+    if tier in ("data", "mention"):
+        hits = [p for p in _address_parts(u, allow, raw) if p[0] == "http.metadata"]
+        if not hits and _METADATA_IN_TEXT.search(u.path_query):
+            hits = [
+                (
+                    "http.metadata",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    "a cloud metadata URL is embedded in this URL",
+                    _ev(raw),
+                )
+            ]
+        if tier == "mention":
+            return tuple(
+                (r, Severity.INFO, Effect.INFO, m + " (mentioned in text, not fetched)", e)
+                for r, _, _, m, e in hits[:1]
+            )
+        return tuple(
+            (r, Severity.HIGH, Effect.ESCALATE, m + " (sent as content, not fetched)", e) for r, _, _, m, e in hits[:1]
+        )
+    out: list[_Parts] = []
+    if not is_host and not u.scheme_assumed and u.scheme not in _ALLOWED_SCHEMES:
+        if u.scheme in _DANGEROUS_SCHEMES and not (tier == "probe" and u.scheme == "file"):
+            out.append(
+                (
+                    "http.scheme",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    f"scheme {u.scheme}: reaches local files or internal protocols, not the web",
+                    _ev(raw),
+                )
+            )
+        elif tier == "fetch":
+            out.append(
+                (
+                    "http.scheme",
+                    Severity.MEDIUM,
+                    Effect.ESCALATE,
+                    f"non-HTTP scheme {u.scheme}: outside what the HTTP checks can vouch for",
+                    _ev(raw),
+                )
+            )
+    if u.error is not None and not (u.scheme == "file" and not u.host):
+        if tier == "fetch" and (u.scheme in _ALLOWED_SCHEMES or u.scheme_assumed or is_host):
+            out.append(
+                (
+                    "http.unparsable",
+                    Severity.MEDIUM,
+                    Effect.ESCALATE,
+                    f"cannot tell where this URL goes ({u.error})",
+                    _ev(raw),
+                )
+            )
+        return tuple(out)
+    out.extend(_address_parts(u, allow, raw))
+    if (
+        tier == "fetch"
+        and not any(p[0] == "http.metadata" for p in out)
+        and _METADATA_IN_TEXT.search(unquote(u.path_query))
+    ):
+        out.append(
+            (
+                "http.metadata",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                "a cloud metadata URL is embedded in the request (open-redirect hop)",
+                _ev(raw),
+            )
+        )
+    return tuple(out)
+
+
+def _needs_dns(u: ParsedURL, tier: str, parts: Sequence[_Parts]) -> bool:
+    return (
+        tier == "fetch"
+        and u.ip is None
+        and bool(u.host)
+        and u.error is None
+        and not any(p[2] is Effect.BLOCK for p in parts)
+    )
+
+
+def _dns_parts(host: str, settings: AnalyzerSettings, allow: tuple[str, ...], raw: str) -> list[_Parts]:
+    if not settings.resolve_dns:
+        if host.endswith(_INTERNAL_SUFFIXES):
+            return [
+                (
+                    "http.internal_name",
+                    Severity.MEDIUM,
+                    Effect.ESCALATE,
+                    f"{host} looks like an internal name and DNS resolution is off",
+                    _ev(raw),
+                )
+            ]
+        return []
+    res = resolve(host, resolver=settings.resolver, timeout=settings.dns_timeout, ttl=settings.dns_cache_ttl)
+    if res.error is not None:
+        return [
+            (
+                "http.dns_unresolved",
+                Severity.MEDIUM,
+                Effect.ESCALATE,
+                f"{host} did not resolve ({res.error}); cannot check where it would connect",
+                _ev(raw),
+            )
+        ]
+    out: list[_Parts] = []
+    for ip in res.addresses:
+        p = check_address(ip, allow)
+        if p is not None:
+            rule = "http.metadata" if p.rule_id == "http.metadata" else "http.dns_private"
+            out.append(
+                (
+                    rule,
+                    _SEV.get(p.rule_id, Severity.HIGH),
+                    Effect.BLOCK,
+                    f"{host} resolves to {ip}: {p.reason}; blocked as server-side request forgery",
+                    _ev(f"{host} -> {ip}"),
+                )
+            )
+            break
+    return out
+
+
+_HOSTLIKE = re.compile(
+    r"(?:\*\.)?[a-z0-9*?\-_]+(?:\.[a-z0-9*?\-_]+)*\.?(?::\d{1,5})?|\[[0-9a-f:.]+\](?::\d{1,5})?|[0-9a-f:]+:[0-9a-f:.]*",
+    re.I,
+)
+
+
+def _pattern_kind(p: str) -> str | None:
+    """``url`` / ``host`` for patterns that can name a host, None for tables, paths, e-mails."""
+    s = p.strip()
+    if "://" in s:
+        return "url"
+    if "@" in s or s.startswith(("/", "~", ".")) or "\\" in s:
+        return None
+    head, slash, _ = s.partition("/")
+    if slash:
+        return "hostpath" if "." in head and _HOSTLIKE.fullmatch(head) else None
+    if not _HOSTLIKE.fullmatch(s):
+        return None
+    return "host" if ("." in s or ":" in s or s.lower() == "localhost" or s.startswith("[")) else None
+
+
+def _pattern_matches(pattern: str, kind: str, u: ParsedURL) -> bool:
+    from agentgate.policy import match_resource
+
+    host = u.host
+    if kind == "url":
+        url = f"{u.scheme}://{host}{':' + str(u.port) if u.port else ''}{u.path_query or '/'}"
+        return match_resource(pattern, url, "url") or match_resource(pattern, u.raw, "url")
+    if kind == "hostpath":
+        hp, _, rest = pattern.strip().partition("/")
+        if not _pattern_matches(hp, "host", u):
+            return False
+        return match_resource("x://h/" + rest, "x://h" + (u.path_query.split("?", 1)[0].split("#", 1)[0] or "/"), "url")
+    pat = pattern.strip().lower()
+    if pat.startswith("[") and "]" in pat:
+        pat_host, _, pat_port = pat[1:].partition("]")
+        pat_port = pat_port.lstrip(":")
+    elif pat.count(":") == 1:
+        pat_host, _, pat_port = pat.partition(":")
+    else:
+        pat_host, pat_port = pat, ""
+    if pat_port and str(u.port or {"https": 443, "wss": 443}.get(u.scheme, 80)) != pat_port:
+        return False
+    if u.ip is not None:
+        try:
+            return ipaddress.ip_address(pat_host) == u.ip
+        except ValueError:
+            pass
+    return match_resource(pat_host, host, "host")
+
+
+def _scope_parts(u: ParsedURL, policy: EffectivePolicy, raw: str) -> list[_Parts]:
+    if not u.host:
+        return []
+    for layer in policy.layers:
+        for p in layer.denied_resources:
+            k = _pattern_kind(p)
+            if k is not None and _pattern_matches(p, k, u):
+                return [
+                    ("http.scope", Severity.HIGH, Effect.BLOCK, f"{u.host} is denied by {layer.name} ({p!r})", _ev(raw))
+                ]
+        if layer.allowed_resources:
+            pats = [(p, k) for p in layer.allowed_resources if (k := _pattern_kind(p)) is not None]
+            if not any(_pattern_matches(p, k, u) for p, k in pats):
+                listed = ", ".join(p for p, _ in pats) or "no network hosts"
+                return [
+                    (
+                        "http.scope",
+                        Severity.HIGH,
+                        Effect.BLOCK,
+                        f"{u.host} is outside {layer.name}'s allowed hosts ({listed})",
+                        _ev(raw),
+                    )
+                ]
+    return []
+
+
+def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
+    """The HTTP/SSRF analyzer (see module docstring for rules and tiers)."""
+    del call
+    settings = ctx.settings
+    allow = tuple(settings.allow_private_networks)
+    policy = ctx.policy
+    scoped = any(lay.allowed_resources or lay.denied_resources for lay in policy.layers)
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    items: list[tuple[str, str, str, bool]] = [(t.argument, t.value, t.source, False) for t in ctx.targets("http")]
+    items.extend((r.argument, r.value, "name", True) for r in ctx.resources("host"))
+    for argument, value, source, is_host in items:
+        if (argument, value) in seen or not value.strip():
+            continue
+        seen.add((argument, value))
+        tier = _tier(ctx, argument, source, value)
+        parts = list(_static_parts(value, tier, allow, is_host))
+        if tier == "fetch":
+            u = parse_host(value) if is_host else parse_url(value)
+            if _needs_dns(u, tier, parts):
+                parts.extend(_dns_parts(u.host, settings, allow, value))
+            if scoped and u.error is None:
+                parts.extend(_scope_parts(u, policy, value))
+        findings.extend(Finding(r, sev, eff, msg, ev, argument) for r, sev, eff, msg, ev in parts)
+    return findings

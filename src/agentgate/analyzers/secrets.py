@@ -1,0 +1,700 @@
+"""Secrets in outgoing data: credentials an agent is about to send, post or write.
+
+One detector (`find_secrets`) serves two masters: this analyzer, which decides
+whether a call leaks a credential, and the audit trail, which calls `redact`
+before persisting so no record ever stores one.
+
+Rules:
+
+==============================  ===========================================================
+rule                            what
+==============================  ===========================================================
+``secrets.private_key``         a PEM / OpenSSH / PuTTY private key with a body
+``secrets.aws_key``             an AWS access key id (``AKIA``/``ASIA``...) or secret key
+``secrets.github_token``        ``ghp_``/``gho_``/``ghs_``/``ghu_``/``ghr_``/``github_pat_``
+``secrets.gitlab_token``        ``glpat-`` and the other GitLab token prefixes
+``secrets.slack_token``         ``xoxb-``/``xoxp-``/``xapp-`` tokens, Slack webhook URLs
+``secrets.stripe_key``          ``sk_live_``/``sk_test_``/``rk_*`` secret keys, ``whsec_``
+``secrets.openai_key``          ``sk-proj-``/``sk-svcacct-``/legacy ``sk-...T3BlbkFJ...``
+``secrets.anthropic_key``       ``sk-ant-api03-...`` and admin keys
+``secrets.api_token``           SendGrid, npm, PyPI, Hugging Face, Google API keys
+``secrets.jwt``                 a JSON Web Token that has not expired
+``secrets.connection_string``   ``scheme://user:password@host`` or ``Password=...`` with a server
+``secrets.card_number``         a Luhn-valid card number with a card prefix and card context
+``secrets.password``            ``password = "..."``-style assignments of a real-looking value
+==============================  ===========================================================
+
+Where it applies and what it does (the *destination* decides):
+
+* **send** (e-mail, message, any ``send`` tool) and **network** (HTTP bodies,
+  query strings, URLs): block. Exceptions: a token sent to its own issuer
+  (a GitHub token to ``api.github.com``, a Slack webhook posted to
+  ``hooks.slack.com``) is the normal use; a JWT, an OpenAI-format key or a
+  password in an HTTP *header* argument is ordinary authentication (OpenAI-compatible
+  gateways reuse the ``sk-`` format); a JWT in an HTTP body escalates (OAuth
+  assertions are legitimate); a Google API key and ``password=`` assignments escalate.
+* **write** (file and database writes): escalate, unless the file is a secret
+  store (``.env``, ``*.pem``, ``~/.aws/credentials``, ``.netrc`` ...) where secrets
+  belong. ``.env.example`` is not a secret store: it gets committed.
+* **shell/code** whose text reaches the network (``curl``, ``wget``, a URL ...): block.
+* Payment tools may carry card numbers (that is their job); card numbers are
+  only flagged elsewhere. Configuration and deploy tools store secrets by design
+  and are not scanned.
+
+False positives are kept low by construction: every token type has a fixed
+prefix and length, card numbers need Luhn *and* an issuer prefix *and* card
+context (a keyword nearby or card-style grouping), PEM needs a real body, JWTs
+must decode. Known documentation values (``AKIAIOSFODNN7EXAMPLE``, Stripe's and
+jwt.io's samples, processors' test card numbers, ``xxxx`` placeholders) are
+recognised as examples and not flagged (but are still masked by `redact`).
+UUIDs, git SHAs, hashes and base64 images match no rule.
+
+>>> [m.rule_id for m in find_secrets("key: AKIAZ7QW3ERT5YUI8OPL and ghp_" + "a1B2" * 9)]
+['secrets.aws_key', 'secrets.github_token']
+>>> redact({"body": "token ghp_" + "a1B2" * 9, "n": 3})
+({'body': 'token ghp_[REDACTED:github_token]', 'n': 3}, True)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentgate._decision import Effect, Finding, Severity
+
+if TYPE_CHECKING:
+    from agentgate._call import ToolCall
+
+    from .base import Context
+
+__all__ = ["SecretMatch", "analyze_secrets", "find_secrets", "redact"]
+
+_MAX_SCAN = 1_000_000  # characters per string; beyond that, a payload is not a tool argument
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMatch:
+    """One secret found in a text.
+
+    Attributes:
+        rule_id: ``secrets.aws_key``, ``secrets.jwt`` ...
+        label: Short name used in masks (``aws_key``).
+        start: Offset of the secret in the text.
+        end: End offset.
+        keep: How many leading characters are a non-secret prefix (``ghp_``) kept by masks.
+        example: A documentation/test value or a placeholder, not a live secret.
+        providers: Host suffixes of the issuer (a token sent there is its normal use).
+        confidence: ``high`` for fixed-format tokens, ``medium`` for heuristics.
+    """
+
+    rule_id: str
+    label: str
+    start: int
+    end: int
+    keep: int = 0
+    example: bool = False
+    providers: tuple[str, ...] = ()
+    confidence: str = "high"
+
+
+_B = r"(?<![A-Za-z0-9_\-])"  # token boundary: not inside a longer word/base64 run
+_E = r"(?![A-Za-z0-9_\-])"
+
+# (rule_id, label, kept-prefix regex group name, providers, confidence)
+_TOKEN_SPECS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
+    (
+        "anthropic",
+        r"sk-ant-(?:api|admin|oat|ort)\d{2}-[A-Za-z0-9_\-]{20,}",
+        "secrets.anthropic_key",
+        ("anthropic.com",),
+        "high",
+    ),
+    (
+        "openai",
+        r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|sk-[A-Za-z0-9_\-]{32,}",
+        "secrets.openai_key",
+        ("openai.com", "openai.azure.com"),
+        "high",
+    ),
+    (
+        "stripe",
+        r"(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}|whsec_[A-Za-z0-9]{24,}",
+        "secrets.stripe_key",
+        ("stripe.com",),
+        "high",
+    ),
+    (
+        "github",
+        r"gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,}",
+        "secrets.github_token",
+        ("github.com", "githubusercontent.com", "ghe.com"),
+        "high",
+    ),
+    (
+        "gitlab",
+        r"gl(?:pat|dt|rt|ptt|cbt|ft|soat|agent)-[0-9A-Za-z_\-]{20,}",
+        "secrets.gitlab_token",
+        ("gitlab.com",),
+        "high",
+    ),
+    (
+        "slack",
+        r"xox[abposr]-[0-9A-Za-z\-]{10,}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+",
+        "secrets.slack_token",
+        ("slack.com",),
+        "high",
+    ),
+    (
+        "slackhook",
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]+/[A-Z0-9]+/[A-Za-z0-9]{16,}",
+        "secrets.slack_token",
+        ("slack.com",),
+        "high",
+    ),
+    (
+        "awskey",
+        r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}",
+        "secrets.aws_key",
+        ("amazonaws.com", "aws.amazon.com", "amazonaws.com.cn"),
+        "high",
+    ),
+    (
+        "sendgrid",
+        r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
+        "secrets.api_token",
+        ("sendgrid.com", "sendgrid.net"),
+        "high",
+    ),
+    ("npm", r"npm_[A-Za-z0-9]{36}", "secrets.api_token", ("npmjs.org", "npmjs.com"), "high"),
+    ("pypi", r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}", "secrets.api_token", ("pypi.org",), "high"),
+    ("hf", r"hf_[A-Za-z]{34}", "secrets.api_token", ("huggingface.co", "hf.co"), "high"),
+    ("google", r"AIza[0-9A-Za-z_\-]{35}", "secrets.api_token", ("googleapis.com", "google.com"), "medium"),
+    ("jwt", r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*", "secrets.jwt", (), "high"),
+)
+_TOKEN_RE = re.compile(_B + "(?:" + "|".join(f"(?P<{n}>{rx})" for n, rx, *_ in _TOKEN_SPECS) + ")" + _E)
+_TOKEN_INFO = {n: (rule, prov, conf) for n, _, rule, prov, conf in _TOKEN_SPECS}
+_KEEP = {
+    "anthropic": 7,
+    "openai": 3,
+    "stripe": 8,
+    "github": 4,
+    "gitlab": 6,
+    "slack": 5,
+    "slackhook": 23,
+    "awskey": 4,
+    "sendgrid": 3,
+    "npm": 4,
+    "pypi": 5,
+    "hf": 3,
+    "google": 4,
+    "jwt": 0,
+}
+
+_AWS_SECRET_RE = re.compile(
+    r"(?i)(?:aws_?secret_?access_?key|secret_?access_?key|aws_?secret(?:_?key)?)[\"']?\s*[:=]\s*[\"']?"
+    r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+)
+_PEM_RE = re.compile(
+    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |SSH2 ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----"
+    r"([\s\S]*?)(?:-----END \1-----|\Z)"
+)
+_PUTTY_RE = re.compile(r"PuTTY-User-Key-File-\d: [\s\S]*?Private-Lines: \d+\s+[A-Za-z0-9+/=\s]{40,}")
+_URL_CRED_RE = re.compile(
+    r"\b([a-z][a-z0-9+.\-]{1,30})://([^\s:/@'\"<>]{1,128}):([^\s@/'\"<>]{1,256})@([^\s/'\"?#<>]+)", re.I
+)
+_DSN_PW_RE = re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\"'\s]{3,})")
+_DSN_SERVER_RE = re.compile(r"(?i)(?:^|[;\s\"'])(?:server|data source|host|hostname|address|addr)\s*=")
+_PW_ASSIGN_RE = re.compile(
+    r"(?i)(?<![A-Za-z0-9_])[\"']?((?:db_|admin_|root_|user_|app_)?(?:password|passwd|client_secret|secret_key|api_secret))[\"']?\s*[:=]\s*[\"']?([^\s\"',;}{]{8,128})"
+)
+_CARD_RE = re.compile(r"(?<![\d.\-])\d(?:[ \-]?\d){12,18}(?![\d\-]|\.\d)")
+_CARD_CONTEXT = re.compile(
+    r"(?i)\b(?:card|cards|credit|debit|visa|master\s?card|mastercard|amex|american express|discover|jcb|"
+    r"diners|unionpay|cc|ccn|pan|cvv|cvc|cvv2|expiry|expiration|exp|billing|payment)\b"
+)
+_PLACEHOLDER_PW = re.compile(
+    r"(?i)^(?:\$\{?[\w.\-]+\}?|\{\{?[^}]*\}?\}|<[^>]*>|%\(?\w*\)?s?|\*+|x+|\.+|-+|_+|\?+|"
+    r"(?:your|my|the|some|example|sample|dummy|fake|test)[_\-]?(?:password|pass|pw|secret|key|token)?\w*|"
+    r"password|passwd|pass|pwd|secret|changeme|redacted|hidden|none|null|undefined|env|os\.environ.*|getenv.*)$"
+)
+_EXAMPLE_MARKERS = ("example", "xxxxxxxx", "placeholder", "dummy", "redacted", "sample", "your_", "yourkey", "fake")
+_KNOWN_EXAMPLES = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    }
+)
+# Processors' published test numbers (Stripe, Braintree, Adyen, PayPal docs): not cardholder data.
+_TEST_CARDS = frozenset(
+    {
+        "4242424242424242",
+        "4000056655665556",
+        "4111111111111111",
+        "4012888888881881",
+        "4222222222222",
+        "5555555555554444",
+        "5200828282828210",
+        "5105105105105100",
+        "2223003122003222",
+        "378282246310005",
+        "371449635398431",
+        "378734493671000",
+        "6011111111111117",
+        "6011000990139424",
+        "6011000400000000",
+        "3056930009020004",
+        "36227206271667",
+        "30569309025904",
+        "38520000023237",
+        "3566002020360505",
+        "3530111333300000",
+        "6200000000000005",
+        "4000000000000002",
+        "4000000000009995",
+        "4000002500003155",
+        "4000000000000077",
+        "4000000000000341",
+        "5454545454545454",
+        "4444333322221111",
+        "4917610000000000",
+    }
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card_brand(d: str) -> bool:
+    """Does *d* start with an issuer prefix whose length rules it fits?"""
+    n = len(d)
+    if d[0] == "4":
+        return n in (13, 16, 19)
+    two, four = int(d[:2]), int(d[:4])
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if d.startswith(("6011", "65", "62")) or 644 <= int(d[:3]) <= 649:
+        return 16 <= n <= 19
+    if 3528 <= four <= 3589:
+        return 16 <= n <= 19
+    if 300 <= int(d[:3]) <= 305 or two in (36, 38, 39):
+        return 14 <= n <= 19
+    return False
+
+
+def _grouped(raw: str) -> bool:
+    groups = [len(g) for g in re.split(r"[ \-]", raw)]
+    return len(groups) >= 3 and (all(g == 4 for g in groups[:-1]) or groups == [4, 6, 5] or groups == [4, 6, 4])
+
+
+def _b64json(part: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _jwt_live(token: str) -> bool | None:
+    """True for a decodable, unexpired JWT; False when expired; None when not a JWT at all."""
+    head, _, rest = token.partition(".")
+    header = _b64json(head)
+    if not isinstance(header, dict) or not ("alg" in header or "typ" in header):
+        return None
+    payload = _b64json(rest.partition(".")[0])
+    if not isinstance(payload, dict):
+        return None
+    exp = payload.get("exp")
+    return not (isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp < time.time())
+
+
+def _looks_example(value: str) -> bool:
+    if value in _KNOWN_EXAMPLES:
+        return True
+    low = value.lower()
+    if any(m in low for m in _EXAMPLE_MARKERS):
+        return True
+    body = value[-24:]
+    return len(set(body)) <= 4  # ghp_xxxxxxxx..., sk-live-000000...
+
+
+def _openai_ok(tok: str) -> bool:
+    if "T3BlbkFJ" in tok or tok.startswith(("sk-proj-", "sk-svcacct-", "sk-admin-")):
+        return True
+    body = tok[3:]
+    # A bare "sk-" token must look random: mixed case and digits (not "sk-learn-contrib-...").
+    return any(c.isdigit() for c in body) and any(c.isupper() for c in body) and any(c.islower() for c in body)
+
+
+def find_secrets(text: str) -> list[SecretMatch]:
+    """Every secret in *text*, in order, without overlaps (see module docstring).
+
+    >>> [(m.rule_id, m.example) for m in find_secrets("AKIAIOSFODNN7EXAMPLE / card 4242 4242 4242 4242")]
+    [('secrets.aws_key', True), ('secrets.card_number', True)]
+    """
+    if len(text) < 12:
+        return []
+    return list(_find_cached(text)) if len(text) <= 4096 else _find(text[:_MAX_SCAN])
+
+
+@functools.lru_cache(maxsize=2048)
+def _find_cached(text: str) -> tuple[SecretMatch, ...]:
+    return tuple(_find(text))
+
+
+def _find(text: str) -> list[SecretMatch]:
+    out: list[SecretMatch] = []
+    for m in _TOKEN_RE.finditer(text):
+        name = m.lastgroup or ""
+        tok = m.group()
+        rule, prov, conf = _TOKEN_INFO[name]
+        example = _looks_example(tok)
+        if name == "openai" and not _openai_ok(tok):
+            continue
+        if name == "jwt":
+            live = _jwt_live(tok)
+            if live is None:
+                continue
+            example = example or not live
+        out.append(SecretMatch(rule, rule.split(".", 1)[1], m.start(), m.end(), _KEEP[name], example, prov, conf))
+    if "PRIVATE KEY" in text:
+        for m in _PEM_RE.finditer(text):
+            body = re.sub(r"[\s]|Proc-Type:.*|DEK-Info:.*", "", m.group(2))
+            if len(body) >= 40 and re.fullmatch(r"[A-Za-z0-9+/=]+", body) and not _looks_example(body):
+                out.append(SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0))
+    if "PuTTY-User-Key-File" in text:
+        out.extend(
+            SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0) for m in _PUTTY_RE.finditer(text)
+        )
+    if "://" in text:
+        for m in _URL_CRED_RE.finditer(text):
+            pw = m.group(3)
+            if _PLACEHOLDER_PW.match(pw) or (_looks_example(pw) and len(set(pw)) <= 4):
+                continue
+            out.append(SecretMatch("secrets.connection_string", "password", m.start(3), m.end(3), 0))
+    low_has_pw = (
+        "assword" in text or "PASSWORD" in text or "pwd" in text.lower() or "secret" in text.lower() or "PWD" in text
+    )
+    if low_has_pw and _DSN_SERVER_RE.search(text):
+        for m in _DSN_PW_RE.finditer(text):
+            if not _PLACEHOLDER_PW.match(m.group(1)):
+                out.append(SecretMatch("secrets.connection_string", "password", m.start(1), m.end(1), 0))
+    if low_has_pw:
+        for m in _PW_ASSIGN_RE.finditer(text):
+            val = m.group(2)
+            if _PLACEHOLDER_PW.match(val) or _looks_example(val) or not _random_looking(val):
+                continue
+            out.append(SecretMatch("secrets.password", "password", m.start(2), m.end(2), 0, confidence="medium"))
+    if "AWS" in text.upper() or "ecret" in text:
+        for m in _AWS_SECRET_RE.finditer(text):
+            val = m.group(1)
+            out.append(
+                SecretMatch(
+                    "secrets.aws_key",
+                    "aws_secret",
+                    m.start(1),
+                    m.end(1),
+                    0,
+                    _looks_example(val),
+                    ("amazonaws.com", "aws.amazon.com"),
+                )
+            )
+    if sum(c.isdigit() for c in text[:4096]) >= 13 or len(text) > 4096:
+        out.extend(_cards(text))
+    return _dedupe(out)
+
+
+def _random_looking(v: str) -> bool:
+    classes = sum(
+        (
+            any(c.islower() for c in v),
+            any(c.isupper() for c in v),
+            any(c.isdigit() for c in v),
+            any(not c.isalnum() for c in v),
+        )
+    )
+    return classes >= 3 or (classes >= 2 and len(v) >= 16)
+
+
+def _cards(text: str) -> list[SecretMatch]:
+    out = []
+    for m in _CARD_RE.finditer(text):
+        raw = m.group()
+        digits = raw.replace(" ", "").replace("-", "")
+        if not 13 <= len(digits) <= 19 or not _card_brand(digits) or not _luhn(digits):
+            continue
+        window = text[max(0, m.start() - 48) : m.end() + 48]
+        if not (_grouped(raw) or _CARD_CONTEXT.search(window)):
+            continue
+        out.append(SecretMatch("secrets.card_number", "card_number", m.start(), m.end(), 0, digits in _TEST_CARDS))
+    return out
+
+
+def _dedupe(ms: list[SecretMatch]) -> list[SecretMatch]:
+    ms.sort(key=lambda x: (x.start, -x.end))
+    out: list[SecretMatch] = []
+    for m in ms:
+        if out and m.start < out[-1].end:
+            continue  # the earlier, longer match wins (a PEM body, a webhook URL with its token)
+        out.append(m)
+    return out
+
+
+# ------------------------------------------------------------------------- redaction
+
+_SENSITIVE_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "authorization",
+        "cookie",
+        "setcookie",
+        "credentials",
+        "credential",
+        "privatekey",
+        "accesskey",
+        "secretkey",
+        "clientsecret",
+        "sessiontoken",
+        "refreshtoken",
+        "accesstoken",
+        "idtoken",
+        "bearer",
+        "xapikey",
+        "proxyauthorization",
+        "passphrase",
+    }
+)
+_SENSITIVE_SUFFIXES = ("password", "passwd", "secret", "token", "apikey", "privatekey", "secretkey", "passphrase")
+
+
+def _sensitive_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    k = re.sub(r"[^a-z0-9]", "", key.lower())
+    return k in _SENSITIVE_KEYS or k.endswith(_SENSITIVE_SUFFIXES)
+
+
+def _mask_text(text: str) -> tuple[str, bool]:
+    ms = find_secrets(text)
+    if not ms:
+        return text, False
+    parts: list[str] = []
+    pos = 0
+    for m in ms:
+        parts.append(text[pos : m.start])
+        secret = text[m.start : m.end]
+        if m.rule_id == "secrets.private_key":
+            head = secret.split("-----", 3)
+            label = head[1] if len(head) > 2 else "BEGIN PRIVATE KEY"
+            parts.append(f"-----{label}-----[REDACTED:private_key]-----{label.replace('BEGIN', 'END', 1)}-----")
+        elif m.rule_id == "secrets.card_number":
+            digits = re.sub(r"\D", "", secret)
+            parts.append(f"[REDACTED:card_number ****{digits[-4:]}]")
+        else:
+            parts.append(f"{secret[: m.keep]}[REDACTED:{m.label}]")
+        pos = m.end
+    parts.append(text[pos:])
+    return "".join(parts), True
+
+
+_REDACTED = "[REDACTED]"
+
+
+def redact(value: Any) -> tuple[Any, bool]:
+    """A deep copy of *value* with every secret masked, and whether anything was.
+
+    Strings are scanned with `find_secrets` (examples too: the audit trail keeps
+    no credential-shaped text); values under sensitive keys (``password``,
+    ``api_key``, ``Authorization``, ``*_token`` ...) are masked whole. Dicts, lists,
+    tuples and sets are rebuilt; bytes are scanned as UTF-8; other objects are
+    returned as they are (serialize them first to have them scanned).
+
+    >>> redact({"db": "postgres://app:s3cr3t-Pw@db:5432/x", "password": "hunter2"})
+    ({'db': 'postgres://app:[REDACTED:password]@db:5432/x', 'password': '[REDACTED]'}, True)
+    """
+    return _redact(value, 0)
+
+
+def _redact(value: Any, depth: int) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        return _mask_text(value)
+    if depth > 32:
+        return value, False
+    if isinstance(value, Mapping):
+        changed = False
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if _sensitive_key(k) and isinstance(v, (str, bytes)) and v:
+                out[k] = _REDACTED
+                changed = True
+                continue
+            nv, c = _redact(v, depth + 1)
+            out[k] = nv
+            changed |= c
+        return out, changed
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_redact(v, depth + 1) for v in value]
+        changed = any(c for _, c in items)
+        vals = [v for v, _ in items]
+        if isinstance(value, list):
+            return vals, changed
+        if isinstance(value, tuple):
+            return (type(value)(*vals) if hasattr(value, "_fields") else tuple(vals)), changed
+        return type(value)(vals), changed
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value), False
+        masked, c = _mask_text(text)
+        return (masked.encode("utf-8") if c else bytes(value)), c
+    return value, False
+
+
+# ------------------------------------------------------------------------- the analyzer
+
+_SECRET_STORE = re.compile(
+    r"(?i)(?:^|/)(?:\.env(?:\.(?!example|sample|template|dist|defaults?)[\w.\-]+)?|[^/]*\.(?:pem|key|p12|pfx|jks|keystore|kdbx)|"
+    r"id_(?:rsa|dsa|ecdsa|ed25519)(?:\.\w+)?|credentials(?:\.\w+)?|\.netrc|_netrc|\.npmrc|\.pypirc|\.pgpass|"
+    r"\.git-credentials|\.dockercfg|secrets?(?:\.[\w.\-]+)?|[^/]*\.secrets?|kubeconfig|\.htpasswd)$"
+)
+_NET_IN_COMMAND = re.compile(
+    r"://|\b(?:curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|ftp|telnet|http|Invoke-WebRequest|iwr|requests\.|urllib|fetch)\b",
+    re.I,
+)
+_HEADER_ARGS = ("header", "authorization", "auth", "token", "api_key", "apikey", "cookie", "bearer", "credential")
+_PAYMENT_HOSTS = ("stripe.com", "braintreegateway.com", "adyen.com", "paypal.com", "checkout.com", "squareup.com")
+# Rules an auth header may carry to any host (OpenAI-compatible gateways, OAuth/JWT APIs, basic auth).
+_ANY_HOST_AUTH = frozenset({"secrets.jwt", "secrets.openai_key", "secrets.password", "secrets.api_token"})
+
+
+def _destination(ctx: Context) -> str | None:
+    cls = ctx.classification
+    kind, op = cls.kind, cls.operation
+    if kind == "http" or (op == "network" and kind not in ("email", "message")):
+        return "network"
+    if kind in ("email", "message") or op == "send":
+        return "send"
+    if kind in ("shell", "code") or op == "execute":
+        return "shell"
+    if op == "transfer" or kind == "payment":
+        return "payment"
+    if op == "write" or (kind == "file" and op in ("write", None)):
+        return "write"
+    return None
+
+
+def _under_any(host: str, suffixes: tuple[str, ...]) -> bool:
+    return any(host == s or host.endswith("." + s) for s in suffixes)
+
+
+def _hosts(ctx: Context) -> list[str]:
+    from .http import parse_host, parse_url
+
+    hosts = [parse_url(t.value).host for t in ctx.targets("http") if t.source != "sniff"]
+    hosts.extend(parse_host(r.value).host for r in ctx.resources("host"))
+    return [h for h in hosts if h]
+
+
+def _provider_match(m: SecretMatch, hosts: list[str]) -> bool:
+    if not m.providers or not hosts:
+        return False
+    if m.rule_id in ("secrets.github_token", "secrets.gitlab_token"):
+        label = m.rule_id.split(".")[1].split("_")[0]  # github / gitlab
+        return all(_under_any(h, m.providers) or label in h.split(".") for h in hosts)
+    return all(_under_any(h, m.providers) for h in hosts)
+
+
+_EFFECTS: dict[str, tuple[Severity, Effect]] = {
+    "block": (Severity.CRITICAL, Effect.BLOCK),
+    "escalate": (Severity.HIGH, Effect.ESCALATE),
+}
+
+
+def _decide(m: SecretMatch, dest: str, argument: str, hosts: list[str], store: bool) -> str | None:
+    """block / escalate / None for one live secret at one destination."""
+    if dest == "payment":
+        return None if m.rule_id == "secrets.card_number" else "block"
+    if dest == "write":
+        return None if store else "escalate"
+    if dest == "shell":
+        return "block"
+    if dest == "network":
+        if _provider_match(m, hosts):
+            return None
+        if m.rule_id == "secrets.card_number" and hosts and all(_under_any(h, _PAYMENT_HOSTS) for h in hosts):
+            return None
+        leaf = argument.lower()
+        if any(w in leaf for w in _HEADER_ARGS) and m.rule_id in _ANY_HOST_AUTH:
+            return None
+        if m.rule_id == "secrets.jwt":
+            return "escalate"
+    return "escalate" if m.confidence == "medium" else "block"
+
+
+def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
+    """The secrets analyzer (see module docstring for rules and destinations)."""
+    dest = _destination(ctx)
+    if dest is None:
+        return []
+    strings = call.string_arguments()
+    if dest == "shell" and not any(_NET_IN_COMMAND.search(v) for _, v in strings):
+        return []
+    hosts = _hosts(ctx) if dest == "network" else []
+    store = dest == "write" and any(_SECRET_STORE.search(r.value.strip()) for r in ctx.resources("path"))
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for argument, text in strings:
+        for m in find_secrets(text):
+            if m.example or (m.rule_id, argument) in seen:
+                continue
+            verdict = _decide(m, dest, argument, hosts, store)
+            if verdict is None:
+                continue
+            seen.add((m.rule_id, argument))
+            sev, eff = _EFFECTS[verdict]
+            masked = (
+                _mask_text(text[m.start : m.end])[0]
+                if m.rule_id != "secrets.connection_string"
+                else "[REDACTED:password]"
+            )
+            where = {
+                "send": "sent in a message",
+                "network": "sent over the network",
+                "write": "written to storage",
+                "shell": "passed to a command that reaches the network",
+                "payment": "sent with a payment",
+            }[dest]
+            findings.append(
+                Finding(
+                    m.rule_id,
+                    sev,
+                    eff,
+                    f"a {m.label.replace('_', ' ')} would be {where}: possible credential leak",
+                    masked,
+                    argument,
+                )
+            )
+    return findings
