@@ -635,3 +635,21 @@ def test_calls_from_a_framework_with_its_own_integration_are_left_to_it(
             openai_agents.uninstall()
     assert completion.choices[0].message.tool_calls is not None
     assert oai_patched.decisions() == [("delete_file", "block")]
+
+
+def test_openai_demo_blocks_the_injected_actions_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """agentgate demo --agent openai: the injected DROP and exfiltration are blocked, the task email is sent."""
+    import io
+
+    from rich.console import Console
+
+    from agentgate.demo_openai import run_openai_demo
+
+    monkeypatch.setenv("AGENTGATE_AUDIT_URL", "memory://")
+    out = io.StringIO()
+    assert run_openai_demo(Console(file=out, width=200), real=True) == 0  # no key: the scripted model is used
+    text = out.getvalue()
+    assert "scripted model" in text
+    assert text.count("BLOCKED") == 2
+    assert "run_sql(query=" not in text.split("Tool bodies that actually ran:")[1]
+    assert not oai_integration.installed()
