@@ -143,10 +143,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _ScriptServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         return  # keep the demo's output clean
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         if not self.path.endswith("/chat/completions"):
             self.send_error(404)
