@@ -39,6 +39,7 @@ __all__ = [
     "open_store",
     "record_hash",
     "verify",
+    "verify_rows",
     "violation_for",
 ]
 

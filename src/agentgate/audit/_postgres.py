@@ -20,7 +20,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .._errors import AuditError, MissingDependencyError
+from agentgate._errors import AuditError, MissingDependencyError
+
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, normalize_row
 from ._schema import MIGRATIONS_TABLE, postgres_migrations
 from ._sink import Sink
@@ -245,7 +246,8 @@ class PostgresStore:
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Action rows matching the filters, in storage order (``ingest_id``)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for col, val in (("agent_id", agent), ("task_id", task), ("tool_name", tool), ("verdict", verdict)):
             if val is not None:
                 where.append(f"{col} = %s")

@@ -231,7 +231,7 @@ def fast_ts(t: float) -> str:
     """
     global _ts_cache
     sec = int(t)
-    us = int(round((t - sec) * 1_000_000))
+    us = round((t - sec) * 1_000_000)
     if us >= 1_000_000:
         sec, us = sec + 1, us - 1_000_000
     cached_sec, prefix = _ts_cache
@@ -350,7 +350,8 @@ class AuditRecord:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> AuditRecord:
         """Build from a row dict (extra keys such as ``ingest_id`` are ignored)."""
-        return cls(**{c: row.get(c) for c in ACTION_COLUMNS})
+        values: list[Any] = [row.get(c) for c in ACTION_COLUMNS]
+        return cls(*values)
 
     @property
     def arguments(self) -> dict[str, Any]:

@@ -195,7 +195,7 @@ class Redactor:
         scrubbed from every other string in *value*. Leaves become JSON data as
         `jsonable` makes them.
         """
-        out, lits, changed = self.arguments(value, literals)
+        out, _lits, changed = self.arguments(value, literals)
         return out, changed
 
     def arguments(self, value: Any, literals: Iterable[str] = ()) -> tuple[Any, list[str], bool]:

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError
+from agentgate._errors import ConfigError
+
 from ._sink import MemorySink, Sink
 
 __all__ = ["DEFAULT_SQLITE", "default_target", "make_sink", "open_store", "resolve_targets", "spool_dir_for"]
@@ -58,7 +59,7 @@ def _sqlite_path(target: str) -> str | None:
 def _supabase_url(target: str) -> str | None:
     t = target.strip()
     low = t.lower()
-    if low.startswith("supabase+http://") or low.startswith("supabase+https://"):
+    if low.startswith(("supabase+http://", "supabase+https://")):
         return t[len("supabase+") :]
     if low.startswith("supabase://"):
         rest = t[len("supabase://") :].strip("/")

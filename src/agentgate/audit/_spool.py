@@ -42,7 +42,7 @@ logger = logging.getLogger("agentgate.audit")
 
 def _lock(fh: IO[bytes], blocking: bool) -> bool:
     if fcntl is None:  # pragma: no cover
-        return True
+        return True  # type: ignore[unreachable]
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except OSError:

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._errors import AuditError
+from agentgate._errors import AuditError
+
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, normalize_row
 from ._schema import ADDED_COLUMNS, MIGRATIONS_TABLE, sqlite_migrations
 from ._sink import Sink
@@ -194,7 +195,8 @@ class SqliteStore:
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Action rows matching the filters, in storage order (``ingest_id`` is the rowid)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for col, val in (("agent_id", agent), ("task_id", task), ("tool_name", tool), ("verdict", verdict)):
             if val is not None:
                 where.append(f"{col} = ?")

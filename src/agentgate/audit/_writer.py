@@ -35,9 +35,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._call import ToolCall
-from .._context import AgentContext
-from .._decision import Verdict
+from agentgate._call import ToolCall
+from agentgate._context import AgentContext
+from agentgate._decision import Verdict
+
 from ._record import GENESIS, clean_text, fast_ts, format_ts, jsonable, link, new_id, violation_for
 from ._redact import Redactor
 from ._sink import Sink
@@ -62,7 +63,7 @@ def _opt(value: Any) -> str | None:
 
 
 def _num(value: Any) -> float | None:
-    return None if value is None else jsonable(float(value))  # type: ignore[no-any-return]
+    return None if value is None else jsonable(float(value))
 
 
 def base_row(item: _Item, redactor: Redactor) -> dict[str, Any]:
@@ -192,7 +193,7 @@ class AuditWriter:
         exit_timeout: float = 10.0,
     ) -> None:
         if on_full not in ("block", "spill"):
-            from .._errors import ConfigError
+            from agentgate._errors import ConfigError
 
             raise ConfigError(f"audit on_full must be 'block' or 'spill', not {on_full!r}")
         self.sinks: tuple[Sink, ...] = tuple(sinks)
@@ -493,7 +494,7 @@ class AuditWriter:
             "seq": self._seq,
         }
         link(full, self._prev)
-        self._prev = full["hash"]
+        self._prev = str(full["hash"])
         return full
 
     def _take_overflow(self, room: int) -> list[dict[str, Any]]:
