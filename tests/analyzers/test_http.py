@@ -65,14 +65,16 @@ def test_fixtures_cover_every_rule() -> None:
         line.split()[0].strip("`") for line in (http_module.__doc__ or "").splitlines() if line.startswith("``http.")
     }
     covered = {r for c in CASES for r in c["expect"]}
-    assert documented and documented <= covered, documented - covered
+    assert documented
+    assert documented <= covered, documented - covered
 
 
 def test_findings_are_actionable() -> None:
     """Every finding has a one-line message, evidence and the argument it is about."""
     for case in CASES:
         for f in _run(case):
-            assert f.message and "\n" not in f.message
+            assert f.message
+            assert "\n" not in f.message
             assert f.evidence
             assert f.argument == case.get("arg", "url")
 
@@ -80,7 +82,8 @@ def test_findings_are_actionable() -> None:
 def test_doctests() -> None:
     """The module's docstring examples run."""
     result = doctest.testmod(http_module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+    assert result.attempted > 0
+    assert result.failed == 0
 
 
 @pytest.mark.parametrize(
@@ -113,16 +116,29 @@ def test_parse_url_never_raises_on_garbage() -> None:
 def test_check_address_classes() -> None:
     """Every special-purpose range maps to its rule; public addresses pass."""
     expected = {
-        "127.0.0.5": "http.loopback", "10.1.2.3": "http.private", "172.16.0.1": "http.private",
-        "192.168.0.1": "http.private", "100.127.255.254": "http.private", "169.254.0.9": "http.link_local",
-        "0.1.2.3": "http.unspecified", "239.1.1.1": "http.multicast", "203.0.113.9": "http.reserved",
-        "::1": "http.loopback", "::": "http.unspecified", "fc00::5": "http.private", "fe80::9": "http.link_local",
-        "2002:a9fe:a9fe::1": "http.metadata", "::ffff:10.0.0.1": "http.private", "2001:db8::1": "http.reserved",
-        "168.63.129.16": "http.metadata", "fd20:ce::254": "http.metadata",
+        "127.0.0.5": "http.loopback",
+        "10.1.2.3": "http.private",
+        "172.16.0.1": "http.private",
+        "192.168.0.1": "http.private",
+        "100.127.255.254": "http.private",
+        "169.254.0.9": "http.link_local",
+        "0.1.2.3": "http.unspecified",
+        "239.1.1.1": "http.multicast",
+        "203.0.113.9": "http.reserved",
+        "::1": "http.loopback",
+        "::": "http.unspecified",
+        "fc00::5": "http.private",
+        "fe80::9": "http.link_local",
+        "2002:a9fe:a9fe::1": "http.metadata",
+        "::ffff:10.0.0.1": "http.private",
+        "2001:db8::1": "http.reserved",
+        "168.63.129.16": "http.metadata",
+        "fd20:ce::254": "http.metadata",
     }
     for ip, rule in expected.items():
         p = check_address(ip)
-        assert p is not None and p.rule_id == rule, (ip, p)
+        assert p is not None, ip
+        assert p.rule_id == rule, (ip, p)
     for ip in ("93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "100.128.0.1", "172.32.0.1"):
         assert check_address(ip) is None, ip
 
