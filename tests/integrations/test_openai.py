@@ -653,3 +653,33 @@ def test_openai_demo_blocks_the_injected_actions_offline(monkeypatch: pytest.Mon
     assert text.count("BLOCKED") == 2
     assert "run_sql(query=" not in text.split("Tool bodies that actually ran:")[1]
     assert not oai_integration.installed()
+
+
+def test_raw_response_parsed_to_a_dict_is_still_decided(
+    oai_patched: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
+) -> None:
+    """with_raw_response…parse(to=dict) cannot slip a destructive call past the hook."""
+    oai_llm_server.load(DESTROY)
+    with read_only():
+        raw = oai_client.chat.completions.with_raw_response.create(
+            model="scripted", messages=[{"role": "user", "content": "x"}], tools=TOOLS
+        )
+        with pytest.raises(FirewallBlockedError):
+            raw.parse(to=dict)
+    assert oai_patched.decisions() == [("delete_file", "block")]
+
+
+def test_malformed_and_escaped_arguments_are_still_analyzed(
+    oai_patched: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
+) -> None:
+    """Obfuscated: JSON-escaped argument text decodes to the same call; a non-JSON argument string is analyzed whole."""
+    from agentgate.integrations._common import parse_arguments
+
+    escaped = '{"p\\u0061th": "/srv/\\u0075sers.db"}'
+    assert parse_arguments(escaped)[0] == {"path": "/srv/users.db"}
+    assert parse_arguments('{"command": "rm -rf /"')[0] == {"input": '{"command": "rm -rf /"'}
+    oai_llm_server.load(DESTROY)
+    with read_only(), pytest.raises(FirewallBlockedError) as exc:
+        oai_client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "x"}], tools=TOOLS)
+    assert exc.value.tool_call is not None
+    assert exc.value.tool_call.raw_payload == '{"path": "/srv/data/users.db"}'

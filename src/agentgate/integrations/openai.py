@@ -189,16 +189,20 @@ def _observe_request(options: Any) -> None:
 
 def _chat_calls(completion: Any) -> list[Proposed]:
     calls: list[Proposed] = []
-    for choice in completion.choices or ():
-        msg = choice.message
-        for tc in msg.tool_calls or ():
-            if tc.type == "custom":
-                calls.append(Proposed(tc.custom.name, {"input": tc.custom.input}, tc.id))
+    for choice in _get(completion, "choices") or ():
+        msg = _get(choice, "message")
+        for tc in _get(msg, "tool_calls") or ():
+            if _get(tc, "type") == "custom":
+                custom = _get(tc, "custom")
+                calls.append(Proposed(str(_get(custom, "name")), {"input": _get(custom, "input")}, _get(tc, "id")))
             else:
-                calls.append(Proposed(tc.function.name, tc.function.arguments, tc.id))
-        fc = getattr(msg, "function_call", None)
+                fn = _get(tc, "function")
+                calls.append(Proposed(str(_get(fn, "name")), _get(fn, "arguments") or "", _get(tc, "id")))
+        fc = _get(msg, "function_call")
         if fc is not None:
-            calls.append(Proposed(fc.name, fc.arguments, f"function_call:{choice.index}"))
+            calls.append(
+                Proposed(str(_get(fc, "name")), _get(fc, "arguments") or "", f"function_call:{_get(choice, 'index')}")
+            )
     return calls
 
 
@@ -229,14 +233,15 @@ def _item_call(item: Any) -> Proposed | None:
 
 
 def _response_calls(response: Any) -> list[Proposed]:
-    return [c for c in map(_item_call, response.output or ()) if c is not None]
+    return [c for c in map(_item_call, _get(response, "output") or ()) if c is not None]
 
 
 def _proposals(obj: Any) -> tuple[str, list[Proposed]] | None:
-    kind = getattr(obj, "object", None)
-    if kind == "chat.completion" and hasattr(obj, "choices"):
+    """``(kind, calls)`` for a completion or a response (also parsed ``to=dict``), else None."""
+    kind = _get(obj, "object")
+    if kind == "chat.completion":
         return "chat", _chat_calls(obj)
-    if kind == "response" and hasattr(obj, "output"):
+    if kind == "response":
         return "response", _response_calls(obj)
     return None
 
@@ -282,8 +287,8 @@ def _rewrite(kind: str, obj: Any, blocked: list[Blocked]) -> None:
 def _settle(kind: str, obj: Any, blocked: list[Blocked]) -> None:
     if not blocked:
         return
-    if _settings["on_block"] == "raise":
-        raise blocked[0].error
+    if _settings["on_block"] == "raise" or isinstance(obj, dict):
+        raise blocked[0].error  # a plain dict (``parse(to=dict)``) is not rewritten
     _rewrite(kind, obj, blocked)
 
 
