@@ -71,6 +71,7 @@ __all__ = [
     "PathFacts",
     "analyze_files",
     "check_path",
+    "home_dir",
     "normalize_path",
     "path_facts",
     "scope_violation",
@@ -237,6 +238,11 @@ def _lexical(raw: str, cwd: str, home: str) -> NormalizedPath:
     )
 
 
+def home_dir() -> str:
+    """The user's home directory (``$HOME`` first, as ``~`` expansion does)."""
+    return os.environ.get("HOME") or os.path.expanduser("~")
+
+
 def normalize_path(raw: str, *, cwd: str | None = None) -> NormalizedPath:
     """Decode, expand, normalize and resolve *raw* relative to *cwd* (default: the process cwd).
 
@@ -250,7 +256,7 @@ def normalize_path(raw: str, *, cwd: str | None = None) -> NormalizedPath:
     '//fileserver/c$/secrets.txt'
     """
     base = cwd or os.getcwd()
-    np = _lexical(raw, base, os.path.expanduser("~"))
+    np = _lexical(raw, base, home_dir())
     if np.windows or not np.lexical.startswith("/"):
         return np
     try:
@@ -435,7 +441,7 @@ def check_path(
     ``file.scope``. The shell analyzer uses `path_facts` and `scope_violation` directly.
     """
     out: list[Finding] = []
-    home = os.path.expanduser("~")
+    home = home_dir()
     shown = np.raw if np.raw == np.resolved else f"{np.raw!r} (resolves to {np.resolved})"
     forms = np.forms
     facts = [path_facts(f, home) for f in forms]
