@@ -171,6 +171,7 @@ class FakeLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per keep-alive request
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -267,6 +268,7 @@ class ApprovalServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per keep-alive request
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

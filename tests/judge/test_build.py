@@ -121,3 +121,14 @@ def test_doctests(module: str) -> None:
     """The examples in the module docstrings run."""
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_thresholds_from_a_mapping() -> None:
+    """Thresholds given as a mapping (agentgate.yaml) become JudgeThresholds; unknown keys are a ConfigError."""
+    from agentgate.judge import JudgeThresholds
+
+    j = build_judge("m", api_key="k", thresholds={"min_confidence": 0.9})
+    assert j is not None
+    assert j.thresholds == JudgeThresholds(min_confidence=0.9)  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError):
+        build_judge("m", api_key="k", thresholds={"min_confidense": 0.9})

@@ -13,7 +13,8 @@ True
 from __future__ import annotations
 
 import os
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from agentgate._errors import ConfigError
@@ -92,7 +93,7 @@ def build_judge(
     history: int = 10,
     api_key_env: str | None = None,
     response_format: Literal["json_schema", "json_object", "none"] = "json_schema",
-    thresholds: JudgeThresholds | None = None,
+    thresholds: JudgeThresholds | Mapping[str, Any] | None = None,
     cache: bool = True,
     cache_ttl: float = 300.0,
 ) -> Judge | None:
@@ -116,7 +117,8 @@ def build_judge(
         api_key_env: Name of an environment variable holding the key.
         response_format: OpenAI-compatible only: ``json_schema`` (structured
             outputs), ``json_object`` (JSON mode) or ``none``.
-        thresholds: How answers become verdicts (default `JudgeThresholds()`).
+        thresholds: How answers become verdicts: a `JudgeThresholds` or its fields as a
+            mapping (from agentgate.yaml); default `JudgeThresholds()`.
         cache: Wrap the judge in a `CachingJudge` (TTL cache + single-flight).
         cache_ttl: Seconds a cached answer is reused.
 
@@ -137,6 +139,11 @@ def build_judge(
     )
     if not key and not base_url:
         return None
+    if isinstance(thresholds, Mapping):
+        try:
+            thresholds = JudgeThresholds(**thresholds)
+        except TypeError as exc:
+            raise ConfigError(f"judge thresholds: {exc}") from None
     judge: LLMJudge
     common = {
         "api_key": key,

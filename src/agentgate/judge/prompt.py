@@ -179,8 +179,9 @@ def _normalize(text: str) -> str:
     # NFKC folds full-width and compatibility forms; format characters (zero-width
     # spaces, joiners, bidi controls) are dropped; punctuation and underscores become
     # spaces so "ignore_previous-instructions" and '"consistent": true' are seen.
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return re.sub(r"[\W_]+", " ", text.casefold()).strip()
 
 
