@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 import agentgate
 from agentgate import FirewallBlockedError, agent_context, scope
+from agentgate.audit import AuditRecord, MemorySink
 from agentgate.integrations import autogen as ag
 
 READ_ONLY = {"allowed_operations": ["read"]}
@@ -34,34 +35,29 @@ MODEL_INFO = ModelInfo(
 ran: list[tuple[str, Any]] = []
 
 
-class _AuditTap:
-    """Stands in for the firewall's auditor and keeps every decision handed to it."""
+class _Audit:
+    """The firewall's real audit trail (``agentgate.audit``), kept in a MemorySink."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[Any, Any]] = []
+        self.sink = MemorySink()
 
-    def record(self, call: Any, verdict: Any, agent: Any) -> None:
-        self.records.append((call, verdict))
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        return None
+    @property
+    def records(self) -> list[AuditRecord]:
+        assert agentgate.flush(5.0), "audit writer did not drain"
+        return list(self.sink.records)
 
     def decisions(self) -> list[tuple[str, str]]:
-        return [(c.tool_name, v.action.value) for c, v in self.records]
+        return [(r.tool_name, r.verdict) for r in self.records]
 
 
 @pytest.fixture
-def autogen_protect() -> Iterator[Callable[..., _AuditTap]]:
-    """``protect(on_block=...)`` patches AutoGen through protect_all and returns the audit tap."""
+def autogen_protect() -> Iterator[Callable[..., _Audit]]:
+    """``protect(on_block=...)`` patches AutoGen through protect_all and returns its audit trail."""
 
-    def protect(on_block: str = "raise") -> _AuditTap:
-        assert agentgate.protect_all(audit="none", on_block=on_block, frameworks=["autogen"]) == ["autogen"]
-        tap = _AuditTap()
-        agentgate.get_firewall().auditor = tap
-        return tap
+    def protect(on_block: str = "raise") -> _Audit:
+        audit = _Audit()
+        assert agentgate.protect_all(audit=audit.sink, on_block=on_block, frameworks=["autogen"]) == ["autogen"]
+        return audit
 
     ag.uninstall()
     ran.clear()
@@ -70,7 +66,7 @@ def autogen_protect() -> Iterator[Callable[..., _AuditTap]]:
 
 
 @pytest.fixture
-def autogen_audit(autogen_protect: Callable[..., _AuditTap]) -> _AuditTap:
+def autogen_audit(autogen_protect: Callable[..., _Audit]) -> _Audit:
     """AutoGen patched with the default ``on_block="raise"``."""
     return autogen_protect()
 
@@ -181,7 +177,7 @@ async def _run(agent: AssistantAgent, how: str) -> list[Any]:
 
 @pytest.mark.parametrize("how", ["run", "run_stream"])
 @pytest.mark.parametrize("index", range(4), ids=DELETE_IDS)
-async def test_agent_gets_error_result_and_tool_never_runs(autogen_audit: _AuditTap, index: int, how: str) -> None:
+async def test_agent_gets_error_result_and_tool_never_runs(autogen_audit: _Audit, index: int, how: str) -> None:
     """AssistantAgent ``run``/``run_stream``: the block is an error tool result; the body never ran."""
     tool = _delete_tools()[index]
     with scope(**READ_ONLY):
@@ -194,7 +190,7 @@ async def test_agent_gets_error_result_and_tool_never_runs(autogen_audit: _Audit
     assert autogen_audit.decisions() == [("delete_records", "block")]
 
 
-async def test_benign_call_runs_and_audit_holds_both(autogen_audit: _AuditTap) -> None:
+async def test_benign_call_runs_and_audit_holds_both(autogen_audit: _Audit) -> None:
     """A read runs through the agent; the audit holds the allowed read and the blocked delete."""
     read = FunctionTool(read_records, description="Read the records of a table.")
     with scope(**READ_ONLY):
@@ -204,12 +200,17 @@ async def test_benign_call_runs_and_audit_holds_both(autogen_audit: _AuditTap) -
     assert blocked.is_error
     assert ran == [("read_records", "users")]
     assert autogen_audit.decisions() == [("read_records", "allow"), ("delete_records", "block")]
-    call = autogen_audit.records[0][0]
-    assert (call.framework, call.call_id, dict(call.arguments)) == ("autogen", "call-1", {"table": "users"})
+    rec = autogen_audit.records[0]
+    assert (rec.framework, rec.payload["call_id"], rec.payload["arguments"]) == (
+        "autogen",
+        "call-1",
+        {"table": "users"},
+    )
+    assert autogen_audit.records[1].policy_name == "scope.operation"
 
 
 @pytest.mark.parametrize("index", range(3), ids=DELETE_IDS[:3])
-async def test_direct_run_json_raises(autogen_audit: _AuditTap, index: int) -> None:
+async def test_direct_run_json_raises(autogen_audit: _Audit, index: int) -> None:
     """Calling ``run_json`` directly raises FirewallBlockedError before the tool runs."""
     tool = _delete_tools()[index]
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
@@ -217,7 +218,7 @@ async def test_direct_run_json_raises(autogen_audit: _AuditTap, index: int) -> N
     assert ran == []
 
 
-async def test_direct_run_json_stream_raises_before_first_item(autogen_audit: _AuditTap) -> None:
+async def test_direct_run_json_stream_raises_before_first_item(autogen_audit: _Audit) -> None:
     """``run_json_stream`` raises on the first ``__anext__``: no progress item, no side effect."""
     stream = StreamingDeleteTool().run_json_stream({"table": "users"}, CancellationToken())
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
@@ -225,7 +226,7 @@ async def test_direct_run_json_stream_raises_before_first_item(autogen_audit: _A
     assert ran == []
 
 
-async def test_streaming_tool_benign_streams_every_item(autogen_audit: _AuditTap) -> None:
+async def test_streaming_tool_benign_streams_every_item(autogen_audit: _Audit) -> None:
     """An allowed stream tool yields its progress and final items unchanged."""
     tool = StreamingDeleteTool(name="read_records")  # same body, a name the read-only scope allows
     with scope(**READ_ONLY):
@@ -235,7 +236,7 @@ async def test_streaming_tool_benign_streams_every_item(autogen_audit: _AuditTap
     assert autogen_audit.decisions() == [("read_records", "allow")]
 
 
-async def test_static_workbench_call_tool(autogen_audit: _AuditTap) -> None:
+async def test_static_workbench_call_tool(autogen_audit: _Audit) -> None:
     """``StaticWorkbench.call_tool`` (the agent's path) returns an error result; nothing deleted."""
     async with StaticWorkbench([FunctionTool(delete_records, description="Delete.")]) as wb:
         with scope(**READ_ONLY):
@@ -245,7 +246,7 @@ async def test_static_workbench_call_tool(autogen_audit: _AuditTap) -> None:
     assert ran == []
 
 
-async def test_result_recorded_in_agent_history(autogen_audit: _AuditTap) -> None:
+async def test_result_recorded_in_agent_history(autogen_audit: _Audit) -> None:
     """The allowed tool's return value is attached to the agent's history entry."""
     read = FunctionTool(read_records, description="Read the records of a table.")
     async with agent_context(agent_id="reporter") as ctx:
@@ -258,7 +259,7 @@ async def test_result_recorded_in_agent_history(autogen_audit: _AuditTap) -> Non
 # ------------------------------------------------------- on_block="return_error"
 
 
-async def test_return_error_direct_calls_get_text(autogen_protect: Callable[..., _AuditTap]) -> None:
+async def test_return_error_direct_calls_get_text(autogen_protect: Callable[..., _Audit]) -> None:
     """``on_block="return_error"``: direct ``run_json``/``run_json_stream`` return the refusal, run nothing."""
     autogen_protect("return_error")
     with scope(**READ_ONLY):
@@ -270,7 +271,7 @@ async def test_return_error_direct_calls_get_text(autogen_protect: Callable[...,
     assert ran == []
 
 
-async def test_return_error_through_agent(autogen_protect: Callable[..., _AuditTap]) -> None:
+async def test_return_error_through_agent(autogen_protect: Callable[..., _Audit]) -> None:
     """Through an agent, ``return_error`` also hands the model the refusal and runs nothing."""
     autogen_protect("return_error")
     with scope(**READ_ONLY):

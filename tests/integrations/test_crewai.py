@@ -27,6 +27,7 @@ from pydantic import Field
 
 import agentgate
 from agentgate import agent_context, scope
+from agentgate.audit import AuditRecord, MemorySink
 from agentgate.integrations import crewai as cr
 
 # Offline and quiet: no telemetry or trace upload attempts from crewai.
@@ -58,23 +59,19 @@ pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:crewai\..*"
 ran: list[tuple[str, Any]] = []
 
 
-class _AuditTap:
-    """Stands in for the firewall's auditor and keeps every decision handed to it."""
+class _Audit:
+    """The firewall's real audit trail (``agentgate.audit``), kept in a MemorySink."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[Any, Any]] = []
+        self.sink = MemorySink()
 
-    def record(self, call: Any, verdict: Any, agent: Any) -> None:
-        self.records.append((call, verdict))
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        return None
+    @property
+    def records(self) -> list[AuditRecord]:
+        assert agentgate.flush(5.0), "audit writer did not drain"
+        return list(self.sink.records)
 
     def decisions(self) -> list[tuple[str, str]]:
-        return [(c.tool_name, v.action.value) for c, v in self.records]
+        return [(r.tool_name, r.verdict) for r in self.records]
 
 
 def _build_kit() -> SimpleNamespace:
@@ -133,14 +130,13 @@ def crew_kit() -> SimpleNamespace:
 
 
 @pytest.fixture
-def crew_protect(crew_kit: SimpleNamespace) -> Iterator[Callable[..., _AuditTap]]:
-    """``protect(on_block=...)`` patches CrewAI through protect_all and returns the audit tap."""
+def crew_protect(crew_kit: SimpleNamespace) -> Iterator[Callable[..., _Audit]]:
+    """``protect(on_block=...)`` patches CrewAI through protect_all and returns its audit trail."""
 
-    def protect(on_block: str = "raise") -> _AuditTap:
-        assert agentgate.protect_all(audit="none", on_block=on_block, frameworks=["crewai"]) == ["crewai"]
-        tap = _AuditTap()
-        agentgate.get_firewall().auditor = tap
-        return tap
+    def protect(on_block: str = "raise") -> _Audit:
+        audit = _Audit()
+        assert agentgate.protect_all(audit=audit.sink, on_block=on_block, frameworks=["crewai"]) == ["crewai"]
+        return audit
 
     cr.uninstall()
     ran.clear()
@@ -149,7 +145,7 @@ def crew_protect(crew_kit: SimpleNamespace) -> Iterator[Callable[..., _AuditTap]
 
 
 @pytest.fixture
-def crew_audit(crew_protect: Callable[..., _AuditTap]) -> _AuditTap:
+def crew_audit(crew_protect: Callable[..., _Audit]) -> _Audit:
     """CrewAI patched with the default settings."""
     return crew_protect()
 
@@ -184,9 +180,7 @@ TOOL_IDS = ["@tool", "BaseTool-subclass"]
 @pytest.mark.crewai
 @pytest.mark.parametrize("tool_id", TOOL_IDS)
 @pytest.mark.parametrize("path", PATHS)
-def test_kickoff_blocked_on_both_paths(
-    crew_audit: _AuditTap, crew_kit: SimpleNamespace, path: str, tool_id: str
-) -> None:
+def test_kickoff_blocked_on_both_paths(crew_audit: _Audit, crew_kit: SimpleNamespace, path: str, tool_id: str) -> None:
     """``kickoff``: the tool body never runs and the model reads our refusal, on both execution paths."""
     llm = _llm(crew_kit, path, "delete_records", {"table": "users"})
     with scope(**READ_ONLY):
@@ -199,7 +193,7 @@ def test_kickoff_blocked_on_both_paths(
 
 @pytest.mark.crewai
 @pytest.mark.parametrize("path", PATHS)
-async def test_kickoff_async_blocked(crew_audit: _AuditTap, crew_kit: SimpleNamespace, path: str) -> None:
+async def test_kickoff_async_blocked(crew_audit: _Audit, crew_kit: SimpleNamespace, path: str) -> None:
     """``kickoff_async`` goes through the same hook; nothing deleted."""
     llm = _llm(crew_kit, path, "delete_records", {"table": "users"})
     with scope(**READ_ONLY):
@@ -210,7 +204,7 @@ async def test_kickoff_async_blocked(crew_audit: _AuditTap, crew_kit: SimpleName
 
 @pytest.mark.crewai
 @pytest.mark.parametrize("path", PATHS)
-def test_benign_call_runs_and_audit_holds_both(crew_audit: _AuditTap, crew_kit: SimpleNamespace, path: str) -> None:
+def test_benign_call_runs_and_audit_holds_both(crew_audit: _Audit, crew_kit: SimpleNamespace, path: str) -> None:
     """A read runs and its output reaches the model; the audit holds the allowed read and the blocked delete."""
     read_llm = _llm(crew_kit, path, "read_records", {"table": "users"})
     delete_llm = _llm(crew_kit, path, "delete_records", {"table": "users"})
@@ -220,13 +214,14 @@ def test_benign_call_runs_and_audit_holds_both(crew_audit: _AuditTap, crew_kit: 
     assert ran == [("read_records", "users")]
     assert "3 rows from users" in _tool_result_seen_by_model(read_llm)
     assert crew_audit.decisions() == [("read_records", "allow"), ("delete_records", "block")]
-    call = crew_audit.records[0][0]
-    assert (call.framework, dict(call.arguments)) == ("crewai", {"table": "users"})
+    rec = crew_audit.records[0]
+    assert (rec.framework, rec.payload["arguments"]) == ("crewai", {"table": "users"})
+    assert crew_audit.records[1].policy_name == "scope.operation"
 
 
 @pytest.mark.crewai
 @pytest.mark.parametrize("path", PATHS)
-def test_result_recorded_in_agent_history(crew_audit: _AuditTap, crew_kit: SimpleNamespace, path: str) -> None:
+def test_result_recorded_in_agent_history(crew_audit: _Audit, crew_kit: SimpleNamespace, path: str) -> None:
     """The allowed tool's raw result is attached to the agent's history entry."""
     llm = _llm(crew_kit, path, "read_records", {"table": "sales"})
     with agent_context(agent_id="reporter") as ctx:
@@ -238,7 +233,7 @@ def test_result_recorded_in_agent_history(crew_audit: _AuditTap, crew_kit: Simpl
 
 @pytest.mark.crewai
 def test_internal_error_blocks_instead_of_failing_open(
-    crew_audit: _AuditTap, crew_kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+    crew_audit: _Audit, crew_kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CrewAI ignores hook exceptions and runs the tool, so an error while deciding must block."""
 
@@ -253,7 +248,7 @@ def test_internal_error_blocks_instead_of_failing_open(
 
 
 @pytest.mark.crewai
-def test_return_error_setting_accepted(crew_protect: Callable[..., _AuditTap], crew_kit: SimpleNamespace) -> None:
+def test_return_error_setting_accepted(crew_protect: Callable[..., _Audit], crew_kit: SimpleNamespace) -> None:
     """``on_block="return_error"`` installs too; CrewAI hands the model the refusal either way."""
     crew_protect("return_error")
     llm = _llm(crew_kit, "react", "delete_records", {"table": "users"})

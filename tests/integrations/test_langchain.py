@@ -21,40 +21,36 @@ from langgraph.prebuilt import InjectedState, ToolNode
 
 import agentgate
 from agentgate import FirewallBlockedError, agent_context, scope
+from agentgate.audit import AuditRecord, MemorySink
 from agentgate.integrations import langchain as lc
 
 READ_ONLY = {"allowed_operations": ["read"]}
 DESTRUCTIVE = {"table": "users"}
 
 
-class _AuditTap:
-    """Stands in for the firewall's auditor and keeps every decision handed to it."""
+class _Audit:
+    """The firewall's real audit trail (``agentgate.audit``), kept in a MemorySink."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[Any, Any]] = []
+        self.sink = MemorySink()
 
-    def record(self, call: Any, verdict: Any, agent: Any) -> None:
-        self.records.append((call, verdict))
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        return None
+    @property
+    def records(self) -> list[AuditRecord]:
+        assert agentgate.flush(5.0), "audit writer did not drain"
+        return list(self.sink.records)
 
     def decisions(self) -> list[tuple[str, str]]:
-        return [(c.tool_name, v.action.value) for c, v in self.records]
+        return [(r.tool_name, r.verdict) for r in self.records]
 
 
 @pytest.fixture
-def lc_protect() -> Iterator[Callable[..., _AuditTap]]:
-    """``protect(on_block=...)`` patches LangChain through protect_all and returns the audit tap."""
+def lc_protect() -> Iterator[Callable[..., _Audit]]:
+    """``protect(on_block=...)`` patches LangChain through protect_all and returns its audit trail."""
 
-    def protect(on_block: str = "raise") -> _AuditTap:
-        assert agentgate.protect_all(audit="none", on_block=on_block, frameworks=["langchain"]) == ["langchain"]
-        tap = _AuditTap()
-        agentgate.get_firewall().auditor = tap
-        return tap
+    def protect(on_block: str = "raise") -> _Audit:
+        audit = _Audit()
+        assert agentgate.protect_all(audit=audit.sink, on_block=on_block, frameworks=["langchain"]) == ["langchain"]
+        return audit
 
     lc.uninstall()
     yield protect
@@ -62,7 +58,7 @@ def lc_protect() -> Iterator[Callable[..., _AuditTap]]:
 
 
 @pytest.fixture
-def lc_audit(lc_protect: Callable[..., _AuditTap]) -> _AuditTap:
+def lc_audit(lc_protect: Callable[..., _Audit]) -> _Audit:
     """LangChain patched with the default ``on_block="raise"``."""
     return lc_protect()
 
@@ -150,7 +146,7 @@ def _react_agent(model: Any, tools: list[Any]) -> Any:
 
 @pytest.mark.parametrize("t", SYNC_TOOLS, ids=["@tool", "StructuredTool", "BaseTool-subclass"])
 @pytest.mark.parametrize("as_tool_call", [False, True], ids=["args", "ToolCall"])
-def test_sync_invoke_blocked_before_body_runs(lc_audit: _AuditTap, t: BaseTool, as_tool_call: bool) -> None:
+def test_sync_invoke_blocked_before_body_runs(lc_audit: _Audit, t: BaseTool, as_tool_call: bool) -> None:
     """``invoke`` (args or a ToolCall) of every sync tool shape raises and the body never runs."""
     payload = _tool_call(DESTRUCTIVE) if as_tool_call else DESTRUCTIVE
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError) as ei:
@@ -162,7 +158,7 @@ def test_sync_invoke_blocked_before_body_runs(lc_audit: _AuditTap, t: BaseTool, 
 
 @pytest.mark.parametrize("t", ALL_TOOLS, ids=["@tool", "StructuredTool", "BaseTool-subclass", "@tool-async"])
 @pytest.mark.parametrize("as_tool_call", [False, True], ids=["args", "ToolCall"])
-async def test_async_ainvoke_blocked_before_body_runs(lc_audit: _AuditTap, t: BaseTool, as_tool_call: bool) -> None:
+async def test_async_ainvoke_blocked_before_body_runs(lc_audit: _Audit, t: BaseTool, as_tool_call: bool) -> None:
     """``ainvoke`` of every tool shape, sync bodies included (run in a worker thread), raises; no side effect."""
     payload = _tool_call(DESTRUCTIVE) if as_tool_call else DESTRUCTIVE
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
@@ -171,7 +167,7 @@ async def test_async_ainvoke_blocked_before_body_runs(lc_audit: _AuditTap, t: Ba
     assert lc_audit.decisions() == [("delete_records", "block")]
 
 
-async def test_benign_call_runs_and_audit_holds_both(lc_audit: _AuditTap) -> None:
+async def test_benign_call_runs_and_audit_holds_both(lc_audit: _Audit) -> None:
     """A read inside the same scope runs; the audit holds the allowed read and the blocked delete."""
     with scope(**READ_ONLY):
         assert read_records.invoke({"table": "users"}) == "3 rows from users"
@@ -179,12 +175,12 @@ async def test_benign_call_runs_and_audit_holds_both(lc_audit: _AuditTap) -> Non
             await delete_records.ainvoke(DESTRUCTIVE)
     assert ran == [("read_records", "users")]
     assert lc_audit.decisions() == [("read_records", "allow"), ("delete_records", "block")]
-    call, _ = lc_audit.records[0]
-    assert call.framework == "langchain"
-    assert dict(call.arguments) == {"table": "users"}
+    read, delete = lc_audit.records
+    assert (read.framework, read.payload["arguments"]) == ("langchain", {"table": "users"})
+    assert delete.policy_name == "scope.operation"
 
 
-def test_result_recorded_in_agent_history(lc_audit: _AuditTap) -> None:
+def test_result_recorded_in_agent_history(lc_audit: _Audit) -> None:
     """The allowed call's result is attached to the agent's history; the blocked one has none."""
     with agent_context(agent_id="reporter") as ctx, scope(**READ_ONLY):
         read_records.invoke(_tool_call({"table": "sales"}, name="read_records"))
@@ -194,17 +190,17 @@ def test_result_recorded_in_agent_history(lc_audit: _AuditTap) -> None:
     assert history == [("read_records", "allow", "3 rows from sales"), ("delete_records", "block", None)]
 
 
-def test_tool_call_id_reaches_the_firewall(lc_audit: _AuditTap) -> None:
+def test_tool_call_id_reaches_the_firewall(lc_audit: _Audit) -> None:
     """The model's tool-call id is the audited call id (correlates audit rows with the transcript)."""
     read_records.invoke(_tool_call({"table": "users"}, name="read_records", call_id="call-xyz"))
-    assert lc_audit.records[0][0].call_id == "call-xyz"
+    assert lc_audit.records[0].payload["call_id"] == "call-xyz"
 
 
-def test_single_input_tool_binds_string_by_name(lc_audit: _AuditTap) -> None:
+def test_single_input_tool_binds_string_by_name(lc_audit: _Audit) -> None:
     """A classic single-input ``Tool`` called with a bare string is analyzed under its parameter name."""
     shell = Tool(name="run_shell", func=lambda cmd: ran.append(("run_shell", cmd)), description="Run a shell command.")
     shell.invoke("ls")
-    assert dict(lc_audit.records[0][0].arguments) == {"tool_input": "ls"}
+    assert lc_audit.records[0].payload["arguments"] == {"tool_input": "ls"}
 
 
 # ---------------------------------------------------------------- LangGraph
@@ -223,7 +219,7 @@ def _state(*calls: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("t", ALL_TOOLS, ids=["@tool", "StructuredTool", "BaseTool-subclass", "@tool-async"])
-async def test_toolnode_ainvoke_blocked(lc_audit: _AuditTap, t: BaseTool) -> None:
+async def test_toolnode_ainvoke_blocked(lc_audit: _Audit, t: BaseTool) -> None:
     """``ToolNode`` in a StateGraph (``ainvoke``) re-raises the block for every tool shape; no side effect."""
     graph = _tool_graph([t])
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
@@ -232,7 +228,7 @@ async def test_toolnode_ainvoke_blocked(lc_audit: _AuditTap, t: BaseTool) -> Non
 
 
 @pytest.mark.parametrize("t", SYNC_TOOLS, ids=["@tool", "StructuredTool", "BaseTool-subclass"])
-def test_toolnode_invoke_blocked(lc_audit: _AuditTap, t: BaseTool) -> None:
+def test_toolnode_invoke_blocked(lc_audit: _Audit, t: BaseTool) -> None:
     """``ToolNode`` in a StateGraph (``invoke``) re-raises the block; no side effect."""
     graph = _tool_graph([t])
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
@@ -240,7 +236,7 @@ def test_toolnode_invoke_blocked(lc_audit: _AuditTap, t: BaseTool) -> None:
     assert ran == []
 
 
-def test_toolnode_injected_state_is_stripped(lc_audit: _AuditTap) -> None:
+def test_toolnode_injected_state_is_stripped(lc_audit: _Audit) -> None:
     """Graph state injected by ToolNode reaches the tool but not the firewall or the audit trail."""
     seen: list[int] = []
 
@@ -252,10 +248,10 @@ def test_toolnode_injected_state_is_stripped(lc_audit: _AuditTap) -> None:
 
     _tool_graph([count_messages]).invoke(_state(_tool_call({"table": "users"}, name="count_messages")))
     assert seen == [1]
-    assert dict(lc_audit.records[0][0].arguments) == {"table": "users"}
+    assert lc_audit.records[0].payload["arguments"] == {"table": "users"}
 
 
-def test_toolnode_handle_tool_errors_gives_model_the_refusal(lc_audit: _AuditTap) -> None:
+def test_toolnode_handle_tool_errors_gives_model_the_refusal(lc_audit: _Audit) -> None:
     """With ``handle_tool_errors=True`` the block becomes an error ToolMessage; the body still never runs."""
     graph = _tool_graph([delete_records], handle_tool_errors=True)
     with scope(**READ_ONLY):
@@ -267,7 +263,7 @@ def test_toolnode_handle_tool_errors_gives_model_the_refusal(lc_audit: _AuditTap
     assert ran == []
 
 
-def test_create_react_agent_invoke_blocked_and_benign_runs(lc_audit: _AuditTap) -> None:
+def test_create_react_agent_invoke_blocked_and_benign_runs(lc_audit: _Audit) -> None:
     """``create_react_agent`` + scripted model: the delete raises, a read runs, the audit holds both."""
     with scope(**READ_ONLY):
         out = _react_agent(_model(_tool_call({"table": "users"}, name="read_records")), [read_records]).invoke(
@@ -281,7 +277,7 @@ def test_create_react_agent_invoke_blocked_and_benign_runs(lc_audit: _AuditTap) 
     assert lc_audit.decisions() == [("read_records", "allow"), ("delete_records", "block")]
 
 
-async def test_create_react_agent_ainvoke_blocked(lc_audit: _AuditTap) -> None:
+async def test_create_react_agent_ainvoke_blocked(lc_audit: _Audit) -> None:
     """``create_react_agent().ainvoke`` with an async tool raises the block; no side effect."""
     agent = _react_agent(_model(_tool_call(DESTRUCTIVE)), [adelete_records])
     with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
@@ -293,7 +289,7 @@ async def test_create_react_agent_ainvoke_blocked(lc_audit: _AuditTap) -> None:
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["invoke", "ainvoke"])
-async def test_return_error_lets_agent_recover(lc_protect: Callable[..., _AuditTap], use_async: bool) -> None:
+async def test_return_error_lets_agent_recover(lc_protect: Callable[..., _Audit], use_async: bool) -> None:
     """``on_block="return_error"``: the model gets an error ToolMessage, the run completes, nothing is deleted."""
     tap = lc_protect("return_error")
     agent = _react_agent(_model(_tool_call(DESTRUCTIVE)), [delete_records])
@@ -310,7 +306,7 @@ async def test_return_error_lets_agent_recover(lc_protect: Callable[..., _AuditT
     assert tap.decisions() == [("delete_records", "block")]
 
 
-def test_return_error_direct_call_returns_text(lc_protect: Callable[..., _AuditTap]) -> None:
+def test_return_error_direct_call_returns_text(lc_protect: Callable[..., _Audit]) -> None:
     """A direct call without a tool-call id gets the refusal text instead of an exception."""
     lc_protect("return_error")
     with scope(**READ_ONLY):

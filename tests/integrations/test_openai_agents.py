@@ -21,6 +21,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 
 import agentgate
 from agentgate import FirewallBlockedError, agent_context, scope
+from agentgate.audit import AuditRecord, MemorySink
 from agentgate.integrations import openai_agents as oa
 
 READ_ONLY = {"allowed_operations": ["read"]}
@@ -29,34 +30,31 @@ RUN_CONFIG = RunConfig(tracing_disabled=True)
 ran: list[tuple[str, Any]] = []
 
 
-class _AuditTap:
-    """Stands in for the firewall's auditor and keeps every decision handed to it."""
+class _Audit:
+    """The firewall's real audit trail (``agentgate.audit``), kept in a MemorySink."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[Any, Any]] = []
+        self.sink = MemorySink()
 
-    def record(self, call: Any, verdict: Any, agent: Any) -> None:
-        self.records.append((call, verdict))
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        return None
+    @property
+    def records(self) -> list[AuditRecord]:
+        assert agentgate.flush(5.0), "audit writer did not drain"
+        return list(self.sink.records)
 
     def decisions(self) -> list[tuple[str, str]]:
-        return [(c.tool_name, v.action.value) for c, v in self.records]
+        return [(r.tool_name, r.verdict) for r in self.records]
 
 
 @pytest.fixture
-def agents_protect() -> Iterator[Callable[..., _AuditTap]]:
-    """``protect(on_block=...)`` patches the Agents SDK through protect_all and returns the audit tap."""
+def agents_protect() -> Iterator[Callable[..., _Audit]]:
+    """``protect(on_block=...)`` patches the Agents SDK through protect_all and returns its audit trail."""
 
-    def protect(on_block: str = "raise") -> _AuditTap:
-        assert agentgate.protect_all(audit="none", on_block=on_block, frameworks=["openai_agents"]) == ["openai_agents"]
-        tap = _AuditTap()
-        agentgate.get_firewall().auditor = tap
-        return tap
+    def protect(on_block: str = "raise") -> _Audit:
+        audit = _Audit()
+        assert agentgate.protect_all(audit=audit.sink, on_block=on_block, frameworks=["openai_agents"]) == [
+            "openai_agents"
+        ]
+        return audit
 
     oa.uninstall()
     ran.clear()
@@ -65,7 +63,7 @@ def agents_protect() -> Iterator[Callable[..., _AuditTap]]:
 
 
 @pytest.fixture
-def agents_audit(agents_protect: Callable[..., _AuditTap]) -> _AuditTap:
+def agents_audit(agents_protect: Callable[..., _Audit]) -> _Audit:
     """The Agents SDK patched with the default ``on_block="raise"``."""
     return agents_protect()
 
@@ -141,7 +139,7 @@ async def _run(agent: Agent[Any], how: str) -> Any:
 
 @pytest.mark.parametrize("how", ["run", "run_streamed"])
 @pytest.mark.parametrize("tool", DELETE_TOOLS, ids=DELETE_IDS)
-async def test_run_fails_with_our_error_as_cause(agents_audit: _AuditTap, tool: FunctionTool, how: str) -> None:
+async def test_run_fails_with_our_error_as_cause(agents_audit: _Audit, tool: FunctionTool, how: str) -> None:
     """``Runner.run`` / ``run_streamed`` fail with UserError caused by FirewallBlockedError; the tool never ran."""
     with scope(**READ_ONLY), pytest.raises(UserError) as ei:
         await _run(_delete_agent(tool), how)
@@ -152,7 +150,7 @@ async def test_run_fails_with_our_error_as_cause(agents_audit: _AuditTap, tool: 
 
 
 @pytest.mark.parametrize("tool", DELETE_TOOLS, ids=DELETE_IDS)
-def test_run_sync_blocked(agents_audit: _AuditTap, tool: FunctionTool) -> None:
+def test_run_sync_blocked(agents_audit: _Audit, tool: FunctionTool) -> None:
     """``Runner.run_sync`` fails the same way; the tool never ran."""
     with scope(**READ_ONLY), pytest.raises(UserError) as ei:
         Runner.run_sync(_delete_agent(tool), "go", run_config=RUN_CONFIG)
@@ -160,7 +158,7 @@ def test_run_sync_blocked(agents_audit: _AuditTap, tool: FunctionTool) -> None:
     assert ran == []
 
 
-def test_benign_call_runs_and_audit_holds_both(agents_audit: _AuditTap) -> None:
+def test_benign_call_runs_and_audit_holds_both(agents_audit: _Audit) -> None:
     """A read runs and the run finishes; the audit holds the allowed read and the blocked delete."""
     with scope(**READ_ONLY):
         result = Runner.run_sync(
@@ -171,12 +169,16 @@ def test_benign_call_runs_and_audit_holds_both(agents_audit: _AuditTap) -> None:
             Runner.run_sync(_delete_agent(delete_records), "go", run_config=RUN_CONFIG)
     assert ran == [("read_records", "users")]
     assert agents_audit.decisions() == [("read_records", "allow"), ("delete_records", "block")]
-    call = agents_audit.records[0][0]
-    assert (call.framework, call.call_id, dict(call.arguments)) == ("openai_agents", "call-1", {"table": "users"})
-    assert call.raw_payload == '{"table":"users"}'
+    rec = agents_audit.records[0]
+    assert (rec.framework, rec.payload["call_id"], rec.payload["arguments"]) == (
+        "openai_agents",
+        "call-1",
+        {"table": "users"},
+    )
+    assert agents_audit.records[1].policy_name == "scope.operation"
 
 
-async def test_result_recorded_in_agent_history(agents_audit: _AuditTap) -> None:
+async def test_result_recorded_in_agent_history(agents_audit: _Audit) -> None:
     """The allowed tool's output is attached to the agent's history entry for that call."""
     async with agent_context(agent_id="reporter") as ctx:
         await Runner.run(_agent(read_records, "read_records", {"table": "sales"})[0], "go", run_config=RUN_CONFIG)
@@ -185,14 +187,14 @@ async def test_result_recorded_in_agent_history(agents_audit: _AuditTap) -> None
     ]
 
 
-def test_copied_tool_is_still_guarded(agents_audit: _AuditTap) -> None:
+def test_copied_tool_is_still_guarded(agents_audit: _Audit) -> None:
     """``copy.copy(tool)`` (the SDK copies tools per run in places) goes through the same guard."""
     with scope(**READ_ONLY), pytest.raises(UserError):
         Runner.run_sync(_delete_agent(copy.copy(delete_records)), "go", run_config=RUN_CONFIG)
     assert ran == []
 
 
-def test_agent_as_tool_inner_call_blocked(agents_audit: _AuditTap) -> None:
+def test_agent_as_tool_inner_call_blocked(agents_audit: _Audit) -> None:
     """A tool called by a sub-agent exposed with ``Agent.as_tool`` is decided too."""
     inner, _ = _agent(delete_records, "delete_records", {"table": "users"})
     outer_model = ScriptedModel(
@@ -219,7 +221,7 @@ def test_agent_as_tool_inner_call_blocked(agents_audit: _AuditTap) -> None:
 
 
 @pytest.mark.parametrize("how", ["run", "run_streamed"])
-async def test_return_error_hands_model_the_refusal(agents_protect: Callable[..., _AuditTap], how: str) -> None:
+async def test_return_error_hands_model_the_refusal(agents_protect: Callable[..., _Audit], how: str) -> None:
     """``on_block="return_error"``: the model reads the refusal as the tool output and the run completes."""
     agents_protect("return_error")
     agent, model = _agent(delete_records, "delete_records", {"table": "users"})
@@ -238,7 +240,7 @@ async def test_return_error_hands_model_the_refusal(agents_protect: Callable[...
 # --------------------------------------------------- a real provider protocol
 
 
-async def test_blocked_with_openai_responses_model_over_http(agents_audit: _AuditTap, oai_llm_server: Any) -> None:
+async def test_blocked_with_openai_responses_model_over_http(agents_audit: _Audit, oai_llm_server: Any) -> None:
     """With the real ``openai`` client against a local Responses-protocol server: blocked, benign ran."""
     from agents import OpenAIResponsesModel
     from openai import AsyncOpenAI
