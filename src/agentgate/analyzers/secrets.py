@@ -201,10 +201,13 @@ _AWS_SECRET_RE = re.compile(
     r"(?i)(?:aws_?secret_?access_?key|secret_?access_?key|aws_?secret(?:_?key)?)[\"']?\s*[:=]\s*[\"']?"
     r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
 )
+# Header, then the body (base64 lines, optional RFC 1421 headers), then the END line if present.
 _PEM_RE = re.compile(
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |SSH2 ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----"
-    r"([\s\S]*?)(?:-----END \1-----|\Z)"
+    r"((?:\s|Proc-Type:[^\n]*|DEK-Info:[^\n]*|Comment:[^\n]*|[A-Za-z0-9+/=])*)(?:-----END \1-----)?"
 )
+_AWS_KEY_NAME = re.compile(r"(?i)secret_?access_?key|aws_?secret")
+_AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+]{40}")
 _PUTTY_RE = re.compile(r"PuTTY-User-Key-File-\d: [\s\S]*?Private-Lines: \d+\s+[A-Za-z0-9+/=\s]{40,}")
 _URL_CRED_RE = re.compile(
     r"\b([a-z][a-z0-9+.\-]{1,30})://([^\s:/@'\"<>]{1,128}):([^\s@/'\"<>]{1,256})@([^\s/'\"?#<>]+)", re.I
@@ -376,9 +379,11 @@ def _find(text: str) -> list[SecretMatch]:
         out.append(SecretMatch(rule, rule.split(".", 1)[1], m.start(), m.end(), _KEEP[name], example, prov, conf))
     if "PRIVATE KEY" in text:
         for m in _PEM_RE.finditer(text):
-            body = re.sub(r"[\s]|Proc-Type:.*|DEK-Info:.*", "", m.group(2))
-            if len(body) >= 40 and re.fullmatch(r"[A-Za-z0-9+/=]+", body) and not _looks_example(body):
-                out.append(SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0))
+            body = re.sub(r"\s|Proc-Type:.*|DEK-Info:.*|Comment:.*", "", m.group(2))
+            if len(body) >= 40:
+                out.append(
+                    SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0, _looks_example(body))
+                )
     if "PuTTY-User-Key-File" in text:
         out.extend(
             SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0) for m in _PUTTY_RE.finditer(text)
@@ -496,6 +501,17 @@ def _sensitive_key(key: object) -> bool:
     return k in _SENSITIVE_KEYS or k.endswith(_SENSITIVE_SUFFIXES)
 
 
+def _mask_one(text: str, m: SecretMatch) -> str:
+    secret = text[m.start : m.end]
+    if m.rule_id == "secrets.private_key":
+        head = secret.split("-----", 3)
+        label = head[1] if len(head) > 2 else "BEGIN PRIVATE KEY"
+        return f"-----{label}-----[REDACTED:private_key]-----{label.replace('BEGIN', 'END', 1)}-----"
+    if m.rule_id == "secrets.card_number":
+        return f"[REDACTED:card_number ****{re.sub(r'[^0-9]', '', secret)[-4:]}]"
+    return f"{secret[: m.keep]}[REDACTED:{m.label}]"
+
+
 def _mask_text(text: str) -> tuple[str, bool]:
     ms = find_secrets(text)
     if not ms:
@@ -504,16 +520,7 @@ def _mask_text(text: str) -> tuple[str, bool]:
     pos = 0
     for m in ms:
         parts.append(text[pos : m.start])
-        secret = text[m.start : m.end]
-        if m.rule_id == "secrets.private_key":
-            head = secret.split("-----", 3)
-            label = head[1] if len(head) > 2 else "BEGIN PRIVATE KEY"
-            parts.append(f"-----{label}-----[REDACTED:private_key]-----{label.replace('BEGIN', 'END', 1)}-----")
-        elif m.rule_id == "secrets.card_number":
-            digits = re.sub(r"\D", "", secret)
-            parts.append(f"[REDACTED:card_number ****{digits[-4:]}]")
-        else:
-            parts.append(f"{secret[: m.keep]}[REDACTED:{m.label}]")
+        parts.append(_mask_one(text, m))
         pos = m.end
     parts.append(text[pos:])
     return "".join(parts), True
@@ -667,6 +674,9 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for argument, text in strings:
+        leaf = argument.rsplit(".", 1)[-1]
+        if _AWS_KEY_NAME.search(leaf) and _AWS_SECRET_VALUE.fullmatch(text.strip()):
+            text = f"{leaf}={text.strip()}"  # the name says what the 40 characters are
         for m in find_secrets(text):
             if m.example or (m.rule_id, argument) in seen:
                 continue
@@ -675,11 +685,7 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
                 continue
             seen.add((m.rule_id, argument))
             sev, eff = _EFFECTS[verdict]
-            masked = (
-                _mask_text(text[m.start : m.end])[0]
-                if m.rule_id != "secrets.connection_string"
-                else "[REDACTED:password]"
-            )
+            masked = _mask_one(text, m)
             where = {
                 "send": "sent in a message",
                 "network": "sent over the network",
