@@ -161,6 +161,15 @@ _SQL_RE = re.compile(
     r"^\s*(?:(?:--[^\n]*\n|#[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*(?:select|insert|update|delete|drop|create|alter|truncate|grant|revoke|with|exec|execute|copy|attach|detach|pragma|merge|replace|call|load|set|show|declare|prepare|rename|vacuum|lock|handler|values|upsert|begin|use|analyze|explain|comment|import|export|unload|deallocate|reindex|cluster|refresh|do)\b[\s\S]*?(?:\b(?:from|into|table|set|where|database|schema|user|role|view|index|program|function|procedure|trigger|extension|privileges|on|to|as|values|select|all)\b|\*|;|\()",
     re.IGNORECASE | re.DOTALL,
 )
+# An injection fragment meant to be interpolated into a query: a quote, number or
+# parenthesis closing the value, then a stacked statement, a UNION SELECT or an
+# OR/AND comparison ("x' UNION SELECT ...", "1=1; DROP TABLE t", "' OR '1'='1").
+# Inline comments count as whitespace. The SQL analyzer parses the value in a string
+# and an expression frame to confirm.
+_SQL_FRAGMENT_RE = re.compile(
+    r"['\")0-9](?:\s|/\*[^*]*\*/)*(?:;(?:\s|/\*[^*]*\*/)*(?:select|insert|update|delete|drop|truncate|alter|create|grant|revoke|exec|execute|declare|copy|shutdown|waitfor|load|attach)\b|union(?:(?:\s|/\*[^*]*\*/)+all)?(?:\s|/\*[^*]*\*/)+select\b|(?:or|and)(?:\s|/\*[^*]*\*/)+(?:'[^']*'|\d+)(?:\s|/\*[^*]*\*/)*(?:=|<>|!=|<=|>=|<|>|like\b)|(?:or|and)(?:\s|/\*[^*]*\*/)+true\b)",
+    re.IGNORECASE,
+)
 _SHELL_RE = re.compile(
     r"(?:^\s*(?:sudo\s+|env\s+|exec\s+|nohup\s+|\w+=\S*\s+)*(?:rm|curl|wget|bash|sh|zsh|dash|ksh|nc|ncat|netcat|socat|telnet|chmod|chown|chgrp|dd|mkfs(?:\.\w+)?|python[0-9.]*|perl|ruby|php|node|eval|base64|crontab|kill|pkill|killall|su|sudo|scp|rsync|ssh|tar|find|xargs|echo|printf|cat|cp|mv|ln|git|docker|kubectl|systemctl|service|iptables|useradd|usermod|passwd|shutdown|reboot|mount|umount|ls|grep|head|tail|wc|sed|awk|tee|touch|mkdir|rmdir|truncate|shred|openssl|nohup|at|tr|sort|uniq|env|export|source|npm|pip[0-9.]*|apt(?:-get)?|yum|brew|make|powershell|cmd|iex|chattr|setfacl|history|unset|alias)(?:\s|$|;|\||&)"
     r"|\$\(|`[^`]+`|\$\{|\$IFS|/dev/(?:tcp|udp)/|\|\s*(?:ba|z|da|k)?sh\b|;\s*\w+\s|&&|\|\|)",
@@ -179,7 +188,7 @@ def _looks_path(v: str) -> bool:
 
 
 def _looks_sql(v: str) -> bool:
-    return bool(_SQL_RE.match(v[:4096]))
+    return bool(_SQL_RE.match(v[:4096])) or ("\n" not in v[:512] and bool(_SQL_FRAGMENT_RE.search(v[:512])))
 
 
 def _looks_shell(v: str) -> bool:

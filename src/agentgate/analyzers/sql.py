@@ -122,6 +122,7 @@ class Hit:
     message: str
     evidence: str
     grant_op: str | None = None
+    raw: bool = False  # found in a statement sqlglot kept as raw text (a Command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ class Statement:
     operation: str | None
     reads: tuple[str, ...]
     writes: tuple[str, ...]
+    raw: bool = False  # sqlglot kept it as raw text (a Command) and we dispatched on its keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,12 @@ _CRED_TABLE_PAIRS = _pairs(
     "api_keys api_tokens access_tokens auth_tokens refresh_tokens oauth_tokens session_tokens private_keys "
     "secret_keys access_keys"
 )
+# Application tables keep privileges in data: SET role = 'admin' is a privilege grant.
+_ROLE_COLUMNS = _words_set(
+    "role roles is_admin is_superuser is_staff admin superuser user_type account_type access_level "
+    "permission permissions privilege privileges user_role"
+)
+_POWER_WORDS = _words_set("admin administrator superuser root owner sysadmin superadmin staff")
 _NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 # Raw-text statements (sqlglot Command) we know to be harmless: keyword -> class.
@@ -282,6 +290,16 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
         return SqlAnalysis(
             dialect, (), (), f"SQL text of {len(text)} characters exceeds the {_MAX_LEN}-character analysis limit"
         )
+    parsed = _statements(text, dialect)
+    if isinstance(parsed, SqlAnalysis):
+        return parsed
+    stmts, d = parsed
+    return _analyze(stmts, d, depth) if stmts else SqlAnalysis(d, (), ())
+
+
+def _statements(text: str, dialect: str | None) -> tuple[list[exp.Expression], str | None] | SqlAnalysis:
+    """Parse *text* into statements, trying the common dialects when none is given;
+    a failure comes back as an SqlAnalysis carrying the error."""
     candidates: tuple[str | None, ...] = (dialect,) if dialect else (None, "postgres", "mysql", "tsql", "sqlite")
     first_error: str | None = None
     first_tokens: list[Token] | None = None
@@ -313,11 +331,78 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
         if bad is not None:
             first_error = first_error or f"not a SQL statement: {bad.sql()[:60]!r}"
             continue
-        if not stmts:
-            return SqlAnalysis(d, (), ())
-        return _analyze(stmts, d, depth)
+        return stmts, d
     hits = _token_hits(first_tokens) if first_tokens else ()
     return SqlAnalysis(dialect, (), hits, first_error or "empty or invalid SQL")
+
+
+# Where interpolated values land: inside a string literal, or as a WHERE expression.
+# These are analysis frames, never executed.
+_FRAME = "__agentgate_frame"
+_FRAMES = (
+    ("string", f"SELECT * FROM {_FRAME} WHERE {_FRAME}_c = '", "'"),  # noqa: S608
+    ("expression", f"SELECT * FROM {_FRAME} WHERE ", ""),  # noqa: S608
+)
+
+
+@functools.lru_cache(maxsize=2048)
+def parse_fragment(text: str, dialect: str | None = None) -> SqlAnalysis | None:
+    """Analyze *text* as a value interpolated into a query (SQL injection).
+
+    A sniffed value that is not a statement of its own ("x' UNION SELECT ...",
+    "1=1; DROP TABLE t; --") is placed where such values land: inside a string
+    literal and as a WHERE expression. If it then parses and breaks out of its
+    slot (ends the literal, adds a UNION or more statements, or carries a rule
+    hit), the analysis of the framed query is returned with an ``sql.injection``
+    hit; otherwise None (it is just text: "O'Brien" does not parse in either frame).
+
+    >>> [h.rule for h in parse_fragment("x' OR 'a'='a").hits]
+    ['sql.tautology', 'sql.injection']
+    >>> parse_fragment("O'Brien") is None
+    True
+    """
+    if len(text) > 4096:
+        return None
+    for slot, head, tail in _FRAMES:
+        parsed = _statements(head + text + tail, dialect)
+        if isinstance(parsed, SqlAnalysis) or not parsed[0]:
+            continue
+        stmts, d = parsed
+        first = stmts[0]
+        where = first.args.get("where") if isinstance(first, exp.Select) else None
+        broke = len(stmts) > 1 or not isinstance(first, exp.Select)
+        if slot == "string" and not broke:
+            cond = where.this if where is not None else None
+            broke = not (isinstance(cond, exp.EQ) and isinstance(cond.expression, exp.Literal))
+        a = _analyze(stmts, d, 1)
+        if not broke and not any(h.effect is not Effect.INFO for h in a.hits):
+            continue
+        how = (
+            "adds statements or a UNION to"
+            if len(stmts) > 1 or not isinstance(first, exp.Select)
+            else ("breaks out of the string literal of" if slot == "string" else "rewrites the condition of")
+        )
+        inj = Hit(
+            "sql.injection",
+            Severity.HIGH,
+            Effect.BLOCK,
+            f"the value {how} the query it is interpolated into: a SQL injection payload",
+            text[:120],
+        )
+        hits = tuple(h for h in a.hits if h.rule != "sql.stacked")
+        stmts_out = tuple(
+            Statement(
+                st.kind,
+                st.sql_class,
+                st.operation,
+                tuple(t for t in st.reads if t != _FRAME),
+                tuple(t for t in st.writes if t != _FRAME),
+                st.raw,
+            )
+            for st in a.statements
+        )
+        return SqlAnalysis(d, stmts_out, (*hits, inj))
+    return None
 
 
 def _describe(e: Exception) -> str:
@@ -401,7 +486,7 @@ def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
 class _Acc:
     """Per-statement accumulator for the single AST walk."""
 
-    __slots__ = ("cls", "depth", "dialect", "hits", "reads", "skip_ids", "write_ids", "writes")
+    __slots__ = ("cls", "depth", "dialect", "hits", "raw", "reads", "skip_ids", "write_ids", "writes")
 
     def __init__(self, dialect: str | None, depth: int) -> None:
         self.dialect = dialect
@@ -411,6 +496,7 @@ class _Acc:
         self.writes: list[str] = []
         self.write_ids: set[int] = set()
         self.skip_ids: set[int] = set()  # Table nodes that name a procedure, not data
+        self.raw = False
         self.hits: list[Hit] = []
 
     def klass(self, c: str) -> None:
@@ -418,12 +504,12 @@ class _Acc:
             self.cls = c
 
     def hit(self, rule: str, sev: Severity, eff: Effect, msg: str, evidence: str, grant_op: str | None = None) -> None:
-        self.hits.append(Hit(rule, sev, eff, msg, evidence[:120], grant_op))
+        self.hits.append(Hit(rule, sev, eff, msg, evidence[:120], grant_op, self.raw))
 
     def merge(self, sub: SqlAnalysis, where: str | None) -> None:
         for h in sub.hits:
             msg = f"{h.message} (inside {where})" if where else h.message
-            self.hits.append(Hit(h.rule, h.severity, h.effect, msg, h.evidence, h.grant_op))
+            self.hits.append(Hit(h.rule, h.severity, h.effect, msg, h.evidence, h.grant_op, h.raw or self.raw))
         for s in sub.statements:
             self.klass(s.sql_class)
             self.reads.extend(s.reads)
@@ -438,7 +524,7 @@ def _analyze(stmts: list[exp.Expression], dialect: str | None, depth: int) -> Sq
         _statement(st, acc)
         kind = str(st.this).lower() if isinstance(st, exp.Command) else st.key
         cls = acc.cls or "session"
-        out.append(Statement(kind, cls, _CLASS_OP.get(cls), _unique(acc.reads), _unique(acc.writes)))
+        out.append(Statement(kind, cls, _CLASS_OP.get(cls), _unique(acc.reads), _unique(acc.writes), acc.raw))
         hits.extend(acc.hits)
     if len(out) > 1:
         pivot = any(
@@ -472,6 +558,7 @@ def _analyze(stmts: list[exp.Expression], dialect: str | None, depth: int) -> Sq
 def _statement(st: exp.Expression, acc: _Acc) -> None:
     """Classify one top-level statement, then walk it once."""
     if isinstance(st, exp.Command):
+        acc.raw = True
         _command(st, acc)
         return
     if isinstance(st, (exp.Transaction, exp.Commit, exp.Rollback)):
@@ -559,6 +646,22 @@ def _on_update(node: exp.Update, acc: _Acc) -> None:
                 f"the UPDATE overwrites the credential column {col.name!r} (account takeover risk); confirm the task needs it",
                 eq.sql(dialect=acc.dialect),
             )
+        elif isinstance(col, exp.Column) and col.name.lower() in _ROLE_COLUMNS and _grants_power(eq.expression):
+            acc.hit(
+                "sql.privilege",
+                Severity.HIGH,
+                Effect.ESCALATE,
+                f"the UPDATE sets {col.name} = {eq.expression.sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
+                eq.sql(dialect=acc.dialect),
+                "admin",
+            )
+
+
+def _grants_power(value: exp.Expression) -> bool:
+    c = _const(value)
+    if isinstance(c, str):
+        return bool(_POWER_WORDS & set(_words(c)))
+    return c is True or c == 1.0
 
 
 def _on_insert(node: exp.Insert, acc: _Acc) -> None:
@@ -1293,41 +1396,35 @@ def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         a = parse_sql(tgt.value, dialect)
         ctx.scratch.setdefault("sql", {})[tgt.argument] = a
         sniffed = tgt.source == "sniff"
-        carrier = sniffed and ctx.classification.kind in _TEXT_CARRIERS
+        if sniffed:
+            if a.error is not None or all(st.raw for st in a.statements):
+                # Not a statement sqlglot understands: maybe a value meant to be
+                # interpolated into one (injection), else just text.
+                frag = parse_fragment(tgt.value, dialect)
+                if frag is None:
+                    continue
+                a = frag
+            _sniffed_findings(a, ctx, tgt.argument, out)
+            continue
         if a.error is not None:
-            if not sniffed:
-                out.append(
-                    Finding(
-                        "sql.unparsable",
-                        Severity.MEDIUM,
-                        Effect.ESCALATE,
-                        f"cannot parse the SQL ({a.error}); it is not run unseen",
-                        tgt.value[:120],
-                        tgt.argument,
-                    )
+            out.append(
+                Finding(
+                    "sql.unparsable",
+                    Severity.MEDIUM,
+                    Effect.ESCALATE,
+                    f"cannot parse the SQL ({a.error}); it is not run unseen",
+                    tgt.value[:120],
+                    tgt.argument,
                 )
-            elif not a.hits:
-                continue
+            )
         for h in a.hits:
             eff = h.effect
-            if carrier:
-                eff = Effect.INFO
-            elif sniffed:
-                if eff is not Effect.BLOCK:
-                    continue  # sniffed text: only strong findings
+            msg = h.message
+            if eff is Effect.BLOCK and h.grant_op and h.rule in _GRANTABLE and _grants(ctx, h.grant_op):
                 eff = Effect.ESCALATE
-            elif eff is Effect.BLOCK and h.grant_op and h.rule in _GRANTABLE and _grants(ctx, h.grant_op):
-                eff = Effect.ESCALATE
-            if eff is h.effect:
-                msg = h.message
-            elif carrier:
-                msg = f"{h.message} (noted only: SQL-looking text carried by a {ctx.classification.kind} tool, not executed by it)"
-            elif sniffed:
-                msg = f"{h.message} (escalated: SQL-looking text in a tool that is not declared as SQL)"
-            else:
                 msg = f"{h.message} (escalated, not blocked: the scope grants {h.grant_op})"
             out.append(Finding(h.rule, h.severity, eff, msg, h.evidence, tgt.argument))
-        if sniffed or not policy.layers:
+        if not policy.layers:
             continue
         if policy.restricts_operations:
             for st in a.statements:
@@ -1345,6 +1442,28 @@ def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if policy.has_resource_rules:
             _scope_tables(a, ctx, tgt.argument, out)
     return _dedupe(out)
+
+
+def _sniffed_findings(a: SqlAnalysis, ctx: Context, argument: str, out: list[Finding]) -> None:
+    """Findings for SQL-looking text in a tool not declared as SQL: we do not know
+    the tool runs it. Raw-text (Command) hits are prose-level evidence and dropped;
+    a text-carrying tool only gets INFO notes; elsewhere BLOCK becomes ESCALATE,
+    except an injection payload, which is never a legitimate value."""
+    kind = ctx.classification.kind
+    carrier = kind in _TEXT_CARRIERS
+    for h in a.hits:
+        if h.raw or h.effect is Effect.INFO:
+            continue
+        if carrier:
+            eff, msg = (
+                Effect.INFO,
+                f"{h.message} (noted only: SQL-looking text carried by a {kind} tool, not run by it)",
+            )
+        elif h.effect is Effect.BLOCK and h.rule != "sql.injection":
+            eff, msg = Effect.ESCALATE, f"{h.message} (escalated: SQL-looking text in a tool not declared as SQL)"
+        else:
+            eff, msg = h.effect, h.message
+        out.append(Finding(h.rule, h.severity, eff, msg, h.evidence, argument))
 
 
 def _grants(ctx: Context, op: str) -> bool:
