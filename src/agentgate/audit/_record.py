@@ -155,7 +155,7 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, bytes | bytearray):
         return clean_text(bytes(value).decode("utf-8", "replace"))
     if depth >= _MAX_DEPTH:
-        return clean_text(repr(value))
+        return _repr(value)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for i, (k, v) in enumerate(value.items()):
@@ -172,7 +172,14 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         return res
     if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):  # enums
         return clean_text(value.value)
-    return clean_text(repr(value))
+    return _repr(value)
+
+
+def _repr(value: Any) -> str:
+    try:
+        return clean_text(repr(value))
+    except Exception:  # a user object's __repr__ must not cost the decision its record
+        return f"<{type(value).__name__}: repr failed>"
 
 
 _ENC = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -66,11 +66,18 @@ class SpoolFile:
             self.pending = sum(1 for _ in self._lines(0))
 
     def _open(self) -> IO[bytes]:
-        if self._fh is None:
+        while self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a+b")  # noqa: SIM115 - held open (and locked) for the writer's lifetime
             _lock(fh, blocking=True)
-            self._fh = fh
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fh = fh
+            else:  # another process replayed and removed the file while we waited for its lock
+                fh.close()
         return self._fh
 
     def append(self, rows: list[dict[str, Any]], fsync: bool = True) -> None:

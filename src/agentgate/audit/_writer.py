@@ -124,8 +124,12 @@ def _fallback_row(item: _Item, exc: BaseException) -> dict[str, Any]:
         "tool_name": jsonable(str(getattr(call, "tool_name", "?"))),
         "payload": {"arguments": {}, "error": f"arguments not recorded: {type(exc).__name__}"},
         "verdict": str(_enum(getattr(v, "action", "unknown"))),
+        "policy_name": _opt(getattr(v, "policy_name", None)),
         "severity": str(_enum(getattr(v, "severity", "low"))),
-        "tier_used": 1,
+        "tier_used": int(getattr(v, "tier_used", 1) or 1),
+        "decision_id": _opt(getattr(v, "decision_id", None)),
+        "mode": _opt(getattr(v, "mode", None)),
+        "would_block": bool(getattr(v, "would_block", False)),
         "findings": [],
         "redacted": True,
     }
@@ -277,7 +281,9 @@ class AuditWriter:
             row = base_row(item, self._redactor)
         except Exception as exc:
             row = _fallback_row(item, exc)
-        self._overflow.append([row], fsync=False)
+        self._overflow.append([row], fsync=not late)
+        if late:  # release the file at once: the next writer (even in this process) recovers it
+            self._overflow.close()
         with self._count_lock:
             self._counts["late" if late else "spilled"] += 1
         if not late:
