@@ -13,12 +13,12 @@ from .servers.llm_server import LLMServer
 class AuditTap:
     """The default firewall's audit trail, kept in memory (the real writer and `MemorySink`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: Any = None) -> None:
         from agentgate._firewall import Firewall
         from agentgate.audit import MemorySink
 
         self.sink = MemorySink()
-        self.firewall = Firewall(audit=self.sink)
+        self.firewall = Firewall(config, audit=self.sink)
 
     def records(self) -> list[Any]:
         """Every stored `AuditRecord`, after draining the writer."""

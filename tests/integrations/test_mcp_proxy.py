@@ -11,6 +11,7 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client, MCPError, StdioServerParameters, types
@@ -119,13 +120,18 @@ def test_cli_requires_a_server_command() -> None:
 
 
 @pytest.fixture
-def mcp_proxy(oai_audit: AuditTap) -> McpProxy:
-    """A proxy deciding in a read-only agent policy (through a read-only scope layer)."""
-    import agentgate
-    from agentgate.policy import ScopePolicy
+def mcp_readonly(mcp_policy: Path) -> AuditTap:
+    """The default firewall enforcing the read-only policy, auditing in memory."""
+    from agentgate._firewall import set_firewall
 
-    fw = agentgate.get_firewall()
-    fw._agent_layers["default"] = ScopePolicy(allowed_operations=("read",), name="default")
+    tap = AuditTap(config=mcp_policy)
+    set_firewall(tap.firewall)
+    return tap
+
+
+@pytest.fixture
+def mcp_proxy(mcp_readonly: AuditTap) -> McpProxy:
+    """The proxy's message logic, deciding with the read-only policy."""
     return McpProxy(agent=AgentContext(agent_id="", task_id="t"))
 
 
@@ -138,14 +144,14 @@ def call(msg_id: object, name: str, **arguments: object) -> bytes:
     )
 
 
-def test_allowed_call_and_other_messages_pass_byte_for_byte(mcp_proxy: McpProxy, oai_audit: AuditTap) -> None:
+def test_allowed_call_and_other_messages_pass_byte_for_byte(mcp_proxy: McpProxy, mcp_readonly: AuditTap) -> None:
     """Anything not denied is forwarded unchanged: spacing, key order, unicode escapes and all."""
     odd = b'{ "id" : 7, "method":"tools/call" ,"jsonrpc":"2.0", "params":{"arguments":{"path":"caf\\u00e9"},"name":"read_file"}}\n'
     init = b'{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}\r\n'
     note = b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
     for line in (odd, init, note, b"\n"):
         assert mcp_proxy.from_client(line) == (line, None)
-    assert oai_audit.decisions() == [("read_file", "allow")]
+    assert mcp_readonly.decisions() == [("read_file", "allow")]
 
 
 def test_denied_call_is_answered_not_forwarded(mcp_proxy: McpProxy) -> None:
@@ -216,12 +222,8 @@ def test_call_without_a_name_is_refused(mcp_proxy: McpProxy) -> None:
     assert json.loads(answer)["error"]["code"] == INVALID_REQUEST
 
 
-def test_deny_as_error_answers_with_a_jsonrpc_error(oai_audit: AuditTap) -> None:
+def test_deny_as_error_answers_with_a_jsonrpc_error(mcp_readonly: AuditTap) -> None:
     """deny_as="error": a JSON-RPC error carrying the decision id."""
-    import agentgate
-    from agentgate.policy import ScopePolicy
-
-    agentgate.get_firewall()._agent_layers["default"] = ScopePolicy(allowed_operations=("read",), name="default")
     proxy = McpProxy(deny_as="error")
     _, answer = proxy.from_client(call(9, "send_email", to="a@evil.io", body="x"))
     assert answer is not None
@@ -248,3 +250,135 @@ async def test_in_process_server_unaffected_by_proxy_module(tmp_path: Path) -> N
     async with Client(build_server(log)) as client:
         await client.call_tool("delete_file", {"path": "/x"})
     assert ran(log) == ["delete_file:/x"]
+
+
+# -- Streamable HTTP ------------------------------------------------------------------------
+
+
+class Served:
+    """An ASGI app served by uvicorn on a free port, in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+async def test_http_proxy_blocks_destructive_call_and_relays_the_rest(tmp_path: Path, mcp_readonly: AuditTap) -> None:
+    """Streamable HTTP: the SDK client through the proxy; the read runs, the delete gets an isError result."""
+    from agentgate.integrations.mcp_proxy import http_proxy_app
+
+    log = tmp_path / "side-effects.log"
+    agent = AgentContext(agent_id="", task_id="http")
+    upstream_app = build_server(log).streamable_http_app()
+    with Served(upstream_app) as upstream, Served(http_proxy_app(upstream, agent=agent)) as proxy:
+        async with Client(f"{proxy}/mcp") as client:
+            tools = await client.list_tools()
+            ok = await client.call_tool("read_file", {"path": "/srv/report.txt"})
+            denied = await client.call_tool("delete_file", {"path": "/srv/users.db"})
+    assert {t.name for t in tools.tools} == {"read_file", "delete_file", "send_email"}
+    assert ok.is_error is False
+    assert denied.is_error is True
+    assert "delete_file was blocked" in denied.content[0].text  # type: ignore[union-attr]
+    assert ran(log) == ["read_file:/srv/report.txt"]
+    assert mcp_readonly.decisions() == [("read_file", "allow"), ("delete_file", "block")]
+    assert [(r.tool_name, r.result) for r in agent.action_history] == [
+        ("read_file", "contents of /srv/report.txt"),
+        ("delete_file", None),
+    ]
+
+
+async def test_http_body_rules(mcp_readonly: AuditTap) -> None:
+    """HTTP bodies: invalid JSON → 400; a batch holding a denied call is answered whole by the proxy."""
+    proxy = McpProxy()
+    batch = [json.loads(call(1, "read_file", path="/a")), json.loads(call(2, "delete_file", path="/b"))]
+    status, answer = await proxy.from_http_body(json.dumps(batch).encode())
+    assert status == 200
+    assert answer is not None
+    replies = {m["id"]: m for m in json.loads(answer)}
+    assert replies[2]["result"]["isError"] is True
+    assert replies[1]["error"]["code"] == INVALID_REQUEST
+    status, answer = await proxy.from_http_body(
+        b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_file"}}'
+    )
+    assert (status, answer) == (202, None)
+    status, answer = await proxy.from_http_body(b"{not json")
+    assert status == 400
+    assert answer is not None
+    assert json.loads(answer)["error"]["code"] == PARSE_ERROR
+    status, answer = await proxy.from_http_body(b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}')
+    assert (status, answer) == (0, None)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_cli_http_proxy_end_to_end(tmp_path: Path, mcp_policy: Path) -> None:
+    """agentgate mcp-proxy --http-upstream: a separate proxy process enforcing the policy over HTTP."""
+    import asyncio
+    import socket
+    import subprocess
+    import time
+
+    log, audit = tmp_path / "side-effects.log", tmp_path / "audit.db"
+    port = free_port()
+    with Served(build_server(log).streamable_http_app()) as upstream:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentgate.cli",
+                "mcp-proxy",
+                "--config",
+                str(mcp_policy),
+                "--audit",
+                f"sqlite:///{audit}",
+                "--http-upstream",
+                upstream,
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    assert proc.poll() is None, "the proxy exited"
+                    assert time.monotonic() < deadline, "the proxy did not start listening"
+                    await asyncio.sleep(0.05)
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                denied = await client.call_tool("send_email", {"to": "x@evil.io", "body": "keys"})
+                ok = await client.call_tool("read_file", {"path": "/a"})
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    assert denied.is_error is True
+    assert ok.is_error is False
+    assert ran(log) == ["read_file:/a"]
+    assert audited(audit) == [("send_email", "block", "mcp-proxy"), ("read_file", "allow", "mcp-proxy")]

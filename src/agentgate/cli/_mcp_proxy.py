@@ -1,4 +1,7 @@
-"""``agentgate mcp-proxy [--config F] -- <server command...>``: a policy-enforcing MCP stdio proxy."""
+"""``agentgate mcp-proxy [--config F] -- <server command...>``: a policy-enforcing MCP proxy.
+
+stdio by default; ``--http-upstream URL`` proxies the Streamable HTTP transport instead.
+"""
 
 from __future__ import annotations
 
@@ -27,22 +30,33 @@ from ._common import fail_usage, load_or_exit
     help="Audit URL (default: the config's, then AGENTGATE_AUDIT_URL, then .agentgate/audit.db).",
 )
 @click.option(
+    "--http-upstream",
+    default=None,
+    metavar="URL",
+    help="Proxy the Streamable HTTP transport to this server origin (e.g. http://127.0.0.1:9000) instead of stdio.",
+)
+@click.option("--listen", default="127.0.0.1:8765", show_default=True, help="HOST:PORT the HTTP proxy listens on.")
+@click.option(
     "--log-level", default="WARNING", show_default=True, help="Log level of the proxy's messages (on stderr)."
 )
-@click.argument("server_command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.argument("server_command", nargs=-1, type=click.UNPROCESSED)
 def command(
     config_path: str | None,
     agent_id: str,
     task: str,
     deny_as: str,
     audit: str | None,
+    http_upstream: str | None,
+    listen: str,
     log_level: str,
     server_command: tuple[str, ...],
 ) -> None:
     """Run SERVER_COMMAND behind a proxy that checks every tools/call against the policy.
 
     Use it as the server command in an MCP client's configuration. stdout carries
-    only the MCP protocol; the proxy's own messages go to stderr.
+    only the MCP protocol; the proxy's own messages go to stderr. With
+    --http-upstream it serves the Streamable HTTP transport on --listen instead
+    (point the client at http://HOST:PORT/<the server's path>).
 
     \b
     Example (Claude Desktop, claude_desktop_config.json):
@@ -52,19 +66,28 @@ def command(
     """
     import agentgate
     from agentgate._context import AgentContext
-    from agentgate.integrations.mcp_proxy import run_proxy
+    from agentgate.integrations.mcp_proxy import run_http_proxy, run_proxy
 
     logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="agentgate mcp-proxy: %(message)s")
-    if not server_command:
+    if http_upstream is None and not server_command:
         fail_usage("give the server command after --, e.g. agentgate mcp-proxy -- python server.py")
+    if http_upstream is not None and server_command:
+        fail_usage("use either --http-upstream or a stdio server command, not both")
+    host, _, port = listen.rpartition(":")
+    if http_upstream is not None and (not host or not port.isdigit()):
+        fail_usage(f"--listen must be HOST:PORT, not {listen!r}")
     cfg = load_or_exit(config_path)
     if audit is None:
         agentgate.protect_all(config=cfg, frameworks=[])
     else:
         agentgate.protect_all(config=cfg, frameworks=[], audit=audit)
     agent = AgentContext(agent_id=agent_id, task_id="mcp-proxy", task_description=task)
+    code = 0
     try:
-        code = run_proxy(server_command, deny_as=deny_as, agent=agent)
+        if http_upstream is not None:
+            run_http_proxy(http_upstream, host=host, port=int(port), deny_as=deny_as, agent=agent)
+        else:
+            code = run_proxy(server_command, deny_as=deny_as, agent=agent)
     finally:
         agentgate.shutdown(10.0)
     sys.exit(code)

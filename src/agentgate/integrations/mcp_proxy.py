@@ -40,10 +40,10 @@ from typing import IO, Any
 from agentgate._context import AgentContext, _use_context
 from agentgate._errors import FirewallBlockedError
 
-from ._common import guard_call
+from ._common import aguard_call, guard_call
 from .mcp import blocked_result, result_text
 
-__all__ = ["DENY_AS", "McpProxy", "run_proxy"]
+__all__ = ["DENY_AS", "McpProxy", "http_proxy_app", "run_http_proxy", "run_proxy"]
 
 logger = logging.getLogger("agentgate.mcp_proxy")
 
@@ -128,36 +128,91 @@ class McpProxy:
                 answers.append(answer)
         return (_encode(forward) if forward else None), (_encode(answers) if answers else None)
 
-    def _decide(self, message: Any) -> dict[str, Any] | None:
-        """None to forward *message*; else the answer (``{}``: drop silently)."""
+    def _inspect(self, message: Any) -> tuple[Any, str, Any] | dict[str, Any] | None:
+        """None: not a tool call (forward). A dict: the answer, decided already. A tuple: ``(id, name, arguments)``."""
         if not isinstance(message, dict) or message.get("method") != "tools/call":
             return None
         msg_id = message.get("id")
         params = message.get("params")
         if not isinstance(params, dict) or not isinstance(params.get("name"), str):
-            return (
-                _error(msg_id, INVALID_REQUEST, "AgentGate: tools/call without a tool name")
-                if msg_id is not None
-                else {}
-            )
-        name, arguments = params["name"], params.get("arguments") or {}
+            if msg_id is None:
+                return {}
+            return _error(msg_id, INVALID_REQUEST, "AgentGate: tools/call without a tool name")
         self._apply_results()
+        return msg_id, params["name"], params.get("arguments") or {}
+
+    def _blocked(self, msg_id: Any, name: str, exc: FirewallBlockedError) -> dict[str, Any]:
+        logger.info("blocked tools/call %s: %s", name, exc.verdict.reasoning)
+        if msg_id is None:
+            return {}  # a notification cannot be answered; it is simply not delivered
+        if self.deny_as == "error":
+            v = exc.verdict
+            data = {"decision_id": v.decision_id, "rule": v.policy_name, "severity": v.severity.value}
+            return _error(msg_id, BLOCKED, f"AgentGate blocked {name}: {v.reasoning}", data)
+        return {"jsonrpc": "2.0", "id": msg_id, "result": blocked_result(exc, name)}
+
+    def _allowed(self, msg_id: Any, decision_id: str) -> None:
+        if msg_id is not None:
+            with self._lock:
+                self._awaiting[_key(msg_id)] = decision_id
+
+    def _decide(self, message: Any) -> dict[str, Any] | None:
+        """None to forward *message*; else the answer (``{}``: drop silently)."""
+        found = self._inspect(message)
+        if not isinstance(found, tuple):
+            return found
+        msg_id, name, arguments = found
         try:
             with _use_context(self.agent):
                 verdict = guard_call(name, arguments, framework=_FRAMEWORK, call_id=_key(msg_id))
         except FirewallBlockedError as exc:
-            logger.info("blocked tools/call %s: %s", name, exc.verdict.reasoning)
-            if msg_id is None:
-                return {}  # a notification cannot be answered; it is simply not delivered
-            if self.deny_as == "error":
-                v = exc.verdict
-                data = {"decision_id": v.decision_id, "rule": v.policy_name, "severity": v.severity.value}
-                return _error(msg_id, BLOCKED, f"AgentGate blocked {name}: {v.reasoning}", data)
-            return {"jsonrpc": "2.0", "id": msg_id, "result": blocked_result(exc, name)}
-        if msg_id is not None:
-            with self._lock:
-                self._awaiting[_key(msg_id)] = verdict.decision_id
+            return self._blocked(msg_id, name, exc)
+        self._allowed(msg_id, verdict.decision_id)
         return None
+
+    async def _adecide(self, message: Any) -> dict[str, Any] | None:
+        """Async twin of `_decide` (the judge is awaited, the event loop never blocks)."""
+        found = self._inspect(message)
+        if not isinstance(found, tuple):
+            return found
+        msg_id, name, arguments = found
+        try:
+            with _use_context(self.agent):
+                verdict = await aguard_call(name, arguments, framework=_FRAMEWORK, call_id=_key(msg_id))
+        except FirewallBlockedError as exc:
+            return self._blocked(msg_id, name, exc)
+        self._allowed(msg_id, verdict.decision_id)
+        return None
+
+    async def from_http_body(self, body: bytes) -> tuple[int, bytes | None]:
+        """Inspect a POSTed HTTP body: ``(0, None)`` to forward it unchanged, else ``(status, answer)``.
+
+        Over HTTP one POST gets one response, which cannot merge the proxy's
+        answers with the server's: a batch holding a denied call is answered
+        whole by the proxy (its other members get an error asking to resend them
+        one by one).
+        """
+        try:
+            message = json.loads(body, object_pairs_hook=_no_duplicates)
+        except _DuplicateKeyError as e:
+            return 400, _encode(_error(_loose_id(body), INVALID_REQUEST, f"AgentGate: duplicate JSON key {e}"))
+        except ValueError:
+            return 400, _encode(_error(None, PARSE_ERROR, "AgentGate: not valid JSON"))
+        if not isinstance(message, list):
+            answer = await self._adecide(message)
+            if answer is None:
+                return 0, None
+            return (200, _encode(answer)) if answer else (202, None)
+        answers = [await self._adecide(m) for m in message]
+        if all(a is None for a in answers):
+            return 0, None
+        out = []
+        for m, a in zip(message, answers, strict=True):
+            if a:
+                out.append(a)
+            elif a is None and isinstance(m, dict) and m.get("id") is not None:
+                out.append(_error(m["id"], INVALID_REQUEST, "AgentGate: batch held a denied call; send this one alone"))
+        return (200, _encode(out)) if out else (202, None)
 
     # -- server → client -----------------------------------------------------------
 
@@ -261,3 +316,156 @@ def run_proxy(
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+# -- Streamable HTTP ---------------------------------------------------------------------
+
+# Headers that describe one hop, not the message; never copied across the proxy.
+# ``accept-encoding`` is dropped too so the server answers in clear text the
+# proxy can read (to record results); bodies are still passed unchanged.
+_HOP_REQUEST = frozenset(
+    {
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"accept-encoding",
+    }
+)
+_HOP_RESPONSE = frozenset(
+    {b"connection", b"keep-alive", b"proxy-authenticate", b"trailer", b"transfer-encoding", b"upgrade"}
+)
+_MAX_SCAN = 8 * 1024 * 1024
+
+
+class _ResultScanner:
+    """Reads the server's answers (JSON or SSE) as they stream through, to record tool results."""
+
+    __slots__ = ("_buf", "_proxy", "_sse")
+
+    def __init__(self, proxy: McpProxy, content_type: str) -> None:
+        self._proxy = proxy
+        self._sse = content_type.startswith("text/event-stream")
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._proxy._awaiting:
+            return
+        self._buf += chunk
+        if self._sse:
+            *lines, rest = bytes(self._buf).split(b"\n")
+            self._buf = bytearray(rest)
+            for line in lines:
+                if line.startswith(b"data:"):
+                    self._proxy.from_server(line[5:].strip())
+        elif len(self._buf) > _MAX_SCAN:
+            self._buf.clear()  # too big to hold for a history entry; the bytes still flow
+
+    def end(self) -> None:
+        if self._buf and not self._sse:
+            self._proxy.from_server(bytes(self._buf))
+        self._buf.clear()
+
+
+async def _read_body(receive: Any) -> bytes:
+    body = bytearray()
+    while True:
+        event = await receive()
+        if event["type"] == "http.disconnect":
+            break
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            break
+    return bytes(body)
+
+
+async def _reply(send: Any, status: int, body: bytes | None) -> None:
+    headers = [(b"content-type", b"application/json")] if body else []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body or b""})
+
+
+def http_proxy_app(upstream: str, *, deny_as: str = "result", agent: AgentContext | None = None) -> Any:
+    """An ASGI app proxying the MCP Streamable HTTP transport to *upstream* (the server's origin).
+
+    Requests keep their path and query (``http://proxy/mcp`` → ``<upstream origin>/mcp``).
+    A POSTed ``tools/call`` the firewall denies is answered by the proxy; everything
+    else, including SSE streams and session headers, is relayed unchanged.
+    """
+    import httpx
+
+    origin = upstream.rstrip("/")
+    proxy = McpProxy(deny_as=deny_as, agent=agent or AgentContext(agent_id="", task_id="mcp-proxy"))
+    state: dict[str, httpx.AsyncClient] = {}
+
+    def client() -> httpx.AsyncClient:
+        if "c" not in state:
+            state["c"] = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
+        return state["c"]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                event = await receive()
+                if event["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif event["type"] == "lifespan.shutdown":
+                    if "c" in state:
+                        await state.pop("c").aclose()
+                    proxy.flush_results()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = await _read_body(receive)
+        if scope["method"] == "POST" and body.strip():
+            status, answer = await proxy.from_http_body(body)
+            if status:
+                await _reply(send, status, answer)
+                return
+        url = origin + scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_REQUEST]
+        request = client().build_request(scope["method"], url, headers=headers, content=body or None)
+        try:
+            response = await client().send(request, stream=True)
+        except httpx.HTTPError as e:
+            await _reply(send, 502, _encode(_error(None, -32603, f"AgentGate: upstream unreachable: {e}")))
+            return
+        scanner = _ResultScanner(proxy, response.headers.get("content-type", ""))
+        try:
+            out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_RESPONSE]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
+            async for chunk in response.aiter_raw():
+                scanner.feed(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+            scanner.end()
+
+    return app
+
+
+def run_http_proxy(
+    upstream: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    deny_as: str = "result",
+    agent: AgentContext | None = None,
+) -> None:
+    """Serve `http_proxy_app` with uvicorn until interrupted (needs the ``server`` extra)."""
+    try:
+        import uvicorn
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        from agentgate._errors import MissingDependencyError
+
+        raise MissingDependencyError("uvicorn", "server") from e
+    uvicorn.run(http_proxy_app(upstream, deny_as=deny_as, agent=agent), host=host, port=port, log_level="warning")
