@@ -223,3 +223,11 @@ def test_callable_name() -> None:
         return True
 
     assert CallableApprover(on_call).name.endswith("on_call")
+
+
+def test_webhook_payload_masks_secrets(service: ApprovalServer, make_req: MakeReq) -> None:
+    """Secrets in arguments are [REDACTED] before the request leaves the process."""
+    req = make_req(args={"query": "SELECT 1", "password": "hunter2hunter2"})
+    WebhookApprover(service.url, timeout=2).approve(req)
+    sent = service.received[0]
+    assert sent["arguments"] == {"query": "SELECT 1", "password": "[REDACTED]"}

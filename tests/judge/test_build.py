@@ -132,3 +132,9 @@ def test_thresholds_from_a_mapping() -> None:
     assert j.thresholds == JudgeThresholds(min_confidence=0.9)  # type: ignore[attr-defined]
     with pytest.raises(ConfigError):
         build_judge("m", api_key="k", thresholds={"min_confidense": 0.9})
+
+
+def test_repr_does_not_leak_the_key() -> None:
+    """A judge's repr (logs, tracebacks) never shows its API key."""
+    j = build_judge("m", api_key="sk-very-secret", cache=False)
+    assert "sk-very-secret" not in repr(j)

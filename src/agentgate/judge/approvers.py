@@ -34,6 +34,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentgate._errors import ConfigError, MissingDependencyError
 
+from .prompt import redact_secrets
+
 if TYPE_CHECKING:
     from agentgate._escalation import EscalationRequest
 
@@ -77,13 +79,17 @@ class Approver(Protocol):
         ...
 
 
-def approval_payload(req: EscalationRequest, note: str = "") -> dict[str, Any]:
-    """The JSON a human (or an approval service) sees for *req*."""
+def approval_payload(req: EscalationRequest, note: str = "", *, redact: bool = True) -> dict[str, Any]:
+    """The JSON a human (or an approval service) sees for *req*; secrets masked unless ``redact=False``."""
     agent = req.agent
+    args: Any = json.loads(json.dumps(dict(req.call.arguments), default=str))
+    findings = [f.to_dict() for f in req.findings]
+    if redact:
+        args, findings = redact_secrets([args, findings])
     return {
         "request_id": uuid.uuid4().hex,
         "tool": req.call.tool_name,
-        "arguments": json.loads(json.dumps(dict(req.call.arguments), default=str)),
+        "arguments": args,
         "framework": req.call.framework,
         "kind": req.kind,
         "operation": req.operation,
@@ -91,7 +97,7 @@ def approval_payload(req: EscalationRequest, note: str = "") -> dict[str, Any]:
         "agent": {"agent_id": agent.agent_id, "task_id": agent.task_id, "user_id": agent.user_id},
         "policy": req.policy.describe(),
         "policy_revision": req.policy_revision,
-        "findings": [f.to_dict() for f in req.findings],
+        "findings": findings,
         "note": note,
     }
 

@@ -325,7 +325,7 @@ class LLMJudge:
     """
 
     model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     timeout: float = 5.0
     max_retries: int = 2
