@@ -118,7 +118,8 @@ def install(on_block: str = "raise") -> bool:
 
         guarded.__doc__ = original.__doc__
         guarded.__agentgate_original__ = original  # type: ignore[attr-defined]
-        for name, module in list(sys.modules.items()):
+        # dict.copy() is atomic; iterating sys.modules races with imports in other threads.
+        for name, module in sys.modules.copy().items():
             if (name == "agents" or name.startswith("agents.")) and getattr(module, _HOOK, None) is original:
                 setattr(module, _HOOK, guarded)
                 _patched.append((module, original))
