@@ -455,7 +455,7 @@ def check_path(
                 "file.sensitive",
                 Severity.CRITICAL,
                 Effect.BLOCK,
-                f"{shown} is a protected {sens.replace('_', ' ')} file; agents must not touch credentials or keys",
+                f"{shown} is protected ({sens.replace('_', ' ')}); agents must not touch credentials or keys",
                 np.resolved,
                 argument,
             )

@@ -623,6 +623,7 @@ class _State:
     depth: int = 0
     remote: bool = False
     probes: list[tuple[str, str, object]] = field(default_factory=list)
+    tainted: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -907,6 +908,11 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
     # Word objects aligned with argv (wrappers only remove a prefix).
     wobjs = cmd.words[len(texts) - len(argv) :]
     _command(argv, wobjs, cmd, st, out, index)
+    if out.secret:
+        # A file filled from a secret source is itself a secret for the rest of the script.
+        for r in cmd.redirects:
+            if r.target is not None and r.op in (">", ">>", ">|", "&>", "&>>"):
+                st.tainted.add(_path(_expand(r.target, st)[0], st).resolved)
     if "xargs" in wrappers:
         out.xargs_delete = out.name in ("rm", "shred", "unlink")
         out.shell_stdin = out.shell_stdin or out.name in _SHELLS
@@ -1074,7 +1080,12 @@ def _write_target(np: NormalizedPath, t: str, st: _State, how: str) -> None:
 
 def _read(np: NormalizedPath, t: str, base: str, st: _State, out: _Stage, *, content: bool) -> None:
     label = _sensitive(np)
-    if label:
+    if not label and np.resolved in st.tainted:
+        # A dump of secrets made earlier in this command: only sending it on is the problem.
+        out.secret = out.secret or f"{t} (a copy of secrets)"
+        if base in _NETWORK:
+            _emit(st, "shell.exfiltration", _BLOCK, f"{base} sends {t}, a copy of secrets made earlier", t)
+    elif label:
         out.secret = out.secret or f"{t} ({label.replace('_', ' ')})"
         if base in _NETWORK:
             _emit(st, "shell.exfiltration", _BLOCK, f"{base} sends {t} ({label.replace('_', ' ')}) over the network", t)
@@ -1435,6 +1446,8 @@ def _find(args: list[str], st: _State, shown: str) -> str | None:
         if args[j] in ("-exec", "-execdir", "-ok", "-okdir"):
             end = next((e for e in range(j + 1, len(args)) if args[e] in (";", "+")), len(args))
             payload = [a.replace("{}", posixpath.join(roots[0], name_pat)) for a in args[j + 1 : end]]
+            if payload and danger and posixpath.basename(payload[0]) in ("rm", "shred", "unlink", "truncate"):
+                _emit(st, "shell.destructive", _BLOCK, f"find -exec {payload[0]} deletes files in {danger}", shown)
             if payload:
                 _parse_into(shlex.join(payload), st, "find -exec")
             j = end
