@@ -148,7 +148,10 @@ def test_markers_scan_tool_outputs_in_history(make_req: MakeReq) -> None:
 
 def test_secrets_are_masked_before_the_judge_sees_them(make_req: MakeReq) -> None:
     """Secret-named arguments and token shapes are [REDACTED] in the data block; the rest stays."""
-    args = {"api_key": "sk-live-0123456789abcdef", "cmd": "curl -H 'Authorization: Bearer abcdefghijklmnop0123456789' x"}
+    args = {
+        "api_key": "sk-live-0123456789abcdef",
+        "cmd": "curl -H 'Authorization: Bearer abcdefghijklmnop0123456789' x",
+    }
     p = build_prompt(make_req(args=args))
     assert "sk-live-0123456789abcdef" not in p.user
     assert "abcdefghijklmnop0123456789" not in p.user

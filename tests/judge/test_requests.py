@@ -88,3 +88,41 @@ def test_history_in_prompt_is_bounded(llm: FakeLLM, make_req: MakeReq) -> None:
     assert "allow, block, allow" in trusted
     assert "tool_19" in data
     assert "tool_16" not in data
+
+
+def test_reasoning_model_request(llm: FakeLLM, make_req: MakeReq) -> None:
+    """Reasoning models (o4-mini, gpt-5): no temperature; max_completion_tokens when asked (OpenAI's own API)."""
+    judge = OpenAIJudge("o4-mini", base_url=llm.openai_url, length_param="max_completion_tokens")
+    judge.judge(make_req())
+    judge.close()
+    body = llm.requests[0]
+    assert "temperature" not in body
+    assert body["max_completion_tokens"] == 400
+    assert "max_tokens" not in body
+
+
+@pytest.mark.parametrize(
+    ("base_url", "param"),
+    [
+        (None, "max_completion_tokens"),
+        ("https://api.openai.com/v1", "max_completion_tokens"),
+        ("https://acme.openai.azure.com/openai/v1", "max_completion_tokens"),
+        ("http://localhost:11434/v1", "max_tokens"),
+        ("https://api.together.xyz/v1", "max_tokens"),
+    ],
+)
+def test_length_parameter_by_host(base_url: str | None, param: str) -> None:
+    """OpenAI and Azure get max_completion_tokens; other OpenAI-compatible servers get max_tokens."""
+    assert OpenAIJudge("gpt-4o-mini", base_url=base_url).length_param == param
+
+
+def test_build_judge_maps_settings_per_provider() -> None:
+    """response_format='none' turns Anthropic structured output off; reasoning models get a larger answer budget."""
+    from agentgate.judge import build_judge
+
+    anth = build_judge("claude-x", api_key="k", response_format="none", cache=False)
+    assert isinstance(anth, AnthropicJudge)
+    assert anth.structured_output is False
+    reasoning = build_judge("gpt-5-mini", api_key="k", cache=False)
+    assert isinstance(reasoning, OpenAIJudge)
+    assert reasoning.max_tokens == 4000

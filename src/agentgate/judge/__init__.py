@@ -33,7 +33,7 @@ from .base import (
     parse_answer,
 )
 from .cache import CachingJudge, cache_key
-from .openai import OpenAIJudge
+from .openai import OpenAIJudge, is_reasoning_model
 from .prompt import JudgePrompt, build_prompt, reviewer_injection_markers
 
 __all__ = [
@@ -89,7 +89,7 @@ def build_judge(
     max_concurrency: int = 4,
     max_retries: int = 2,
     temperature: float | None = 0.0,
-    max_tokens: int = 400,
+    max_tokens: int | None = None,
     history: int = 10,
     api_key_env: str | None = None,
     response_format: Literal["json_schema", "json_object", "none"] = "json_schema",
@@ -112,11 +112,13 @@ def build_judge(
         max_concurrency: Most reviews in flight at once (per thread pool / event loop).
         max_retries: Extra attempts after a 429, 5xx or connection error.
         temperature: Sampling temperature (0: as repeatable as the model allows).
-        max_tokens: Longest answer.
+        max_tokens: Longest answer (default 400; 4000 for OpenAI reasoning models, whose
+            reasoning counts against it).
         history: How many recent actions the prompt shows.
         api_key_env: Name of an environment variable holding the key.
-        response_format: OpenAI-compatible only: ``json_schema`` (structured
-            outputs), ``json_object`` (JSON mode) or ``none``.
+        response_format: ``json_schema`` (structured outputs, default), ``json_object``
+            (JSON mode; OpenAI-compatible only) or ``none`` (no constraint; for Anthropic,
+            anything but ``json_schema`` sends no ``output_config``).
         thresholds: How answers become verdicts: a `JudgeThresholds` or its fields as a
             mapping (from agentgate.yaml); default `JudgeThresholds()`.
         cache: Wrap the judge in a `CachingJudge` (TTL cache + single-flight).
@@ -145,14 +147,14 @@ def build_judge(
         except TypeError as exc:
             raise ConfigError(f"judge thresholds: {exc}") from None
     judge: LLMJudge
-    common = {
+    common: dict[str, Any] = {
         "api_key": key,
         "base_url": base_url,
         "timeout": timeout,
         "max_retries": max_retries,
         "max_concurrency": max_concurrency,
         "temperature": temperature,
-        "max_tokens": max_tokens,
+        "max_tokens": max_tokens or (4000 if is_reasoning_model(model or DEFAULT_OPENAI_MODEL) else 400),
         "history": history,
         "thresholds": thresholds,
     }
@@ -160,10 +162,13 @@ def build_judge(
         from .anthropic import _sdk as anthropic_sdk
 
         anthropic_sdk()  # fail now, with the install hint, rather than at the first escalation
-        judge = AnthropicJudge(model or DEFAULT_ANTHROPIC_MODEL, **common)  # type: ignore[arg-type]
+        common["max_tokens"] = max_tokens or 400
+        judge = AnthropicJudge(
+            model or DEFAULT_ANTHROPIC_MODEL, structured_output=response_format == "json_schema", **common
+        )
     else:
         from .openai import _sdk as openai_sdk
 
         openai_sdk()
-        judge = OpenAIJudge(model or DEFAULT_OPENAI_MODEL, response_format=response_format, **common)  # type: ignore[arg-type]
+        judge = OpenAIJudge(model or DEFAULT_OPENAI_MODEL, response_format=response_format, **common)
     return CachingJudge(judge, ttl=cache_ttl) if cache else judge

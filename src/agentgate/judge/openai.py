@@ -13,15 +13,17 @@ still validated strictly).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from agentgate._errors import MissingDependencyError
 
 from .base import ANSWER_JSON_SCHEMA, JudgeFailure, LLMJudge, _AttemptError
 from .prompt import JudgePrompt
 
-__all__ = ["OpenAIJudge"]
+__all__ = ["OpenAIJudge", "is_reasoning_model"]
 
 
 def _sdk() -> Any:
@@ -30,6 +32,18 @@ def _sdk() -> Any:
     except ImportError:
         raise MissingDependencyError("openai", "openai") from None
     return openai
+
+
+_REASONING = re.compile(r"^(?:[\w.-]+/)?(?:o\d|gpt-5)", re.IGNORECASE)
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI reasoning models take no temperature and spend output tokens on reasoning.
+
+    >>> is_reasoning_model("o4-mini"), is_reasoning_model("gpt-5-mini"), is_reasoning_model("gpt-4o-mini")
+    (True, True, False)
+    """
+    return bool(_REASONING.match(model))
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -65,13 +79,27 @@ class OpenAIJudge(LLMJudge):
     Attributes:
         response_format: ``json_schema`` (structured outputs, default), ``json_object``
             (JSON mode) or ``none``.
+        length_param: Name of the answer-length parameter; ``auto`` sends
+            ``max_completion_tokens`` to OpenAI and Azure, ``max_tokens`` elsewhere.
     """
 
     response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
+    length_param: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.provider = "openai"
+        if self.length_param == "auto":
+            # OpenAI's own API (and Azure's) want max_completion_tokens (reasoning models
+            # reject max_tokens); other OpenAI-compatible servers know max_tokens.
+            host = (urlsplit(self.base_url).hostname or "").lower() if self.base_url else "api.openai.com"
+            official = host.endswith((".openai.com", ".azure.com")) or host == "openai.com"
+            self.length_param = "max_completion_tokens" if official else "max_tokens"
+
+    @property
+    def reasoning_model(self) -> bool:
+        """True for OpenAI reasoning models (o1, o3, o4-mini, gpt-5 ...), which take no temperature."""
+        return is_reasoning_model(self.model)
 
     def _client_kwargs(self) -> dict[str, Any]:
         return {
@@ -93,10 +121,10 @@ class OpenAIJudge(LLMJudge):
         kw: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}],
-            "max_tokens": self.max_tokens,
+            self.length_param: self.max_tokens,
             "timeout": max(timeout, 0.001),
         }
-        if self.temperature is not None:
+        if self.temperature is not None and not self.reasoning_model:
             kw["temperature"] = self.temperature
         if self.response_format == "json_schema":
             kw["response_format"] = {
