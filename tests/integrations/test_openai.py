@@ -683,3 +683,87 @@ def test_malformed_and_escaped_arguments_are_still_analyzed(
         oai_client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "x"}], tools=TOOLS)
     assert exc.value.tool_call is not None
     assert exc.value.tool_call.raw_payload == '{"path": "/srv/data/users.db"}'
+
+
+def _chunk(tool_delta: dict[str, Any] | None = None, finish: str | None = None, choice: int = 0) -> Any:
+    from openai.types.chat import ChatCompletionChunk
+
+    delta = {"tool_calls": [tool_delta]} if tool_delta else {}
+    return ChatCompletionChunk.model_validate(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "m",
+            "choices": [{"index": choice, "finish_reason": finish, "delta": delta}],
+        }
+    )
+
+
+def test_chat_deltas_after_finish_are_decided_again() -> None:
+    """Arguments that keep streaming after the decision reopen the call: it is decided again, in full."""
+    acc = oai_integration._ChatDeltas()
+    acc.feed(_chunk({"index": 0, "id": "c1", "function": {"name": "run_shell", "arguments": '{"command": "ls'}}))
+    (first,) = acc.feed(_chunk(finish="tool_calls"))
+    assert first.arguments == '{"command": "ls'
+    acc.feed(_chunk({"index": 0, "function": {"arguments": '; rm -rf /"}'}}))
+    (again,) = acc.end()
+    assert again.arguments == '{"command": "ls; rm -rf /"}'
+
+
+def test_chat_deltas_split_name_is_decided_under_every_reading() -> None:
+    """A tool name streamed in fragments is decided as joined (the SDK's reading) and as each fragment."""
+    acc = oai_integration._ChatDeltas()
+    acc.feed(_chunk({"index": 0, "id": "c1", "function": {"name": "read_", "arguments": ""}}))
+    acc.feed(_chunk({"index": 0, "function": {"name": "file_then_delete_file", "arguments": '{"path": "/x"}'}}))
+    names = [c.name for c in acc.feed(_chunk(finish="tool_calls"))]
+    assert names == ["read_file_then_delete_file", "read_", "file_then_delete_file"]
+
+
+def test_chat_deltas_choices_are_kept_apart() -> None:
+    """n>1: each choice's calls are assembled and decided on that choice's finish_reason."""
+    acc = oai_integration._ChatDeltas()
+    acc.feed(
+        _chunk({"index": 0, "id": "a", "function": {"name": "read_file", "arguments": '{"path": "/a"}'}}, choice=0)
+    )
+    acc.feed(
+        _chunk({"index": 0, "id": "b", "function": {"name": "delete_file", "arguments": '{"path": "/b"}'}}, choice=1)
+    )
+    assert [c.name for c in acc.feed(_chunk(finish="tool_calls", choice=1))] == ["delete_file"]
+    assert [c.name for c in acc.feed(_chunk(finish="tool_calls", choice=0))] == ["read_file"]
+
+
+def test_responses_item_differing_from_its_streamed_arguments_is_decided_again() -> None:
+    """Responses stream: a done item whose name differs from what was decided (no `added` event) is re-decided."""
+    from openai.types.responses import ResponseFunctionCallArgumentsDoneEvent, ResponseOutputItemDoneEvent
+
+    acc = oai_integration._ResponseEvents()
+    done_args = ResponseFunctionCallArgumentsDoneEvent.model_validate(
+        {
+            "type": "response.function_call_arguments.done",
+            "item_id": "fc_1",
+            "output_index": 0,
+            "sequence_number": 1,
+            "arguments": '{"path": "/x"}',
+        }
+    )
+    (first,) = acc.feed(done_args)
+    assert first.name == "function_call"  # the name was never announced
+    item_done = ResponseOutputItemDoneEvent.model_validate(
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "sequence_number": 2,
+            "item": {
+                "type": "function_call",
+                "id": "fc_1",
+                "call_id": "call_1",
+                "name": "delete_file",
+                "arguments": '{"path": "/x"}',
+                "status": "completed",
+            },
+        }
+    )
+    (again,) = acc.feed(item_done)
+    assert again.name == "delete_file"
+    assert acc.feed(item_done) == []

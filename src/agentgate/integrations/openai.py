@@ -335,13 +335,13 @@ class _ChatDeltas:
     __slots__ = ("_calls",)
 
     def __init__(self) -> None:
-        # (choice index, tool index or -1 for legacy function_call) -> [id, name, fragments, decided]
+        # (choice index, tool index or -1 for legacy function_call) -> [id, name parts, fragments, decided]
         self._calls: dict[tuple[int, int], list[Any]] = {}
 
     def _slot(self, key: tuple[int, int]) -> list[Any]:
         slot = self._calls.get(key)
         if slot is None:
-            slot = self._calls[key] = [None, "", [], False]
+            slot = self._calls[key] = [None, [], [], False]
         return slot
 
     def _add(self, key: tuple[int, int], call_id: str | None, fn: Any) -> None:
@@ -351,20 +351,26 @@ class _ChatDeltas:
         if fn is None:
             return
         name, args = fn.name, fn.arguments
-        if name and not slot[1]:
-            slot[1] = name
+        if name:
+            slot[1].append(name)
+            slot[3] = False
         if args:
             slot[2].append(args)
             slot[3] = False  # more arguments after a decision: decide again
 
     def _close(self, choice: int | None) -> list[Proposed]:
-        ready = []
+        ready: list[Proposed] = []
         for (c, t), slot in self._calls.items():
             if slot[3] or (choice is not None and c != choice):
                 continue
             slot[3] = True
             call_id = slot[0] or (f"function_call:{c}" if t < 0 else None)
-            ready.append(Proposed(slot[1], "".join(slot[2]), call_id))
+            args = "".join(slot[2])
+            # The SDK's own accumulator concatenates name fragments; a loop that keeps
+            # the first (or any one) name would run that instead: decide every reading.
+            parts: list[str] = slot[1]
+            names = dict.fromkeys(["".join(parts), *parts]) if len(parts) > 1 else dict.fromkeys(parts or [""])
+            ready.extend(Proposed(name, args, call_id) for name in names)
         return ready
 
     def feed(self, chunk: Any) -> list[Proposed]:
@@ -397,10 +403,12 @@ class _ResponseEvents:
         self._decided: dict[str, Any] = {}  # item id -> arguments decided
 
     def _decide_once(self, key: str, call: Proposed) -> list[Proposed]:
-        args = _dump(call.arguments)
-        if key in self._decided and self._decided[key] == args:
+        # Keyed on name *and* arguments: an item that turns out to differ from what
+        # was decided (a missing ``added`` event, a changed ``done`` item) is decided again.
+        seen = (call.name, _dump(call.arguments))
+        if self._decided.get(key) == seen:
             return []
-        self._decided[key] = args
+        self._decided[key] = seen
         return [call]
 
     def _from_item(self, item: Any) -> list[Proposed]:
