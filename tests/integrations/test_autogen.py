@@ -190,6 +190,19 @@ async def test_agent_gets_error_result_and_tool_never_runs(autogen_audit: _Audit
     assert autogen_audit.decisions() == [("delete_records", "block")]
 
 
+async def test_team_runtime_keeps_scope_and_blocks(autogen_audit: _Audit) -> None:
+    """In a ``RoundRobinGroupChat`` (agents run inside the team's runtime) the caller's scope still applies."""
+    from autogen_agentchat.conditions import TextMentionTermination
+    from autogen_agentchat.teams import RoundRobinGroupChat
+
+    team = RoundRobinGroupChat([_agent(_delete_tools()[0])], termination_condition=TextMentionTermination("done"))
+    with scope(**READ_ONLY):
+        result = await team.run(task="go")
+    assert _execution(result.messages).is_error
+    assert ran == []
+    assert autogen_audit.decisions() == [("delete_records", "block")]
+
+
 async def test_benign_call_runs_and_audit_holds_both(autogen_audit: _Audit) -> None:
     """A read runs through the agent; the audit holds the allowed read and the blocked delete."""
     read = FunctionTool(read_records, description="Read the records of a table.")
