@@ -28,7 +28,11 @@ def _row(**over: object) -> dict[str, object]:
         id=new_id(),
         created_at=fast_ts(1_764_000_000.25),
         tool_name="execute_sql",
-        payload={"arguments": {"query": "SELECT 1", "findings": 0, "payload": 0}, "framework": "python", "call_id": None},
+        payload={
+            "arguments": {"query": "SELECT 1", "findings": 0, "payload": 0},
+            "framework": "python",
+            "call_id": None,
+        },
         verdict="allow",
         severity="low",
         tier_used=1,
@@ -75,17 +79,25 @@ def test_any_content_change_changes_the_hash() -> None:
 def test_rows_read_back_from_sqlite_and_postgres_types_hash_the_same() -> None:
     """normalize_row undoes SQLite's text/0-1 and PostgreSQL's UUID/datetime/JSONB so the hash still matches."""
     row = link(_row(would_block=False, redacted=True, confidence=1.0), GENESIS)
-    sqlite_like = dict(row, payload=json.dumps(row["payload"]), findings=json.dumps(row["findings"]), would_block=0, redacted=1)
+    sqlite_like = dict(
+        row, payload=json.dumps(row["payload"]), findings=json.dumps(row["findings"]), would_block=0, redacted=1
+    )
     sqlite_like.pop("_json")
     assert record_hash(normalize_row(sqlite_like)) == row["hash"]
-    pg_like = dict(row, id=uuid.UUID(str(row["id"])), created_at=datetime.fromisoformat(str(row["created_at"])).astimezone(timezone(timedelta(hours=2))))
+    pg_like = dict(
+        row,
+        id=uuid.UUID(str(row["id"])),
+        created_at=datetime.fromisoformat(str(row["created_at"])).astimezone(timezone(timedelta(hours=2))),
+    )
     pg_like.pop("_json")
     assert record_hash(normalize_row(pg_like)) == row["hash"]
 
 
 def test_jsonable_normalizes_what_jsonb_would_change() -> None:
     """Huge floats become ints, -0.0 and NaN are normalized, NULs and lone surrogates are replaced."""
-    out = jsonable({"big": 1e17, "neg0": -0.0, "nan": float("nan"), "nul": "a\x00b", "sur": "x\ud800", 3: (1, 2), "o": object})
+    out = jsonable(
+        {"big": 1e17, "neg0": -0.0, "nan": float("nan"), "nul": "a\x00b", "sur": "x\ud800", 3: (1, 2), "o": object}
+    )
     assert out["big"] == 100000000000000000 and isinstance(out["big"], int)
     assert out["neg0"] == 0.0 and str(out["neg0"]) == "0.0"
     assert out["nan"] == "nan"
@@ -116,8 +128,18 @@ def test_violation_only_for_block_and_monitor_would_block() -> None:
 def test_action_columns_start_with_the_seed_schema() -> None:
     """The first twelve columns are agentgate-py 0.1.0's, in order."""
     assert ACTION_COLUMNS[:12] == (
-        "id", "created_at", "agent_id", "task_id", "user_id", "tool_name", "payload",
-        "verdict", "policy_name", "severity", "tier_used", "reasoning",
+        "id",
+        "created_at",
+        "agent_id",
+        "task_id",
+        "user_id",
+        "tool_name",
+        "payload",
+        "verdict",
+        "policy_name",
+        "severity",
+        "tier_used",
+        "reasoning",
     )
     assert len(set(new_id() for _ in range(1000))) == 1000
     assert uuid.UUID(new_id()).version == 4

@@ -104,7 +104,9 @@ def test_record_masks_findings_evidence_and_reasoning() -> None:
 
     from agentgate._decision import Effect, Finding, Severity
 
-    verdict = replace(verdict, findings=(Finding("secrets.github_token", Severity.HIGH, Effect.BLOCK, "token", GITHUB_TOKEN),))
+    verdict = replace(
+        verdict, findings=(Finding("secrets.github_token", Severity.HIGH, Effect.BLOCK, "token", GITHUB_TOKEN),)
+    )
     row = base_row((0.0, call, verdict, "a", "t", "u", dict(call.arguments)), Redactor(()))
     assert GITHUB_TOKEN not in repr(row)
     assert row["redacted"] is True

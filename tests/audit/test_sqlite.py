@@ -42,7 +42,9 @@ _WRITER = textwrap.dedent(
 
 def _spawn(db: Path, proc: int, per_thread: int, interval: float) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([_SRC, _TESTS]))
-    return subprocess.Popen([sys.executable, "-c", _WRITER, str(db), str(proc), str(per_thread), str(interval)], env=env, cwd=db.parent)
+    return subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db), str(proc), str(per_thread), str(interval)], env=env, cwd=db.parent
+    )
 
 
 def _count(db: Path, sql: str = "SELECT count(*) FROM actions") -> int:
@@ -143,8 +145,20 @@ def test_secret_argument_never_reaches_any_file(tmp_path: Path) -> None:
 
     db = tmp_path / "audit.db"
     w = open_auditor(f"sqlite:///{db}")
-    call, verdict, agent = decision(1, tool="http_post", args={"url": "https://api.example.com", "body": f"key={AWS_KEY}", "auth": {"headers": [f"token {GITHUB_TOKEN}"]}})
-    verdict = replace(verdict, reasoning=f"leaks {AWS_KEY}", findings=(Finding("secrets.aws_key", Severity.HIGH, Effect.BLOCK, "AWS key", AWS_KEY),))
+    call, verdict, agent = decision(
+        1,
+        tool="http_post",
+        args={
+            "url": "https://api.example.com",
+            "body": f"key={AWS_KEY}",
+            "auth": {"headers": [f"token {GITHUB_TOKEN}"]},
+        },
+    )
+    verdict = replace(
+        verdict,
+        reasoning=f"leaks {AWS_KEY}",
+        findings=(Finding("secrets.aws_key", Severity.HIGH, Effect.BLOCK, "AWS key", AWS_KEY),),
+    )
     w.record(call, verdict, agent)
     assert w.flush(10)
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())  # db, -wal, -shm, spool

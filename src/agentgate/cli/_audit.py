@@ -173,8 +173,9 @@ def query(
     as_json: bool,
 ) -> None:
     """Records matching every filter given, oldest first."""
+    since_ts = _since(since)  # bad arguments exit 2 before anything is opened
     with _Store(obj["db"]) as store:
-        rows = store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=_since(since), limit=limit)
+        rows = store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=since_ts, limit=limit)
         n = _emit(rows, as_json)
         if not as_json:
             click.echo(f"{n} record(s)", err=True)
@@ -200,8 +201,9 @@ def stats(obj: dict[str, Any], since: str | None, as_json: bool, top: int) -> No
     by_rule: Counter[str] = Counter()
     lat: list[float] = []
     total = 0
+    since_ts = _since(since)
     with _Store(obj["db"]) as store:
-        for r in store.actions(since=_since(since)):
+        for r in store.actions(since=since_ts):
             total += 1
             by_verdict[r.get("verdict") or "?"] += 1
             by_agent[r.get("agent_id") or "-"] += 1
@@ -285,8 +287,9 @@ def export(
     limit: int | None,
 ) -> None:
     """Every matching record, oldest first, as JSON lines or CSV."""
+    since_ts = _since(since)  # bad arguments exit 2 before anything is opened
     with _Store(obj["db"]) as store:
-        rows = store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=_since(since), limit=limit)
+        rows = store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=since_ts, limit=limit)
         if fmt == "jsonl":
             _emit(rows, True, output)
             return

@@ -1,0 +1,153 @@
+"""``agentgate audit``: tail, query, stats, export, verify, schema; exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agentgate._decision import VerdictType
+from agentgate.audit import open_auditor
+from agentgate.cli import cli
+
+from .conftest import decision
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A SQLite trail with 30 decisions from two agents, every third one blocked."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    w = open_auditor(url)
+    for i in range(30):
+        action = VerdictType.BLOCK if i % 3 == 0 else VerdictType.ALLOW
+        w.record(
+            *decision(
+                i, agent="alpha" if i < 20 else "beta", tool="read_file" if i % 2 else "execute_sql", action=action
+            )
+        )
+    w.shutdown()
+    return url
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, ["audit", *args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_query_filters_combine(db: str) -> None:
+    """--agent, --tool, --verdict and --limit select exactly the matching records; --json is one object per line."""
+    code, out, _ = _run(
+        "--db", db, "query", "--agent", "alpha", "--tool", "execute_sql", "--verdict", "block", "--json"
+    )
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["decision_id"] for r in rows] == ["d-0", "d-6", "d-12", "d-18"]
+    code, out, _ = _run("--db", db, "query", "--limit", "3")
+    assert code == 0 and len(out.splitlines()) == 3 and "BLOCK" in out.splitlines()[0]
+    code, out, _ = _run("--db", db, "query", "--since", "1h", "--agent", "beta", "--json")
+    assert len(out.splitlines()) == 10
+    code, out, _ = _run("--db", db, "query", "--since", "2999-01-01", "--json")
+    assert code == 0 and out == ""
+
+
+def test_stats_counts_and_latency_percentiles(db: str) -> None:
+    """stats counts by verdict, agent and rule and gives p50/p99 decision latency."""
+    code, out, _ = _run("--db", db, "stats", "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert s["total"] == 30 and s["by_verdict"] == {"allow": 20, "block": 10}
+    assert s["by_agent"] == {"alpha": 20, "beta": 10} and s["by_rule"] == {"sql.drop": 10}
+    assert s["latency_us"]["p50"] == 13.0 and s["latency_us"]["p99"] == 16.0
+    code, out, _ = _run("--db", db, "stats")
+    assert "decision latency: p50 13.0 us" in out
+
+
+def test_export_jsonl_and_csv(db: str, tmp_path: Path) -> None:
+    """export writes every record as JSON lines or CSV with a header row."""
+    code, out, _ = _run("--db", db, "export", "--format", "jsonl")
+    assert code == 0 and len(out.splitlines()) == 30
+    assert json.loads(out.splitlines()[0])["hash"]
+    target = tmp_path / "out.csv"
+    code, _, _ = _run("--db", db, "export", "--format", "csv", "-o", str(target), "--verdict", "block")
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert code == 0 and len(rows) == 10 and json.loads(rows[0]["payload"])["arguments"] == {"query": "SELECT 0"}
+
+
+def test_tail_last_n_and_follow(db: str) -> None:
+    """tail -n prints the latest records oldest first; -f keeps printing records stored later."""
+    code, out, _ = _run("--db", db, "tail", "-n", "2", "--json")
+    assert [json.loads(x)["decision_id"] for x in out.splitlines()] == ["d-28", "d-29"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agentgate.cli",
+            "audit",
+            "--db",
+            db,
+            "tail",
+            "-n",
+            "1",
+            "-f",
+            "--json",
+            "--interval",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None
+        assert json.loads(p.stdout.readline())["decision_id"] == "d-29"
+        w = open_auditor(db)
+        w.record(*decision(100))
+        w.shutdown()
+        deadline = time.time() + 20
+        line = ""
+        while time.time() < deadline and not line:
+            line = p.stdout.readline()
+        assert json.loads(line)["decision_id"] == "d-100"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_verify_exit_codes(db: str) -> None:
+    """verify exits 0 on an intact trail and 1 naming the first altered record after tampering."""
+    code, out, _ = _run("--db", db, "verify")
+    assert code == 0 and out.startswith("OK: 30 records in 1 chain(s)")
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE actions SET tool_name = 'rm' WHERE seq = 9")
+    code, _, err = _run("--db", db, "verify")
+    assert code == 1 and err.startswith("FAILED: altered: record") and "seq 9" in err
+    code, out, _ = _run("--db", db, "verify", "--json")
+    assert code == 1 and json.loads(out)["problems"][0]["seq"] == 9
+
+
+def test_bad_arguments_exit_2_and_unreadable_trail_exit_1(tmp_path: Path) -> None:
+    """Unknown schemes, bad --since and bad choices exit 2; a missing database exits 1."""
+    assert _run("--db", "mysql://x", "stats")[0] == 2
+    assert _run("--db", f"sqlite:///{tmp_path}/a.db", "query", "--since", "yesterday-ish")[0] == 2
+    assert _run("query", "--verdict", "maybe")[0] == 2
+    code, _, err = _run("--db", f"sqlite:///{tmp_path}/missing.db", "stats")
+    assert code == 1 and "no audit database" in err
+
+
+def test_schema_prints_seed_tables_and_migrations(tmp_path: Path) -> None:
+    """schema prints the PostgreSQL DDL (seed tables with their types, then the added columns)."""
+    code, out, _ = _run("schema")
+    assert code == 0
+    assert "id UUID PRIMARY KEY DEFAULT gen_random_uuid()" in out and "ADD COLUMN IF NOT EXISTS prev_hash TEXT" in out
+    code, out, _ = _run("--db", f"sqlite:///{tmp_path}/new.db", "migrate")
+    assert code == 0 and "schema is current" in out
