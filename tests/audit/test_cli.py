@@ -52,11 +52,14 @@ def test_query_filters_combine(db: str) -> None:
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["decision_id"] for r in rows] == ["d-0", "d-6", "d-12", "d-18"]
     code, out, _ = _run("--db", db, "query", "--limit", "3")
-    assert code == 0 and len(out.splitlines()) == 3 and "BLOCK" in out.splitlines()[0]
+    assert code == 0
+    assert len(out.splitlines()) == 3
+    assert "BLOCK" in out.splitlines()[0]
     code, out, _ = _run("--db", db, "query", "--since", "1h", "--agent", "beta", "--json")
     assert len(out.splitlines()) == 10
     code, out, _ = _run("--db", db, "query", "--since", "2999-01-01", "--json")
-    assert code == 0 and out == ""
+    assert code == 0
+    assert out == ""
 
 
 def test_stats_counts_and_latency_percentiles(db: str) -> None:
@@ -64,9 +67,12 @@ def test_stats_counts_and_latency_percentiles(db: str) -> None:
     code, out, _ = _run("--db", db, "stats", "--json")
     assert code == 0
     s = json.loads(out)
-    assert s["total"] == 30 and s["by_verdict"] == {"allow": 20, "block": 10}
-    assert s["by_agent"] == {"alpha": 20, "beta": 10} and s["by_rule"] == {"sql.drop": 10}
-    assert s["latency_us"]["p50"] == 13.0 and s["latency_us"]["p99"] == 16.0
+    assert s["total"] == 30
+    assert s["by_verdict"] == {"allow": 20, "block": 10}
+    assert s["by_agent"] == {"alpha": 20, "beta": 10}
+    assert s["by_rule"] == {"sql.drop": 10}
+    assert s["latency_us"]["p50"] == 13.0
+    assert s["latency_us"]["p99"] == 16.0
     code, out, _ = _run("--db", db, "stats")
     assert "decision latency: p50 13.0 us" in out
 
@@ -74,17 +80,20 @@ def test_stats_counts_and_latency_percentiles(db: str) -> None:
 def test_export_jsonl_and_csv(db: str, tmp_path: Path) -> None:
     """export writes every record as JSON lines or CSV with a header row."""
     code, out, _ = _run("--db", db, "export", "--format", "jsonl")
-    assert code == 0 and len(out.splitlines()) == 30
+    assert code == 0
+    assert len(out.splitlines()) == 30
     assert json.loads(out.splitlines()[0])["hash"]
     target = tmp_path / "out.csv"
     code, _, _ = _run("--db", db, "export", "--format", "csv", "-o", str(target), "--verdict", "block")
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert code == 0 and len(rows) == 10 and json.loads(rows[0]["payload"])["arguments"] == {"query": "SELECT 0"}
+    assert code == 0
+    assert len(rows) == 10
+    assert json.loads(rows[0]["payload"])["arguments"] == {"query": "SELECT 0"}
 
 
 def test_tail_last_n_and_follow(db: str) -> None:
     """tail -n prints the latest records oldest first; -f keeps printing records stored later."""
-    code, out, _ = _run("--db", db, "tail", "-n", "2", "--json")
+    _code, out, _ = _run("--db", db, "tail", "-n", "2", "--json")
     assert [json.loads(x)["decision_id"] for x in out.splitlines()] == ["d-28", "d-29"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen(
@@ -126,13 +135,17 @@ def test_tail_last_n_and_follow(db: str) -> None:
 def test_verify_exit_codes(db: str) -> None:
     """verify exits 0 on an intact trail and 1 naming the first altered record after tampering."""
     code, out, _ = _run("--db", db, "verify")
-    assert code == 0 and out.startswith("OK: 30 records in 1 chain(s)")
+    assert code == 0
+    assert out.startswith("OK: 30 records in 1 chain(s)")
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
         conn.execute("UPDATE actions SET tool_name = 'rm' WHERE seq = 9")
     code, _, err = _run("--db", db, "verify")
-    assert code == 1 and err.startswith("FAILED: altered: record") and "seq 9" in err
+    assert code == 1
+    assert err.startswith("FAILED: altered: record")
+    assert "seq 9" in err
     code, out, _ = _run("--db", db, "verify", "--json")
-    assert code == 1 and json.loads(out)["problems"][0]["seq"] == 9
+    assert code == 1
+    assert json.loads(out)["problems"][0]["seq"] == 9
 
 
 def test_bad_arguments_exit_2_and_unreadable_trail_exit_1(tmp_path: Path) -> None:
@@ -141,13 +154,16 @@ def test_bad_arguments_exit_2_and_unreadable_trail_exit_1(tmp_path: Path) -> Non
     assert _run("--db", f"sqlite:///{tmp_path}/a.db", "query", "--since", "yesterday-ish")[0] == 2
     assert _run("query", "--verdict", "maybe")[0] == 2
     code, _, err = _run("--db", f"sqlite:///{tmp_path}/missing.db", "stats")
-    assert code == 1 and "no audit database" in err
+    assert code == 1
+    assert "no audit database" in err
 
 
 def test_schema_prints_seed_tables_and_migrations(tmp_path: Path) -> None:
     """schema prints the PostgreSQL DDL (seed tables with their types, then the added columns)."""
     code, out, _ = _run("schema")
     assert code == 0
-    assert "id UUID PRIMARY KEY DEFAULT gen_random_uuid()" in out and "ADD COLUMN IF NOT EXISTS prev_hash TEXT" in out
+    assert "id UUID PRIMARY KEY DEFAULT gen_random_uuid()" in out
+    assert "ADD COLUMN IF NOT EXISTS prev_hash TEXT" in out
     code, out, _ = _run("--db", f"sqlite:///{tmp_path}/new.db", "migrate")
-    assert code == 0 and "schema is current" in out
+    assert code == 0
+    assert "schema is current" in out

@@ -85,7 +85,9 @@ def test_killed_backend_and_refused_connections_lose_nothing(
         w.shutdown()
         proxy.stop()
     st = w.stats()
-    assert st["dropped"] == 0 and st["spooled"] == 0 and st["replayed"] > 0
+    assert st["dropped"] == 0
+    assert st["spooled"] == 0
+    assert st["replayed"] > 0
     rows = _q(postgres_url, schema, "SELECT decision_id FROM actions ORDER BY seq")
     assert [r[0] for r in rows] == ["d--1"] + [f"d-{i}" for i in range(total)]
     report = verify(f"{postgres_url}?schema={schema}")
@@ -102,7 +104,8 @@ def test_update_and_delete_are_caught(pg_schema: tuple[str, str], tmp_path: Path
     assert verify(url).ok
     _q(url, schema, 'UPDATE actions SET payload = \'{"arguments": {"query": "SELECT 99"}}\' WHERE seq = 4 RETURNING 1')
     first = verify(url).first
-    assert first is not None and (first.kind, first.seq) == ("altered", 4)
+    assert first is not None
+    assert (first.kind, first.seq) == ("altered", 4)
     _q(
         url,
         schema,
@@ -110,7 +113,9 @@ def test_update_and_delete_are_caught(pg_schema: tuple[str, str], tmp_path: Path
     )
     _q(url, schema, "DELETE FROM actions WHERE seq IN (4, 5) RETURNING 1")
     first = verify(url).first
-    assert first is not None and first.kind == "deleted" and "4..5" in first.message
+    assert first is not None
+    assert first.kind == "deleted"
+    assert "4..5" in first.message
 
 
 def test_migrations_concurrent_and_from_seed_schema(pg_schema: tuple[str, str]) -> None:

@@ -98,8 +98,10 @@ def test_jsonable_normalizes_what_jsonb_would_change() -> None:
     out = jsonable(
         {"big": 1e17, "neg0": -0.0, "nan": float("nan"), "nul": "a\x00b", "sur": "x\ud800", 3: (1, 2), "o": object}
     )
-    assert out["big"] == 100000000000000000 and isinstance(out["big"], int)
-    assert out["neg0"] == 0.0 and str(out["neg0"]) == "0.0"
+    assert out["big"] == 100000000000000000
+    assert isinstance(out["big"], int)
+    assert out["neg0"] == 0.0
+    assert str(out["neg0"]) == "0.0"
     assert out["nan"] == "nan"
     assert "\x00" not in out["nul"]
     out["sur"].encode("utf-8")
@@ -118,11 +120,14 @@ def test_violation_only_for_block_and_monitor_would_block() -> None:
     """BLOCK and monitor-mode would-block decisions imply a violations row; ALLOW does not."""
     assert violation_for(_row(verdict="allow")) is None
     blocked = violation_for(_row(verdict="block", policy_name="sql.drop"))
-    assert blocked is not None and blocked["details"]["would_block"] is False
+    assert blocked is not None
+    assert blocked["details"]["would_block"] is False
     monitored = violation_for(_row(verdict="allow", would_block=True, mode="monitor"))
-    assert monitored is not None and monitored["details"]["would_block"] is True
+    assert monitored is not None
+    assert monitored["details"]["would_block"] is True
     again = violation_for(_row(verdict="block", id=blocked["action_id"]))
-    assert again is not None and again["id"] == blocked["id"]  # deterministic: replays never add a second one
+    assert again is not None
+    assert again["id"] == blocked["id"]
 
 
 def test_action_columns_start_with_the_seed_schema() -> None:
@@ -141,5 +146,5 @@ def test_action_columns_start_with_the_seed_schema() -> None:
         "tier_used",
         "reasoning",
     )
-    assert len(set(new_id() for _ in range(1000))) == 1000
+    assert len({new_id() for _ in range(1000)}) == 1000
     assert uuid.UUID(new_id()).version == 4

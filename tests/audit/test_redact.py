@@ -41,7 +41,8 @@ def test_token_in_any_argument_is_masked(redactor: Redactor, kind: str) -> None:
     out, changed = redactor.value({"body": f"deploy with {SECRETS[kind]} now"})
     assert changed
     assert SECRETS[kind] not in str(out)
-    assert out["body"].startswith("deploy with ") and out["body"].endswith(" now")
+    assert out["body"].startswith("deploy with ")
+    assert out["body"].endswith(" now")
 
 
 def test_obfuscated_nesting_and_odd_key_spelling(redactor: Redactor) -> None:
@@ -55,9 +56,12 @@ def test_obfuscated_nesting_and_odd_key_spelling(redactor: Redactor) -> None:
     out, changed = redactor.value(args)
     text = str(out)
     assert changed
-    assert AWS_KEY not in text and "correct horse battery" not in text and "12345678" not in text
+    assert AWS_KEY not in text
+    assert "correct horse battery" not in text
+    assert "12345678" not in text
     assert "abcdefghijklmnopqrstuvwx" not in text
-    assert out["DB-Password"] == MASK and out["X_API_KEY"] == MASK
+    assert out["DB-Password"] == MASK
+    assert out["X_API_KEY"] == MASK
 
 
 def test_secret_field_value_is_scrubbed_from_other_strings(redactor: Redactor) -> None:
@@ -70,15 +74,18 @@ def test_connection_string_password_and_assignments(redactor: Redactor) -> None:
     """scheme://user:password@host and password=... keep their shape, lose the secret."""
     out, changed = redactor.value({"dsn": "postgres://app:s3cr3t-Pw9@db:5432/x", "cfg": "password = 'hunter2hunter2'"})
     assert changed
-    assert "s3cr3t-Pw9" not in str(out) and "hunter2hunter2" not in str(out)
-    assert out["dsn"].startswith("postgres://app:") and out["dsn"].endswith("@db:5432/x")
+    assert "s3cr3t-Pw9" not in str(out)
+    assert "hunter2hunter2" not in str(out)
+    assert out["dsn"].startswith("postgres://app:")
+    assert out["dsn"].endswith("@db:5432/x")
 
 
 def test_user_redact_fields_exact_and_glob() -> None:
     """redact_fields adds names (case-insensitive) and globs to the always-masked set."""
     r = Redactor(["customer_ssn", "*_pin"], detector=None)
     out, changed = r.value({"Customer_SSN": "123-45-6789", "card_pin": "4321", "name": "Ada"})
-    assert changed and out == {"Customer_SSN": MASK, "card_pin": MASK, "name": "Ada"}
+    assert changed
+    assert out == {"Customer_SSN": MASK, "card_pin": MASK, "name": "Ada"}
 
 
 @pytest.mark.parametrize(
@@ -99,7 +106,7 @@ def test_benign_lookalikes_are_kept(redactor: Redactor, args: dict[str, object])
 
 def test_record_masks_findings_evidence_and_reasoning() -> None:
     """The secret also disappears from the findings' evidence and the reasoning, and the row is marked."""
-    call, verdict, agent = decision(args={"body": f"token {GITHUB_TOKEN}"}, reasoning=f"saw {GITHUB_TOKEN}")
+    call, verdict, _agent = decision(args={"body": f"token {GITHUB_TOKEN}"}, reasoning=f"saw {GITHUB_TOKEN}")
     from dataclasses import replace
 
     from agentgate._decision import Effect, Finding, Severity

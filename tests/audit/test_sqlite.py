@@ -64,7 +64,8 @@ def test_four_processes_two_threads_each_all_records_and_chains_verify(tmp_path:
             assert n == 400
     report = verify(f"sqlite:///{db}")
     assert report.ok, report.problems[:3]
-    assert report.chains == 4 and report.records == 3200
+    assert report.chains == 4
+    assert report.records == 3200
 
 
 def test_process_exiting_without_flush_keeps_every_record(tmp_path: Path) -> None:
@@ -83,7 +84,8 @@ def _filled(tmp_path: Path, n: int = 20) -> Path:
         w.record(*decision(i, action=VerdictType.BLOCK if i % 5 == 0 else VerdictType.ALLOW))
     w.shutdown()
     report = verify(f"sqlite:///{db}")
-    assert report.ok and report.records == n
+    assert report.ok
+    assert report.records == n
     return db
 
 
@@ -97,7 +99,9 @@ def test_update_of_a_stored_row_is_caught(tmp_path: Path) -> None:
     db = _filled(tmp_path)
     _tamper(db, "UPDATE actions SET verdict = CASE verdict WHEN 'allow' THEN 'block' ELSE 'allow' END WHERE seq=5")
     first = verify(f"sqlite:///{db}").first
-    assert first is not None and first.kind == "altered" and first.seq == 5
+    assert first is not None
+    assert first.kind == "altered"
+    assert first.seq == 5
 
 
 def test_update_with_recomputed_hash_breaks_the_next_link(tmp_path: Path) -> None:
@@ -112,7 +116,10 @@ def test_update_with_recomputed_hash_breaks_the_next_link(tmp_path: Path) -> Non
     row["reasoning"] = "nothing to see"
     _tamper(db, f"UPDATE actions SET reasoning='nothing to see', hash='{record_hash(row)}' WHERE seq=7")
     first = verify(f"sqlite:///{db}").first
-    assert first is not None and first.kind == "altered" and first.seq == 8 and "prev_hash" in first.message
+    assert first is not None
+    assert first.kind == "altered"
+    assert first.seq == 8
+    assert "prev_hash" in first.message
 
 
 def test_delete_of_a_stored_row_is_caught(tmp_path: Path) -> None:
@@ -120,7 +127,9 @@ def test_delete_of_a_stored_row_is_caught(tmp_path: Path) -> None:
     db = _filled(tmp_path)
     _tamper(db, "DELETE FROM actions WHERE seq=12")
     first = verify(f"sqlite:///{db}").first
-    assert first is not None and first.kind == "deleted" and first.seq == 12
+    assert first is not None
+    assert first.kind == "deleted"
+    assert first.seq == 12
 
 
 def test_inserted_row_and_violation_tampering_are_caught(tmp_path: Path) -> None:
@@ -162,11 +171,13 @@ def test_secret_argument_never_reaches_any_file(tmp_path: Path) -> None:
     w.record(call, verdict, agent)
     assert w.flush(10)
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())  # db, -wal, -shm, spool
-    assert AWS_KEY.encode() not in raw and GITHUB_TOKEN.encode() not in raw
+    assert AWS_KEY.encode() not in raw
+    assert GITHUB_TOKEN.encode() not in raw
     assert AWS_KEY[4:].encode() not in raw  # not even the random part
     w.shutdown()
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
-    assert AWS_KEY[4:].encode() not in raw and b"api.example.com" in raw
+    assert AWS_KEY[4:].encode() not in raw
+    assert b"api.example.com" in raw
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT redacted FROM actions").fetchone()[0] == 1
 
@@ -188,4 +199,5 @@ def test_seed_database_is_migrated_in_place_and_migrations_are_idempotent(tmp_pa
     w.record(*decision(1))
     w.shutdown()
     report = verify(f"sqlite:///{db}")
-    assert report.records == 2 and [p.record_id for p in report.problems] == ["old-1"]  # the unchained legacy row
+    assert report.records == 2
+    assert [p.record_id for p in report.problems] == ["old-1"]

@@ -144,13 +144,15 @@ def test_seed_env_vars_select_supabase_and_records_land(
         )
     assert w.flush(10)
     w.shutdown()
-    assert len(db.tables["actions"]) == 25 and len(db.tables["violations"]) == 1
+    assert len(db.tables["actions"]) == 25
+    assert len(db.tables["violations"]) == 1
     posts = [r for r in db.requests if r[0] == "POST"]
     assert posts[0][1] == "/rest/v1/actions?on_conflict=id"
     assert "resolution=ignore-duplicates" in posts[0][2]["prefer"]
     assert GITHUB_TOKEN not in json.dumps(db.tables)
     report = verify(f"supabase+{base}")
-    assert report.ok and report.records == 25
+    assert report.ok
+    assert report.records == 25
 
 
 def test_outage_spools_and_replays_in_order(
@@ -182,6 +184,8 @@ def test_wrong_key_is_an_error_not_a_silent_loss(postgrest: tuple[PostgRest, str
     w.record(*decision(0))
     assert not w.flush(0.5)
     st = w.stats()
-    assert st["errors"] >= 1 and st["spooled"] == 1 and db.tables["actions"] == []
+    assert st["errors"] >= 1
+    assert st["spooled"] == 1
+    assert db.tables["actions"] == []
     w.shutdown(1.0)
     assert list(tmp_path.rglob("*.jsonl"))

@@ -52,12 +52,16 @@ def test_records_land_with_every_field(tmp_path: Path) -> None:
     assert w.flush(10)
     (rec,) = sink.records
     assert (rec.agent_id, rec.task_id, rec.user_id, rec.tool_name) == ("bot", "t1", "u1", "execute_sql")
-    assert rec.verdict == "block" and rec.policy_name == "sql.drop" and rec.severity == "critical"
+    assert rec.verdict == "block"
+    assert rec.policy_name == "sql.drop"
+    assert rec.severity == "critical"
     assert rec.payload == {"arguments": {"query": "SELECT 7"}, "framework": "python", "call_id": "call-7"}
     assert rec.findings[0]["rule_id"] == "sql.drop"
     assert (rec.decision_id, rec.policy_revision, rec.mode, rec.seq) == ("d-7", "rev1", "enforce", 1)
-    assert len(sink.violations) == 1 and sink.violations[0]["action_id"] == rec.id
-    assert w.stats()["written"] == 1 and w.stats()["dropped"] == 0
+    assert len(sink.violations) == 1
+    assert sink.violations[0]["action_id"] == rec.id
+    assert w.stats()["written"] == 1
+    assert w.stats()["dropped"] == 0
     _chain_ok(sink)
     w.shutdown()
 
@@ -83,7 +87,8 @@ def test_caller_thread_never_encodes_or_hashes(tmp_path: Path, monkeypatch: pyte
     for i in range(50):
         w.record(*decision(i))
     assert w.flush(10)
-    assert seen and threading.get_ident() not in seen
+    assert seen
+    assert threading.get_ident() not in seen
     w.shutdown()
 
 
@@ -123,14 +128,17 @@ def test_sink_outage_spools_then_replays_in_order(tmp_path: Path) -> None:
         w.record(*decision(i))
     assert not w.flush(0.5)  # cannot be stored yet...
     st = w.stats()
-    assert st["spooled"] == 100 and st["errors"] >= 1 and st["dropped"] == 0
+    assert st["spooled"] == 100
+    assert st["errors"] >= 1
+    assert st["dropped"] == 0
     assert list((tmp_path / sink.spool_key).glob("*.jsonl"))  # ...but it is on disk
     sink.down = False
     for i in range(130, 150):
         w.record(*decision(i))
     assert w.flush(15)
     assert [r.decision_id for r in sink.records] == [f"d-{i}" for i in range(150)]
-    assert w.stats()["replayed"] >= 100 and w.stats()["spooled"] == 0
+    assert w.stats()["replayed"] >= 100
+    assert w.stats()["spooled"] == 0
     _chain_ok(sink)
     w.shutdown()
 
@@ -146,7 +154,8 @@ def test_full_queue_spills_instead_of_dropping(tmp_path: Path) -> None:
     for i in range(1, 200):
         w.record(*decision(i))
     assert time.perf_counter() - t0 < 2.0
-    assert w.stats()["spilled"] > 0 and w.stats()["dropped"] == 0
+    assert w.stats()["spilled"] > 0
+    assert w.stats()["dropped"] == 0
     assert w.stats()["enqueued"] == 200
     sink.gate.set()
     assert w.flush(15)
@@ -165,7 +174,8 @@ def test_block_policy_waits_then_spills(tmp_path: Path) -> None:
     for i in range(1, 20):
         w.record(*decision(i))
     st = w.stats()
-    assert st["blocked"] > 0 and st["spilled"] > 0
+    assert st["blocked"] > 0
+    assert st["spilled"] > 0
     sink.gate.set()
     assert w.flush(15)
     assert sorted(int(r.decision_id[2:]) for r in sink.records) == list(range(20))
@@ -223,7 +233,8 @@ def test_record_that_cannot_be_built_is_kept_without_arguments(tmp_path: Path, m
     assert w.flush(10)
     (rec,) = sink.records
     assert (rec.decision_id, rec.verdict, rec.arguments) == ("d-3", "block", {})
-    assert "error" in rec.payload and w.stats()["errors"] == 1
+    assert "error" in rec.payload
+    assert w.stats()["errors"] == 1
     assert len(sink.violations) == 1
     w.shutdown()
 
@@ -235,7 +246,8 @@ def test_several_sinks_get_the_same_chain(tmp_path: Path) -> None:
     for i in range(10):
         w.record(*decision(i))
     assert w.flush(10)
-    assert [r.hash for r in a.records] == [r.hash for r in b.records] and len(a.records) == 10
+    assert [r.hash for r in a.records] == [r.hash for r in b.records]
+    assert len(a.records) == 10
     w.shutdown()
 
 
@@ -243,7 +255,9 @@ def test_off_means_no_sink_and_no_thread() -> None:
     """'none'/'off' record nothing, explicitly, at no cost."""
     w = open_auditor("off")
     w.record(*decision(0))
-    assert w.sinks == () and w.stats()["enqueued"] == 0 and w._thread is None
+    assert w.sinks == ()
+    assert w.stats()["enqueued"] == 0
+    assert w._thread is None
     assert w.flush(1)
     w.shutdown()
 
