@@ -730,9 +730,11 @@ _BODY_ARGS = frozenset(
         "headers",
     }
 )
+# A metadata URL carried inside another URL (``?next=http://169.254.169.254/``): the
+# address must follow ``//`` so a path like ``/ssrf-169.254.169.254-explained`` is not one.
 _METADATA_IN_TEXT = re.compile(
-    r"169\.254\.169\.254|169\.254\.170\.2\b|100\.100\.100\.200|fd00:ec2::254|metadata\.google\.internal|"
-    r"\[::ffff:a9fe:a9fe\]|2852039166",
+    r"//\[?(?:169\.254\.169\.254|169\.254\.170\.2|100\.100\.100\.200|fd00:ec2::254|metadata\.google\.internal|"
+    r"::ffff:a9fe:a9fe|2852039166)\b",
     re.I,
 )
 _SEV = {
@@ -769,7 +771,7 @@ def _tier(ctx: Context, argument: str, source: str, value: str) -> str:
         return "data" if leaf in _BODY_ARGS and not fetchy_name else "fetch"
     if source == "spec":
         return "fetch"
-    if cls.kind in _DATA_KINDS or cls.operation in ("send", "write"):
+    if cls.kind in _DATA_KINDS:
         if fetchy_name and any(w in leaf for w in ("webhook", "callback", "endpoint")):
             return "fetch"
         return "data" if (source == "sniff" or leaf not in ("host", "hostname", "server", "ip")) else "probe"
@@ -839,7 +841,7 @@ def _static_parts(raw: str, tier: str, allow: tuple[str, ...], is_host: bool) ->
     u = parse_host(raw) if is_host else parse_url(raw.strip().split(None, 1)[0] if tier == "mention" else raw)
     if tier in ("data", "mention"):
         hits = [p for p in _address_parts(u, allow, raw) if p[0] == "http.metadata"]
-        if not hits and _METADATA_IN_TEXT.search(u.path_query):
+        if not hits and _METADATA_IN_TEXT.search(unquote(u.path_query)):
             hits = [
                 (
                     "http.metadata",

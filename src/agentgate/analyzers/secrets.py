@@ -34,8 +34,9 @@ Where it applies and what it does (the *destination* decides):
   gateways reuse the ``sk-`` format); a JWT in an HTTP body escalates (OAuth
   assertions are legitimate); a Google API key and ``password=`` assignments escalate.
 * **write** (file and database writes): escalate, unless the file is a secret
-  store (``.env``, ``*.pem``, ``~/.aws/credentials``, ``.netrc`` ...) where secrets
-  belong. ``.env.example`` is not a secret store: it gets committed.
+  store (``.env``, ``*.pem``, ``~/.aws/credentials``, ``.netrc`` ...) or the tool is a
+  secret manager by name (``store_secret``, ``vault_write``) where secrets belong.
+  ``.env.example`` is not a secret store: it gets committed.
 * **shell/code** whose text reaches the network (``curl``, ``wget``, a URL ...): block.
 * Payment tools may carry card numbers (that is their job); card numbers are
   only flagged elsewhere. Configuration and deploy tools store secrets by design
@@ -204,13 +205,13 @@ _AWS_SECRET_RE = re.compile(
 # Header, then the body (base64 lines, optional RFC 1421 headers), then the END line if present.
 _PEM_RE = re.compile(
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |SSH2 ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----"
-    r"((?:\s|Proc-Type:[^\n]*|DEK-Info:[^\n]*|Comment:[^\n]*|[A-Za-z0-9+/=])*)(?:-----END \1-----)?"
+    r"((?:\s|\\[nr]|Proc-Type:[^\n]*|DEK-Info:[^\n]*|Comment:[^\n]*|[A-Za-z0-9+/=])*)(?:-----END \1-----)?"
 )
 _AWS_KEY_NAME = re.compile(r"(?i)secret_?access_?key|aws_?secret")
 _AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+]{40}")
 _PUTTY_RE = re.compile(r"PuTTY-User-Key-File-\d: [\s\S]*?Private-Lines: \d+\s+[A-Za-z0-9+/=\s]{40,}")
 _URL_CRED_RE = re.compile(
-    r"\b([a-z][a-z0-9+.\-]{1,30})://([^\s:/@'\"<>]{1,128}):([^\s@/'\"<>]{1,256})@([^\s/'\"?#<>]+)", re.I
+    r"\b([a-z][a-z0-9+.\-]{1,30})://([^\s:/@'\"<>]{0,128}):([^\s@/'\"<>]{1,256})@([^\s/'\"?#<>]+)", re.I
 )
 _DSN_PW_RE = re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\"'\s]{3,})")
 _DSN_SERVER_RE = re.compile(r"(?i)(?:^|[;\s\"'])(?:server|data source|host|hostname|address|addr)\s*=")
@@ -379,7 +380,8 @@ def _find(text: str) -> list[SecretMatch]:
         out.append(SecretMatch(rule, rule.split(".", 1)[1], m.start(), m.end(), _KEEP[name], example, prov, conf))
     if "PRIVATE KEY" in text:
         for m in _PEM_RE.finditer(text):
-            body = re.sub(r"\s|Proc-Type:.*|DEK-Info:.*|Comment:.*", "", m.group(2))
+            # JSON-embedded keys (service-account files) escape their newlines as \n.
+            body = re.sub(r"\s|\\[nr]|Proc-Type:.*|DEK-Info:.*|Comment:.*", "", m.group(2))
             if len(body) >= 40:
                 out.append(
                     SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0, _looks_example(body))
@@ -402,11 +404,14 @@ def _find(text: str) -> list[SecretMatch]:
             if not _PLACEHOLDER_PW.match(m.group(1)):
                 out.append(SecretMatch("secrets.connection_string", "password", m.start(1), m.end(1), 0))
     if low_has_pw:
-        for m in _PW_ASSIGN_RE.finditer(text):
+        pos = 0
+        while (m := _PW_ASSIGN_RE.search(text, pos)) is not None:
             val = m.group(2)
             if _PLACEHOLDER_PW.match(val) or _looks_example(val) or not _random_looking(val):
+                pos = m.start(2)  # "password: db_password = '...'": the value may be the next key
                 continue
             out.append(SecretMatch("secrets.password", "password", m.start(2), m.end(2), 0, confidence="medium"))
+            pos = m.end()
     if "AWS" in text.upper() or "ecret" in text:
         for m in _AWS_SECRET_RE.finditer(text):
             val = m.group(1)
@@ -587,6 +592,8 @@ _SECRET_STORE = re.compile(
     r"id_(?:rsa|dsa|ecdsa|ed25519)(?:\.\w+)?|credentials(?:\.\w+)?|\.netrc|_netrc|\.npmrc|\.pypirc|\.pgpass|"
     r"\.git-credentials|\.dockercfg|secrets?(?:\.[\w.\-]+)?|[^/]*\.secrets?|kubeconfig|\.htpasswd)$"
 )
+# Tools that are secret managers by name (store_secret, vault_write, put_parameter ...).
+_SECRET_TOOL = re.compile(r"(?i)secret|vault|keychain|keyring|credential|kms|ssm|parameter_store|1password|bitwarden")
 _NET_IN_COMMAND = re.compile(
     r"://|\b(?:curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|ftp|telnet|http|Invoke-WebRequest|iwr|requests\.|urllib|fetch)\b",
     re.I,
@@ -611,6 +618,15 @@ def _destination(ctx: Context) -> str | None:
     if op == "write" or (kind == "file" and op in ("write", None)):
         return "write"
     return None
+
+
+_CMD_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>|;]+", re.I)
+
+
+def _url_host(url: str) -> str:
+    from agentgate.analyzers.http import parse_url
+
+    return parse_url(url).host
 
 
 def _under_any(host: str, suffixes: tuple[str, ...]) -> bool:
@@ -647,6 +663,8 @@ def _decide(m: SecretMatch, dest: str, argument: str, hosts: list[str], store: b
     if dest == "write":
         return None if store else "escalate"
     if dest == "shell":
+        if m.rule_id == "secrets.connection_string" or _provider_match(m, hosts):
+            return None  # a credential used on its own server (psql URL, git clone from GitLab)
         return "block"
     if dest == "network":
         if _provider_match(m, hosts):
@@ -669,8 +687,16 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
     strings = call.string_arguments()
     if dest == "shell" and not any(_NET_IN_COMMAND.search(v) for _, v in strings):
         return []
-    hosts = _hosts(ctx) if dest == "network" else []
-    store = dest == "write" and any(_SECRET_STORE.search(r.value.strip()) for r in ctx.resources("path"))
+    if dest == "network":
+        hosts = _hosts(ctx)
+    elif dest == "shell":
+        hosts = [h for _, v in strings for u in _CMD_URL.findall(v) if (h := _url_host(u))]
+    else:
+        hosts = []
+    store = dest == "write" and (
+        _SECRET_TOOL.search(call.tool_name) is not None
+        or any(_SECRET_STORE.search(r.value.strip()) for r in ctx.resources("path"))
+    )
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for argument, text in strings:
