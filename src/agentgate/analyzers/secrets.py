@@ -405,13 +405,13 @@ def _find(text: str) -> list[SecretMatch]:
                 out.append(SecretMatch("secrets.connection_string", "password", m.start(1), m.end(1), 0))
     if low_has_pw:
         pos = 0
-        while (m := _PW_ASSIGN_RE.search(text, pos)) is not None:
-            val = m.group(2)
+        while (pm := _PW_ASSIGN_RE.search(text, pos)) is not None:
+            val = pm.group(2)
             if _PLACEHOLDER_PW.match(val) or _looks_example(val) or not _random_looking(val):
-                pos = m.start(2)  # "password: db_password = '...'": the value may be the next key
+                pos = pm.start(2)  # "password: db_password = '...'": the value may be the next key
                 continue
-            out.append(SecretMatch("secrets.password", "password", m.start(2), m.end(2), 0, confidence="medium"))
-            pos = m.end()
+            out.append(SecretMatch("secrets.password", "password", pm.start(2), pm.end(2), 0, confidence="medium"))
+            pos = pm.end()
     if "AWS" in text.upper() or "ecret" in text:
         for m in _AWS_SECRET_RE.finditer(text):
             val = m.group(1)
