@@ -307,3 +307,13 @@ def test_errors_raise_judge_error_directly(judge: LLMJudge, llm: FakeLLM, make_r
     llm.reset(Reply("not json"))
     with pytest.raises(JudgeError, match="malformed"):
         judge.judge(make_req())
+
+
+@pytest.mark.parametrize("raw", ["not json at all", '{"unexpected": "shape"}', "[]"], ids=["garbage", "wrong-shape", "list"])
+def test_malformed_http_body_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, raw: str) -> None:
+    """A 200 whose body is not the API's shape blocks (never crashes, never allows)."""
+    llm.reset(Reply(raw=raw))
+    out = Escalator(judge).resolve(make_req())
+    assert out.action is VerdictType.BLOCK
+    assert out.policy_name == "judge.error"
+    assert "malformed" in out.reasoning

@@ -17,7 +17,7 @@ from typing import Any
 from agentgate._errors import MissingDependencyError
 
 from .base import ANSWER_JSON_SCHEMA, JudgeFailure, LLMJudge, _AttemptError
-from .openai import classify_sdk_error
+from .openai import classify_sdk_error, malformed_body
 from .prompt import JudgePrompt
 
 __all__ = ["AnthropicJudge"]
@@ -92,14 +92,18 @@ class AnthropicJudge(LLMJudge):
         sdk = _sdk()
         try:
             message = self._client().messages.create(**self._request(prompt, timeout))
+            return self._text(message)
         except sdk.AnthropicError as exc:
             raise _AttemptError(classify_sdk_error(exc, sdk, self.timeout)) from None
-        return self._text(message)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a body that is not the API's shape
+            raise _AttemptError(malformed_body(exc)) from None
 
     async def _attempt_async(self, prompt: JudgePrompt, timeout: float) -> str:
         sdk = _sdk()
         try:
             message = await self._aclient().messages.create(**self._request(prompt, timeout))
+            return self._text(message)
         except sdk.AnthropicError as exc:
             raise _AttemptError(classify_sdk_error(exc, sdk, self.timeout)) from None
-        return self._text(message)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a body that is not the API's shape
+            raise _AttemptError(malformed_body(exc)) from None

@@ -57,6 +57,11 @@ def _retry_after(headers: Any) -> float | None:
         return None  # an HTTP date: use our own backoff rather than parse it
 
 
+def malformed_body(exc: Exception) -> JudgeFailure:
+    """The failure for a response body the SDK could not read as the API's shape."""
+    return JudgeFailure(f"malformed response from the judge endpoint ({type(exc).__name__}: {str(exc)[:120]})")
+
+
 def classify_sdk_error(exc: Exception, sdk: Any, timeout: float) -> JudgeFailure:
     """Map an OpenAI- or Anthropic-SDK exception (same shapes) to a `JudgeFailure`."""
     if isinstance(exc, sdk.APITimeoutError):
@@ -157,14 +162,18 @@ class OpenAIJudge(LLMJudge):
         sdk = _sdk()
         try:
             completion = self._client().chat.completions.create(**self._request(prompt, timeout))
+            return self._text(completion)
         except sdk.OpenAIError as exc:
             raise _AttemptError(classify_sdk_error(exc, sdk, self.timeout)) from None
-        return self._text(completion)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a body that is not the API's shape
+            raise _AttemptError(malformed_body(exc)) from None
 
     async def _attempt_async(self, prompt: JudgePrompt, timeout: float) -> str:
         sdk = _sdk()
         try:
             completion = await self._aclient().chat.completions.create(**self._request(prompt, timeout))
+            return self._text(completion)
         except sdk.OpenAIError as exc:
             raise _AttemptError(classify_sdk_error(exc, sdk, self.timeout)) from None
-        return self._text(completion)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a body that is not the API's shape
+            raise _AttemptError(malformed_body(exc)) from None
