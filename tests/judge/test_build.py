@@ -114,6 +114,7 @@ def test_agentgate_core_import_does_not_import_sdks() -> None:
         "agentgate.judge.base",
         "agentgate.judge.prompt",
         "agentgate.judge.approvers",
+        "agentgate.judge.openai",
         "agentgate._escalation",
     ],
 )
