@@ -163,11 +163,12 @@ _SQL_RE = re.compile(
 )
 # An injection fragment meant to be interpolated into a query: a quote, number or
 # parenthesis closing the value, then a stacked statement, a UNION SELECT or an
-# OR/AND comparison ("x' UNION SELECT ...", "1=1; DROP TABLE t", "' OR '1'='1").
+# OR/AND comparison or a comment ("x' UNION SELECT ...", "1=1; DROP TABLE t",
+# "' OR '1'='1", "admin'--").
 # Inline comments count as whitespace. The SQL analyzer parses the value in a string
 # and an expression frame to confirm.
 _SQL_FRAGMENT_RE = re.compile(
-    r"['\")0-9](?:\s|/\*[^*]*\*/)*(?:;(?:\s|/\*[^*]*\*/)*(?:select|insert|update|delete|drop|truncate|alter|create|grant|revoke|exec|execute|declare|copy|shutdown|waitfor|load|attach)\b|union(?:(?:\s|/\*[^*]*\*/)+all)?(?:\s|/\*[^*]*\*/)+select\b|(?:or|and)(?:\s|/\*[^*]*\*/)+(?:'[^']*'|\d+)(?:\s|/\*[^*]*\*/)*(?:=|<>|!=|<=|>=|<|>|like\b)|(?:or|and)(?:\s|/\*[^*]*\*/)+true\b)",
+    r"['\")0-9](?:\s|/\*[^*]*\*/)*(?:;(?:\s|/\*[^*]*\*/)*(?:select|insert|update|delete|drop|truncate|alter|create|grant|revoke|exec|execute|declare|copy|shutdown|waitfor|load|attach)\b|union(?:(?:\s|/\*[^*]*\*/)+all)?(?:\s|/\*[^*]*\*/)+select\b|(?:or|and)(?:\s|/\*[^*]*\*/)+(?:'[^']*'|\d+)(?:\s|/\*[^*]*\*/)*(?:=|<>|!=|<=|>=|<|>|like\b)|(?:or|and)(?:\s|/\*[^*]*\*/)+true\b|--)",
     re.IGNORECASE,
 )
 _SHELL_RE = re.compile(

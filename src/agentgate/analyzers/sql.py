@@ -373,8 +373,17 @@ def parse_fragment(text: str, dialect: str | None = None) -> SqlAnalysis | None:
         broke = len(stmts) > 1 or not isinstance(first, exp.Select)
         if slot == "string" and not broke:
             cond = where.this if where is not None else None
-            broke = not (isinstance(cond, exp.EQ) and isinstance(cond.expression, exp.Literal))
+            lit = cond.expression if isinstance(cond, exp.EQ) else None
+            # The literal must hold the whole value; "admin'--" closes it early and
+            # comments out the rest of the query.
+            broke = not isinstance(lit, exp.Literal) or lit.this not in (
+                text,
+                text.replace("''", "'"),
+                text.replace("\\'", "'"),
+            )
         a = _analyze(stmts, d, 1)
+        if any(st.raw for st in a.statements):
+            continue  # raw text after the value ("...; drop by tomorrow") is prose, not SQL
         if not broke and not any(h.effect is not Effect.INFO for h in a.hits):
             continue
         how = (
@@ -486,7 +495,7 @@ def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
 class _Acc:
     """Per-statement accumulator for the single AST walk."""
 
-    __slots__ = ("cls", "depth", "dialect", "hits", "raw", "reads", "skip_ids", "write_ids", "writes")
+    __slots__ = ("cls", "depth", "dialect", "hits", "raw", "reads", "skip_ids", "star", "write_ids", "writes")
 
     def __init__(self, dialect: str | None, depth: int) -> None:
         self.dialect = dialect
@@ -497,6 +506,7 @@ class _Acc:
         self.write_ids: set[int] = set()
         self.skip_ids: set[int] = set()  # Table nodes that name a procedure, not data
         self.raw = False
+        self.star = False  # some SELECT returns whole rows (SELECT * / t.*)
         self.hits: list[Hit] = []
 
     def klass(self, c: str) -> None:
@@ -609,6 +619,11 @@ def _target(node: exp.Expression | None, acc: _Acc) -> None:
 
 def _on_select(node: exp.Select, acc: _Acc) -> None:
     acc.klass("read")
+    if any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+        for e in node.expressions
+    ):
+        acc.star = True
     where = node.args.get("where")
     if where is not None and _or_neutralized(where.this):
         acc.hit(
@@ -667,6 +682,25 @@ def _grants_power(value: exp.Expression) -> bool:
 def _on_insert(node: exp.Insert, acc: _Acc) -> None:
     acc.klass("write")
     _target(node.this, acc)
+    schema, values = node.this, node.expression
+    if not (isinstance(schema, exp.Schema) and isinstance(values, exp.Values)):
+        return
+    cols = [c.name.lower() for c in schema.expressions]
+    for i, col in enumerate(cols):
+        if col not in _ROLE_COLUMNS:
+            continue
+        for row in values.expressions:
+            vals = row.expressions if isinstance(row, exp.Tuple) else [row]
+            if i < len(vals) and _grants_power(vals[i]):
+                acc.hit(
+                    "sql.privilege",
+                    Severity.HIGH,
+                    Effect.ESCALATE,
+                    f"the INSERT gives {col} = {vals[i].sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
+                    node.sql(dialect=acc.dialect)[:120],
+                    "admin",
+                )
+                return
 
 
 def _on_merge(node: exp.Merge, acc: _Acc) -> None:
@@ -796,7 +830,10 @@ def _table(t: exp.Table, acc: _Acc, ctes: set[str]) -> None:
         )
         return
     words = _words(name)
-    if words and (words[-1] in _CRED_TABLE_WORDS or words[-2:] in _CRED_TABLE_PAIRS):
+    # Whole rows of a secrets table leave (SELECT *, COPY) or it is written; a count or
+    # a metadata column does not leak a secret (credential columns are checked apart).
+    dumps = acc.star or id(t) in acc.write_ids or isinstance(t.parent, exp.Copy)
+    if dumps and words and (words[-1] in _CRED_TABLE_WORDS or words[-2:] in _CRED_TABLE_PAIRS):
         acc.hit(
             "sql.credential_read",
             Severity.HIGH,
@@ -884,6 +921,29 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
             where.sql(dialect=acc.dialect),
             op,
         )
+    elif _matches_all_rows(where.this):
+        acc.hit(
+            "sql.tautology",
+            Severity.MEDIUM,
+            Effect.ESCALATE,
+            f"{verb} on {target} is filtered only by {where.this.sql(dialect=acc.dialect)[:60]}, which likely matches every row",
+            where.sql(dialect=acc.dialect),
+            op,
+        )
+
+
+def _matches_all_rows(cond: exp.Expression) -> bool:
+    """A lone ``col IS NOT NULL`` or ``id > 0`` / ``id >= 0``: not a constant, but on a
+    key or a filled column it selects every row (a common way to dodge a no-WHERE check)."""
+    while isinstance(cond, exp.Paren):
+        cond = cond.this
+    if isinstance(cond, exp.Not) and isinstance(cond.this, exp.Is) and isinstance(cond.this.expression, exp.Null):
+        return isinstance(cond.this.this, exp.Column)
+    if isinstance(cond, (exp.GT, exp.GTE)) and isinstance(cond.this, exp.Column):
+        name = cond.this.name.lower()
+        bound = _const(cond.expression)
+        return (name == "id" or name.endswith("_id")) and isinstance(bound, float) and bound <= 0
+    return False
 
 
 def _drop(node: exp.Drop, acc: _Acc) -> None:
