@@ -18,6 +18,12 @@ The decision flow is written once (`_after_judge`, `_after_judge_error`,
 `_without_judge`, `_after_approval`); `resolve` and `aresolve` only do the I/O.
 The sync path uses the judge's and approver's sync methods, so it works on a
 thread that is running an event loop.
+
+>>> Escalator(on_escalate="sometimes")
+Traceback (most recent call last):
+...
+agentgate._errors.ConfigError: invalid configuration:
+  - on_escalate must be one of block, allow, ask or a callable, not 'sometimes'
 """
 
 from __future__ import annotations

@@ -121,6 +121,7 @@ def test_agentgate_core_import_does_not_import_sdks() -> None:
 def test_doctests(module: str) -> None:
     """The examples in the module docstrings run."""
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
     assert result.failed == 0
 
 

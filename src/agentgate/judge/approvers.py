@@ -10,6 +10,10 @@ Three approvers, one protocol (`Approver`: sync ``approve`` and async ``aapprove
 
 Every approver has a timeout; **no answer in time is a block**, as is an error, a
 malformed answer, or anything but an explicit yes.
+
+>>> approver = CallableApprover(lambda req: "yes")
+>>> approver._convert("yes").approved is None   # only True approves; "yes" is no answer
+True
 """
 
 from __future__ import annotations
