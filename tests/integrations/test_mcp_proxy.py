@@ -382,3 +382,58 @@ async def test_cli_http_proxy_end_to_end(tmp_path: Path, mcp_policy: Path) -> No
     assert ok.is_error is False
     assert ran(log) == ["read_file:/a"]
     assert audited(audit) == [("send_email", "block", "mcp-proxy"), ("read_file", "allow", "mcp-proxy")]
+
+
+def test_internal_failure_is_answered_not_forwarded() -> None:
+    """If deciding a message fails inside the proxy, the message is not forwarded (fail closed)."""
+    from agentgate.integrations.mcp_proxy import INTERNAL_ERROR, _guarded
+
+    def broken(line: bytes) -> tuple[bytes | None, bytes | None]:
+        raise RuntimeError("policy store unreachable")
+
+    forward, answer = _guarded(broken, call(8, "read_file", path="/a"))
+    assert forward is None
+    assert answer is not None
+    reply = json.loads(answer)
+    assert reply["id"] == 8
+    assert reply["error"]["code"] == INTERNAL_ERROR
+
+
+def test_cli_reports_a_server_that_cannot_start(tmp_path: Path) -> None:
+    """A server command that does not exist is a usage error (exit 2), with nothing on stdout."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentgate.cli", "mcp-proxy", "--audit", "none", "--", str(tmp_path / "no-such-server")],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert b"cannot start the server" in proc.stderr
+
+
+def test_sigterm_drains_the_audit_and_stops(tmp_path: Path, mcp_policy: Path) -> None:
+    """SIGTERM (a client stopping its server) exits the proxy cleanly with every decision audited."""
+    import signal
+    import subprocess
+    import time
+
+    params, log, audit = proxied(tmp_path, mcp_policy)
+    proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(call(1, "delete_file", path="/x") + call(2, "read_file", path="/a"))
+    proc.stdin.flush()
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    assert first["id"] == 1
+    assert first["result"]["isError"] is True
+    time.sleep(0.3)  # let the allowed call reach the server
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 143
+    proc.stdin.close()
+    proc.stdout.close()
+    assert audited(audit) == [("delete_file", "block", "mcp-proxy"), ("read_file", "allow", "mcp-proxy")]
+    assert "delete_file:/x" not in ran(log)

@@ -6,6 +6,8 @@ stdio by default; ``--http-upstream URL`` proxies the Streamable HTTP transport 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 
 import click
@@ -82,12 +84,24 @@ def command(
     else:
         agentgate.protect_all(config=cfg, frameworks=[], audit=audit)
     agent = AgentContext(agent_id=agent_id, task_id="mcp-proxy", task_description=task)
-    code = 0
+    # A client stopping its server sends SIGTERM: exit through the finally below so the
+    # audit trail is drained and the real server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    code: int = 0
     try:
         if http_upstream is not None:
             run_http_proxy(http_upstream, host=host, port=int(port), deny_as=deny_as, agent=agent)
         else:
-            code = run_proxy(server_command, deny_as=deny_as, agent=agent)
+            try:
+                code = run_proxy(server_command, deny_as=deny_as, agent=agent)
+            except OSError as e:
+                fail_usage(f"cannot start the server {server_command[0]!r}: {e}")
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
     finally:
         agentgate.shutdown(10.0)
-    sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The stdin reader thread may still sit in a blocking read holding the buffer's
+    # lock; a normal interpreter shutdown would abort on it. Everything is drained.
+    os._exit(code)

@@ -50,7 +50,7 @@ logger = logging.getLogger("agentgate.mcp_proxy")
 DENY_AS = ("result", "error")
 _FRAMEWORK = "mcp-proxy"
 #: JSON-RPC error codes the proxy answers with.
-PARSE_ERROR, INVALID_REQUEST, BLOCKED = -32700, -32600, -32001
+PARSE_ERROR, INVALID_REQUEST, INTERNAL_ERROR, BLOCKED = -32700, -32600, -32603, -32001
 
 
 class _DuplicateKeyError(ValueError):
@@ -258,6 +258,18 @@ def _loose_id(line: bytes) -> Any:
     return message.get("id") if isinstance(message, dict) and isinstance(message.get("id"), (int, str)) else None
 
 
+def _guarded(inspect: Any, line: bytes) -> tuple[bytes | None, bytes | None]:
+    """`McpProxy.from_client`, turning an internal failure into an error reply (never a forward)."""
+    try:
+        result: tuple[bytes | None, bytes | None] = inspect(line)
+    except Exception:
+        logger.exception("agentgate mcp-proxy: could not decide a message; it was not forwarded")
+        return None, _encode(
+            _error(_loose_id(line), INTERNAL_ERROR, "AgentGate: internal error; message not forwarded")
+        )
+    return result
+
+
 def run_proxy(
     command: Sequence[str],
     *,
@@ -290,7 +302,7 @@ def run_proxy(
     def client_to_server() -> None:
         try:
             for line in iter(inp.readline, b""):
-                forward, answer = proxy.from_client(line)
+                forward, answer = _guarded(proxy.from_client, line)
                 if forward is not None:
                     server_in.write(forward)
                     server_in.flush()
@@ -309,6 +321,9 @@ def run_proxy(
             to_client(proxy.from_server(line))
     except (BrokenPipeError, OSError):
         pass  # the client went away
+    except BaseException:  # SIGTERM / Ctrl-C: do not leave the server behind
+        proc.terminate()
+        raise
     finally:
         proxy.flush_results()
     try:
@@ -424,7 +439,11 @@ def http_proxy_app(upstream: str, *, deny_as: str = "result", agent: AgentContex
             return
         body = await _read_body(receive)
         if scope["method"] == "POST" and body.strip():
-            status, answer = await proxy.from_http_body(body)
+            try:
+                status, answer = await proxy.from_http_body(body)
+            except Exception:
+                logger.exception("agentgate mcp-proxy: could not decide a request; it was not forwarded")
+                status, answer = 500, _encode(_error(_loose_id(body), INTERNAL_ERROR, "AgentGate: internal error"))
             if status:
                 await _reply(send, status, answer)
                 return
