@@ -23,7 +23,7 @@ thread that is running an event loop.
 Traceback (most recent call last):
 ...
 agentgate._errors.ConfigError: invalid configuration:
-  - on_escalate must be one of block, allow, ask or a callable, not 'sometimes'
+  - <config>: on_escalate must be one of block, allow, ask or a callable, not 'sometimes'
 """
 
 from __future__ import annotations
