@@ -363,6 +363,8 @@ def path_facts(path: str, home: str) -> PathFacts:
 def _user_sensitive(path: str, patterns: Sequence[str]) -> str | None:
     for pat in patterns:
         full = os.path.expanduser(pat)
+        if not full.startswith("/"):
+            full = "*/" + full  # a relative glob matches at any depth ("secrets/*", "*.sqlite")
         if fnmatch.fnmatchcase(path, full) or ("/" not in pat and fnmatch.fnmatchcase(posixpath.basename(path), pat)):
             return pat
     return None

@@ -312,7 +312,9 @@ def _fast(s: str) -> Script:
                 raise _BailError
             m = _ASSIGN.match(s, start)
             if not words and m and m.end() <= i:
-                assigns.append((m.group(1), Word(w.text[w.text.index("=") + 1 :], w.raw[m.end() :], w.dynamic)))
+                assigns.append(
+                    (m.group(1), Word(w.text[w.text.index("=") + 1 :], w.raw[m.end() - start :], w.dynamic, w.subs))
+                )
             else:
                 words.append(w)
     end_pipeline()
@@ -402,6 +404,12 @@ def _bl_word(node: object, s: str) -> Word:
     return Word(text, s[pos[0] : pos[1]], dyn, tuple(subs))
 
 
+def _bl_target(out: object, s: str) -> Word | None:
+    if hasattr(out, "kind"):
+        return _bl_word(out, s)
+    return Word(str(out), str(out)) if isinstance(out, int) else None  # "2>&1": a descriptor
+
+
 def _bl_cmd(node: object, s: str) -> Cmd:
     kind = getattr(node, "kind", "")
     if kind != "command":
@@ -418,7 +426,7 @@ def _bl_cmd(node: object, s: str) -> Cmd:
             assigns.append((name.rstrip("+"), Word(value, w.raw[w.raw.find("=") + 1 :], w.dynamic, w.subs)))
         elif part.kind == "redirect":
             out = part.output
-            target = _bl_word(out, s) if hasattr(out, "kind") else None
+            target = _bl_target(out, s)
             hd = getattr(part, "heredoc", None)
             redirs.append(Redirect(part.type, target, getattr(hd, "value", None)))
     return Cmd(tuple(words), tuple(redirs), tuple(assigns))
@@ -439,10 +447,7 @@ def _bl_collect(node: object, s: str, out: list[Pipeline]) -> None:
     elif kind == "compound":
         for p in node.list:  # type: ignore[attr-defined]
             _bl_collect(p, s, out)
-        redirs = tuple(
-            Redirect(r.type, _bl_word(r.output, s) if hasattr(r.output, "kind") else None)
-            for r in getattr(node, "redirects", ()) or ()
-        )
+        redirs = tuple(Redirect(r.type, _bl_target(r.output, s)) for r in getattr(node, "redirects", ()) or ())
         if redirs:
             out.append((Cmd(redirects=redirs),))
     elif kind in ("for", "while", "until", "if", "function"):
@@ -459,6 +464,9 @@ def _bl_collect(node: object, s: str, out: list[Pipeline]) -> None:
 
 
 # ------------------------------------------------------------------------------ parse
+
+
+_ARITH = re.compile(r"\$\(\((?:[^()]|\([^()]*\))*\)\)")
 
 
 def _shlex(s: str) -> Script:
@@ -487,7 +495,8 @@ def _shlex(s: str) -> Script:
             redirs.append(Redirect(t, Word(toks[k + 1], toks[k + 1], "$" in toks[k + 1])))
             k += 1
         else:
-            words.append(Word(t, t, "$" in t or "`" in t))
+            if words or t not in _RESERVED:  # "then cat x": the command is cat
+                words.append(Word(t, t, "$" in t or "`" in t))
         k += 1
     if words or redirs:
         stages.append(Cmd(tuple(words), tuple(redirs)))
@@ -500,9 +509,14 @@ def _shlex(s: str) -> Script:
 def parse(command: str) -> tuple[Script | None, str]:
     """Parse *command*; returns ``(script, parser)`` with parser ``fast``, ``bashlex``, ``shlex`` or ``none``.
 
-    >>> parse("ls -la | wc -l")[1], parse("echo $(id)")[1]
-    ('fast', 'bashlex')
+    >>> parse("ls -la | wc -l")[1], parse("for f in *.log; do gzip $f; done")[1], parse("echo 'open")[1]
+    ('fast', 'bashlex', 'none')
     """
+    if "$((" in command:
+        # Arithmetic expansion is a number; without a substitution inside it hides no command.
+        command = _ARITH.sub(
+            lambda m: "0" if "$(" not in m.group()[3:] and "`" not in m.group() else m.group(), command
+        )
     try:
         return _fast(command), "fast"
     except _BailError:
@@ -1563,10 +1577,11 @@ def _files(
     for t in reads:
         if not t or "://" in t or t.startswith("-") or t.isdigit():
             continue
-        if not _is_pathish(t) and not st.policy.has_resource_rules:
+        bare = not _is_pathish(t)
+        if bare and not content and not st.policy.has_resource_rules:
             continue
         np = _path(t, st)
-        if not _is_pathish(t) and not _exists(np.lexical, st):
+        if bare and not _exists(np.lexical, st) and not (content and _sensitive(np)):
             continue
         if base in _PATH_ONLY and base not in _CONTENT:
             _scope(np, t, st, _ESC, f"{base} uses {t}")
