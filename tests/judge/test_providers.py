@@ -309,7 +309,9 @@ def test_errors_raise_judge_error_directly(judge: LLMJudge, llm: FakeLLM, make_r
         judge.judge(make_req())
 
 
-@pytest.mark.parametrize("raw", ["not json at all", '{"unexpected": "shape"}', "[]"], ids=["garbage", "wrong-shape", "list"])
+@pytest.mark.parametrize(
+    "raw", ["not json at all", '{"unexpected": "shape"}', "[]"], ids=["garbage", "wrong-shape", "list"]
+)
 def test_malformed_http_body_blocks(judge: LLMJudge, llm: FakeLLM, make_req: MakeReq, raw: str) -> None:
     """A 200 whose body is not the API's shape blocks (never crashes, never allows)."""
     llm.reset(Reply(raw=raw))

@@ -8,7 +8,9 @@ of what the verdict depends on:
 * the agent id and the policy revision (a policy edit invalidates everything),
 * the normalized call: tool name, kind, operation, arguments as canonical JSON,
 * the tier-1 findings (rule id and evidence), which carry what tier 1 learned
-  from the history (provenance) without making every history a new key.
+  from the history (provenance) without making every history a new key;
+* the reviewer-injection markers in the call and the recent history, so an
+  answer given before the agent read an injected page is not reused after.
 
 Failures are never cached. Identical reviews that overlap in time share one
 request (single-flight): 50 concurrent identical escalations make one HTTP call,
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from agentgate._errors import ConfigError, JudgeError
 
 from .base import Judge, JudgeResult, JudgeThresholds
+from .prompt import request_injection_markers
 
 if TYPE_CHECKING:
     from agentgate._escalation import EscalationRequest
@@ -56,9 +59,10 @@ def _canon(value: Any) -> Any:
     return f"<{type(value).__name__}> {value!r}"
 
 
-def cache_key(req: EscalationRequest) -> str:
+def cache_key(req: EscalationRequest, history: int = 10) -> str:
     """The cache key of *req* (see the module docstring for what goes in)."""
     payload = [
+        list(request_injection_markers(req, history=history)),
         req.agent.task_description or req.policy.task,
         req.agent.agent_id,
         req.policy_revision,
@@ -100,6 +104,7 @@ class CachingJudge:
         self.ttl = ttl
         self.maxsize = maxsize
         self.wait_timeout = wait_timeout if wait_timeout is not None else float(getattr(inner, "timeout", 30.0)) + 1.0
+        self._history = int(getattr(inner, "history", 10))
         self._entries: OrderedDict[str, tuple[float, JudgeResult]] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
         self._lock = threading.Lock()
@@ -185,7 +190,7 @@ class CachingJudge:
     def judge(self, req: EscalationRequest) -> JudgeResult:
         """Review *req*, reusing a cached or in-flight identical review."""
         start = time.monotonic()
-        key = cache_key(req)
+        key = cache_key(req, self._history)
         hit, flight, leader = self._join(key, start, is_async=False)
         if hit is not None:
             return hit
@@ -207,7 +212,7 @@ class CachingJudge:
     async def ajudge(self, req: EscalationRequest) -> JudgeResult:
         """Review *req* (async), reusing a cached or in-flight identical review."""
         start = time.monotonic()
-        key = cache_key(req)
+        key = cache_key(req, self._history)
         hit, flight, leader = self._join(key, start, is_async=True)
         if hit is not None:
             return hit

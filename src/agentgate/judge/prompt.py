@@ -51,6 +51,7 @@ __all__ = [
     "build_prompt",
     "encode_untrusted",
     "redact_secrets",
+    "request_injection_markers",
     "reviewer_injection_markers",
 ]
 
@@ -262,6 +263,16 @@ def _strings(value: Any, out: list[str], depth: int = 0) -> None:
 # --------------------------------------------------------------------------- prompt
 
 
+def request_injection_markers(req: EscalationRequest, *, history: int = 10) -> tuple[str, ...]:
+    """`reviewer_injection_markers` of the untrusted content the judge would see for *req*:
+    the call (tool name and arguments) and the last *history* actions (arguments and results)."""
+    untrusted: list[str] = []
+    _strings({"tool": req.call.tool_name, "arguments": req.call.arguments}, untrusted)
+    recent = list(req.agent.action_history)[-history:] if history > 0 else []
+    _strings([{"tool": r.tool_name, "arguments": r.arguments, "result": r.result} for r in recent], untrusted)
+    return reviewer_injection_markers(untrusted)
+
+
 def build_prompt(
     req: EscalationRequest, *, history: int = 10, nonce: str | None = None, redact: bool = True
 ) -> JudgePrompt:
@@ -284,10 +295,7 @@ def build_prompt(
             for f in req.findings
         ],
     }
-    untrusted: list[str] = []
-    _strings(data["call"], untrusted)
-    _strings(data["recent_actions"], untrusted)
-    markers = reviewer_injection_markers(untrusted)
+    markers = request_injection_markers(req, history=history)
     if agent.trusted_inputs:
         # What the human (and the developer's system prompt) told the agent: context
         # for the task, but shown as data, so it cannot instruct the reviewer either.
