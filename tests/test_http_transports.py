@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -234,3 +237,57 @@ def test_analyzer_and_guard_agree() -> None:
     with pytest.raises(DestinationBlockedError) as e:
         ahttp.Guard(settings).vet("intra.example")
     assert e.value.rule_id == "http.dns_private"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """An HTTPS server on 127.0.0.1 whose certificate is valid only for ``api.test``; yields (port, CA file, SNI names seen)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "api.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("api.test")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    sni: list[str] = []
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_file, key_file)
+    ctx.sni_callback = lambda sock, server_name, c: sni.append(server_name or "")  # type: ignore[assignment,misc,func-returns-value]
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    t.start()
+    yield srv.server_address[1], str(cert_file), sni
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_https_keeps_sni_and_certificate_name(tls_server: tuple[int, str, list[str]], connections: list[str]) -> None:
+    """Pinned HTTPS connections send the name as SNI and verify the certificate against the name, not the IP."""
+    port, ca, sni = tls_server
+    settings = AnalyzerSettings(resolver=lambda h, t: ["127.0.0.1"], allow_private_networks=tuple(LOCAL))
+    assert Session(settings=settings).get(f"https://api.test:{port}/", verify=ca).text == f"host=api.test:{port}"
+    with httpx.Client(transport=GuardedTransport(settings=settings, verify=ssl.create_default_context(cafile=ca))) as c:
+        assert c.get(f"https://api.test:{port}/").text == f"host=api.test:{port}"
+    assert sni == ["api.test", "api.test"]
+    assert connections == ["127.0.0.1", "127.0.0.1"]
+    with pytest.raises(requests.exceptions.SSLError):
+        Session(settings=settings).get(f"https://127.0.0.1:{port}/", verify=ca)  # the cert does not name the IP
