@@ -74,6 +74,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -297,6 +298,22 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
     return _analyze(stmts, d, depth) if stmts else SqlAnalysis(d, (), ())
 
 
+_local = threading.local()
+
+
+def _engine(dialect: str | None) -> tuple[Any, Any]:
+    """This thread's tokenizer and parser for *dialect*: building them costs more
+    than tokenizing a short query, and both reset their state on every call."""
+    cache: dict[str | None, tuple[Any, Any]] | None = getattr(_local, "engines", None)
+    if cache is None:
+        cache = _local.engines = {}
+    engine = cache.get(dialect)
+    if engine is None:
+        dia = Dialect.get_or_raise(dialect)
+        engine = cache[dialect] = (dia.tokenizer(), dia.parser())
+    return engine
+
+
 def _statements(text: str, dialect: str | None) -> tuple[list[exp.Expression], str | None] | SqlAnalysis:
     """Parse *text* into statements, trying the common dialects when none is given;
     a failure comes back as an SqlAnalysis carrying the error."""
@@ -305,18 +322,18 @@ def _statements(text: str, dialect: str | None) -> tuple[list[exp.Expression], s
     first_tokens: list[Token] | None = None
     for d in candidates:
         try:
-            dia = Dialect.get_or_raise(d)
+            tokenizer, parser = _engine(d)
         except (ValueError, SqlglotError) as e:
             return SqlAnalysis(d, (), (), f"unknown SQL dialect {d!r}: {e}")
         try:
-            tokens = dia.tokenize(text)
+            tokens = tokenizer.tokenize(text)
         except (TokenError, SqlglotError) as e:
             first_error = first_error or _describe(e)
             continue
         if first_tokens is None:
             first_tokens = tokens
         try:
-            trees = dia.parser().parse(tokens, text)
+            trees = parser.parse(tokens, text)
         except (ParseError, SqlglotError) as e:
             first_error = first_error or _describe(e)
             continue
