@@ -197,26 +197,27 @@ def _lexical(raw: str, cwd: str, home: str) -> NormalizedPath:
     nul = "\x00" in decoded_nul
     decoded = decoded_nul.replace("\x00", "") if nul else decoded_nul
     encoded = nul or any(raw.count(c) != decoded_nul.count(c) for c in _STRUCT)
-    s = decoded.strip()
-    unc = s.startswith("\\\\") or (s.startswith("//") and "\\" in s)
-    s = s.replace("\\", "/")
-    if s.startswith(("//?/", "//./")) and not unc:
-        s = s[4:]
+    s = decoded.strip().replace("\\", "/") if "\\" in decoded else decoded.strip()
+    device = s.startswith("//./")
+    if s.startswith("//?/"):  # Win32 long-path prefix: \\?\C:\x is C:\x, \\?\UNC\h\s is \\h\s
+        s = "//" + s[8:] if s[4:8].upper() == "UNC/" else s[4:]
+    # Only backslashes make a share: "//host/x" written with slashes is a POSIX path.
+    unc = s.startswith("//") and not device and decoded.lstrip().startswith("\\\\")
     if s.startswith("~"):
         s = os.path.expanduser(s)  # *home* is part of the cache key only
     if "$" in s:
         s = os.path.expandvars(s)
     unexpanded = "$" in s or bool(re.search(r"%[A-Za-z_]\w*%", s))
     glob = any(c in s for c in "*?[")
-    windows = unc or bool(_WIN_DRIVE.match(s)) or decoded.lstrip().startswith(("\\\\.\\", "\\\\?\\"))
+    windows = unc or device or bool(_WIN_DRIVE.match(s))
     if unc:
         segs, climbs = _climb(s[2:].split("/"))
         lexical = ("//" + "/".join(segs)).casefold()
         past_root = climbs > 0
     elif windows:
-        body = s[2:] if _WIN_DRIVE.match(s) else s.lstrip("/")
+        body = s[2:] if _WIN_DRIVE.match(s) else s[4:]
         segs, climbs = _climb(body.split("/"))
-        prefix = s[:2].lower() if _WIN_DRIVE.match(s) else "//./"
+        prefix = s[:2].lower() if _WIN_DRIVE.match(s) else "//."
         lexical = (prefix + "/" + "/".join(segs)).casefold()
         past_root = climbs > 0
     else:
@@ -577,15 +578,15 @@ def check_path(
 
 
 def _file_targets(ctx: Context) -> list[Target]:
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     out: list[Target] = []
     for t in ctx.targets("file"):
-        if (t.argument, t.value) not in seen:
-            seen.add((t.argument, t.value))
+        if t.value not in seen:
+            seen.add(t.value)
             out.append(t)
-    for r in ctx.resources("path"):
-        if (r.argument, r.value) not in seen:
-            seen.add((r.argument, r.value))
+    for r in ctx.resources("path"):  # the same value as a target is decided once
+        if r.value not in seen:
+            seen.add(r.value)
             out.append(Target(r.argument, r.value, "name"))
     return out
 
