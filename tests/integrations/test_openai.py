@@ -767,3 +767,53 @@ def test_responses_item_differing_from_its_streamed_arguments_is_decided_again()
     (again,) = acc.feed(item_done)
     assert again.name == "delete_file"
     assert acc.feed(item_done) == []
+
+
+# -- Assistants API (threads / runs) -------------------------------------------------------
+
+
+def assistants_loop(client: openai.OpenAI, tools: Tools, *, stream: bool = False) -> None:
+    """The Assistants tool loop: a run waits for tool outputs, the loop submits them."""
+    client.beta.threads.messages.create("thread_1", role="user", content="Summarise the report")
+    if stream:
+        with client.beta.threads.runs.stream(thread_id="thread_1", assistant_id="asst_1") as s:
+            s.until_done()
+            run = s.get_final_run()
+    else:
+        run = client.beta.threads.runs.create(thread_id="thread_1", assistant_id="asst_1")
+    for _ in range(4):
+        if run.status != "requires_action" or run.required_action is None:
+            return
+        outputs = [
+            {"tool_call_id": tc.id, "output": tools(tc.function.name, tc.function.arguments)}
+            for tc in run.required_action.submit_tool_outputs.tool_calls
+        ]
+        run = client.beta.threads.runs.submit_tool_outputs(run.id, thread_id="thread_1", tool_outputs=outputs)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_assistants_run_blocks_destructive_and_records_results(
+    oai_patched: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
+) -> None:
+    """Assistants API: a run requiring a read runs it; the injected delete raises before the loop sees it."""
+    oai_llm_server.load(READ, DESTROY)
+    tools = Tools()
+    with agent_context(agent_id="asst") as ctx, read_only(), pytest.raises(FirewallBlockedError):
+        assistants_loop(oai_client, tools)
+    assert tools.log == [("read_file", "/srv/data/report.txt")]
+    assert oai_patched.decisions() == [("read_file", "allow"), ("delete_file", "block")]
+    assert [r.result for r in ctx.action_history] == ["contents of /srv/data/report.txt", None]
+    assert ctx.task_description == "Summarise the report"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_assistants_run_stream_blocks_at_requires_action(
+    oai_patched: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
+) -> None:
+    """Assistants streaming: the thread.run.requires_action event is withheld when a call is blocked."""
+    oai_llm_server.load(DESTROY)
+    tools = Tools()
+    with read_only(), pytest.raises(FirewallBlockedError):
+        assistants_loop(oai_client, tools, stream=True)
+    assert tools.log == []
+    assert oai_patched.decisions() == [("delete_file", "block")]

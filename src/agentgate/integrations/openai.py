@@ -64,6 +64,8 @@ _CLIENT_CALL_ITEMS = frozenset(
     {"function_call", "custom_tool_call", "computer_call", "local_shell_call", "shell_call", "apply_patch_call"}
 )
 _TRUSTED_ROLES = frozenset({"system", "developer"})
+# Assistants objects whose request carries the user's words but no tool call.
+_OBSERVE_ONLY = frozenset({"thread", "thread.message"})
 
 
 def available() -> bool:
@@ -162,6 +164,15 @@ def _observe_request(options: Any) -> None:
                 call_id = _get(msg, "tool_call_id")
                 if isinstance(call_id, str):
                     results.append((call_id, _text_of(_get(msg, "content"))))
+    for out in body.get("tool_outputs") or ():  # Assistants: runs.submit_tool_outputs
+        if isinstance(_get(out, "tool_call_id"), str):
+            results.append((_get(out, "tool_call_id"), _get(out, "output")))
+    if body.get("role") == "user" and "content" in body:  # Assistants: threads.messages.create
+        task.append(_text_of(body["content"]))
+    thread = body.get("thread")
+    for msg in (_get(thread, "messages") or ()) if isinstance(thread, dict) else ():
+        if _get(msg, "role") == "user":
+            task.append(_text_of(_get(msg, "content")))
     instructions = body.get("instructions")
     if isinstance(instructions, str):
         other.append(instructions)
@@ -243,7 +254,21 @@ def _proposals(obj: Any) -> tuple[str, list[Proposed]] | None:
         return "chat", _chat_calls(obj)
     if kind == "response":
         return "response", _response_calls(obj)
+    if kind == "thread.run":
+        return "run", _run_calls(obj)
     return None
+
+
+def _run_calls(run: Any) -> list[Proposed]:
+    """Assistants API: the calls a run waits for (``status: requires_action``)."""
+    if _get(run, "status") != "requires_action":
+        return []
+    outputs = _get(_get(run, "required_action"), "submit_tool_outputs")
+    calls = []
+    for tc in _get(outputs, "tool_calls") or ():
+        fn = _get(tc, "function")
+        calls.append(Proposed(str(_get(fn, "name")), _get(fn, "arguments") or "", _get(tc, "id")))
+    return calls
 
 
 def _rewrite(kind: str, obj: Any, blocked: list[Blocked]) -> None:
@@ -287,8 +312,8 @@ def _rewrite(kind: str, obj: Any, blocked: list[Blocked]) -> None:
 def _settle(kind: str, obj: Any, blocked: list[Blocked]) -> None:
     if not blocked:
         return
-    if _settings["on_block"] == "raise" or isinstance(obj, dict):
-        raise blocked[0].error  # a plain dict (``parse(to=dict)``) is not rewritten
+    if _settings["on_block"] == "raise" or isinstance(obj, dict) or kind == "run":
+        raise blocked[0].error  # a plain dict (``parse(to=dict)``) or a waiting run is not rewritten
     _rewrite(kind, obj, blocked)
 
 
@@ -300,6 +325,8 @@ def _wrap_parse(original: Callable[..., Any]) -> Callable[..., Any]:
             return out
         found = _proposals(out)
         if found is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
+            if found is None and _get(out, "object") in _OBSERVE_ONLY:
+                _observe_request(getattr(self, "_options", None))
             return out
         _observe_request(getattr(self, "_options", None))
         _settle(found[0], out, decide_all(found[1], FRAMEWORK))
@@ -317,6 +344,8 @@ def _wrap_aparse(original: Callable[..., Any]) -> Callable[..., Any]:
             return out
         found = _proposals(out)
         if found is None or id(out) in self.__dict__.get("_agentgate_seen", ()):
+            if found is None and _get(out, "object") in _OBSERVE_ONLY:
+                _observe_request(getattr(self, "_options", None))
             return out
         _observe_request(getattr(self, "_options", None))
         _settle(found[0], out, await adecide_all(found[1], FRAMEWORK))
@@ -459,13 +488,38 @@ class _ResponseEvents:
         return ready
 
 
+class _RunEvents:
+    """Assistants streams: a run's calls arrive whole in ``thread.run.requires_action``."""
+
+    __slots__ = ("_decided",)
+
+    def __init__(self) -> None:
+        self._decided: set[tuple[str, str]] = set()
+
+    def feed(self, event: Any) -> list[Proposed]:
+        """Take one event; return the calls the run now waits for."""
+        if getattr(event, "event", None) != "thread.run.requires_action":
+            return []
+        ready = []
+        for call in _run_calls(event.data):
+            key = (str(call.call_id), f"{call.name}\0{call.arguments}")
+            if key not in self._decided:
+                self._decided.add(key)
+                ready.append(call)
+        return ready
+
+    def end(self) -> list[Proposed]:
+        """Nothing is assembled from pieces here."""
+        return []
+
+
 class _StreamGate:
     """Picks the assembler from the first chunk (chat chunk, Responses event, or neither)."""
 
     __slots__ = ("_acc", "_known")
 
     def __init__(self) -> None:
-        self._acc: _ChatDeltas | _ResponseEvents | None = None
+        self._acc: _ChatDeltas | _ResponseEvents | _RunEvents | None = None
         self._known = False
 
     def feed(self, item: Any) -> list[Proposed]:
@@ -474,6 +528,8 @@ class _StreamGate:
                 self._acc, self._known = _ChatDeltas(), True
             elif str(getattr(item, "type", "")).startswith("response."):
                 self._acc, self._known = _ResponseEvents(), True
+            elif str(getattr(item, "event", "")).startswith("thread."):
+                self._acc, self._known = _RunEvents(), True
         return self._acc.feed(item) if self._acc is not None else []
 
     def end(self) -> list[Proposed]:

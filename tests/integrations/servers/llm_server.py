@@ -261,6 +261,38 @@ def messages_events(turn: Turn, n: int) -> Iterator[dict[str, Any]]:
     yield {"type": "message_stop"}
 
 
+# -- assistants (threads / runs) ------------------------------------------------------
+
+
+def run_json(turn: Turn, n: int, thread_id: str, status: str | None = None) -> dict[str, Any]:
+    calls = [
+        {"id": f"call_{n}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        for i, (name, args) in enumerate(turn.tool_calls)
+    ]
+    run: dict[str, Any] = {
+        "id": f"run_{n}",
+        "object": "thread.run",
+        "created_at": 1700000000,
+        "assistant_id": "asst_1",
+        "thread_id": thread_id,
+        "model": "scripted",
+        "instructions": "",
+        "tools": [],
+        "parallel_tool_calls": True,
+        "status": status or ("requires_action" if calls else "completed"),
+        "required_action": None,
+    }
+    if calls and run["status"] == "requires_action":
+        run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+    return run
+
+
+def run_events(turn: Turn, n: int, thread_id: str) -> Iterator[dict[str, Any]]:
+    yield {"type": "thread.run.created", **run_json(turn, n, thread_id, "queued")}
+    final = run_json(turn, n, thread_id)
+    yield {"type": "thread.run.requires_action" if turn.tool_calls else "thread.run.completed", **final}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -272,12 +304,32 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         path = self.path.split("?")[0]
+        if "/threads/" in path and path.endswith("/messages"):
+            self.server.script.requests.append({"path": path, **body})
+            thread_id = path.split("/threads/")[1].split("/")[0]
+            self._answer(
+                {
+                    "id": "msg_1",
+                    "object": "thread.message",
+                    "thread_id": thread_id,
+                    "role": body.get("role"),
+                    "content": [],
+                    "created_at": 0,
+                    "status": "completed",
+                },
+                False,
+                named=False,
+            )
+            return
         turn, n = self.server.script.next(path, body)
         stream = bool(body.get("stream"))
         if path.endswith("/chat/completions"):
             self._answer(chat_chunks(turn, n) if stream else chat_json(turn, n), stream, named=False)
         elif path.endswith("/responses"):
             self._answer(responses_events(turn, n) if stream else responses_json(turn, n), stream, named=True)
+        elif "/threads/" in path and (path.endswith("/runs") or path.endswith("/submit_tool_outputs")):
+            thread_id = path.split("/threads/")[1].split("/")[0]
+            self._answer(run_events(turn, n, thread_id) if stream else run_json(turn, n, thread_id), stream, named=True)
         elif path.endswith("/messages"):
             self._answer(messages_events(turn, n) if stream else messages_json(turn, n), stream, named=True)
         else:
@@ -293,11 +345,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         parts = []
+        assistants = False
         for event in payload:
+            if str(event.get("type", "")).startswith("thread."):  # assistants: the type is the SSE event only
+                assistants = True
+                kind = event.pop("type")
+                parts.append(f"event: {kind}\ndata: {json.dumps(event)}\n\n")
+                continue
             head = f"event: {event['type']}\n" if named else ""
             parts.append(f"{head}data: {json.dumps(event)}\n\n")
         if not named:
             parts.append("data: [DONE]\n\n")
+        if assistants:
+            parts.append("event: done\ndata: [DONE]\n\n")
         data = "".join(parts).encode()
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
