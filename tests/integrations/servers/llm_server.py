@@ -327,7 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(chat_chunks(turn, n) if stream else chat_json(turn, n), stream, named=False)
         elif path.endswith("/responses"):
             self._answer(responses_events(turn, n) if stream else responses_json(turn, n), stream, named=True)
-        elif "/threads/" in path and (path.endswith("/runs") or path.endswith("/submit_tool_outputs")):
+        elif "/threads/" in path and path.endswith(("/runs", "/submit_tool_outputs")):
             thread_id = path.split("/threads/")[1].split("/")[0]
             self._answer(run_events(turn, n, thread_id) if stream else run_json(turn, n, thread_id), stream, named=True)
         elif path.endswith("/messages"):
