@@ -319,3 +319,11 @@ def test_malformed_http_body_blocks(judge: LLMJudge, llm: FakeLLM, make_req: Mak
     assert out.action is VerdictType.BLOCK
     assert out.policy_name == "judge.error"
     assert "malformed" in out.reasoning
+
+
+def test_async_clients_of_closed_loops_are_dropped(llm: FakeLLM, make_req: MakeReq) -> None:
+    """asyncio.run per call (a new loop each time) does not pile up one client per dead loop."""
+    judge = make_judge(llm, "openai")
+    for _ in range(3):
+        asyncio.run(judge.ajudge(make_req()))
+    assert len(judge._async_clients) == 1

@@ -389,6 +389,11 @@ class LLMJudge:
         with self._client_lock:
             client = self._async_clients.get(loop)
             if client is None:
+                # A client's connections keep its loop alive, so the weak keys alone
+                # would never drop the clients of loops that are gone (asyncio.run per call).
+                for dead in [lp for lp in self._async_clients if lp.is_closed()]:
+                    del self._async_clients[dead]
+                    self._async_slots.pop(dead, None)
                 client = self._async_clients[loop] = self._new_async_client()
             return client
 
