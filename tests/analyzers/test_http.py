@@ -133,6 +133,9 @@ def test_check_address_classes() -> None:
         "::ffff:10.0.0.1": "http.private",
         "2001:db8::1": "http.reserved",
         "168.63.129.16": "http.metadata",
+        "::ffff:0:7f00:1": "http.loopback",
+        "64:ff9b:1::a00:1": "http.private",
+        "2002:7f00:1::": "http.loopback",
         "fd20:ce::254": "http.metadata",
     }
     for ip, rule in expected.items():

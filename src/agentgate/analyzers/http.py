@@ -197,6 +197,7 @@ _V6_RANGES = tuple(
     )
 )
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT IPv4-translated
 _COMPAT = ipaddress.IPv6Network("::/96")
 _NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 _6TO4 = ipaddress.IPv6Network("2002::/16")
@@ -221,9 +222,11 @@ class AddressProblem:
 
 
 def _embedded_v4(a: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
-    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4)."""
+    """The IPv4 address an IPv6 address carries (mapped, translated, compatible, NAT64, 6to4)."""
     if a in _MAPPED:
         return ipaddress.IPv4Address(int(a) & 0xFFFFFFFF), "IPv4-mapped"
+    if a in _TRANSLATED:
+        return ipaddress.IPv4Address(int(a) & 0xFFFFFFFF), "IPv4-translated"
     if a in _COMPAT and int(a) > 1:
         return ipaddress.IPv4Address(int(a) & 0xFFFFFFFF), "IPv4-compatible"
     for n in _NAT64:
@@ -311,7 +314,7 @@ _FORBIDDEN_HOST = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
 _DOMAIN_LIKE = re.compile(r"(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{1,62}\.?(?::\d{1,5})?", re.I)
 _DOTTED_QUAD = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?")
 _CTRL = re.compile(r"[\t\n\r]")
-_NUMERIC_PART = re.compile(r"(?:0[xX][0-9A-Fa-f]*|\d+)\Z")
+_NUMERIC_PART = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +368,8 @@ def _parse_ipv4(host: str) -> tuple[ipaddress.IPv4Address | None, bool, str | No
         return None, False, "invalid IPv4 address"
     nums = []
     for p in parts:
+        if not _NUMERIC_PART.match(p):
+            return None, False, "invalid IPv4 address"
         try:
             if p[:2] in ("0x", "0X"):
                 nums.append(int(p[2:] or "0", 16))
@@ -490,7 +495,7 @@ def parse_url(raw: str) -> ParsedURL:
         if not colon:
             written, port_text = hostport, ""
     if port_text:
-        if port_text.isdigit() and int(port_text) <= 65535:
+        if port_text.isascii() and port_text.isdigit() and int(port_text) <= 65535:
             port = int(port_text)
         else:
             error = error or f"invalid port {port_text!r}"
