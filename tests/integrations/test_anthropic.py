@@ -248,14 +248,18 @@ def runner_tools(tools: Tools) -> list[Any]:
 
 
 def run_runner(runner: Any) -> None:
-    """Drive a tool runner to its end (it runs the tools itself)."""
-    for _message in runner:
-        pass
+    """Drive a tool runner to its end (it runs the tools itself), reading streamed events as they come."""
+    for message in runner:
+        if hasattr(message, "__iter__"):
+            for _event in message:
+                pass
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize(
+    ("stream", "eager"), [(False, False), (True, False), (True, True)], ids=["plain", "stream", "eager"]
+)
 def test_beta_tool_runner_never_runs_the_blocked_tool(
-    anth_patched: AuditTap, anth_client: anthropic.Anthropic, oai_llm_server: LLMServer, stream: bool
+    anth_patched: AuditTap, anth_client: anthropic.Anthropic, oai_llm_server: LLMServer, stream: bool, eager: bool
 ) -> None:
     """The SDK's own tool runner executes @beta_tool functions: the read runs, the delete does not."""
     oai_llm_server.load(READ, DESTROY, Turn(text="done"))
@@ -267,6 +271,7 @@ def test_beta_tool_runner_never_runs_the_blocked_tool(
             messages=[{"role": "user", "content": "tidy up"}],
             tools=runner_tools(tools),
             stream=stream,
+            **({"run_tools_eagerly": True} if eager else {}),
         )
         with pytest.raises(FirewallBlockedError):
             run_runner(runner)
