@@ -228,3 +228,24 @@ def test_positional_and_nested_urls_are_seen() -> None:
     ):
         rules = {f.rule_id for f in analyze_http(call, make_context(call, settings=settings))}
         assert "http.metadata" in rules, call
+
+
+async def test_async_callers_can_resolve_off_the_loop() -> None:
+    """pending_resolutions names the uncached hosts; after prefetch in a thread the analyzer needs no DNS."""
+    import asyncio
+
+    calls: list[str] = []
+
+    def counting(host: str, timeout: float) -> list[str]:
+        calls.append(host)
+        return ["93.184.216.34"]
+
+    settings = AnalyzerSettings(resolver=counting)
+    call = ToolCall("fetch_url", {"url": "https://warm.example/x", "host": "api.warm.example"})
+    ctx = make_context(call, settings=settings)
+    names = http_module.pending_resolutions(ctx)
+    assert names == ["warm.example", "api.warm.example"]
+    await asyncio.to_thread(http_module.prefetch, names, settings)
+    assert http_module.pending_resolutions(ctx) == []
+    assert analyze_http(call, ctx) == []
+    assert calls == ["warm.example", "api.warm.example"]

@@ -100,6 +100,8 @@ __all__ = [
     "clear_dns_cache",
     "parse_host",
     "parse_url",
+    "pending_resolutions",
+    "prefetch",
     "resolve",
 ]
 
@@ -1045,6 +1047,19 @@ def _scope_parts(u: ParsedURL, policy: EffectivePolicy, raw: str) -> list[_Parts
     return []
 
 
+def _items(ctx: Context) -> list[tuple[str, str, str, bool]]:
+    """(argument, value, source, is_host) for every URL target and host resource, de-duplicated."""
+    out: list[tuple[str, str, str, bool]] = []
+    seen: set[tuple[str, str]] = set()
+    raw = [(t.argument, t.value, t.source, False) for t in ctx.targets("http")]
+    raw.extend((r.argument, r.value, "name", True) for r in ctx.resources("host"))
+    for item in raw:
+        if (item[0], item[1]) not in seen and item[1].strip():
+            seen.add((item[0], item[1]))
+            out.append(item)
+    return out
+
+
 def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
     """The HTTP/SSRF analyzer (see module docstring for rules and tiers)."""
     del call
@@ -1053,13 +1068,7 @@ def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
     policy = ctx.policy
     scoped = any(lay.allowed_resources or lay.denied_resources for lay in policy.layers)
     findings: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
-    items: list[tuple[str, str, str, bool]] = [(t.argument, t.value, t.source, False) for t in ctx.targets("http")]
-    items.extend((r.argument, r.value, "name", True) for r in ctx.resources("host"))
-    for argument, value, source, is_host in items:
-        if (argument, value) in seen or not value.strip():
-            continue
-        seen.add((argument, value))
+    for argument, value, source, is_host in _items(ctx):
         tier = _tier(ctx, argument, source, value)
         parts = list(_static_parts(value, tier, allow, is_host))
         if tier == "fetch":
@@ -1070,3 +1079,36 @@ def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
                 parts.extend(_scope_parts(u, policy, value))
         findings.extend(Finding(r, sev, eff, msg, ev, argument) for r, sev, eff, msg, ev in parts)
     return findings
+
+
+def pending_resolutions(ctx: Context) -> list[str]:
+    """Host names `analyze_http` would resolve for this call that are not cached yet.
+
+    The analyzer is synchronous and may wait up to ``dns_timeout`` on a cache miss.
+    An async caller keeps its event loop free by resolving these first in a worker
+    thread (``await asyncio.to_thread(prefetch, names, ctx.settings)``); the
+    analyzer then runs from the cache.
+    """
+    settings = ctx.settings
+    if not settings.resolve_dns:
+        return []
+    allow = tuple(settings.allow_private_networks)
+    now = time.monotonic()
+    names: list[str] = []
+    for argument, value, source, is_host in _items(ctx):
+        tier = _tier(ctx, argument, source, value)
+        if tier != "fetch":
+            continue
+        u = parse_host(value) if is_host else parse_url(value)
+        if not _needs_dns(u, tier, _static_parts(value, tier, allow, is_host)):
+            continue
+        hit = _cache.get((settings.resolver, u.host))
+        if (hit is None or hit[0] <= now) and u.host not in names:
+            names.append(u.host)
+    return names
+
+
+def prefetch(names: Sequence[str], settings: AnalyzerSettings) -> None:
+    """Resolve *names* into the shared cache (blocking; run it in a worker thread from async code)."""
+    for name in names:
+        resolve(name, resolver=settings.resolver, timeout=settings.dns_timeout, ttl=settings.dns_cache_ttl)
