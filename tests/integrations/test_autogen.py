@@ -1,7 +1,8 @@
-"""AutoGen 0.4+ integration: ``run_json`` / ``run_json_stream`` are decided before the tool runs.
+"""AutoGen 0.4+ and classic ag2 integration: tool calls are decided before the tool runs.
 
-Agents run against autogen-ext's scripted ``ReplayChatCompletionClient`` (no
-network). The destructive call is ``delete_records(table="users")`` inside
+AutoGen agents run against autogen-ext's scripted ``ReplayChatCompletionClient`` (no
+network); classic ag2 agents get scripted ``tool_calls`` / ``function_call`` messages
+(a registered reply function plays the model). The destructive call is ``delete_records(table="users")`` inside
 ``scope(allowed_operations=["read"])``. Inside an agent the workbench turns our
 exception into an error ``ToolResult``: the model reads the refusal, the tool
 body never runs, and the run completes.
@@ -10,6 +11,7 @@ body never runs, and the run completes.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
@@ -293,21 +295,134 @@ async def test_return_error_through_agent(autogen_protect: Callable[..., _Audit]
     assert ran == []
 
 
+# ----------------------------------------------------------------- classic ag2
+
+
+def _classic_agent() -> Any:
+    """A classic ag2 ``ConversableAgent`` executing a sync and an async ``delete_records`` and a read."""
+    with warnings.catch_warnings():  # ag2 0.14's import trips jsonschema's RefResolver deprecation
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from autogen import ConversableAgent
+
+    agent = ConversableAgent("executor", llm_config=False, human_input_mode="NEVER")
+    agent.register_function(
+        {"delete_records": delete_records, "delete_records_async": adelete_records, "read_records": read_records}
+    )
+    return agent
+
+
+def _tool_calls_message(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    function = {"name": name, "arguments": json.dumps(args)}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "call-1", "type": "function", "function": function}],
+    }
+
+
+def _function_call_message(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "assistant", "content": None, "function_call": {"name": name, "arguments": json.dumps(args)}}
+
+
+CLASSIC_MESSAGES = [
+    ("tool_calls", "delete_records"),
+    ("tool_calls", "delete_records_async"),  # sync reply: ag2 runs the coroutine in a helper thread
+    ("function_call", "delete_records"),
+    ("function_call", "delete_records_async"),
+]
+CLASSIC_IDS = ["tool_calls-sync", "tool_calls-async", "function_call-sync", "function_call-async"]
+
+
+def _classic_message(kind: str, name: str) -> dict[str, Any]:
+    build = _tool_calls_message if kind == "tool_calls" else _function_call_message
+    return build(name, {"table": "users"})
+
+
+@pytest.mark.parametrize(("kind", "name"), CLASSIC_MESSAGES, ids=CLASSIC_IDS)
+def test_classic_sync_reply_raises(autogen_audit: _Audit, kind: str, name: str) -> None:
+    """Classic ag2 ``generate_reply``: every reply path raises our error; the function never ran."""
+    agent = _classic_agent()
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError) as ei:
+        agent.generate_reply(messages=[_classic_message(kind, name)])
+    assert ei.value.verdict.policy_name == "scope.operation"  # decided with the caller's scope
+    assert ran == []
+    assert [(r.tool_name, r.verdict, r.framework) for r in autogen_audit.records] == [(name, "block", "ag2")]
+
+
+@pytest.mark.parametrize(("kind", "name"), CLASSIC_MESSAGES, ids=CLASSIC_IDS)
+async def test_classic_async_reply_raises(autogen_audit: _Audit, kind: str, name: str) -> None:
+    """Classic ag2 ``a_generate_reply``: every reply path raises our error; the function never ran."""
+    agent = _classic_agent()
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
+        await agent.a_generate_reply(messages=[_classic_message(kind, name)])
+    assert ran == []
+
+
+def test_classic_chat_blocked_and_benign_runs(autogen_audit: _Audit) -> None:
+    """A scripted two-agent ``initiate_chat``: the read runs, the delete raises; the audit holds both."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from autogen import ConversableAgent
+
+    script = [
+        _tool_calls_message("read_records", {"table": "users"}),
+        _tool_calls_message("delete_records", {"table": "users"}),
+    ]
+    assistant = ConversableAgent("assistant", llm_config=False, human_input_mode="NEVER")
+    assistant.register_reply([ConversableAgent, None], lambda *a, **k: (True, script.pop(0) if script else "TERMINATE"))
+    executor = _classic_agent()
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
+        executor.initiate_chat(assistant, message="tidy the users table", max_turns=3, silent=True)
+    assert ran == [("read_records", "users")]
+    assert [(r.tool_name, r.verdict, r.framework) for r in autogen_audit.records] == [
+        ("read_records", "allow", "ag2"),
+        ("delete_records", "block", "ag2"),
+    ]
+
+
+async def test_classic_return_error_hands_model_the_refusal(autogen_protect: Callable[..., _Audit]) -> None:
+    """``on_block="return_error"``: the tool response carries the refusal (sync and async replies); nothing ran."""
+    autogen_protect("return_error")
+    agent = _classic_agent()
+    with scope(**READ_ONLY):
+        sync_reply = agent.generate_reply(messages=[_classic_message("tool_calls", "delete_records_async")])
+        async_reply = await agent.a_generate_reply(messages=[_classic_message("tool_calls", "delete_records")])
+    for reply in (sync_reply, async_reply):
+        assert isinstance(reply, dict)
+        assert reply["tool_responses"][0]["content"].startswith("AgentGate blocked this tool call (scope.operation)")
+    assert ran == []
+
+
+def test_classic_result_recorded_in_agent_history(autogen_audit: _Audit) -> None:
+    """An allowed classic call's content is attached to the agent's history, also via the helper thread."""
+    agent = _classic_agent()
+    with agent_context(agent_id="reporter") as ctx:
+        agent.execute_function({"name": "read_records", "arguments": json.dumps({"table": "sales"})}, call_id="c1")
+    assert [(r.tool_name, r.verdict, r.result) for r in ctx.action_history] == [
+        ("read_records", "allow", "3 rows from sales")
+    ]
+
+
 # ---------------------------------------------------------- install contract
 
 
 async def test_install_is_idempotent_and_uninstall_restores() -> None:
     """A second install wraps nothing twice; uninstall restores the methods and stops guarding."""
+    classic = type(_classic_agent())
     orig, orig_stream = BaseTool.run_json, BaseStreamTool.run_json_stream
+    orig_exec, orig_aexec = classic.execute_function, classic.a_execute_function
     try:
         assert ag.install()
         assert ag.install()
         assert BaseTool.run_json.__agentgate_original__ is orig  # type: ignore[attr-defined]
         assert BaseStreamTool.run_json_stream.__agentgate_original__ is orig_stream  # type: ignore[attr-defined]
+        assert classic.execute_function.__agentgate_original__ is orig_exec
+        assert classic.a_execute_function.__agentgate_original__ is orig_aexec
     finally:
         ag.unpatch()
     assert not ag.installed()
     assert (BaseTool.run_json, BaseStreamTool.run_json_stream) == (orig, orig_stream)
+    assert (classic.execute_function, classic.a_execute_function) == (orig_exec, orig_aexec)
     ran.clear()
     with scope(**READ_ONLY):
         await DeleteRecordsTool().run_json({"table": "users"}, CancellationToken())  # unguarded again
