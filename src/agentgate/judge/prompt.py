@@ -31,6 +31,7 @@ all (a test pins this), except for a count of injection markers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -227,20 +228,27 @@ def _normalize(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text.casefold()).strip()
 
 
+def _scan(text: str) -> tuple[str, ...]:
+    norm = _normalize(text[:20000])
+    return tuple(m.group(0) for pat in _INJECTION_PATTERNS for m in pat.finditer(norm))
+
+
+# The same history entries are rescanned on every escalation of a run: remember the
+# markers of short strings (bounded: 4096 strings of at most 2000 characters).
+_scan_cached = functools.lru_cache(maxsize=4096)(_scan)
+
+
 def reviewer_injection_markers(texts: Iterable[str], limit: int = 8) -> tuple[str, ...]:
     """Passages in *texts* that address the reviewer instead of the tool (normalized, deduplicated)."""
     found: list[str] = []
     for text in texts:
-        if not text:
+        if len(text) < 8 and text.isascii():  # shorter than any pattern (NFKC can lengthen non-ASCII)
             continue
-        norm = _normalize(text[:20000])
-        for pat in _INJECTION_PATTERNS:
-            for m in pat.finditer(norm):
-                hit = m.group(0)
-                if hit not in found:
-                    found.append(hit)
-                if len(found) >= limit:
-                    return tuple(found)
+        for hit in _scan_cached(text) if len(text) <= 2000 else _scan(text):
+            if hit not in found:
+                found.append(hit)
+            if len(found) >= limit:
+                return tuple(found)
     return tuple(found)
 
 
