@@ -746,6 +746,7 @@ _METADATA_IN_TEXT = re.compile(
 )
 _SEV = {
     "http.metadata": Severity.CRITICAL,
+    "http.scheme": Severity.CRITICAL,
     "http.loopback": Severity.HIGH,
     "http.unspecified": Severity.HIGH,
     "http.private": Severity.HIGH,
@@ -787,6 +788,14 @@ def _tier(ctx: Context, argument: str, source: str, value: str) -> str:
     return "probe"
 
 
+def _block(rule: str, msg: str, ev: str, sev: Severity | None = None) -> _Parts:
+    return (rule, sev or _SEV.get(rule, Severity.HIGH), Effect.BLOCK, msg, _ev(ev))
+
+
+def _escalate(rule: str, msg: str, ev: str) -> _Parts:
+    return (rule, Severity.MEDIUM, Effect.ESCALATE, msg, _ev(ev))
+
+
 def _address_parts(u: ParsedURL, allow: tuple[str, ...], raw: str) -> list[_Parts]:
     """Literal findings: scheme-independent checks of every host the URL can mean."""
     out: list[_Parts] = []
@@ -794,47 +803,25 @@ def _address_parts(u: ParsedURL, allow: tuple[str, ...], raw: str) -> list[_Part
         p = check_address(h, allow) if _is_ip(h) else check_host(h, allow)
         if p is not None:
             shown = f"{u.host_written} = {h}" if h != u.host_written and h == u.host else h
-            out.append(
-                (
-                    p.rule_id,
-                    _SEV.get(p.rule_id, Severity.HIGH),
-                    Effect.BLOCK,
-                    f"request target {p.reason}: blocked as server-side request forgery",
-                    _ev(f"{shown} in {raw}"),
-                )
-            )
+            msg = f"request target {p.reason}: blocked as server-side request forgery"
+            out.append(_block(p.rule_id, msg, f"{shown} in {raw}"))
     if u.obfuscated and u.ip is not None:
-        internal = bool(out)
-        out.append(
-            (
-                "http.obfuscated_ip",
-                Severity.HIGH if internal else Severity.MEDIUM,
-                Effect.BLOCK if internal else Effect.ESCALATE,
-                f"host {u.host_written!r} is the address {u.host} written in an obfuscated form",
-                _ev(raw),
-            )
-        )
+        msg = f"host {u.host_written!r} is the address {u.host} written in an obfuscated form"
+        out.append(_block("http.obfuscated_ip", msg, raw) if out else _escalate("http.obfuscated_ip", msg, raw))
     if u.alt_hosts:
+        alts = ", ".join(u.alt_hosts)
         out.append(
-            (
+            _block(
                 "http.confusion",
-                Severity.HIGH,
-                Effect.BLOCK,
-                f"parsers disagree on the host ({u.host or '?'} vs {', '.join(u.alt_hosts)}): a classic SSRF filter bypass",
-                _ev(raw),
+                f"parsers disagree on the host ({u.host or '?'} vs {alts}): an SSRF filter bypass",
+                raw,
             )
         )
     if u.userinfo:
         ui = unquote(u.userinfo)
         if _DOMAIN_LIKE.fullmatch(ui) or _DOTTED_QUAD.fullmatch(ui):
             out.append(
-                (
-                    "http.userinfo",
-                    Severity.HIGH,
-                    Effect.BLOCK,
-                    f"{ui!r} before '@' is only a user name; the real host is {u.host!r}",
-                    _ev(raw),
-                )
+                _block("http.userinfo", f"{ui!r} before '@' is only a user name; the real host is {u.host!r}", raw)
             )
     return out
 
@@ -849,15 +836,7 @@ def _static_parts(raw: str, tier: str, allow: tuple[str, ...], is_host: bool) ->
     if tier in ("data", "mention"):
         hits = [p for p in _address_parts(u, allow, raw) if p[0] == "http.metadata"]
         if not hits and _METADATA_IN_TEXT.search(unquote(u.path_query)):
-            hits = [
-                (
-                    "http.metadata",
-                    Severity.CRITICAL,
-                    Effect.BLOCK,
-                    "a cloud metadata URL is embedded in this URL",
-                    _ev(raw),
-                )
-            ]
+            hits = [_block("http.metadata", "a cloud metadata URL is embedded in this URL", raw)]
         if tier == "mention":
             return tuple(
                 (r, Severity.INFO, Effect.INFO, m + " (mentioned in text, not fetched)", e)
@@ -870,104 +849,46 @@ def _static_parts(raw: str, tier: str, allow: tuple[str, ...], is_host: bool) ->
     if not is_host and not u.scheme_assumed and u.scheme not in _ALLOWED_SCHEMES:
         if u.scheme in _DANGEROUS_SCHEMES and not (tier == "probe" and u.scheme == "file"):
             out.append(
-                (
-                    "http.scheme",
-                    Severity.CRITICAL,
-                    Effect.BLOCK,
-                    f"scheme {u.scheme}: reaches local files or internal protocols, not the web",
-                    _ev(raw),
-                )
+                _block("http.scheme", f"scheme {u.scheme}: reaches local files or internal protocols, not the web", raw)
             )
         elif tier == "fetch":
             out.append(
-                (
-                    "http.scheme",
-                    Severity.MEDIUM,
-                    Effect.ESCALATE,
-                    f"non-HTTP scheme {u.scheme}: outside what the HTTP checks can vouch for",
-                    _ev(raw),
-                )
+                _escalate("http.scheme", f"non-HTTP scheme {u.scheme}: outside what the HTTP checks can vouch for", raw)
             )
     if u.error is not None and not (u.scheme == "file" and not u.host):
         if tier == "fetch" and (u.scheme in _ALLOWED_SCHEMES or u.scheme_assumed or is_host):
-            out.append(
-                (
-                    "http.unparsable",
-                    Severity.MEDIUM,
-                    Effect.ESCALATE,
-                    f"cannot tell where this URL goes ({u.error})",
-                    _ev(raw),
-                )
-            )
+            out.append(_escalate("http.unparsable", f"cannot tell where this URL goes ({u.error})", raw))
         return tuple(out)
     out.extend(_address_parts(u, allow, raw))
-    if (
-        tier == "fetch"
-        and not any(p[0] == "http.metadata" for p in out)
-        and _METADATA_IN_TEXT.search(unquote(u.path_query))
-    ):
-        out.append(
-            (
-                "http.metadata",
-                Severity.CRITICAL,
-                Effect.BLOCK,
-                "a cloud metadata URL is embedded in the request (open-redirect hop)",
-                _ev(raw),
-            )
-        )
+    redirect = tier == "fetch" and _METADATA_IN_TEXT.search(unquote(u.path_query))
+    if redirect and not any(p[0] == "http.metadata" for p in out):
+        out.append(_block("http.metadata", "a cloud metadata URL is embedded in the request (open-redirect hop)", raw))
     return tuple(out)
 
 
 def _needs_dns(u: ParsedURL, tier: str, parts: Sequence[_Parts]) -> bool:
-    return (
-        tier == "fetch"
-        and u.ip is None
-        and bool(u.host)
-        and u.error is None
-        and not any(p[2] is Effect.BLOCK for p in parts)
-    )
+    blocked = any(p[2] is Effect.BLOCK for p in parts)
+    return tier == "fetch" and u.ip is None and bool(u.host) and u.error is None and not blocked
 
 
 def _dns_parts(host: str, settings: AnalyzerSettings, allow: tuple[str, ...], raw: str) -> list[_Parts]:
     if not settings.resolve_dns:
         if host.endswith(_INTERNAL_SUFFIXES):
             return [
-                (
-                    "http.internal_name",
-                    Severity.MEDIUM,
-                    Effect.ESCALATE,
-                    f"{host} looks like an internal name and DNS resolution is off",
-                    _ev(raw),
-                )
+                _escalate("http.internal_name", f"{host} looks like an internal name and DNS resolution is off", raw)
             ]
         return []
     res = resolve(host, resolver=settings.resolver, timeout=settings.dns_timeout, ttl=settings.dns_cache_ttl)
     if res.error is not None:
-        return [
-            (
-                "http.dns_unresolved",
-                Severity.MEDIUM,
-                Effect.ESCALATE,
-                f"{host} did not resolve ({res.error}); cannot check where it would connect",
-                _ev(raw),
-            )
-        ]
-    out: list[_Parts] = []
+        msg = f"{host} did not resolve ({res.error}); cannot check where it would connect"
+        return [_escalate("http.dns_unresolved", msg, raw)]
     for ip in res.addresses:
         p = check_address(ip, allow)
         if p is not None:
             rule = "http.metadata" if p.rule_id == "http.metadata" else "http.dns_private"
-            out.append(
-                (
-                    rule,
-                    _SEV.get(p.rule_id, Severity.HIGH),
-                    Effect.BLOCK,
-                    f"{host} resolves to {ip}: {p.reason}; blocked as server-side request forgery",
-                    _ev(f"{host} -> {ip}"),
-                )
-            )
-            break
-    return out
+            msg = f"{host} resolves to {ip}: {p.reason}; blocked as server-side request forgery"
+            return [_block(rule, msg, f"{host} -> {ip}", _SEV.get(p.rule_id, Severity.HIGH))]
+    return []
 
 
 _HOSTLIKE = re.compile(
@@ -1028,22 +949,12 @@ def _scope_parts(u: ParsedURL, policy: EffectivePolicy, raw: str) -> list[_Parts
         for p in layer.denied_resources:
             k = _pattern_kind(p)
             if k is not None and _pattern_matches(p, k, u):
-                return [
-                    ("http.scope", Severity.HIGH, Effect.BLOCK, f"{u.host} is denied by {layer.name} ({p!r})", _ev(raw))
-                ]
+                return [_block("http.scope", f"{u.host} is denied by {layer.name} ({p!r})", raw)]
         if layer.allowed_resources:
             pats = [(p, k) for p in layer.allowed_resources if (k := _pattern_kind(p)) is not None]
             if not any(_pattern_matches(p, k, u) for p, k in pats):
                 listed = ", ".join(p for p, _ in pats) or "no network hosts"
-                return [
-                    (
-                        "http.scope",
-                        Severity.HIGH,
-                        Effect.BLOCK,
-                        f"{u.host} is outside {layer.name}'s allowed hosts ({listed})",
-                        _ev(raw),
-                    )
-                ]
+                return [_block("http.scope", f"{u.host} is outside {layer.name}'s allowed hosts ({listed})", raw)]
     return []
 
 
