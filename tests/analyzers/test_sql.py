@@ -11,6 +11,7 @@ import yaml
 
 from agentgate._call import ToolCall, ToolSpec
 from agentgate._decision import Effect, Finding
+from agentgate.analyzers import _sqlfold, _sqlvocab
 from agentgate.analyzers import sql as sql_module
 from agentgate.analyzers.base import AnalyzerSettings, make_context
 from agentgate.analyzers.sql import analyze_sql, parse_sql
@@ -174,8 +175,9 @@ def test_sniffed_text_in_a_carrier_tool_is_only_noted() -> None:
     assert [f.effect for f in findings] == [Effect.INFO]
 
 
-def test_module_doctests() -> None:
-    """The module docstring's examples run."""
-    result = doctest.testmod(sql_module)
+@pytest.mark.parametrize("module", [sql_module, _sqlfold, _sqlvocab], ids=lambda m: m.__name__)
+def test_module_doctests(module: Any) -> None:
+    """The SQL modules' docstring examples run."""
+    result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0

@@ -86,6 +86,8 @@ from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]  # re-
 
 from agentgate._call import ToolCall
 from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers import _sqlfold as fold
+from agentgate.analyzers import _sqlvocab as vocab
 from agentgate.analyzers.base import Context
 from agentgate.policy import match_resource
 
@@ -178,90 +180,6 @@ _CLASS_RANK = {
 }
 
 
-def _words_set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-def _pairs(text: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(tuple(p.split("_")) for p in text.split())
-
-
-_FILE_FUNCS = _words_set(
-    "pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write pg_file_read pg_file_rename "
-    "pg_file_unlink pg_logdir_ls lo_import lo_export load_file readfile writefile read_text read_blob "
-    "openrowset opendatasource bulk_insert"
-)
-_OS_FUNCS = _words_set("load_extension sys_exec sys_eval xp_cmdshell sp_oacreate sp_oamethod")
-_NET_FUNCS = _words_set("dblink dblink_exec dblink_connect dblink_connect_u dblink_send_query openquery")
-_OS_PROCS = _words_set("xp_cmdshell sp_oacreate sp_oamethod sp_execute_external_script xp_regwrite xp_dirtree")
-_PRIV_PROCS = _words_set(
-    "sp_addsrvrolemember sp_addrolemember sp_addlogin sp_password sp_grantlogin sp_changeobjectowner"
-)
-_UNTRUSTED_LANGS = _words_set("c plpythonu plpython2u plpython3u plperlu pltclu plsh plr internal")
-_DANGEROUS_EXT = _words_set(
-    "plpythonu plpython2u plpython3u plperlu pltclu plsh adminpack file_fdw dblink postgres_fdw lo plr"
-)
-_FILE_SETTINGS = _words_set("general_log_file slow_query_log_file plugin_dir secure_file_priv general_log")
-
-_CATALOG_SCHEMAS = _words_set("information_schema pg_catalog sys")
-_CATALOG_TABLES = _words_set(
-    "sqlite_master sqlite_schema sqlite_temp_master pg_tables pg_views pg_indexes pg_class pg_attribute "
-    "pg_namespace pg_type pg_constraint pg_index pg_description pg_matviews pg_sequences pg_proc "
-    "pg_stat_user_tables pg_database"
-)
-# System catalogs holding password hashes: reading them is credential theft.
-_SYS_CRED_TABLES = _words_set(
-    "pg_shadow pg_authid pg_user_mapping pg_user_mappings sql_logins syslogins sysxlogins dba_users user$"
-)
-_MYSQL_CRED_TABLES = _words_set("user global_priv")
-
-# Credential columns and tables, by the last word(s) of the name, so that
-# password_hash and api_key count but password_changed_at and token_count do not.
-_CRED_WORDS = _words_set("password passwd pwd passphrase secret token apikey salt rolpassword")
-_CRED_PAIRS = _pairs(
-    "api_key private_key secret_key access_key signing_key password_hash password_digest pass_hash "
-    "authentication_string encryption_key"
-)
-_CRED_TABLE_WORDS = _words_set("passwords secrets credentials apikeys password credential")
-_CRED_TABLE_PAIRS = _pairs(
-    "api_keys api_tokens access_tokens auth_tokens refresh_tokens oauth_tokens session_tokens private_keys "
-    "secret_keys access_keys"
-)
-# Application tables keep privileges in data: SET role = 'admin' is a privilege grant.
-_ROLE_COLUMNS = _words_set(
-    "role roles is_admin is_superuser is_staff admin superuser user_type account_type access_level "
-    "permission permissions privilege privileges user_role"
-)
-_POWER_WORDS = _words_set("admin administrator superuser root owner sysadmin superadmin staff")
-_NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-
-# Raw-text statements (sqlglot Command) we know to be harmless: keyword -> class.
-_COMMAND_CLASS = {
-    **dict.fromkeys(("vacuum", "analyze", "reindex", "cluster", "checkpoint", "call", "optimize", "flush"), "admin"),
-    **dict.fromkeys(
-        ("discard", "reset", "listen", "unlisten", "deallocate", "set", "unlock", "declare", "use"), "session"
-    ),
-    **dict.fromkeys(("savepoint", "release", "start"), "transaction"),
-    **dict.fromkeys(("notify", "refresh", "lock"), "write"),
-    **dict.fromkeys(("show", "describe", "desc"), "read"),
-}
-_READ_PRAGMAS = frozenset(
-    {
-        "table_info",
-        "table_xinfo",
-        "table_list",
-        "index_list",
-        "index_info",
-        "index_xinfo",
-        "foreign_key_list",
-        "database_list",
-        "compile_options",
-        "integrity_check",
-        "quick_check",
-        "collation_list",
-        "function_list",
-    }
-)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MAX_LEN = 200_000
 _MAX_DEPTH = 3
@@ -483,7 +401,7 @@ def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
                     "BULK INSERT",
                 )
             )
-        elif word.lower() in _OS_PROCS or word.lower() in _OS_FUNCS:
+        elif word.lower() in vocab.OS_PROCS or word.lower() in vocab.OS_FUNCS:
             out.append(
                 Hit(
                     "sql.os_command",
@@ -493,7 +411,7 @@ def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
                     tok.text,
                 )
             )
-        elif word.lower() in _FILE_FUNCS and i + 1 < len(tokens) and tokens[i + 1].token_type is TokenType.L_PAREN:
+        elif word.lower() in vocab.FILE_FUNCS and i + 1 < len(tokens) and tokens[i + 1].token_type is TokenType.L_PAREN:
             out.append(
                 Hit(
                     "sql.file_access",
@@ -507,6 +425,25 @@ def _token_hits(tokens: Sequence[Token]) -> tuple[Hit, ...]:
 
 
 # ---------------------------------------------------------------------- analyze
+
+
+#: rule -> default (severity, effect); see the module docstring for why.
+_RULES: dict[str, tuple[Severity, Effect]] = {
+    "sql.drop": (Severity.CRITICAL, Effect.BLOCK),
+    "sql.truncate": (Severity.CRITICAL, Effect.BLOCK),
+    "sql.alter": (Severity.HIGH, Effect.BLOCK),
+    "sql.delete_all": (Severity.CRITICAL, Effect.BLOCK),
+    "sql.update_all": (Severity.HIGH, Effect.BLOCK),
+    "sql.tautology": (Severity.HIGH, Effect.BLOCK),
+    "sql.privilege": (Severity.HIGH, Effect.BLOCK),
+    "sql.file_access": (Severity.CRITICAL, Effect.BLOCK),
+    "sql.os_command": (Severity.CRITICAL, Effect.BLOCK),
+    "sql.network": (Severity.HIGH, Effect.BLOCK),
+    "sql.credential_read": (Severity.HIGH, Effect.ESCALATE),
+    "sql.credential_write": (Severity.HIGH, Effect.ESCALATE),
+    "sql.dynamic": (Severity.HIGH, Effect.ESCALATE),
+    "sql.unrecognized": (Severity.MEDIUM, Effect.ESCALATE),
+}
 
 
 class _Acc:
@@ -530,8 +467,17 @@ class _Acc:
         if _CLASS_RANK[c] > _CLASS_RANK[self.cls]:
             self.cls = c
 
-    def hit(self, rule: str, sev: Severity, eff: Effect, msg: str, evidence: str, grant_op: str | None = None) -> None:
-        self.hits.append(Hit(rule, sev, eff, msg, evidence[:120], grant_op, self.raw))
+    def hit(
+        self,
+        rule: str,
+        msg: str,
+        evidence: str,
+        grant_op: str | None = None,
+        severity: Severity | None = None,
+        effect: Effect | None = None,
+    ) -> None:
+        sev, eff = _RULES[rule]
+        self.hits.append(Hit(rule, severity or sev, effect or eff, msg, evidence[:120], grant_op, self.raw))
 
     def merge(self, sub: SqlAnalysis, where: str | None) -> None:
         for h in sub.hits:
@@ -597,7 +543,7 @@ def _statement(st: exp.Expression, acc: _Acc) -> None:
         acc.klass("read")
     elif isinstance(st, exp.Pragma):
         name = st.this.this.name if isinstance(st.this, exp.EQ) else st.this.name if st.this is not None else ""
-        acc.klass("read" if name.lower() in _READ_PRAGMAS else "admin")
+        acc.klass("read" if name.lower() in vocab.READ_PRAGMAS else "admin")
     tables: list[exp.Table] = []
     ctes: set[str] = set()
     dispatch = _DISPATCH
@@ -642,13 +588,13 @@ def _on_select(node: exp.Select, acc: _Acc) -> None:
     ):
         acc.star = True
     where = node.args.get("where")
-    if where is not None and _or_neutralized(where.this):
+    if where is not None and fold.or_neutralized(where.this):
         acc.hit(
             "sql.tautology",
-            Severity.MEDIUM,
-            Effect.ESCALATE,
             "SELECT whose WHERE is neutralized by an always-true OR branch (the injection signature); check the filter",
             where.sql(dialect=acc.dialect),
+            severity=Severity.MEDIUM,
+            effect=Effect.ESCALATE,
         )
     into = node.args.get("into")
     if into is not None:
@@ -673,26 +619,23 @@ def _on_update(node: exp.Update, acc: _Acc) -> None:
         if isinstance(col, exp.Column) and _is_cred_column(col.name):
             acc.hit(
                 "sql.credential_write",
-                Severity.HIGH,
-                Effect.ESCALATE,
                 f"the UPDATE overwrites the credential column {col.name!r} (account takeover risk); confirm the task needs it",
                 eq.sql(dialect=acc.dialect),
             )
-        elif isinstance(col, exp.Column) and col.name.lower() in _ROLE_COLUMNS and _grants_power(eq.expression):
+        elif isinstance(col, exp.Column) and col.name.lower() in vocab.ROLE_COLUMNS and _grants_power(eq.expression):
             acc.hit(
                 "sql.privilege",
-                Severity.HIGH,
-                Effect.ESCALATE,
                 f"the UPDATE sets {col.name} = {eq.expression.sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
                 eq.sql(dialect=acc.dialect),
-                "admin",
+                grant_op="admin",
+                effect=Effect.ESCALATE,
             )
 
 
 def _grants_power(value: exp.Expression) -> bool:
-    c = _const(value)
+    c = fold.const(value)
     if isinstance(c, str):
-        return bool(_POWER_WORDS & set(_words(c)))
+        return bool(vocab.POWER_WORDS & set(_words(c)))
     return c is True or c == 1.0
 
 
@@ -704,18 +647,17 @@ def _on_insert(node: exp.Insert, acc: _Acc) -> None:
         return
     cols = [c.name.lower() for c in schema.expressions]
     for i, col in enumerate(cols):
-        if col not in _ROLE_COLUMNS:
+        if col not in vocab.ROLE_COLUMNS:
             continue
         for row in values.expressions:
             vals = row.expressions if isinstance(row, exp.Tuple) else [row]
             if i < len(vals) and _grants_power(vals[i]):
                 acc.hit(
                     "sql.privilege",
-                    Severity.HIGH,
-                    Effect.ESCALATE,
                     f"the INSERT gives {col} = {vals[i].sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
                     node.sql(dialect=acc.dialect)[:120],
-                    "admin",
+                    grant_op="admin",
+                    effect=Effect.ESCALATE,
                 )
                 return
 
@@ -735,12 +677,7 @@ def _on_truncate(node: exp.TruncateTable, acc: _Acc) -> None:
         _target(t, acc)
     names = ", ".join(_tname(t) for t in node.expressions if isinstance(t, exp.Table)) or "the table"
     acc.hit(
-        "sql.truncate",
-        Severity.CRITICAL,
-        Effect.BLOCK,
-        f"TRUNCATE empties {names}; not reversible",
-        node.sql(dialect=acc.dialect),
-        "delete",
+        "sql.truncate", f"TRUNCATE empties {names}; not reversible", node.sql(dialect=acc.dialect), grant_op="delete"
     )
 
 
@@ -750,11 +687,9 @@ def _on_alter(node: exp.Alter, acc: _Acc) -> None:
     what = f"{node.args.get('kind') or ''} {_tname(node.this) if isinstance(node.this, exp.Table) else ''}".strip()
     acc.hit(
         "sql.alter",
-        Severity.HIGH,
-        Effect.BLOCK,
         f"ALTER {what} changes the schema; run it as a reviewed migration",
         node.sql(dialect=acc.dialect),
-        "admin",
+        grant_op="admin",
     )
 
 
@@ -764,11 +699,9 @@ def _on_grant(node: exp.Expression, acc: _Acc) -> None:
     verb = "GRANT" if isinstance(node, exp.Grant) else "REVOKE"
     acc.hit(
         "sql.privilege",
-        Severity.HIGH,
-        Effect.BLOCK,
         f"{verb} changes database privileges; an agent must not grant or revoke access",
         node.sql(dialect=acc.dialect),
-        "admin",
+        grant_op="admin",
     )
 
 
@@ -777,13 +710,7 @@ def _on_attach(node: exp.Attach, acc: _Acc) -> None:
     src = node.this.this if isinstance(node.this, exp.Alias) else node.this
     path = src.name if isinstance(src, exp.Literal) else src.sql() if src is not None else ""
     if path not in ("", ":memory:"):
-        acc.hit(
-            "sql.file_access",
-            Severity.CRITICAL,
-            Effect.BLOCK,
-            f"ATTACH DATABASE opens the file {path!r} on the database host",
-            path,
-        )
+        acc.hit("sql.file_access", f"ATTACH DATABASE opens the file {path!r} on the database host", path)
 
 
 def _on_detach(node: exp.Expression, acc: _Acc) -> None:
@@ -801,7 +728,7 @@ def _tname(t: exp.Table) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _words(name: str) -> tuple[str, ...]:
-    return tuple(w.lower() for w in _NAME_SPLIT.split(name) if w)
+    return tuple(w.lower() for w in vocab.NAME_SPLIT.split(name) if w)
 
 
 def _is_cte_ref(t: exp.Table, name: str) -> bool:
@@ -837,26 +764,22 @@ def _table(t: exp.Table, acc: _Acc, ctes: set[str]) -> None:
         return
     full = _tname(t)
     (acc.writes if id(t) in acc.write_ids else acc.reads).append(full)
-    if low in _SYS_CRED_TABLES or (low in _MYSQL_CRED_TABLES and t.db.lower() == "mysql"):
+    if low in vocab.SYS_CRED_TABLES or (low in vocab.MYSQL_CRED_TABLES and t.db.lower() == "mysql"):
         acc.hit(
             "sql.credential_read",
-            Severity.CRITICAL,
-            Effect.BLOCK,
             f"{full} holds the database's password hashes; agents must not read or change it",
             full,
+            severity=Severity.CRITICAL,
+            effect=Effect.BLOCK,
         )
         return
     words = _words(name)
     # Whole rows of a secrets table leave (SELECT *, COPY) or it is written; a count or
     # a metadata column does not leak a secret (credential columns are checked apart).
     dumps = acc.star or id(t) in acc.write_ids or isinstance(t.parent, exp.Copy)
-    if dumps and words and (words[-1] in _CRED_TABLE_WORDS or words[-2:] in _CRED_TABLE_PAIRS):
+    if dumps and words and (words[-1] in vocab.CRED_TABLE_WORDS or words[-2:] in vocab.CRED_TABLE_PAIRS):
         acc.hit(
-            "sql.credential_read",
-            Severity.HIGH,
-            Effect.ESCALATE,
-            f"table {full} looks like it stores credentials; confirm the task needs it",
-            full,
+            "sql.credential_read", f"table {full} looks like it stores credentials; confirm the task needs it", full
         )
 
 
@@ -872,15 +795,13 @@ def _in_projection(c: exp.Expression) -> bool:
 
 def _is_cred_column(name: str) -> bool:
     words = _words(name)
-    return bool(words) and (words[-1] in _CRED_WORDS or words[-2:] in _CRED_PAIRS)
+    return bool(words) and (words[-1] in vocab.CRED_WORDS or words[-2:] in vocab.CRED_PAIRS)
 
 
 def _on_column(c: exp.Column, acc: _Acc) -> None:
     if _is_cred_column(c.name) and _in_projection(c):
         acc.hit(
             "sql.credential_read",
-            Severity.HIGH,
-            Effect.ESCALATE,
             f"the query returns the credential column {c.name!r}; confirm the task needs secrets",
             c.sql(dialect=acc.dialect),
         )
@@ -888,30 +809,12 @@ def _on_column(c: exp.Column, acc: _Acc) -> None:
 
 def _function(f: exp.Func, acc: _Acc) -> None:
     name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
-    if name in _FILE_FUNCS:
-        acc.hit(
-            "sql.file_access",
-            Severity.CRITICAL,
-            Effect.BLOCK,
-            f"{name}() reads or writes files on the database server",
-            f.sql(dialect=acc.dialect),
-        )
-    elif name in _OS_FUNCS:
-        acc.hit(
-            "sql.os_command",
-            Severity.CRITICAL,
-            Effect.BLOCK,
-            f"{name}() loads or runs code outside the database",
-            f.sql(dialect=acc.dialect),
-        )
-    elif name in _NET_FUNCS:
-        acc.hit(
-            "sql.network",
-            Severity.HIGH,
-            Effect.BLOCK,
-            f"{name}() opens a connection out of the database server",
-            f.sql(dialect=acc.dialect),
-        )
+    if name in vocab.FILE_FUNCS:
+        acc.hit("sql.file_access", f"{name}() reads or writes files on the database server", f.sql(dialect=acc.dialect))
+    elif name in vocab.OS_FUNCS:
+        acc.hit("sql.os_command", f"{name}() loads or runs code outside the database", f.sql(dialect=acc.dialect))
+    elif name in vocab.NET_FUNCS:
+        acc.hit("sql.network", f"{name}() opens a connection out of the database server", f.sql(dialect=acc.dialect))
 
 
 def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
@@ -923,44 +826,29 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
     if where is None:
         acc.hit(
             rule,
-            sev,
-            Effect.BLOCK,
             f"{verb} on {target} has no WHERE clause and hits every row; add a WHERE",
             node.sql(dialect=acc.dialect)[:120],
-            op,
+            grant_op=op,
+            severity=sev,
+            effect=Effect.BLOCK,
         )
-    elif _truth(where.this) is True or _or_neutralized(where.this):
+    elif fold.truth(where.this) is True or fold.or_neutralized(where.this):
         acc.hit(
             "sql.tautology",
-            sev,
-            Effect.BLOCK,
             f"{verb} on {target} has an always-true WHERE ({where.this.sql(dialect=acc.dialect)[:60]}) and hits every row",
             where.sql(dialect=acc.dialect),
-            op,
+            grant_op=op,
+            severity=sev,
         )
-    elif _matches_all_rows(where.this):
+    elif fold.matches_all_rows(where.this):
         acc.hit(
             "sql.tautology",
-            Severity.MEDIUM,
-            Effect.ESCALATE,
             f"{verb} on {target} is filtered only by {where.this.sql(dialect=acc.dialect)[:60]}, which likely matches every row",
             where.sql(dialect=acc.dialect),
-            op,
+            grant_op=op,
+            severity=Severity.MEDIUM,
+            effect=Effect.ESCALATE,
         )
-
-
-def _matches_all_rows(cond: exp.Expression) -> bool:
-    """A lone ``col IS NOT NULL`` or ``id > 0`` / ``id >= 0``: not a constant, but on a
-    key or a filled column it selects every row (a common way to dodge a no-WHERE check)."""
-    while isinstance(cond, exp.Paren):
-        cond = cond.this
-    if isinstance(cond, exp.Not) and isinstance(cond.this, exp.Is) and isinstance(cond.this.expression, exp.Null):
-        return isinstance(cond.this.this, exp.Column)
-    if isinstance(cond, (exp.GT, exp.GTE)) and isinstance(cond.this, exp.Column):
-        name = cond.this.name.lower()
-        bound = _const(cond.expression)
-        return (name == "id" or name.endswith("_id")) and isinstance(bound, float) and bound <= 0
-    return False
 
 
 def _drop(node: exp.Drop, acc: _Acc) -> None:
@@ -974,11 +862,9 @@ def _drop(node: exp.Drop, acc: _Acc) -> None:
     names = ", ".join(_tname(t) for t in tables) or ""
     acc.hit(
         "sql.drop",
-        Severity.CRITICAL,
-        Effect.BLOCK,
         f"DROP {kind} {names} destroys it and its data; not reversible".replace("  ", " "),
         node.sql(dialect=acc.dialect),
-        "admin",
+        grant_op="admin",
     )
 
 
@@ -991,11 +877,9 @@ def _create(node: exp.Create, acc: _Acc) -> None:
             acc.skip_ids.add(id(this.this))  # the function's name is not a table
         props = node.args.get("properties")
         for p in props.expressions if props is not None else ():
-            if isinstance(p, exp.LanguageProperty) and p.name.lower() in _UNTRUSTED_LANGS:
+            if isinstance(p, exp.LanguageProperty) and p.name.lower() in vocab.UNTRUSTED_LANGS:
                 acc.hit(
                     "sql.os_command",
-                    Severity.CRITICAL,
-                    Effect.BLOCK,
                     f"CREATE {kind} in the untrusted language {p.name} runs arbitrary code on the database host",
                     p.name,
                 )
@@ -1021,16 +905,12 @@ def _copy(node: exp.Copy, acc: _Acc) -> None:
         if isinstance(f, exp.Identifier) and up == "PROGRAM":
             acc.hit(
                 "sql.os_command",
-                Severity.CRITICAL,
-                Effect.BLOCK,
                 "COPY … PROGRAM runs a shell command on the database host",
                 node.sql(dialect=acc.dialect),
             )
         else:
             acc.hit(
                 "sql.file_access",
-                Severity.CRITICAL,
-                Effect.BLOCK,
                 f"COPY {'FROM' if from_file else 'TO'} the server path {name!r} touches the database host's files; use STDIN/STDOUT",
                 name,
             )
@@ -1047,8 +927,6 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
             return
         acc.hit(
             "sql.dynamic",
-            Severity.HIGH,
-            Effect.ESCALATE,
             "EXEC of a variable runs SQL we cannot see; inline the statement",
             node.sql(dialect=acc.dialect),
         )
@@ -1064,37 +942,27 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
         else:
             acc.hit(
                 "sql.dynamic",
-                Severity.HIGH,
-                Effect.ESCALATE,
                 "sp_executesql of a variable runs SQL we cannot see; inline the statement",
                 node.sql(dialect=acc.dialect),
             )
         return
-    if proc in _OS_PROCS:
+    if proc in vocab.OS_PROCS:
         acc.hit(
-            "sql.os_command",
-            Severity.CRITICAL,
-            Effect.BLOCK,
-            f"{proc} runs operating-system commands from the database",
-            node.sql(dialect=acc.dialect),
+            "sql.os_command", f"{proc} runs operating-system commands from the database", node.sql(dialect=acc.dialect)
         )
     elif proc == "sp_configure":
         acc.hit(
             "sql.alter",
-            Severity.HIGH,
-            Effect.BLOCK,
             "sp_configure changes server configuration (it is how xp_cmdshell gets enabled)",
             node.sql(dialect=acc.dialect),
-            "admin",
+            grant_op="admin",
         )
-    elif proc in _PRIV_PROCS:
+    elif proc in vocab.PRIV_PROCS:
         acc.hit(
             "sql.privilege",
-            Severity.HIGH,
-            Effect.BLOCK,
             f"{proc} changes logins or role membership",
             node.sql(dialect=acc.dialect),
-            "admin",
+            grant_op="admin",
         )
 
 
@@ -1106,56 +974,38 @@ def _set_item(node: exp.SetItem, acc: _Acc) -> None:
         if isinstance(eq, exp.EQ) and isinstance(eq.this, (exp.Column, exp.Identifier, exp.Var))
         else ""
     )
-    if kind == "GLOBAL" or name in _FILE_SETTINGS:
+    if kind == "GLOBAL" or name in vocab.FILE_SETTINGS:
         acc.klass("admin")
-        if name in _FILE_SETTINGS:
+        if name in vocab.FILE_SETTINGS:
             acc.hit(
                 "sql.file_access",
-                Severity.CRITICAL,
-                Effect.BLOCK,
                 f"SET {name} points server logs at a file (a web-shell technique)",
                 node.sql(dialect=acc.dialect),
             )
         else:
             acc.hit(
                 "sql.alter",
-                Severity.HIGH,
-                Effect.BLOCK,
                 "SET GLOBAL changes server configuration for every session",
                 node.sql(dialect=acc.dialect),
-                "admin",
+                grant_op="admin",
             )
     elif name in ("role", "session_authorization"):
         acc.klass("dcl")
         acc.hit(
             "sql.privilege",
-            Severity.HIGH,
-            Effect.BLOCK,
             "SET ROLE / SESSION AUTHORIZATION switches identity",
             node.sql(dialect=acc.dialect),
-            "admin",
+            grant_op="admin",
         )
 
 
 def _nested(text: str, acc: _Acc, where: str) -> None:
     if acc.depth >= _MAX_DEPTH:
-        acc.hit(
-            "sql.dynamic",
-            Severity.HIGH,
-            Effect.ESCALATE,
-            f"{where} nests dynamic SQL too deeply to analyze",
-            text[:120],
-        )
+        acc.hit("sql.dynamic", f"{where} nests dynamic SQL too deeply to analyze", text[:120])
         return
     sub = _parse(text, acc.dialect, acc.depth + 1)
     if sub.error:
-        acc.hit(
-            "sql.dynamic",
-            Severity.HIGH,
-            Effect.ESCALATE,
-            f"{where} runs SQL that does not parse ({sub.error})",
-            text[:120],
-        )
+        acc.hit("sql.dynamic", f"{where} runs SQL that does not parse ({sub.error})", text[:120])
     acc.merge(sub, where)
 
 
@@ -1177,51 +1027,37 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
     text = f"{kw} {rest}".strip()
     if kw in ("CREATE", "ALTER", "DROP", "RENAME") and w0 in _PRIV_OBJECTS:
         acc.klass("dcl")
-        acc.hit(
-            "sql.privilege", Severity.HIGH, Effect.BLOCK, f"{kw} {w0} changes database accounts or roles", text, "admin"
-        )
+        acc.hit("sql.privilege", f"{kw} {w0} changes database accounts or roles", text, grant_op="admin")
     elif kw == "SET" and (w0 == "ROLE" or (w0 == "SESSION" and w1 in ("AUTHORIZATION", "ROLE")) or w0 == "PASSWORD"):
         acc.klass("dcl")
         acc.hit(
             "sql.privilege",
-            Severity.HIGH,
-            Effect.BLOCK,
             "SET ROLE / SESSION AUTHORIZATION / PASSWORD switches identity or credentials",
             text,
-            "admin",
+            grant_op="admin",
         )
     elif kw == "CREATE" and w0 == "EXTENSION":
         acc.klass("ddl")
         ext = next((w for w in rest.split()[1:] if w.upper() not in ("IF", "NOT", "EXISTS")), "").strip('"').lower()
-        if ext in _DANGEROUS_EXT:
+        if ext in vocab.DANGEROUS_EXT:
             acc.hit(
                 "sql.os_command",
-                Severity.CRITICAL,
-                Effect.BLOCK,
                 f"CREATE EXTENSION {ext} gives SQL access to files, the network or untrusted code",
                 text,
             )
     elif kw in ("CREATE", "ALTER", "DROP"):
         acc.klass("ddl")
         if kw == "DROP":
-            acc.hit("sql.drop", Severity.CRITICAL, Effect.BLOCK, f"DROP {w0} destroys a database object", text, "admin")
+            acc.hit("sql.drop", f"DROP {w0} destroys a database object", text, grant_op="admin")
         elif kw == "ALTER":
             acc.hit(
                 "sql.alter",
-                Severity.HIGH,
-                Effect.BLOCK,
                 f"ALTER {w0} changes {'server configuration' if w0 == 'SYSTEM' else 'the schema'}; not for agents",
                 text,
-                "admin",
+                grant_op="admin",
             )
         else:
-            acc.hit(
-                "sql.unrecognized",
-                Severity.MEDIUM,
-                Effect.ESCALATE,
-                f"CREATE {w0} is not understood by the analyzer; review it",
-                text,
-            )
+            acc.hit("sql.unrecognized", f"CREATE {w0} is not understood by the analyzer; review it", text)
     elif kw == "EXPLAIN":
         analyze = w0 in ("ANALYZE", "ANALYSE") or (
             rest.lstrip().startswith("(") and "ANALY" in rest.upper().split(")", 1)[0]
@@ -1251,13 +1087,7 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
         elif m2 and not re.search(r"\bFROM\s+@", rest, re.IGNORECASE):
             _nested(m2.group(1), acc, "PREPARE")
         else:
-            acc.hit(
-                "sql.dynamic",
-                Severity.HIGH,
-                Effect.ESCALATE,
-                "PREPARE from a variable builds SQL we cannot see; inline the statement",
-                text,
-            )
+            acc.hit("sql.dynamic", "PREPARE from a variable builds SQL we cannot see; inline the statement", text)
     elif kw in ("EXECUTE", "EXEC"):
         acc.klass("admin")
         if acc.dialect != "tsql" and acc.depth < _MAX_DEPTH:
@@ -1266,36 +1096,16 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
             if sub.error is None:
                 acc.merge(sub, None)
                 return
-        acc.hit(
-            "sql.dynamic",
-            Severity.HIGH,
-            Effect.ESCALATE,
-            "EXECUTE runs a prepared or dynamic statement we cannot see; inline it",
-            text,
-        )
+        acc.hit("sql.dynamic", "EXECUTE runs a prepared or dynamic statement we cannot see; inline it", text)
     elif kw == "DO":
         acc.klass("admin")
-        acc.hit(
-            "sql.dynamic",
-            Severity.HIGH,
-            Effect.ESCALATE,
-            "DO runs an anonymous procedural block the analyzer cannot inspect",
-            text,
-        )
+        acc.hit("sql.dynamic", "DO runs an anonymous procedural block the analyzer cannot inspect", text)
     elif kw == "LOAD":
         acc.klass("admin")
         if w0 == "DATA":
-            acc.hit(
-                "sql.file_access", Severity.CRITICAL, Effect.BLOCK, "LOAD DATA reads a file into the database", text
-            )
+            acc.hit("sql.file_access", "LOAD DATA reads a file into the database", text)
         else:
-            acc.hit(
-                "sql.os_command",
-                Severity.CRITICAL,
-                Effect.BLOCK,
-                "LOAD loads a shared library into the database server",
-                text,
-            )
+            acc.hit("sql.os_command", "LOAD loads a shared library into the database server", text)
     elif kw == "REPLACE":
         acc.klass("write")
         sub = _parse("INSERT " + rest, acc.dialect, acc.depth + 1) if acc.depth < _MAX_DEPTH else None
@@ -1303,147 +1113,15 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
             acc.merge(sub, "REPLACE")
     elif kw == "GRANT" or kw == "REVOKE":
         acc.klass("dcl")
-        acc.hit("sql.privilege", Severity.HIGH, Effect.BLOCK, f"{kw} changes database privileges", text, "admin")
-    elif kw.lower() in _COMMAND_CLASS:
-        acc.klass(_COMMAND_CLASS[kw.lower()])
+        acc.hit("sql.privilege", f"{kw} changes database privileges", text, grant_op="admin")
+    elif kw.lower() in vocab.COMMAND_CLASS:
+        acc.klass(vocab.COMMAND_CLASS[kw.lower()])
         if kw == "SET" and w0 == "GLOBAL":
             acc.klass("admin")
-            acc.hit("sql.alter", Severity.HIGH, Effect.BLOCK, "SET GLOBAL changes server configuration", text, "admin")
+            acc.hit("sql.alter", "SET GLOBAL changes server configuration", text, grant_op="admin")
     else:
         acc.klass("admin")
-        acc.hit(
-            "sql.unrecognized",
-            Severity.MEDIUM,
-            Effect.ESCALATE,
-            f"{kw} is not a statement the analyzer understands; review it",
-            text,
-        )
-
-
-# ------------------------------------------------------------------ tautologies
-
-_NO = object()
-
-
-def _const(e: exp.Expression) -> object:
-    """The constant value of *e*, or _NO when it is not a constant."""
-    while isinstance(e, exp.Paren):
-        e = e.this
-    if isinstance(e, exp.Literal):
-        if e.is_string:
-            return e.this
-        try:
-            return float(e.this)
-        except ValueError:
-            return _NO
-    if isinstance(e, exp.Boolean):
-        return bool(e.this)
-    if isinstance(e, exp.HexString):
-        try:
-            return bytes.fromhex(e.this).decode("latin-1")
-        except ValueError:
-            return _NO
-    if isinstance(e, exp.Null):
-        return None
-    if isinstance(e, exp.Neg):
-        v = _const(e.this)
-        return -v if isinstance(v, float) else _NO
-    if isinstance(e, (exp.Add, exp.Sub, exp.Mul)):
-        a, b = _const(e.this), _const(e.expression)
-        if isinstance(a, float) and isinstance(b, float):
-            return a + b if isinstance(e, exp.Add) else a - b if isinstance(e, exp.Sub) else a * b
-        return _NO
-    if isinstance(e, exp.Cast):
-        return _const(e.this)
-    return _NO
-
-
-def _same(a: exp.Expression, b: exp.Expression) -> bool:
-    return isinstance(a, exp.Column) and isinstance(b, exp.Column) and a == b
-
-
-def _cmp(e: exp.Binary) -> bool | None:
-    if _same(e.this, e.expression):
-        return isinstance(e, (exp.EQ, exp.GTE, exp.LTE, exp.NullSafeEQ))
-    a, b = _const(e.this), _const(e.expression)
-    if a is _NO or b is _NO or a is None or b is None:
-        return None
-    if type(a) is not type(b):
-        try:  # MySQL and SQLite compare '1' = 1 and TRUE = 1 numerically
-            a, b = float(a), float(b)  # type: ignore[arg-type]
-        except ValueError:
-            return None
-    if isinstance(e, (exp.EQ, exp.NullSafeEQ)):
-        return a == b
-    if isinstance(e, exp.NEQ):
-        return a != b
-    try:
-        if isinstance(e, exp.GT):
-            return bool(a > b)  # type: ignore[operator]
-        if isinstance(e, exp.GTE):
-            return bool(a >= b)  # type: ignore[operator]
-        if isinstance(e, exp.LT):
-            return bool(a < b)  # type: ignore[operator]
-        if isinstance(e, exp.LTE):
-            return bool(a <= b)  # type: ignore[operator]
-    except TypeError:
-        return None
-    return None
-
-
-def _truth(e: exp.Expression) -> bool | None:
-    """Three-valued constant evaluation of a condition: True/False when it does not
-    depend on the row, None when it does (or we cannot tell)."""
-    while isinstance(e, exp.Paren):
-        e = e.this
-    if isinstance(e, exp.Boolean):
-        return bool(e.this)
-    if isinstance(e, exp.Not):
-        v = _truth(e.this)
-        return None if v is None else not v
-    if isinstance(e, exp.Or):
-        left, right = _truth(e.this), _truth(e.expression)
-        return True if left is True or right is True else False if left is False and right is False else None
-    if isinstance(e, exp.And):
-        left, right = _truth(e.this), _truth(e.expression)
-        return False if left is False or right is False else True if left is True and right is True else None
-    if isinstance(e, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)):
-        return _cmp(e)
-    if isinstance(e, (exp.Like, exp.ILike)):
-        pat = _const(e.expression)
-        if isinstance(pat, str) and pat and set(pat) == {"%"}:
-            return True  # anything LIKE '%' (only NULLs escape it)
-        subject = _const(e.this)
-        if isinstance(subject, str) and isinstance(pat, str) and "%" not in pat and "_" not in pat:
-            return subject == pat
-        return None
-    if isinstance(e, exp.In):
-        subject = _const(e.this)
-        vals = [_const(x) for x in e.expressions]
-        if subject is _NO or subject is None or not vals or any(v is _NO for v in vals):
-            return None
-        return subject in vals
-    if isinstance(e, exp.Between):
-        subject, lo, hi = _const(e.this), _const(e.args["low"]), _const(e.args["high"])
-        if isinstance(subject, float) and isinstance(lo, float) and isinstance(hi, float):
-            return lo <= subject <= hi
-        return None
-    if isinstance(e, exp.Is):
-        if isinstance(e.expression, exp.Null):
-            subject = _const(e.this)
-            return None if subject is _NO else subject is None
-        return None
-    c = _const(e)
-    if isinstance(c, bool):
-        return c
-    if isinstance(c, float):
-        return c != 0
-    return None
-
-
-def _or_neutralized(e: exp.Expression) -> bool:
-    """True when some OR in the condition has a constant-true branch (``x = 5 OR 1=1``)."""
-    return any(_truth(o.this) is True or _truth(o.expression) is True for o in e.find_all(exp.Or))
+        acc.hit("sql.unrecognized", f"{kw} is not a statement the analyzer understands; review it", text)
 
 
 # ----------------------------------------------------------------- the analyzer
@@ -1551,7 +1229,7 @@ def _grants(ctx: Context, op: str) -> bool:
 
 def _is_catalog(name: str) -> bool:
     parts = name.lower().split(".")
-    return parts[-1] in _CATALOG_TABLES or any(p in _CATALOG_SCHEMAS for p in parts[:-1])
+    return parts[-1] in vocab.CATALOG_TABLES or any(p in vocab.CATALOG_SCHEMAS for p in parts[:-1])
 
 
 def _scope_tables(a: SqlAnalysis, ctx: Context, argument: str, out: list[Finding]) -> None:
@@ -1620,7 +1298,7 @@ _BASE_HANDLERS: dict[type, object] = {
     exp.Column: _on_column,
     exp.Anonymous: _on_func,
 }
-_DANGEROUS_NAMES = _FILE_FUNCS | _OS_FUNCS | _NET_FUNCS
+_DANGEROUS_NAMES = vocab.FILE_FUNCS | vocab.OS_FUNCS | vocab.NET_FUNCS
 # A dialect may give a dangerous function its own class one day; route those too.
 for _cls in exp.ALL_FUNCTIONS:
     if _cls is not exp.Anonymous and any(n.lower() in _DANGEROUS_NAMES for n in _cls.sql_names()):
