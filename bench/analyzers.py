@@ -79,7 +79,9 @@ def main() -> int:
             continue
         counter = iter(range(10**9))
 
-        def cold(analyzer: Any = analyzer, values: list[str] = values, tool: str = tool, arg: str = arg) -> None:
+        def cold(
+            analyzer: Any = analyzer, values: list[str] = values, tool: str = tool, arg: str = arg, counter: Any = counter
+        ) -> None:
             n = next(counter)
             v = values[n % len(values)].format(n=n + 1000)
             call = ToolCall(tool, {arg: v, "subject": "s"} if tool == "send_email" else {arg: v})
@@ -88,7 +90,7 @@ def main() -> int:
         fixed = [ToolCall(tool, {arg: v.format(n=7)}) for v in values]
         it = iter(range(10**9))
 
-        def warm(analyzer: Any = analyzer, fixed: list[ToolCall] = fixed) -> None:
+        def warm(analyzer: Any = analyzer, fixed: list[ToolCall] = fixed, it: Any = it) -> None:
             call = fixed[next(it) % len(fixed)]
             analyzer(call, make_context(call, settings=SETTINGS))
 

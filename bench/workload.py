@@ -8,6 +8,7 @@ call, measured over many single calls (perf_counter_ns), after a warm-up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -90,10 +91,8 @@ def main() -> None:
     n_small = max(2000, N // 5)
     for name, (fn, args) in calls.items():
         def call(fn: Callable[..., Any] = fn, args: tuple[Any, ...] = args) -> None:
-            try:
+            with contextlib.suppress(Exception):
                 fn(*args)
-            except Exception:  # noqa: BLE001 - a block is still a measured decision
-                pass
 
         res[f"tier1_{name}"] = _summary(_timings(call, n_small), base)
     # Tier 1 alone (no audit, no guard wrapper): the decision engines compared directly.

@@ -204,7 +204,7 @@ def guard(
     """
 
     def decorate(fn: F) -> F:
-        name = tool_name or getattr(fn, "__name__", "tool")
+        name: str = tool_name or getattr(fn, "__name__", None) or "tool"
         spec = None
         if kind or resource_arg or operation:
             spec = ToolSpec(kind or "generic", operation, (resource_arg,) if resource_arg else ())

@@ -133,7 +133,7 @@ def make_binder(fn: Callable[..., Any]) -> Binder:
         def fast(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
             if len(args) > npos:
                 return _bind_slow(sig, var_kw, args, kwargs)
-            bound = dict(zip(positional, args))
+            bound = dict(zip(positional, args, strict=False))  # len(args) <= npos checked above
             for k, v in kwargs.items():
                 if k in bound:  # duplicate: let the function raise, but analyze both values
                     return _bind_slow(sig, var_kw, args, kwargs)
@@ -162,8 +162,7 @@ def _bind_slow(sig: inspect.Signature, var_kw: str | None, args: tuple[Any, ...]
         ba = sig.bind(*args, **kwargs)
     except TypeError:
         # The function will reject this call; still give analyzers every value.
-        bound = _bind_unknown(args, kwargs)
-        return bound
+        return _bind_unknown(args, kwargs)
     ba.apply_defaults()
     out: dict[str, Any] = {}
     for name, value in ba.arguments.items():

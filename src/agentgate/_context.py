@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-__all__ = ["ActionRecord", "AgentContext", "agent_context", "get_context", "current_context"]
+__all__ = ["ActionRecord", "AgentContext", "agent_context", "current_context", "get_context"]
 
 _HISTORY = 50
 

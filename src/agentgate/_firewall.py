@@ -95,7 +95,7 @@ class Firewall:
     ) -> None:
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
-        self.config: Config = config if config is not None else Config()
+        self.config: Config = config if config is not None else Config.model_validate({})
         cfg = self.config
         self.mode = mode or cfg.mode
         if self.mode not in ("enforce", "monitor"):
@@ -494,7 +494,7 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
     default firewall (the seed yielded its engine).
     """
 
-    __slots__ = ("policy", "_token", "_agent")
+    __slots__ = ("_agent", "_token", "policy")
 
     def __init__(
         self,

@@ -108,7 +108,7 @@ class Context:
             once is not repeated.
     """
 
-    __slots__ = ("call", "agent", "policy", "classification", "settings", "scratch")
+    __slots__ = ("agent", "call", "classification", "policy", "scratch", "settings")
 
     def __init__(
         self,

@@ -35,7 +35,7 @@ from .._call import ToolCall, ToolSpec
 from ..policy._operations import canonical, verb_operation
 from .base import Resource, Target
 
-__all__ = ["Classification", "classify", "tokens", "SNIFFERS", "sql_operation"]
+__all__ = ["SNIFFERS", "Classification", "classify", "sql_operation", "tokens"]
 
 ANALYZED_KINDS = ("sql", "file", "http", "shell")
 
@@ -385,11 +385,11 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             op, op_source = _strongest(ops), "content"
     if op is None or op_source == "none":
         for a in _OPERATION_ARGS:
-            v = args.get(a)
-            if isinstance(v, str) and v:
+            word: Any = args.get(a)
+            if isinstance(word, str) and word:
                 if st.kind == "http" and a == "method":
                     break
-                op, op_source = canonical(v), "content"
+                op, op_source = canonical(word), "content"
                 break
     return Classification(
         kind=st.kind,

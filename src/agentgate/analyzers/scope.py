@@ -55,7 +55,7 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
                 )
         elif not policy.allows_operation(op):
             layer = policy.denying_layer(op)
-            denied = layer is not None and op in {o for o in layer.deny_operations}
+            denied = layer is not None and op in set(layer.deny_operations)
             allowed = ", ".join(layer.allowed_operations) if layer is not None and layer.allowed_operations else "none"
             why = f"denied by {layer.name}" if denied and layer else f"allowed: {allowed}"
             out.append(

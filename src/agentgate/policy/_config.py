@@ -137,7 +137,7 @@ class Config(_Strict):
     version: int = 1
     mode: Literal["enforce", "monitor"] = "enforce"
     on_escalate: Literal["block", "allow", "ask"] = "block"
-    on_judge_error: Literal["block", "allow"] = "block"
+    on_judge_error: Literal["block", "allow", "ask"] = "block"
     judge: JudgeModel | None = None
     audit: AuditModel | None = None
     rate_limit: RateLimitModel | None = None

@@ -27,7 +27,7 @@ False
 
 from __future__ import annotations
 
-__all__ = ["BUILTIN_OPERATIONS", "SYNONYMS", "SUBSUMES", "canonical", "subsumes", "verb_operation"]
+__all__ = ["BUILTIN_OPERATIONS", "SUBSUMES", "SYNONYMS", "canonical", "subsumes", "verb_operation"]
 
 BUILTIN_OPERATIONS: frozenset[str] = frozenset(
     {"read", "write", "delete", "execute", "send", "transfer", "configure", "deploy", "network", "admin"}

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from ._operations import BUILTIN_OPERATIONS, canonical, subsumes
 
-__all__ = ["EffectivePolicy", "ScopePolicy", "match_resource", "RESOURCE_KINDS"]
+__all__ = ["RESOURCE_KINDS", "EffectivePolicy", "ScopePolicy", "match_resource"]
 
 #: Resource kinds with their own matching rules.
 RESOURCE_KINDS = frozenset({"path", "url", "host", "table", "email", "account", "generic"})
