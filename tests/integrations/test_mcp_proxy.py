@@ -419,21 +419,18 @@ def test_sigterm_drains_the_audit_and_stops(tmp_path: Path, mcp_policy: Path) ->
     """SIGTERM (a client stopping its server) exits the proxy cleanly with every decision audited."""
     import signal
     import subprocess
-    import time
 
     params, log, audit = proxied(tmp_path, mcp_policy)
     proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None
-    proc.stdin.write(call(1, "delete_file", path="/x") + call(2, "read_file", path="/a"))
+    proc.stdin.write(call(1, "delete_file", path="/x") + call(2, "send_email", to="x@evil.io", body="k"))
     proc.stdin.flush()
     assert proc.stdout is not None
-    first = json.loads(proc.stdout.readline())
-    assert first["id"] == 1
-    assert first["result"]["isError"] is True
-    time.sleep(0.3)  # let the allowed call reach the server
+    replies = [json.loads(proc.stdout.readline()) for _ in range(2)]  # both decided before the signal
+    assert [(r["id"], r["result"]["isError"]) for r in replies] == [(1, True), (2, True)]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 143
     proc.stdin.close()
     proc.stdout.close()
-    assert audited(audit) == [("delete_file", "block", "mcp-proxy"), ("read_file", "allow", "mcp-proxy")]
+    assert audited(audit) == [("delete_file", "block", "mcp-proxy"), ("send_email", "block", "mcp-proxy")]
     assert "delete_file:/x" not in ran(log)
