@@ -395,7 +395,9 @@ def _find(text: str) -> list[SecretMatch]:
             pw = m.group(3)
             if _PLACEHOLDER_PW.match(pw) or (_looks_example(pw) and len(set(pw)) <= 4):
                 continue
-            out.append(SecretMatch("secrets.connection_string", "password", m.start(3), m.end(3), 0))
+            # The server the credential belongs to: sending it there is logging in, not leaking.
+            own = m.group(4).rsplit(":", 1)[0].strip("[]").rstrip(".").lower()
+            out.append(SecretMatch("secrets.connection_string", "password", m.start(3), m.end(3), 0, providers=(own,)))
     low_has_pw = (
         "assword" in text or "PASSWORD" in text or "pwd" in text.lower() or "secret" in text.lower() or "PWD" in text
     )
