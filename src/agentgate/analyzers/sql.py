@@ -21,8 +21,12 @@ sql.delete_all         BLOCK (critical)    DELETE with no WHERE empties the tabl
 sql.update_all         BLOCK (high)        UPDATE with no WHERE rewrites every row
 sql.tautology          BLOCK / ESCALATE    an always-true WHERE (``1=1``, ``'a'='a'``, ``OR TRUE``)
                                            in DELETE/UPDATE hits every row (BLOCK); ``x OR 1=1``
-                                           in a SELECT is the injection signature (ESCALATE)
-sql.privilege          BLOCK (high)        GRANT/REVOKE, CREATE/ALTER/DROP USER|ROLE, SET ROLE
+                                           in a SELECT is the injection signature, and a lone
+                                           ``id > 0`` / ``IS NOT NULL`` likely hits every row
+                                           (ESCALATE: not provably constant)
+sql.privilege          BLOCK / ESCALATE    GRANT/REVOKE, CREATE/ALTER/DROP USER|ROLE, SET ROLE
+                                           (BLOCK); ``SET role = 'admin'`` in application data
+                                           (ESCALATE: an admin agent may mean it)
 sql.file_access        BLOCK (critical)    server-side files: COPY to/from a path, pg_read_file,
                                            lo_import, LOAD_FILE, INTO OUTFILE/DUMPFILE, ATTACH
 sql.os_command         BLOCK (critical)    code outside the database: COPY … PROGRAM,
@@ -40,6 +44,9 @@ sql.stacked            ESCALATE / INFO     several statements where a read pivot
 sql.unparsable         ESCALATE (medium)   SQL we cannot parse is never allowed unseen
 sql.unrecognized       ESCALATE (medium)   a statement sqlglot keeps as raw text that we do not
                                            know to be harmless
+sql.injection          BLOCK (high)        a value in a non-SQL tool that, framed as a string
+                                           literal or a WHERE expression, breaks out of it
+                                           (``x' UNION SELECT …``, ``1; DROP TABLE t``)
 sql.scope_operation    BLOCK (high)        a statement's operation is outside the scope
 sql.scope_table        BLOCK (high)        a table is outside the scope's allowed resources
 =====================  ==================  ===================================================
@@ -52,9 +59,11 @@ Context changes effects, never silently to ALLOW:
   delete_all, update_all, tautology) from BLOCK to ESCALATE: the judge checks
   them against the task. Escapes and credential reads never downgrade.
 * A *sniffed* string (SQL-looking text in a tool that is not a SQL tool) is not
-  known to be executed: a parse failure is just text, scope checks do not
-  apply, BLOCK findings become ESCALATE, and in tools that only carry text
-  (file, e-mail, message tools) every finding is INFO.
+  known to be executed: a parse failure or a statement sqlglot keeps as raw text
+  ("Create a table of results") is just text, unless framing it as an
+  interpolated value shows an injection (`parse_fragment`); scope checks do not
+  apply; BLOCK findings become ESCALATE (an injection stays BLOCK); in tools
+  that only carry text (file, e-mail, message tools) every finding is INFO.
 * Catalog reads (``information_schema``, ``pg_catalog``, ``sys``,
   ``sqlite_master``) are metadata discovery: exempt from the allowed-table list,
   but not from denied resources nor from the credential rules.
@@ -91,7 +100,7 @@ from agentgate.analyzers import _sqlvocab as vocab
 from agentgate.analyzers.base import Context
 from agentgate.policy import match_resource
 
-__all__ = ["Hit", "SqlAnalysis", "Statement", "analyze_sql", "parse_sql"]
+__all__ = ["Hit", "SqlAnalysis", "Statement", "analyze_sql", "parse_fragment", "parse_sql"]
 
 
 class _DropCommandFallback(logging.Filter):
