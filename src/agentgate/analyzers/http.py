@@ -313,7 +313,14 @@ _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _HOST_PORT_ONLY = re.compile(r"[^/?#\\:@]+:\d+(?:[/?#\\]|\Z)")
 _SPECIAL = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 _FORBIDDEN_HOST = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
-_DOMAIN_LIKE = re.compile(r"(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{1,62}\.?(?::\d{1,5})?", re.I)
+# A user name that poses as a host: "google.com", "api.github.com:443", "www.bank". A bare
+# "first.last" (Bitbucket-style user names) is not one: its last label is no common TLD.
+_DOMAIN_LIKE = re.compile(
+    r"(?:www\.[^:]+|(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+"
+    r"(?:com|net|org|io|dev|app|ai|co|gov|edu|mil|info|biz|cloud|me|us|uk|de|fr|ru|cn|jp|in|br|xyz|site|online|"
+    r"tech|internal|local|localhost|corp|goog|amazonaws))\.?(?::\d{1,5})?",
+    re.I,
+)
 _DOTTED_QUAD = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?")
 _CTRL = re.compile(r"[\t\n\r]")
 _NUMERIC_PART = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)\Z")
