@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def test_valid_file_loads_into_cases(tmp_path: Path) -> None:
             "[demo-001.scope.allowed_resources]: scope.allowed_resources must be a list",
         ),
         (("  args: {path: reports/q3.csv}\n", "  args: [reports/q3.csv]\n"), "[demo-002.args]: args must be a mapping"),
-        (("id: demo-002", "id: sql-002"), "[sql-002.id]: id must be '<category>-NNN'"),
+        (("id: demo-002", "id: demo 002"), "[demo 002.id]: id must be one token"),
         (("hard_benign: true", "hard_benign: yes please"), "[demo-002.hard_benign]: hard_benign must be true or false"),
         (("  tool: read_file\n", "  tool: ''\n"), "[demo-002.tool]: tool must be a non-empty string"),
         (
@@ -155,6 +156,7 @@ def test_shipped_suite_loads_and_follows_the_format() -> None:
     cases = load_cases()
     assert len(cases) >= 300
     for c in cases:
+        assert re.fullmatch(rf"{c.category}-\d{{3}}", c.id), c.id
         assert c.category in CATEGORIES, c.id
         assert f"/{c.category}.yaml:" in c.source, (c.id, c.source)
         assert c.why.strip()
