@@ -566,7 +566,7 @@ _CONTENT = _words(
 _PATH_ONLY = _words(
     "ls stat file test [ chmod chown chgrp echo printf mkdir touch basename dirname realpath readlink ssh-add "
     "ssh-keygen source . export cd pushd which type du wc md5sum sha1sum sha256sum sha512sum shasum rm rmdir "
-    "unlink ssh kubectl helm aws gcloud az docker terraform ansible git-crypt sops chattr lsattr"
+    "unlink ssh kubectl helm docker terraform ansible git-crypt sops chattr lsattr"
 )
 _PRIV = _words("sudo doas pkexec runuser")
 _ACCOUNT = _words(
@@ -596,6 +596,13 @@ _OP_OF = {
     **dict.fromkeys(_NETWORK, "network"),
     **dict.fromkeys(_words("chmod chown chgrp setfacl chattr mount umount") | _PRIV | _ACCOUNT | {"su"}, "admin"),
 }
+_RAW_SOCKET = re.compile(r"/dev/(?:tcp|udp)/|/inet/(?:tcp|udp)/")
+_HUNT = re.compile(
+    r"private.key|begin (?:rsa|openssh|ec|dsa|pgp)|aws_secret|akia|passw|secret|api.?key|token|credential", re.I
+)
+_HUNT_NAME = re.compile(
+    r"id_|\.pem|\.key|\.env|\.netrc|\.pgpass|credential|secret|passw|\.kdbx|\.ppk|\.p12|\.pfx|wallet|shadow", re.I
+)
 _ESCAPED_NAME = re.compile(r"\\[xX][0-9a-fA-F]{2}|\\[0-7]{3}|\\u[0-9a-fA-F]{4}")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
 _FORK_BOMB = re.compile(
@@ -686,8 +693,64 @@ def _expand(w: Word, st: _State) -> tuple[str, bool]:
             return m.group()
         return v
 
-    text = _VAR.sub(sub, w.text)
-    return text, known and "$" not in text and not w.subs
+    text = _VAR.sub(sub, w.text) if "$" in w.text else w.text
+    if w.subs:
+        text, static = _static_subs(text, w.subs)
+        known = known and static
+    return text, known and "$" not in text
+
+
+def _printf_unescape(t: str) -> str:
+    return re.sub(
+        r"\\(x[0-9a-fA-F]{1,2}|0?[0-7]{1,3}|[ntr\\])",
+        lambda m: (
+            {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}.get(m.group(1))
+            or chr(int(m.group(1)[1:], 16) if m.group(1)[0] == "x" else int(m.group(1), 8))
+        ),
+        t,
+    )
+
+
+def _static_value(sub: Script) -> str | None:
+    """The output of a substitution that only echoes or printfs literals (``$(echo rm)``), else None."""
+    if len(sub) != 1 or len(sub[0]) != 1 or not sub[0][0].words:
+        return None
+    words = sub[0][0].words
+    if any(w.dynamic for w in words) or words[0].text not in ("echo", "printf"):
+        return None
+    args = [w.text for w in words[1:]]
+    if words[0].text == "echo":
+        escapes = bool(args) and args[0] == "-e"
+        args = [a for a in args if a not in ("-e", "-n", "-E")]
+        out = " ".join(args)
+        return _printf_unescape(out) if escapes else out
+    if not args or "%" in args[0].replace("%s", ""):
+        return None
+    fmt, rest = _printf_unescape(args[0]), args[1:]
+    while "%s" in fmt:
+        fmt = fmt.replace("%s", rest.pop(0) if rest else "", 1)
+    return fmt
+
+
+def _static_subs(text: str, subs: tuple[tuple[str, Script], ...]) -> tuple[str, bool]:
+    """Replace each static ``$( )``/backtick in *text* by its value; report whether all were static."""
+    out, i, all_static = [], 0, True
+    for tag, sub in subs:
+        if tag not in ("$(", "`"):
+            return text, False
+        start = text.find(tag, i)
+        if start < 0:
+            return text, False
+        try:
+            end = text.index("`", start + 1) if tag == "`" else _close_paren(text, start + 2)
+        except (ValueError, _BailError):
+            return text, False
+        value = _static_value(sub)
+        all_static = all_static and value is not None
+        out.append(text[i:start] + (value if value is not None else text[start : end + 1]))
+        i = end + 1
+    out.append(text[i:])
+    return "".join(out), all_static
 
 
 def _path(text: str, st: _State) -> NormalizedPath:
@@ -995,7 +1058,7 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
         for _tag, sub in r.target.subs:
             _substitution(sub, st)
         t, _known = _expand(r.target, st)
-        if "/dev/tcp/" in t or "/dev/udp/" in t:
+        if _RAW_SOCKET.search(t):
             _emit(
                 st, "shell.reverse_shell", _BLOCK, f"redirection to {t} opens a raw network socket (reverse shell)", t
             )
@@ -1042,25 +1105,45 @@ def _inline(base: str, code: str, st: _State) -> None:
             _emit(st, "shell.sensitive", _BLOCK, f"inline {base} code opens {lit} ({label.replace('_', ' ')})", lit)
 
 
+_ROOT = "the filesystem root or the home directory"
+_TOP = "a top-level directory"
+_SYS = "a system directory"
+_GIT = "a git repository's database"
+_CWD = "the working directory or one of its parents"
+_PERSONAL = "a personal folder of the home directory"
+_HOME_DATA = _words(
+    "documents desktop downloads pictures music videos movies library .ssh .gnupg .config .local .aws .kube projects src code"
+)
+
+
 def _danger(np: NormalizedPath, st: _State) -> str | None:
-    """Why deleting or re-permissioning *np* is catastrophic, if it is."""
+    """Why deleting or re-permissioning *np* is catastrophic, if it is (one of the reasons above)."""
     home = home_dir()
+    if np.glob:
+        # "dir/*" empties dir: catastrophic when dir itself is.
+        d = posixpath.dirname(np.lexical)
+        if d in ("/", home):
+            return _ROOT
+        dn = [path_facts(f, home) for f in normalize_path(d).forms]
+        if any(x.system for x in dn):
+            return _SYS
+        if any(x.top_level for x in dn) and d not in ("/tmp", "/var/tmp"):
+            return _TOP
     for f in np.forms:
         facts = path_facts(f, home)
-        if f in ("/", home) or facts.top_level:
-            return "the filesystem root, a top-level directory or the home directory"
+        if f in ("/", home):
+            return _ROOT
         if facts.system:
-            return "a system directory"
+            return _SYS
+        if facts.top_level:
+            return _TOP
         if facts.git_db:
-            return "a git repository's database"
-    if np.glob:
-        d = posixpath.dirname(np.lexical)
-        dn = normalize_path(d)
-        if d in ("/", home) or any(path_facts(f, home).top_level or path_facts(f, home).system for f in dn.forms):
-            return "everything under the root, home or a system directory"
+            return _GIT
+        if posixpath.dirname(f) == home and posixpath.basename(f).lower() in _HOME_DATA:
+            return _PERSONAL
     for base in {st.cwd, os.getcwd()}:
         if base == np.resolved or base.startswith(np.resolved.rstrip("/") + "/"):
-            return "the working directory or one of its parents"
+            return _CWD
     return None
 
 
@@ -1251,18 +1334,11 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         elif ops and not stdin_code and "c" not in short:
             _executes(ops[0], st, name)
     elif _INTERP.fullmatch(base):
-        code_flag = next(
-            (
-                k
-                for k, a in enumerate(args)
-                if a in ("-c", "-e", "-E", "-r", "--eval", "-p", "--print", "-Command", "-command")
-            ),
-            None,
-        )
-        if code_flag is not None and code_flag + 1 < len(args):
-            _inline(base, args[code_flag + 1], st)
-        elif any(a.lower() in ("-enc", "-encodedcommand", "-e") for a in args) and base in ("pwsh", "powershell"):
+        code = _inline_code(base, args)
+        if base in ("pwsh", "powershell") and any(a.lower() in ("-enc", "-encodedcommand", "-e", "-ec") for a in args):
             _emit(st, "shell.obfuscation", _BLOCK, "PowerShell -EncodedCommand hides the script", shown)
+        elif code is not None:
+            _inline(base, code, st)
         elif ops:
             _executes(ops[0], st, name)
     elif base == "eval":
@@ -1335,6 +1411,9 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
             _emit(st, "shell.persistence", _BLOCK, f"git config {ops[1]} makes git run a program later", shown)
     elif base == "find":
         out.find_danger = _find(args, st, shown)
+    elif base in _PATTERN_FIRST and base not in ("sed", "awk", "gawk", "jq") and len(ops) >= 2:
+        if _HUNT.search(ops[0]) and any(_danger(_path(r, st), st) in (_ROOT, _SYS, _TOP, _PERSONAL) for r in ops[1:]):
+            _emit(st, "shell.sensitive", _BLOCK, f"{name} searches {' '.join(ops[1:])} for credentials", shown)
     elif base == "cd" or base == "pushd":
         target = ops[0] if ops else "~"
         if (target != "-" and wobjs[1:] and all(not w.dynamic for w in wobjs[1:])) or not ops:
@@ -1356,10 +1435,25 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     if base == "xterm" and "-display" in args:
         _emit(st, "shell.reverse_shell", _BLOCK, "xterm -display sends a terminal to a remote X server", shown)
     for a in args:
-        if "/dev/tcp/" in a or "/dev/udp/" in a:
+        if _RAW_SOCKET.search(a):
             _emit(st, "shell.reverse_shell", _BLOCK, f"{a} opens a raw network socket", a)
 
     _files(base, args, opts, ops, wobjs, st, out)
+
+
+def _inline_code(base: str, args: list[str]) -> str | None:
+    """The code string given to an interpreter with -c/-e/-r (also glued: ``-e'code'``)."""
+    flags = ("-c", "-e", "-E", "--eval", "-p", "--print", "-Command", "-command") + (
+        ("-r",) if base.startswith("php") else ()
+    )
+    for k, a in enumerate(args):
+        if a in flags:
+            return args[k + 1] if k + 1 < len(args) else None
+        if len(a) > 2 and a[:2] in ("-c", "-e", "-E") and not a.startswith("--"):
+            return a[2:]
+        if not a.startswith("-"):
+            return None  # a script file: later words are its arguments
+    return None
 
 
 def _executes(target: str, st: _State, who: str) -> None:
@@ -1391,7 +1485,7 @@ def _rm(base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st:
         if dynamic:
             stripped = _VAR.sub("", t)
             np0 = _path(stripped or "/", st) if stripped.startswith("/") or not stripped else None
-            if np0 is not None and _danger(np0, st) and recursive:
+            if np0 is not None and _danger(np0, st) in (_ROOT, _SYS) and recursive:
                 _emit(
                     st,
                     "shell.destructive",
@@ -1404,7 +1498,7 @@ def _rm(base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st:
             continue
         np = _path(t, st)
         why = _danger(np, st)
-        if why and (recursive or force or base == "shred" or ("system" not in why and "git" not in why)):
+        if why and (recursive or force or base == "shred" or why not in (_SYS, _GIT)):
             _emit(st, "shell.destructive", _BLOCK, f"{base} {t} deletes {why}", shown)
         elif why:
             _emit(st, "shell.system", _BLOCK, f"{base} {t} deletes inside {why}", shown)
@@ -1435,7 +1529,7 @@ def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -
     for t in targets:
         np = _path(t, st)
         why = _danger(np, st)
-        if why and "working directory" not in why:
+        if why and why not in (_CWD, _PERSONAL):
             _emit(st, "shell.permissions", _BLOCK, f"{base} on {t} changes {why}", shown)
         _scope(np, t, st, _BLOCK, f"{base} changes {t}")
 
@@ -1445,14 +1539,16 @@ def _find(args: list[str], st: _State, shown: str) -> str | None:
     while k < len(args) and not args[k].startswith(("-", "(", "!")):
         k += 1
     roots = args[:k] or ["."]
-    name_pat = next((args[j + 1] for j in range(k, len(args) - 1) if args[j] in ("-name", "-iname")), "x")
+    name_pat = next((args[j + 1] for j in range(k, len(args) - 1) if args[j] in ("-name", "-iname", "-path")), "x")
     danger = None
     for r in roots:
         np = _path(r, st)
         why = _danger(np, st)
-        if why and "working directory" not in why:
+        if why and why != _CWD:
             danger = danger or why
-        if "-delete" in args and why and "working directory" not in why:
+        if why and why != _CWD and _HUNT_NAME.search(name_pat):
+            _emit(st, "shell.sensitive", _BLOCK, f"find {r} -name {name_pat} hunts for credentials", shown)
+        if "-delete" in args and why and why != _CWD:
             _emit(st, "shell.destructive", _BLOCK, f"find {r} -delete deletes {why}", shown)
         _scope(np, r, st, _ESC, f"find searches {r}")
     j = k
@@ -1628,7 +1724,7 @@ def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy) -
         _emit(st, "shell.fork_bomb", _BLOCK, "a function that pipes into itself in the background (fork bomb)", value)
     script, how = parse(value)
     if script is None:
-        if "/dev/tcp/" in value or "/dev/udp/" in value:
+        if _RAW_SOCKET.search(value):
             _emit(st, "shell.reverse_shell", _BLOCK, "the command opens a raw /dev/tcp socket", value)
         _emit(
             st,
