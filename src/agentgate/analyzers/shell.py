@@ -1660,8 +1660,8 @@ def _files(
         writes = ops[1:] if not any(o in ("-e", "-f") for o in opts) else ops
     elif base in _PATTERN_FIRST:
         reads = ops if any(o in ("-e", "-f", "--regexp", "--file") for o in opts) else ops[1:]
-    elif base in ("ssh", "scp", "sftp"):
-        reads = []
+    elif base in ("ssh", "scp", "sftp", "find"):
+        reads = []  # find's roots are checked by _find; its other words are expressions
     else:
         reads = list(ops[1:] if base in ("sudo",) else ops)
         for a in opts:
