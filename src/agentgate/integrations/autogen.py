@@ -39,7 +39,7 @@ import importlib.util
 import os
 import threading
 import warnings
-from collections.abc import AsyncGenerator, Coroutine, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from typing import Any, cast
 
 from agentgate._decision import Verdict
@@ -199,15 +199,22 @@ def _patch_core() -> None:
 # ---------------------------------------------------------------- classic ag2
 
 
+_Outcome = tuple[bool, dict[str, Any]]  # ag2's (is_exec_success, function message)
+_ExecFn = Callable[..., _Outcome]
+_AExecFn = Callable[..., Coroutine[Any, Any, _Outcome]]
+
+
 def _patch_classic() -> None:
     with warnings.catch_warnings():
         # ag2 0.14's import trips third-party deprecations (jsonschema.RefResolver) that
         # are no concern of the user who only called protect_all().
         warnings.simplefilter("ignore", DeprecationWarning)
-        from autogen.agentchat.conversable_agent import ConversableAgent
+        # By name: ag2 is optional and has no place in the type checker's world.
+        conversable = importlib.import_module("autogen.agentchat.conversable_agent")
+    agent_cls: type = conversable.ConversableAgent
 
-    orig_exec = ConversableAgent.execute_function
-    orig_aexec = ConversableAgent.a_execute_function
+    orig_exec: _ExecFn = agent_cls.__dict__["execute_function"]
+    orig_aexec: _AExecFn = agent_cls.__dict__["a_execute_function"]
 
     def execute_function(
         self: Any, func_call: dict[str, Any], call_id: str | None = None, verbose: bool = False
@@ -250,8 +257,8 @@ def _patch_classic() -> None:
             return _run_classic(orig_aexec, self, func_call, call_id, verbose, verdict, contextvars.copy_context())
         return _run_classic(orig_aexec, self, func_call, call_id, verbose, None, contextvars.copy_context())
 
-    _patch(ConversableAgent, "execute_function", execute_function)
-    _patch(ConversableAgent, "a_execute_function", a_execute_function)
+    _patch(agent_cls, "execute_function", execute_function)
+    _patch(agent_cls, "a_execute_function", a_execute_function)
 
 
 async def _refusal(name: str, text: str) -> tuple[bool, dict[str, Any]]:
