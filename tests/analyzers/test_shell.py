@@ -206,3 +206,9 @@ def test_environment_is_untouched() -> None:
     before = os.getcwd()
     _run("cd / && rm -rf *")
     assert os.getcwd() == before
+
+
+def test_command_argument_of_a_generic_tool_is_a_command() -> None:
+    """execute(command=...) is analyzed fully even though the tool name says nothing."""
+    assert _effect(_run("cat ~/.ssh/id_rsa", tool="execute", arg="command")) == "block"
+    assert _run("cat ~/.ssh/id_rsa", tool="save_note", arg="text") == []

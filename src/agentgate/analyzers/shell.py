@@ -1105,6 +1105,8 @@ def _inline(base: str, code: str, st: _State) -> None:
             _emit(st, "shell.sensitive", _BLOCK, f"inline {base} code opens {lit} ({label.replace('_', ' ')})", lit)
 
 
+# Emptying a scratch directory is routine; these are compared against, never written.
+_SCRATCH = frozenset({"/tmp", "/var/tmp"})  # noqa: S108
 _ROOT = "the filesystem root or the home directory"
 _TOP = "a top-level directory"
 _SYS = "a system directory"
@@ -1127,7 +1129,7 @@ def _danger(np: NormalizedPath, st: _State) -> str | None:
         dn = [path_facts(f, home) for f in normalize_path(d).forms]
         if any(x.system for x in dn):
             return _SYS
-        if any(x.top_level for x in dn) and d not in ("/tmp", "/var/tmp"):
+        if any(x.top_level for x in dn) and d not in _SCRATCH:
             return _TOP
     for f in np.forms:
         facts = path_facts(f, home)
@@ -1748,6 +1750,14 @@ def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy) -
     return st
 
 
+_COMMAND_ARGS = _words("command cmd commandline command_line shell_command cmdline bash_command shell_cmd")
+
+
+def _command_arg(argument: str) -> bool:
+    """An argument named like a command line (``execute(command=...)``) is read as one, whatever the tool."""
+    return re.sub(r"\[\d+\]$", "", argument).rsplit(".", 1)[-1].lower() in _COMMAND_ARGS
+
+
 def analyze_shell(call: object, ctx: Context) -> list[Finding]:
     """The shell analyzer: every shell target of the call (see module docstring)."""
     del call
@@ -1759,7 +1769,7 @@ def analyze_shell(call: object, ctx: Context) -> list[Finding]:
     for t in targets:
         if not t.value.strip():
             continue
-        for f in _analyze_cached(t.value, t.argument, t.source == "sniff", ctx.policy):
+        for f in _analyze_cached(t.value, t.argument, t.source == "sniff" and not _command_arg(t.argument), ctx.policy):
             key = (f.rule_id, f.message, f.evidence)
             if key not in seen:
                 seen.add(key)
