@@ -56,7 +56,7 @@ def test_link_hash_equals_full_canonical_hash() -> None:
 
 
 def test_placeholder_lookalikes_in_user_values_do_not_confuse_splicing() -> None:
-    """Argument keys and values that look like the placeholders ('"findings":0') still hash canonically."""
+    """Keys and values full of quotes, colons and column names hash the same by the fast path and by canonical()."""
     row = _row(
         agent_id='x","findings":0,"y',
         payload={"arguments": {"findings": 0, "s": '"payload":0'}},

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agentgate._errors import AuditError, MissingDependencyError
 
-from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, normalize_row
+from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import MIGRATIONS_TABLE, postgres_migrations
 from ._sink import Sink
 
@@ -122,7 +121,7 @@ def _staging(table: str, cols: Sequence[str]) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return str(dumps(value))
 
 
 def _action_values(row: dict[str, Any]) -> list[Any]:

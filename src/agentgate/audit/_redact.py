@@ -122,11 +122,13 @@ def load_detector() -> Detector | None:
     return fn if callable(fn) else None
 
 
-_NEEDLES = re.compile("|".join(re.escape(n) for _, _, ns in BUILTIN_PATTERNS for n in ns), re.IGNORECASE)
+# Matched against the lower-cased text: a case-sensitive alternation of literals is ten times
+# faster than the same with re.IGNORECASE (which defeats the engine's first-character skip).
+_NEEDLES = re.compile("|".join(re.escape(n) for _, _, ns in BUILTIN_PATTERNS for n in ns))
 
 
 def _builtin(s: str) -> tuple[str, bool]:
-    if _NEEDLES.search(s) is None:
+    if _NEEDLES.search(s.lower()) is None:
         return s, False
     changed = False
     for _name, rx, _needles in BUILTIN_PATTERNS:
@@ -199,12 +201,19 @@ class Redactor:
         return out, changed
 
     def arguments(self, value: Any, literals: Iterable[str] = ()) -> tuple[Any, list[str], bool]:
-        """Like `value`, also returning the literals of the masked fields (to scrub elsewhere)."""
+        """Like `value`, also returning the literals of the masked fields (to scrub elsewhere).
+
+        One pass masks secret-named fields and redacts every string; only when a
+        field was masked does a second pass scrub its literal value from the
+        strings visited before it.
+        """
         found: list[str] = list(literals)
-        masked = self._mask_fields(value, found, 0)
+        out, changed = self._walk(value, [], 0, found)
         lits = sorted({x for x in found if len(x) >= 4}, key=len, reverse=True)
-        out, changed = self._walk(masked, lits, 0)
-        return out, lits, changed or masked is not value
+        if lits:
+            out, again = _scrub(out, lits, 0)
+            changed = changed or again
+        return out, lits, changed
 
     def _secret_key(self, name: str) -> bool:
         hit = self._cache.get(name)
@@ -214,30 +223,7 @@ class Redactor:
                 self._cache[name] = hit
         return hit
 
-    def _mask_fields(self, value: Any, found: list[str], depth: int) -> Any:
-        if depth > _MAX_DEPTH:
-            return value
-        if isinstance(value, Mapping):
-            out: dict[Any, Any] | None = None
-            for k, v in value.items():
-                if isinstance(k, str) and self._secret_key(k) and v not in (None, "", MASK):
-                    _leaves(v, found)
-                    if out is None:
-                        out = dict(value)
-                    out[k] = MASK
-                elif isinstance(v, Mapping | list | tuple):
-                    nv = self._mask_fields(v, found, depth + 1)
-                    if nv is not v:
-                        if out is None:
-                            out = dict(value)
-                        out[k] = nv
-            return value if out is None else out
-        if isinstance(value, list | tuple):
-            items = [self._mask_fields(v, found, depth + 1) for v in value]
-            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-        return value
-
-    def _walk(self, value: Any, lits: list[str], depth: int) -> tuple[Any, bool]:
+    def _walk(self, value: Any, lits: list[str], depth: int, found: list[str]) -> tuple[Any, bool]:
         if isinstance(value, str):
             return self.text(clean_text(value), lits)
         if depth >= _MAX_DEPTH or not isinstance(value, Mapping | list | tuple | set | frozenset):
@@ -250,19 +236,43 @@ class Redactor:
                 if i >= _MAX_ITEMS:
                     out["..."] = f"{len(value) - _MAX_ITEMS} more items"
                     break
-                nv, c = self._walk(v, lits, depth + 1)
-                out[clean_text(k) if isinstance(k, str) else clean_text(str(k))] = nv
+                key = clean_text(k) if isinstance(k, str) else clean_text(str(k))
+                if isinstance(k, str) and self._secret_key(k) and v not in (None, "", MASK):
+                    _leaves(v, found)
+                    out[key] = MASK
+                    changed = True
+                    continue
+                nv, c = self._walk(v, lits, depth + 1, found)
+                out[key] = nv
                 changed = changed or c
             return out, changed
         items = list(value)
         res = []
         for v in items[:_MAX_ITEMS]:
-            nv, c = self._walk(v, lits, depth + 1)
+            nv, c = self._walk(v, lits, depth + 1, found)
             res.append(nv)
             changed = changed or c
         if len(items) > _MAX_ITEMS:
             res.append(f"... {len(items) - _MAX_ITEMS} more items")
         return res, changed
+
+
+def _scrub(value: Any, lits: list[str], depth: int) -> tuple[Any, bool]:
+    """Replace the literal values of masked fields wherever they appear in plain JSON data."""
+    if isinstance(value, str):
+        changed = False
+        for lit in lits:
+            if lit in value:
+                value = value.replace(lit, MASK)
+                changed = True
+        return value, changed
+    if isinstance(value, dict):
+        pairs = [(k, _scrub(v, lits, depth + 1)) for k, v in value.items()]
+        return {k: v for k, (v, _) in pairs}, any(c for _, (_, c) in pairs)
+    if isinstance(value, list):
+        items = [_scrub(v, lits, depth + 1) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
 
 
 def _norm(name: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from agentgate._errors import AuditError
 
-from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, normalize_row
+from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import ADDED_COLUMNS, MIGRATIONS_TABLE, sqlite_migrations
 from ._sink import Sink
 
@@ -31,7 +31,7 @@ _BOOL_COLS = frozenset({"would_block", "redacted"})
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return str(dumps(value))
 
 
 def connect_sqlite(path: str | Path, *, create: bool = True) -> sqlite3.Connection:

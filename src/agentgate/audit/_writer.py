@@ -59,7 +59,9 @@ def _enum(value: Any) -> Any:
 
 
 def _opt(value: Any) -> str | None:
-    return clean_text(str(value)) if value not in (None, "") else None
+    if value is None or value == "":
+        return None
+    return clean_text(value if type(value) is str else str(value))
 
 
 def _num(value: Any) -> float | None:
@@ -111,6 +113,14 @@ def base_row(item: _Item, redactor: Redactor) -> dict[str, Any]:
         "blast_radius": _opt(getattr(v, "blast_radius", None)),
         "redacted": bool(changed or c3),
     }
+
+
+def _created(value: Any) -> str:
+    if isinstance(value, float | int):
+        return fast_ts(float(value))
+    if isinstance(value, str):
+        return format_ts(value)
+    return fast_ts(time.time())
 
 
 def _fallback_row(item: _Item, exc: BaseException) -> dict[str, Any]:
@@ -436,12 +446,12 @@ class AuditWriter:
             if n:
                 with self._progress:
                     self._progress.notify_all()  # callers blocked on a full queue
-            rows = [self._chain(self._build(it)) for it in items]
+            rows = [self._safe_chain(self._build(it), it) for it in items]
             spilled = self._take_overflow(self._batch - n)
-            rows.extend(self._chain(r) for r in spilled)
+            rows.extend(self._safe_chain(r, None) for r in spilled)
             while orphans and len(rows) < self._batch:
                 got, end = orphans[0].peek(self._batch - len(rows))
-                rows.extend(self._chain(r) for r in got)
+                rows.extend(self._safe_chain(r, None) for r in got)
                 self._counts["recovered"] += len(got)
                 orphans[0].advance(end, len(got))
                 if orphans[0].pending == 0:
@@ -467,13 +477,25 @@ class AuditWriter:
             logger.exception("agentgate audit: could not convert a record; storing it without arguments")
             return _fallback_row(item, exc)
 
+    def _safe_chain(self, row: dict[str, Any], item: _Item | None) -> dict[str, Any]:
+        try:
+            return self._chain(row)
+        except Exception as exc:  # never lose the record: chain what is certain about it
+            self._errors[0] += 1
+            logger.exception("agentgate audit: could not encode a record; storing it without arguments")
+            if item is not None:
+                return self._chain(_fallback_row(item, exc))
+            keep = ("created_at", "agent_id", "task_id", "user_id", "verdict", "severity", "decision_id", "mode")
+            safe = {k: row.get(k) if isinstance(row.get(k), str | float) else None for k in keep}
+            return self._chain(
+                safe | {"tool_name": str(row.get("tool_name")), "payload": {"error": type(exc).__name__}}
+            )
+
     def _chain(self, row: dict[str, Any]) -> dict[str, Any]:
-        self._seq += 1
+        seq = self._seq + 1
         full = {
             "id": new_id(),
-            "created_at": fast_ts(row["created_at"])
-            if isinstance(row["created_at"], float)
-            else format_ts(row["created_at"]),
+            "created_at": _created(row.get("created_at")),
             "agent_id": row.get("agent_id"),
             "task_id": row.get("task_id"),
             "user_id": row.get("user_id"),
@@ -497,10 +519,10 @@ class AuditWriter:
             "blast_radius": row.get("blast_radius"),
             "redacted": row.get("redacted"),
             "writer_id": self.writer_id,
-            "seq": self._seq,
+            "seq": seq,
         }
         link(full, self._prev)
-        self._prev = str(full["hash"])
+        self._seq, self._prev = seq, str(full["hash"])
         return full
 
     def _take_overflow(self, room: int) -> list[dict[str, Any]]:
