@@ -28,6 +28,10 @@ FILE_FUNCS = words_set(
     "pg_file_unlink pg_logdir_ls lo_import lo_export load_file readfile writefile read_text read_blob "
     "openrowset opendatasource bulk_insert"
 )
+FILE_READERS = words_set(
+    "read_csv read_csv_auto read_json read_json_auto read_ndjson read_ndjson_auto read_parquet parquet_scan "
+    "csv_scan read_xlsx"
+)
 OS_FUNCS = words_set("load_extension sys_exec sys_eval xp_cmdshell sp_oacreate sp_oamethod")
 NET_FUNCS = words_set("dblink dblink_exec dblink_connect dblink_connect_u dblink_send_query openquery")
 OS_PROCS = words_set("xp_cmdshell sp_oacreate sp_oamethod sp_execute_external_script xp_regwrite xp_dirtree")

@@ -213,11 +213,17 @@ def parse_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
     return _parse(text, dialect, 0)
 
 
+_MYSQL_EXEC_COMMENT = re.compile(r"/\*!\d*(.*?)\*/", re.DOTALL)
+
+
 def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
     if len(text) > _MAX_LEN:
         return SqlAnalysis(
             dialect, (), (), f"SQL text of {len(text)} characters exceeds the {_MAX_LEN}-character analysis limit"
         )
+    if "/*!" in text and dialect in (None, "mysql", "singlestore", "doris", "starrocks"):
+        # MySQL runs the body of /*! ... */ comments: analyze what it runs.
+        text = _MYSQL_EXEC_COMMENT.sub(r" \1 ", text)
     parsed = _statements(text, dialect)
     if isinstance(parsed, SqlAnalysis):
         return parsed
@@ -553,6 +559,8 @@ def _statement(st: exp.Expression, acc: _Acc) -> None:
     elif isinstance(st, exp.Pragma):
         name = st.this.this.name if isinstance(st.this, exp.EQ) else st.this.name if st.this is not None else ""
         acc.klass("read" if name.lower() in vocab.READ_PRAGMAS else "admin")
+        if name.lower() in ("writable_schema", "trusted_schema"):
+            acc.hit("sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", st.sql(), grant_op="admin")
     tables: list[exp.Table] = []
     ctes: set[str] = set()
     dispatch = _DISPATCH
@@ -817,8 +825,14 @@ def _on_column(c: exp.Column, acc: _Acc) -> None:
 
 
 def _function(f: exp.Func, acc: _Acc) -> None:
-    name = (f.name if isinstance(f, exp.Anonymous) else f.key).lower()
-    if name in vocab.FILE_FUNCS:
+    name = (f.name if isinstance(f, exp.Anonymous) else f.sql_name()).lower()
+    if name in vocab.FILE_READERS:
+        # DuckDB-style readers are how analytics agents load their own data files;
+        # only a path outside the working tree is an escape.
+        path = next((a.name for a in (f.this, *f.expressions) if isinstance(a, exp.Literal) and a.is_string), "")
+        if path.startswith(("/", "~", "\\")) or ".." in path or re.match(r"[A-Za-z]:[\\/]", path):
+            acc.hit("sql.file_access", f"{name}() reads {path!r}, outside the working tree", f.sql(dialect=acc.dialect))
+    elif name in vocab.FILE_FUNCS:
         acc.hit("sql.file_access", f"{name}() reads or writes files on the database server", f.sql(dialect=acc.dialect))
     elif name in vocab.OS_FUNCS:
         acc.hit("sql.os_command", f"{name}() loads or runs code outside the database", f.sql(dialect=acc.dialect))
@@ -1097,6 +1111,13 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
             _nested(m2.group(1), acc, "PREPARE")
         else:
             acc.hit("sql.dynamic", "PREPARE from a variable builds SQL we cannot see; inline the statement", text)
+    elif kw in ("EXECUTE", "EXEC") and w0 == "IMMEDIATE":
+        acc.klass("admin")
+        m = re.fullmatch(r"\s*IMMEDIATE\s+'((?:[^']|'')*)'\s*;?\s*", rest, re.IGNORECASE | re.DOTALL)
+        if m:  # EXECUTE IMMEDIATE 'literal' (Oracle, BigQuery, Snowflake): analyze the literal
+            _nested(m.group(1).replace("''", "'"), acc, "EXECUTE IMMEDIATE")
+        else:
+            acc.hit("sql.dynamic", "EXECUTE IMMEDIATE of an expression runs SQL we cannot see; inline it", text)
     elif kw in ("EXECUTE", "EXEC"):
         acc.klass("admin")
         if acc.dialect != "tsql" and acc.depth < _MAX_DEPTH:
@@ -1307,7 +1328,7 @@ _BASE_HANDLERS: dict[type, object] = {
     exp.Column: _on_column,
     exp.Anonymous: _on_func,
 }
-_DANGEROUS_NAMES = vocab.FILE_FUNCS | vocab.OS_FUNCS | vocab.NET_FUNCS
+_DANGEROUS_NAMES = vocab.FILE_FUNCS | vocab.OS_FUNCS | vocab.NET_FUNCS | vocab.FILE_READERS
 # A dialect may give a dangerous function its own class one day; route those too.
 for _cls in exp.ALL_FUNCTIONS:
     if _cls is not exp.Anonymous and any(n.lower() in _DANGEROUS_NAMES for n in _cls.sql_names()):
