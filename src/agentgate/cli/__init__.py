@@ -12,7 +12,7 @@ import click
 
 __all__ = ["cli", "main"]
 
-_SUBCOMMANDS: tuple[str, ...] = ("eval", "check", "policy", "doctor", "demo", "mcp_proxy", "audit")
+_SUBCOMMANDS: tuple[str, ...] = ("eval", "check", "policy", "doctor", "demo", "mcp_proxy", "audit", "serve")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
