@@ -168,6 +168,14 @@ def test_non_sql_call_has_no_findings() -> None:
     assert analyze_sql(call, make_context(call)) == ()
 
 
+def test_bound_parameters_are_data() -> None:
+    """An injection-looking value in a SQL tool's bound parameters is data, not SQL."""
+    call = ToolCall("execute_sql", {"query": "SELECT * FROM users WHERE name = %s", "params": ["x' OR '1'='1"]})
+    assert analyze_sql(call, make_context(call)) == []
+    call = ToolCall("execute_sql", {"query": "SELECT * FROM users WHERE name = 'a'", "note": "x' OR '1'='1"})
+    assert "sql.injection" in {f.rule_id for f in analyze_sql(call, make_context(call))}
+
+
 def test_sniffed_text_in_a_carrier_tool_is_only_noted() -> None:
     """Destructive SQL carried as text by a file/e-mail tool is an INFO note, not a block."""
     call = ToolCall("write_file", {"path": "migrations/001.sql", "content": "DROP TABLE legacy_sessions;"})

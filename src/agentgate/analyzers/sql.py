@@ -1159,6 +1159,7 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
 _GRANTABLE = frozenset(
     {"sql.drop", "sql.truncate", "sql.alter", "sql.privilege", "sql.delete_all", "sql.update_all", "sql.tautology"}
 )
+_BOUND = re.compile(r"(?:params|parameters|bind|binds|bindings|bind_params|query_params|bind_values)\b", re.IGNORECASE)
 _TEXT_CARRIERS = frozenset({"file", "email", "message"})
 
 
@@ -1181,6 +1182,8 @@ def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         a = parse_sql(tgt.value, dialect)
         ctx.scratch.setdefault("sql", {})[tgt.argument] = a
         sniffed = tgt.source == "sniff"
+        if sniffed and ctx.classification.kind == "sql" and _BOUND.match(tgt.argument):
+            continue  # a bound parameter of a SQL tool is data, never SQL text
         if sniffed:
             if a.error is not None or all(st.raw for st in a.statements):
                 # Not a statement sqlglot understands: maybe a value meant to be
