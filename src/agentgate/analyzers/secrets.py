@@ -180,6 +180,32 @@ _TOKEN_SPECS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
     ("jwt", r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*", "secrets.jwt", (), "high"),
 )
 _TOKEN_RE = re.compile(_B + "(?:" + "|".join(f"(?P<{n}>{rx})" for n, rx, *_ in _TOKEN_SPECS) + ")" + _E)
+# Literal substrings each token type must contain: a substring test is far cheaper than
+# a regex scan, so large texts only run the alternatives that can match.
+_MARKERS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("sk-ant-",),
+    "openai": ("sk-",),
+    "stripe": ("k_live_", "k_test_", "whsec_"),
+    "github": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "gitlab": ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glsoat-", "glagent-"),
+    "slack": ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xapp-"),
+    "slackhook": ("hooks.slack.com",),
+    "awskey": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+    "sendgrid": ("SG.",),
+    "npm": ("npm_",),
+    "pypi": ("pypi-",),
+    "hf": ("hf_",),
+    "google": ("AIza",),
+    "jwt": ("eyJ",),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _token_re(names: frozenset[str]) -> re.Pattern[str]:
+    alts = "|".join(f"(?P<{n}>{rx})" for n, rx, *_ in _TOKEN_SPECS if n in names)
+    return re.compile(_B + "(?:" + alts + ")" + _E)
+
+
 _TOKEN_INFO = {n: (rule, prov, conf) for n, _, rule, prov, conf in _TOKEN_SPECS}
 _KEEP = {
     "anthropic": 7,
@@ -199,7 +225,7 @@ _KEEP = {
 }
 
 _AWS_SECRET_RE = re.compile(
-    r"(?i)(?:aws_?secret_?access_?key|secret_?access_?key|aws_?secret(?:_?key)?)[\"']?\s*[:=]\s*[\"']?"
+    r"(?i)(?:aws[_\s-]?secret[_\s-]?access[_\s-]?key|secret[_\s-]?access[_\s-]?key|aws[_\s-]?secret(?:[_\s-]?key)?)[\"']?\s*[:=]\s*[\"']?"
     r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
 )
 # Header, then the body (base64 lines, optional RFC 1421 headers), then the END line if present.
@@ -219,6 +245,7 @@ _PW_ASSIGN_RE = re.compile(
     r"(?i)(?<![A-Za-z0-9_])[\"']?((?:db_|admin_|root_|user_|app_)?(?:password|passwd|client_secret|secret_key|api_secret))[\"']?\s*[:=]\s*[\"']?([^\s\"',;}{]{8,128})"
 )
 _CARD_RE = re.compile(r"(?<![\d.\-])\d(?:[ \-]?\d){12,18}(?![\d\-]|\.\d)")
+_CARD_RUN = re.compile(r"\d[\d \-]{11,}\d")
 _CARD_CONTEXT = re.compile(
     r"(?i)\b(?:card|cards|credit|debit|visa|master\s?card|mastercard|amex|american express|discover|jcb|"
     r"diners|unionpay|cc|ccn|pan|cvv|cvc|cvv2|expiry|expiration|exp|billing|payment)\b"
@@ -365,7 +392,8 @@ def _find_cached(text: str) -> tuple[SecretMatch, ...]:
 
 def _find(text: str) -> list[SecretMatch]:
     out: list[SecretMatch] = []
-    for m in _TOKEN_RE.finditer(text):
+    present = frozenset(n for n, marks in _MARKERS.items() if any(k in text for k in marks))
+    for m in _token_re(present).finditer(text) if present else ():
         name = m.lastgroup or ""
         tok = m.group()
         rule, prov, conf = _TOKEN_INFO[name]
@@ -390,7 +418,7 @@ def _find(text: str) -> list[SecretMatch]:
         out.extend(
             SecretMatch("secrets.private_key", "private_key", m.start(), m.end(), 0) for m in _PUTTY_RE.finditer(text)
         )
-    if "://" in text:
+    if "://" in text and "@" in text:
         for m in _URL_CRED_RE.finditer(text):
             pw = m.group(3)
             if _PLACEHOLDER_PW.match(pw) or (_looks_example(pw) and len(set(pw)) <= 4):
@@ -398,14 +426,12 @@ def _find(text: str) -> list[SecretMatch]:
             # The server the credential belongs to: sending it there is logging in, not leaking.
             own = m.group(4).rsplit(":", 1)[0].strip("[]").rstrip(".").lower()
             out.append(SecretMatch("secrets.connection_string", "password", m.start(3), m.end(3), 0, providers=(own,)))
-    low_has_pw = (
-        "assword" in text or "PASSWORD" in text or "pwd" in text.lower() or "secret" in text.lower() or "PWD" in text
-    )
-    if low_has_pw and _DSN_SERVER_RE.search(text):
-        for m in _DSN_PW_RE.finditer(text):
-            if not _PLACEHOLDER_PW.match(m.group(1)):
-                out.append(SecretMatch("secrets.connection_string", "password", m.start(1), m.end(1), 0))
-    if low_has_pw:
+    low = text.lower()
+    if ("password" in low or "pwd" in low) and "=" in text:
+        dsn = [m for m in _DSN_PW_RE.finditer(text) if not _PLACEHOLDER_PW.match(m.group(1))]
+        if dsn and _DSN_SERVER_RE.search(text):
+            out.extend(SecretMatch("secrets.connection_string", "password", m.start(1), m.end(1), 0) for m in dsn)
+    if any(k in low for k in ("passw", "secret", "api_secret")):
         pos = 0
         while (pm := _PW_ASSIGN_RE.search(text, pos)) is not None:
             val = pm.group(2)
@@ -414,7 +440,7 @@ def _find(text: str) -> list[SecretMatch]:
                 continue
             out.append(SecretMatch("secrets.password", "password", pm.start(2), pm.end(2), 0, confidence="medium"))
             pos = pm.end()
-    if "AWS" in text.upper() or "ecret" in text:
+    if "secret" in low and ("access" in low or "aws" in low):
         for m in _AWS_SECRET_RE.finditer(text):
             val = m.group(1)
             out.append(
@@ -447,7 +473,14 @@ def _random_looking(v: str) -> bool:
 
 def _cards(text: str) -> list[SecretMatch]:
     out = []
-    for m in _CARD_RE.finditer(text):
+    for run in _CARD_RUN.finditer(text):  # cheap pre-scan: only digit runs can hold a card
+        out.extend(_cards_in(text, run.start(), run.end() + 2))  # +2: let the lookahead see ".5"
+    return out
+
+
+def _cards_in(text: str, start: int, end: int) -> list[SecretMatch]:
+    out = []
+    for m in _CARD_RE.finditer(text, start, end):
         raw = m.group()
         digits = raw.replace(" ", "").replace("-", "")
         if not 13 <= len(digits) <= 19 or not _card_brand(digits) or not _luhn(digits):
