@@ -685,6 +685,21 @@ def _provider_match(m: SecretMatch, hosts: list[str]) -> bool:
     return all(_under_any(h, m.providers) for h in hosts)
 
 
+_NAMES = {
+    "private_key": "a private key",
+    "aws_key": "an AWS access key",
+    "aws_secret": "an AWS secret key",
+    "github_token": "a GitHub token",
+    "gitlab_token": "a GitLab token",
+    "slack_token": "a Slack token",
+    "stripe_key": "a Stripe secret key",
+    "openai_key": "an OpenAI API key",
+    "anthropic_key": "an Anthropic API key",
+    "api_token": "an API token",
+    "jwt": "a JSON Web Token",
+    "password": "a password",
+    "card_number": "a card number",
+}
 _EFFECTS: dict[str, tuple[Severity, Effect]] = {
     "block": (Severity.CRITICAL, Effect.BLOCK),
     "escalate": (Severity.HIGH, Effect.ESCALATE),
@@ -759,7 +774,8 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
                     m.rule_id,
                     sev,
                     eff,
-                    f"a {m.label.replace('_', ' ')} would be {where}: possible credential leak",
+                    f"{_NAMES.get(m.label, m.label)} in {argument!r} would be {where}: a credential leak; "
+                    "remove it or pass a reference to the secret store instead",
                     masked,
                     argument,
                 )
