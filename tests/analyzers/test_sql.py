@@ -165,7 +165,7 @@ def test_analysis_shared_in_scratch() -> None:
 def test_non_sql_call_has_no_findings() -> None:
     """Calls with no SQL target cost nothing and report nothing."""
     call = ToolCall("get_weather", {"city": "Paris"})
-    assert analyze_sql(call, make_context(call)) == ()
+    assert list(analyze_sql(call, make_context(call))) == []
 
 
 def test_bound_parameters_are_data() -> None:

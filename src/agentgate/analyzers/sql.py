@@ -1172,12 +1172,27 @@ def _dialect_for(call: ToolCall, ctx: Context) -> str | None:
 
 def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     """Analyze every SQL target of *call* (see the module docstring for the rules)."""
-    targets = ctx.targets("sql")
-    if not targets:
-        return ()
-    dialect = _dialect_for(call, ctx)
     policy = ctx.policy
     out: list[Finding] = []
+    if policy.has_resource_rules:
+        # Tables named by argument (export_table(table=...)) are checked like tables in SQL.
+        for r in ctx.resources("table"):
+            if not policy.allows_resource(r.value, "table"):
+                pats = ", ".join(policy.resource_patterns()) or "none"
+                out.append(
+                    Finding(
+                        "sql.scope_table",
+                        Severity.HIGH,
+                        Effect.BLOCK,
+                        f"the call names table {r.value!r}, outside the scope (allowed: {pats})",
+                        r.value,
+                        r.argument,
+                    )
+                )
+    targets = ctx.targets("sql")
+    if not targets:
+        return out
+    dialect = _dialect_for(call, ctx)
     for tgt in targets:
         a = parse_sql(tgt.value, dialect)
         ctx.scratch.setdefault("sql", {})[tgt.argument] = a
