@@ -48,7 +48,8 @@ sql.injection          BLOCK (high)        a value in a non-SQL tool that, frame
                                            literal or a WHERE expression, breaks out of it
                                            (``x' UNION SELECT …``, ``1; DROP TABLE t``)
 sql.scope_operation    BLOCK (high)        a statement's operation is outside the scope
-sql.scope_table        BLOCK (high)        a table is outside the scope's allowed resources
+sql.scope_table        BLOCK (high)        a table (in the SQL, or a table argument) is outside
+                                           the scope's allowed resources, or denied
 =====================  ==================  ===================================================
 
 Context changes effects, never silently to ALLOW:
