@@ -223,3 +223,12 @@ def test_symlink_swapped_between_calls_is_seen(sandbox: Path) -> None:
     target.unlink()
     target.symlink_to("/etc/shadow")
     assert {f.rule_id for f in analyze_files(call, make_context(call))} == {"file.sensitive"}
+
+
+def test_dotdot_after_a_symlink_follows_the_link(sandbox: Path) -> None:
+    """link/.. is the link target's parent (as the kernel walks it), not the link's directory."""
+    np = normalize_path("reports/link_to_etc/../../etc/shadow")
+    assert np.lexical == f"{sandbox}/etc/shadow"
+    assert np.resolved == "/etc/shadow"
+    call = ToolCall("read_file", {"path": "reports/link_to_etc/../../etc/shadow"})
+    assert {f.rule_id for f in analyze_files(call, make_context(call))} == {"file.sensitive"}

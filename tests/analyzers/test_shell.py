@@ -212,3 +212,8 @@ def test_command_argument_of_a_generic_tool_is_a_command() -> None:
     """execute(command=...) is analyzed fully even though the tool name says nothing."""
     assert _effect(_run("cat ~/.ssh/id_rsa", tool="execute", arg="command")) == "block"
     assert _run("cat ~/.ssh/id_rsa", tool="save_note", arg="text") == []
+
+
+def test_dotdot_after_a_symlink_follows_the_link() -> None:
+    """A path that climbs out through a symlink is judged where the kernel lands."""
+    assert _effect(_run("cat reports/link_to_etc/../../etc/shadow")) == "block"

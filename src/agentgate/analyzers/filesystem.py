@@ -57,6 +57,7 @@ import functools
 import os
 import posixpath
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ __all__ = [
     "home_dir",
     "normalize_path",
     "path_facts",
+    "resolve_path",
     "scope_violation",
 ]
 
@@ -141,6 +143,8 @@ class NormalizedPath:
         past_root: ``..`` asked for more levels than exist above it.
         unexpanded: A ``$VAR`` or ``%VAR%`` stayed unexpanded (unset).
         glob: Contains glob characters (``* ? [``).
+        joined: The absolute path before normalization (``a/link/../b`` kept), which
+            is what the kernel walks: symlinks are resolved *before* ``..`` applies.
     """
 
     raw: str
@@ -155,6 +159,7 @@ class NormalizedPath:
     past_root: bool = False
     unexpanded: bool = False
     glob: bool = False
+    joined: str = ""
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -208,6 +213,7 @@ def _lexical(raw: str, cwd: str, home: str) -> NormalizedPath:
     if "$" in s:
         s = os.path.expandvars(s)
     unexpanded = "$" in s or bool(re.search(r"%[A-Za-z_]\w*%", s))
+    joined = ""
     glob = any(c in s for c in "*?[")
     windows = unc or device or bool(_WIN_DRIVE.match(s))
     if unc:
@@ -225,18 +231,53 @@ def _lexical(raw: str, cwd: str, home: str) -> NormalizedPath:
         base = [] if absolute else [p for p in cwd.split("/") if p]
         segs, climbs = _climb(s.split("/"))
         past_root = climbs > (0 if absolute else len(base))
-        full = posixpath.normpath(posixpath.join("/" if absolute else cwd, s)) if s else cwd
-        if full.startswith("//"):
-            full = "/" + full.lstrip("/")
-        lexical = full
+        joined = posixpath.join("/" if absolute else cwd, s) if s else cwd
+        if joined.startswith("//"):
+            joined = "/" + joined.lstrip("/")
+        lexical = posixpath.normpath(joined)
     truncated = None
     if nul:
         cut = decoded_nul.split("\x00", 1)[0].replace("\\", "/")
         if cut and not windows:
             truncated = posixpath.normpath(posixpath.join(cwd, os.path.expanduser(cut)))
     return NormalizedPath(
-        raw, decoded, lexical, lexical, truncated, encoded, windows, unc, climbs, past_root, unexpanded, glob
+        raw, decoded, lexical, lexical, truncated, encoded, windows, unc, climbs, past_root, unexpanded, glob, joined
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _real_cwd(cwd: str) -> str:
+    # The working directory's own resolution is reused; what lies under it is walked every time.
+    return os.path.realpath(cwd)
+
+
+def resolve_path(joined: str, cwd: str) -> str:
+    """``os.path.realpath(joined)``, walking only the components below *cwd* on each call.
+
+    Like the kernel (and realpath), a symlink is resolved before a following ``..``:
+    ``reports/link_to_etc/../../etc/shadow`` is ``/etc/shadow`` when the link points at ``/etc``.
+    """
+    prefix = cwd.rstrip("/") + "/"
+    if not joined.startswith(prefix):
+        return os.path.realpath(joined)
+    path = _real_cwd(cwd)
+    parts = joined[len(prefix) :].split("/")
+    for i, part in enumerate(parts):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            path = posixpath.dirname(path) or "/"
+            continue
+        nxt = path.rstrip("/") + "/" + part
+        try:
+            mode = os.lstat(nxt).st_mode
+        except OSError:
+            path = nxt  # missing: kept literally, as realpath does
+            continue
+        if stat.S_ISLNK(mode):
+            return os.path.realpath("/".join((nxt, *parts[i + 1 :])))
+        path = nxt
+    return path
 
 
 def home_dir() -> str:
@@ -258,10 +299,10 @@ def normalize_path(raw: str, *, cwd: str | None = None) -> NormalizedPath:
     """
     base = cwd or os.getcwd()
     np = _lexical(raw, base, home_dir())
-    if np.windows or not np.lexical.startswith("/"):
+    if np.windows or not np.joined:
         return np
     try:
-        resolved = os.path.realpath(np.lexical)
+        resolved = resolve_path(np.joined, base)
     except (OSError, ValueError):
         return np
     if resolved == np.lexical:
@@ -279,6 +320,7 @@ def normalize_path(raw: str, *, cwd: str | None = None) -> NormalizedPath:
         np.past_root,
         np.unexpanded,
         np.glob,
+        np.joined,
     )
 
 

@@ -78,7 +78,14 @@ from dataclasses import dataclass, field
 
 from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context
-from agentgate.analyzers.filesystem import NormalizedPath, home_dir, normalize_path, path_facts, scope_violation
+from agentgate.analyzers.filesystem import (
+    NormalizedPath,
+    home_dir,
+    normalize_path,
+    path_facts,
+    resolve_path,
+    scope_violation,
+)
 from agentgate.policy import EffectivePolicy
 
 __all__ = ["Cmd", "Redirect", "Word", "analyze_shell", "parse"]
@@ -755,8 +762,8 @@ def _static_subs(text: str, subs: tuple[tuple[str, Script], ...]) -> tuple[str, 
 
 def _path(text: str, st: _State) -> NormalizedPath:
     np = normalize_path(text, cwd=st.cwd)
-    if np.lexical.startswith("/"):
-        st.probes.append(("r", np.lexical, np.resolved))
+    if np.joined:
+        st.probes.append(("r", np.joined, np.resolved))
     return np
 
 
@@ -769,7 +776,7 @@ def _exists(path: str, st: _State, *, directory: bool = False) -> bool:
 def _probe_holds(probe: tuple[str, str, object]) -> bool:
     kind, key, seen = probe
     if kind == "r":
-        return os.path.realpath(key) == seen
+        return resolve_path(key, os.getcwd()) == seen
     if kind == "e":
         return os.path.lexists(key) == seen
     if kind == "d":
@@ -1459,6 +1466,8 @@ def _inline_code(base: str, args: list[str]) -> str | None:
 
 
 def _executes(target: str, st: _State, who: str) -> None:
+    if not st.downloaded:
+        return
     np = _path(target, st)
     if np.resolved in st.downloaded or np.lexical in st.downloaded:
         _emit(st, "shell.remote_code", _BLOCK, f"{who} executes {target}, which was just downloaded", target)
