@@ -36,7 +36,9 @@ def _old_python() -> str:
 def _workload(python: str, tmp: str) -> dict[str, object]:
     env = {**os.environ, "BENCH_TMP": tmp, "PYTHONPATH": ""}
     # Run outside the repo so the old venv cannot import our src/ by accident.
-    out = subprocess.run([python, str(HERE / "workload.py")], capture_output=True, text=True, env=env, cwd=tmp, check=True)
+    out = subprocess.run(
+        [python, str(HERE / "workload.py")], capture_output=True, text=True, env=env, cwd=tmp, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -62,11 +64,18 @@ def main() -> int:
             print(f"  (agentgate-py 0.1.0 could not be measured: {e})")
             old = None
         results["workload"] = {"new": new, "old": old}
-        for key, label in (("guard", "guard, no scope"), ("guard_scope", "guard, under a scope"),
-                           ("tier1_sql", "SQL call"), ("tier1_file", "file call"),
-                           ("tier1_http", "HTTP call (IP literal)"), ("tier1_shell", "shell call"),
-                           ("engine_sql", "tier 1 only: SQL"), ("engine_file", "tier 1 only: file"),
-                           ("engine_http", "tier 1 only: HTTP"), ("engine_shell", "tier 1 only: shell")):
+        for key, label in (
+            ("guard", "guard, no scope"),
+            ("guard_scope", "guard, under a scope"),
+            ("tier1_sql", "SQL call"),
+            ("tier1_file", "file call"),
+            ("tier1_http", "HTTP call (IP literal)"),
+            ("tier1_shell", "shell call"),
+            ("engine_sql", "tier 1 only: SQL"),
+            ("engine_file", "tier 1 only: file"),
+            ("engine_http", "tier 1 only: HTTP"),
+            ("engine_shell", "tier 1 only: shell"),
+        ):
             print(_row(label, new[key], old[key] if old else None))  # type: ignore[index,arg-type]
     for script in ("analyzers.py", "bench_audit.py"):
         path = HERE / script

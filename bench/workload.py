@@ -40,7 +40,11 @@ def _pct(xs: list[float], q: float) -> float:
 
 def _summary(ns: list[int], base_ns: float) -> dict[str, float]:
     over = [(x - base_ns) / 1000 for x in ns]
-    return {"p50_us": round(_pct(over, 0.50), 2), "p99_us": round(_pct(over, 0.99), 2), "mean_us": round(statistics.fmean(over), 2)}
+    return {
+        "p50_us": round(_pct(over, 0.50), 2),
+        "p99_us": round(_pct(over, 0.99), 2),
+        "mean_us": round(statistics.fmean(over), 2),
+    }
 
 
 def main() -> None:
@@ -49,7 +53,12 @@ def main() -> None:
     if hasattr(agentgate, "protect_all"):
         kwargs: dict[str, Any] = {}
         if getattr(agentgate, "__version__", "0.1.0") != "0.1.0":
-            kwargs = {"audit": os.environ.get("BENCH_AUDIT", "sqlite:///" + os.path.join(os.environ.get("BENCH_TMP", "/tmp"), "bench-audit.db")), "frameworks": []}
+            kwargs = {
+                "audit": os.environ.get(
+                    "BENCH_AUDIT", "sqlite:///" + os.path.join(os.environ.get("BENCH_TMP", "/tmp"), "bench-audit.db")
+                ),
+                "frameworks": [],
+            }
         else:
             # 0.1.0 limits every agent to 100 calls/min by default; lift it so the loop measures the guard.
             kwargs = {"log_to_supabase": False, "rate_limit": 10**9}
@@ -66,7 +75,9 @@ def main() -> None:
     base = statistics.median(_timings(lambda: get_item("sku-123"), N))
     res: dict[str, Any] = {"version": getattr(agentgate, "__version__", "?"), "n": N, "plain_ns": base}
     res["guard"] = _summary(_timings(lambda: guarded("sku-123"), N), base)
-    with agentgate.scope(task="look up catalogue items", allowed_resources=["sku-*", "catalogue"], allowed_operations=["read"]):
+    with agentgate.scope(
+        task="look up catalogue items", allowed_resources=["sku-*", "catalogue"], allowed_operations=["read"]
+    ):
         res["guard_scope"] = _summary(_timings(lambda: guarded("sku-123"), N), base)
 
     # Tier-1 workloads: one realistic call per analyzer (resolution cached / not needed).
@@ -84,12 +95,18 @@ def main() -> None:
     def run_shell(command: str) -> str:
         return "ok"
 
-    calls["sql"] = (agentgate.guard(run_query), ("SELECT c.name, SUM(o.total) FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.created_at > '2026-01-01' GROUP BY c.name ORDER BY 2 DESC LIMIT 20",))
+    calls["sql"] = (
+        agentgate.guard(run_query),
+        (
+            "SELECT c.name, SUM(o.total) FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.created_at > '2026-01-01' GROUP BY c.name ORDER BY 2 DESC LIMIT 20",
+        ),
+    )
     calls["file"] = (agentgate.guard(read_file), ("reports/2026/q3-summary.csv",))
     calls["http"] = (agentgate.guard(fetch_url), ("http://93.184.216.34/api/v1/items?page=2",))
     calls["shell"] = (agentgate.guard(run_shell), ("git log --oneline -n 20 | grep fix | wc -l",))
     n_small = max(2000, N // 5)
     for name, (fn, args) in calls.items():
+
         def call(fn: Callable[..., Any] = fn, args: tuple[Any, ...] = args) -> None:
             with contextlib.suppress(Exception):
                 fn(*args)

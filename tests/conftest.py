@@ -45,12 +45,23 @@ def redis_url() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_default_firewall(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_default_firewall(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Every test starts with no configured default firewall and audits to a temp dir."""
     audit_dir = tmp_path_factory.mktemp("audit")
     monkeypatch.setenv("AGENTGATE_AUDIT_URL", f"sqlite:///{audit_dir}/audit.db")
-    for var in ("AGENTGATE_CONFIG", "AGENTGATE_MODE", "AGENTGATE_JUDGE_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-                "AGENTGATE_JUDGE_API_KEY", "AGENTGATE_JUDGE_BASE_URL", "SUPABASE_URL", "SUPABASE_KEY"):
+    for var in (
+        "AGENTGATE_CONFIG",
+        "AGENTGATE_MODE",
+        "AGENTGATE_JUDGE_MODEL",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "AGENTGATE_JUDGE_API_KEY",
+        "AGENTGATE_JUDGE_BASE_URL",
+        "SUPABASE_URL",
+        "SUPABASE_KEY",
+    ):
         monkeypatch.delenv(var, raising=False)
     try:
         import agentgate._firewall as fw

@@ -81,7 +81,9 @@ def protect_all(
         prev.flush(5.0)
     patched = _install_integrations(on_block, frameworks)
     _patched[:] = patched
-    logger.info("AgentGate active (mode=%s) — patched: %s", fw.mode, ", ".join(patched) or "nothing; use @agentgate.guard")
+    logger.info(
+        "AgentGate active (mode=%s) — patched: %s", fw.mode, ", ".join(patched) or "nothing; use @agentgate.guard"
+    )
     return patched
 
 

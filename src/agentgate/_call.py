@@ -125,9 +125,15 @@ def make_binder(fn: Callable[..., Any]) -> Binder:
     params = list(sig.parameters.values())
     kinds = {p.kind for p in params}
     var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
-    if kinds <= {inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD}:
+    if kinds <= {
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+        inspect.Parameter.VAR_KEYWORD,
+    }:
         positional = tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD)
-        defaults = tuple((p.name, p.default) for p in params if p.default is not p.empty and p.kind is not p.VAR_KEYWORD)
+        defaults = tuple(
+            (p.name, p.default) for p in params if p.default is not p.empty and p.kind is not p.VAR_KEYWORD
+        )
         npos = len(positional)
 
         def fast(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +163,9 @@ def _bind_unknown(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, An
     return bound
 
 
-def _bind_slow(sig: inspect.Signature, var_kw: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def _bind_slow(
+    sig: inspect.Signature, var_kw: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     try:
         ba = sig.bind(*args, **kwargs)
     except TypeError:

@@ -60,7 +60,9 @@ class AgentContext:
     action_history: deque[ActionRecord] = field(default_factory=lambda: deque(maxlen=_HISTORY))
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def record_action(self, tool_name: str, arguments: dict[str, Any], verdict: str, decision_id: str = "") -> ActionRecord:
+    def record_action(
+        self, tool_name: str, arguments: dict[str, Any], verdict: str, decision_id: str = ""
+    ) -> ActionRecord:
         """Append a tool call to the rolling history and return its record."""
         rec = ActionRecord(tool_name, arguments, verdict, decision_id)
         self.action_history.append(rec)
@@ -143,7 +145,9 @@ class agent_context:  # noqa: N801 - seed API spells it in lower case, like a fu
     async def __aenter__(self) -> AgentContext:
         return self.__enter__()
 
-    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.__exit__(et, ev, tb)
 
 

@@ -139,7 +139,10 @@ class Firewall:
         Accepts the ``tools:`` keys of agentgate.yaml and the seed's
         ``{"action_type": ..., "resource_key": ...}``. Declarations beat name heuristics.
         """
-        new = {name: spec if isinstance(spec, ToolSpec) else tool_spec_from_dict(name, spec) for name, spec in tools.items()}
+        new = {
+            name: spec if isinstance(spec, ToolSpec) else tool_spec_from_dict(name, spec)
+            for name, spec in tools.items()
+        }
         with self._specs_lock:
             specs = dict(self._specs)
             specs.update(new)
@@ -181,8 +184,12 @@ class Firewall:
             except Exception as e:  # an analyzer bug must not become an allow
                 logger.exception("agentgate analyzer %r failed", getattr(analyzer, "__name__", analyzer))
                 findings.append(
-                    Finding(_ANALYZER_FAILED, Severity.HIGH, Effect.ESCALATE,
-                            f"analyzer {getattr(analyzer, '__name__', type(analyzer).__name__)} failed: {type(e).__name__}: {e}")
+                    Finding(
+                        _ANALYZER_FAILED,
+                        Severity.HIGH,
+                        Effect.ESCALATE,
+                        f"analyzer {getattr(analyzer, '__name__', type(analyzer).__name__)} failed: {type(e).__name__}: {e}",
+                    )
                 )
         if self._rate is not None:
             findings.extend(self._rate(call, ctx))
@@ -198,9 +205,18 @@ class Firewall:
             return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent, record=False)
         if esc:
             top = max(esc, key=_rank)
-            return Verdict(VerdictType.ESCALATE, 1, top.rule_id, _max_sev(findings), _reason(esc), findings=tuple(findings),
-                           decision_id=_decision_id(), latency_us=(time.perf_counter_ns() - t0) / 1000,
-                           policy_revision=self._revision, mode=self.mode)
+            return Verdict(
+                VerdictType.ESCALATE,
+                1,
+                top.rule_id,
+                _max_sev(findings),
+                _reason(esc),
+                findings=tuple(findings),
+                decision_id=_decision_id(),
+                latency_us=(time.perf_counter_ns() - t0) / 1000,
+                policy_revision=self._revision,
+                mode=self.mode,
+            )
         return self._verdict(call, VerdictType.ALLOW, findings, [], t0, agent, record=False)
 
     def evaluate(self, call: ToolCall) -> Verdict:
@@ -251,7 +267,9 @@ class Firewall:
 
     def _request(self, ctx: Context, findings: list[Finding]) -> EscalationRequest:
         cls: Classification = ctx.classification
-        return EscalationRequest(ctx.call, ctx.agent, ctx.policy, tuple(findings), cls.operation, cls.kind, self._revision)
+        return EscalationRequest(
+            ctx.call, ctx.agent, ctx.policy, tuple(findings), cls.operation, cls.kind, self._revision
+        )
 
     def _resolve(self, fn: Any, ctx: Context, findings: list[Finding]) -> EscalationOutcome:
         try:
@@ -267,9 +285,23 @@ class Firewall:
         return self._finish(
             call,
             Verdict(
-                action, o.tier_used, o.policy_name, _max_sev(findings), o.reasoning, o.confidence, o.reversible,
-                tuple(findings), _decision_id(), 0.0, self._revision, self.mode, False, o.judge_model,
-                o.judge_latency_ms, o.blast_radius, dict(o.extra),
+                action,
+                o.tier_used,
+                o.policy_name,
+                _max_sev(findings),
+                o.reasoning,
+                o.confidence,
+                o.reversible,
+                tuple(findings),
+                _decision_id(),
+                0.0,
+                self._revision,
+                self.mode,
+                False,
+                o.judge_model,
+                o.judge_latency_ms,
+                o.blast_radius,
+                dict(o.extra),
             ),
             t0,
             agent,
@@ -290,8 +322,17 @@ class Firewall:
             name, reason = top.rule_id, _reason(deciding)
         else:
             name, reason = "", "no rule matched" if not findings else "only informational findings"
-        v = Verdict(action, 1, name, _max_sev(findings), reason, findings=tuple(findings),
-                    decision_id=_decision_id(), policy_revision=self._revision, mode=self.mode)
+        v = Verdict(
+            action,
+            1,
+            name,
+            _max_sev(findings),
+            reason,
+            findings=tuple(findings),
+            decision_id=_decision_id(),
+            policy_revision=self._revision,
+            mode=self.mode,
+        )
         if not record:
             return _with_latency(v, t0, self.mode)
         return self._finish(call, v, t0, agent)
@@ -333,9 +374,25 @@ def _with_latency(v: Verdict, t0: int, mode: str) -> Verdict:
     lat = (time.perf_counter_ns() - t0) / 1000
     if mode == "monitor" and v.action is VerdictType.BLOCK:
         # Monitor mode: the call proceeds; the record says what enforce would have done.
-        return Verdict(VerdictType.ALLOW, v.tier_used, v.policy_name, v.severity, f"monitor mode, would block: {v.reasoning}",
-                       v.confidence, v.reversible, v.findings, v.decision_id, lat, v.policy_revision, mode, True,
-                       v.judge_model, v.judge_latency_ms, v.blast_radius, v.extra)
+        return Verdict(
+            VerdictType.ALLOW,
+            v.tier_used,
+            v.policy_name,
+            v.severity,
+            f"monitor mode, would block: {v.reasoning}",
+            v.confidence,
+            v.reversible,
+            v.findings,
+            v.decision_id,
+            lat,
+            v.policy_revision,
+            mode,
+            True,
+            v.judge_model,
+            v.judge_latency_ms,
+            v.blast_radius,
+            v.extra,
+        )
     object.__setattr__(v, "latency_us", lat)  # frozen for users; set once here before anyone sees it
     return v
 
@@ -371,7 +428,10 @@ def _reason(deciding: Sequence[Finding]) -> str:
 def _escalation_failed(e: BaseException) -> EscalationOutcome:
     logger.exception("agentgate escalation failed", exc_info=e)
     return EscalationOutcome(
-        VerdictType.BLOCK, f"escalation failed ({type(e).__name__}: {e}); blocked (fail closed)", "escalation.error", tier_used=2
+        VerdictType.BLOCK,
+        f"escalation failed ({type(e).__name__}: {e}); blocked (fail closed)",
+        "escalation.error",
+        tier_used=2,
     )
 
 
@@ -549,7 +609,9 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
     async def __aenter__(self) -> Firewall:
         return self.__enter__()
 
-    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.__exit__(et, ev, tb)
 
 

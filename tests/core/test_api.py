@@ -21,10 +21,32 @@ def _fw(**kw: object) -> Firewall:
 def test_exported_names_are_exactly_the_public_api() -> None:
     """__all__ is sorted and lists exactly the intended public names."""
     expected = {
-        "AgentContext", "AgentGateError", "ConfigError", "Effect", "Finding", "Firewall", "FirewallBlockedError",
-        "JudgeError", "PolicyEngine", "Severity", "ToolCall", "ToolSpec", "Verdict", "VerdictType", "__version__",
-        "agent_context", "flush", "get_context", "get_firewall", "guard", "protect_all", "register_tools", "scope",
-        "set_firewall", "shutdown", "unprotect_all",
+        "AgentContext",
+        "AgentGateError",
+        "ConfigError",
+        "Effect",
+        "Finding",
+        "Firewall",
+        "FirewallBlockedError",
+        "JudgeError",
+        "PolicyEngine",
+        "Severity",
+        "ToolCall",
+        "ToolSpec",
+        "Verdict",
+        "VerdictType",
+        "__version__",
+        "agent_context",
+        "flush",
+        "get_context",
+        "get_firewall",
+        "guard",
+        "protect_all",
+        "register_tools",
+        "scope",
+        "set_firewall",
+        "shutdown",
+        "unprotect_all",
     }
     assert set(agentgate.__all__) == expected
     assert list(agentgate.__all__) == sorted(agentgate.__all__)
@@ -44,7 +66,11 @@ def test_positional_and_keyword_calls_are_the_same_call() -> None:
     with scope(allowed_operations=["send"], allowed_resources=["*@acme.com"]):
         send_email("bob@acme.com")
         send_email(to="bob@acme.com")
-        for call in (lambda: send_email("eve@evil.com"), lambda: send_email(to="eve@evil.com"), lambda: send_email(body="x", to="eve@evil.com")):
+        for call in (
+            lambda: send_email("eve@evil.com"),
+            lambda: send_email(to="eve@evil.com"),
+            lambda: send_email(body="x", to="eve@evil.com"),
+        ):
             with pytest.raises(FirewallBlockedError) as ei:
                 call()
             assert ei.value.verdict.policy_name == "scope.resource"

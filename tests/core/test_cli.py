@@ -56,8 +56,14 @@ def test_policy_validate(tmp_path: Path) -> None:
 def test_scripted_demo_runs_and_blocks(tmp_path: Path) -> None:
     """`agentgate demo --agent scripted` replays the session, blocks the attacks and writes the audit trail."""
     env = {**os.environ, "AGENTGATE_AUDIT_URL": f"sqlite:///{tmp_path}/audit.db", "COLUMNS": "200"}
-    p = subprocess.run([sys.executable, "-m", "agentgate.cli", "demo", "--agent", "scripted"], cwd=tmp_path,
-                       capture_output=True, text=True, env=env, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "agentgate.cli", "demo", "--agent", "scripted"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert "blocked of 11 tool calls" in p.stdout
     assert "DROP TABLE" in p.stdout and "BLOCK" in p.stdout

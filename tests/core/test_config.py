@@ -13,13 +13,7 @@ from agentgate.policy._config import load_config
 def test_misspelt_key_and_wrong_type_are_both_reported_with_lines(tmp_path: Path) -> None:
     """A misspelt key and a wrong type in one file are both listed, each with its line and key path."""
     p = tmp_path / "agentgate.yaml"
-    p.write_text(
-        "mode: enforce\n"
-        "agents:\n"
-        "  reporting_agent:\n"
-        "    allowed_operation: [read]\n"
-        "    max_rate: lots\n"
-    )
+    p.write_text("mode: enforce\nagents:\n  reporting_agent:\n    allowed_operation: [read]\n    max_rate: lots\n")
     with pytest.raises(ConfigError) as ei:
         load_config(p)
     problems = {(pr.key, pr.line) for pr in ei.value.problems}
@@ -54,7 +48,9 @@ def test_unknown_tool_kind_and_top_level_key(tmp_path: Path) -> None:
 def test_shorthands_and_revision(tmp_path: Path) -> None:
     """audit/rate_limit/judge shorthands parse; the revision changes with the policy."""
     p = tmp_path / "a.yaml"
-    p.write_text("audit: memory://\nrate_limit: 5\njudge: gpt-4o-mini\nagents: {default: {allowed_operations: [read]}}\n")
+    p.write_text(
+        "audit: memory://\nrate_limit: 5\njudge: gpt-4o-mini\nagents: {default: {allowed_operations: [read]}}\n"
+    )
     c1 = load_config(p)
     assert c1.rate_limit is not None and c1.rate_limit.max_calls == 5
     assert c1.audit is not None and c1.audit.url == "memory://"

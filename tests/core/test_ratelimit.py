@@ -59,7 +59,10 @@ print(ok)
 def test_redis_limiter_shares_budget_across_processes(redis_url: str) -> None:
     """Two processes hitting one Redis window share a single budget of 5."""
     prefix = f"agentgate-test:{uuid.uuid4().hex}:"
-    procs = [subprocess.run([sys.executable, "-c", _CHILD, redis_url, prefix], capture_output=True, text=True, timeout=60) for _ in range(2)]
+    procs = [
+        subprocess.run([sys.executable, "-c", _CHILD, redis_url, prefix], capture_output=True, text=True, timeout=60)
+        for _ in range(2)
+    ]
     allowed = [int(p.stdout.strip()) for p in procs]
     assert sum(allowed) == 5, (allowed, [p.stderr for p in procs])
     lim = RedisRateLimiter(redis_url, prefix=prefix)

@@ -104,13 +104,15 @@ def test_context_propagation() -> None:
 def test_register_tools_seed_vocabulary() -> None:
     """The seed's register_tools example (action_type/resource_key) is accepted and used."""
     agentgate.protect_all(audit="none", frameworks=[])
-    agentgate.register_tools({
-        "execute_sql": {"action_type": "database", "resource_key": "query"},
-        "send_email": {"action_type": "communication", "resource_key": "to"},
-        "read_logs": {"action_type": "read", "resource_key": "service"},
-        "update_config": {"action_type": "config", "resource_key": "key"},
-        "deploy_service": {"action_type": "deploy", "resource_key": "service"},
-    })
+    agentgate.register_tools(
+        {
+            "execute_sql": {"action_type": "database", "resource_key": "query"},
+            "send_email": {"action_type": "communication", "resource_key": "to"},
+            "read_logs": {"action_type": "read", "resource_key": "service"},
+            "update_config": {"action_type": "config", "resource_key": "key"},
+            "deploy_service": {"action_type": "deploy", "resource_key": "service"},
+        }
+    )
 
     @agentgate.guard
     def read_logs(service: str) -> str:

@@ -149,4 +149,6 @@ def make_context(
     """Build a Context for *call* outside the firewall (tests, custom tooling)."""
     from .classify import classify
 
-    return Context(call, agent or AgentContext(), policy or EffectivePolicy(), classify(call), settings or AnalyzerSettings())
+    return Context(
+        call, agent or AgentContext(), policy or EffectivePolicy(), classify(call), settings or AnalyzerSettings()
+    )

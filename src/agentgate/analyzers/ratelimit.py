@@ -146,14 +146,23 @@ class RateLimitAnalyzer:
                 ok, n = self.limiter.hit(key, limit, window)
             except Exception as e:  # backend down: never allow unseen
                 out.append(
-                    Finding("rate.unavailable", Severity.MEDIUM, Effect.ESCALATE,
-                            f"rate limiter backend unavailable ({type(e).__name__}); cannot enforce the budget", str(e)[:200])
+                    Finding(
+                        "rate.unavailable",
+                        Severity.MEDIUM,
+                        Effect.ESCALATE,
+                        f"rate limiter backend unavailable ({type(e).__name__}); cannot enforce the budget",
+                        str(e)[:200],
+                    )
                 )
                 continue
             if not ok:
                 out.append(
-                    Finding("rate.limit", Severity.MEDIUM, Effect.BLOCK,
-                            f"agent {agent!r} made {n} calls in {window:g}s, over its budget of {limit}; slow down or raise rate_limit",
-                            f"{n}/{limit} per {window:g}s")
+                    Finding(
+                        "rate.limit",
+                        Severity.MEDIUM,
+                        Effect.BLOCK,
+                        f"agent {agent!r} made {n} calls in {window:g}s, over its budget of {limit}; slow down or raise rate_limit",
+                        f"{n}/{limit} per {window:g}s",
+                    )
                 )
         return out

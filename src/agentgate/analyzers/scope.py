@@ -49,9 +49,14 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             # SQL tools without a parsable statement are the SQL analyzer's to judge.
             if cls.kind != "sql":
                 out.append(
-                    Finding("scope.operation_unknown", Severity.MEDIUM, Effect.ESCALATE,
-                            f"cannot tell what {call.tool_name!r} does, and the scope restricts operations; "
-                            "declare it with register_tools / tools: (operation: ...)", call.tool_name)
+                    Finding(
+                        "scope.operation_unknown",
+                        Severity.MEDIUM,
+                        Effect.ESCALATE,
+                        f"cannot tell what {call.tool_name!r} does, and the scope restricts operations; "
+                        "declare it with register_tools / tools: (operation: ...)",
+                        call.tool_name,
+                    )
                 )
         elif not policy.allows_operation(op):
             layer = policy.denying_layer(op)
@@ -59,8 +64,13 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             allowed = ", ".join(layer.allowed_operations) if layer is not None and layer.allowed_operations else "none"
             why = f"denied by {layer.name}" if denied and layer else f"allowed: {allowed}"
             out.append(
-                Finding("scope.operation", Severity.HIGH, Effect.BLOCK,
-                        f"operation {op!r} of {call.tool_name!r} is outside the scope ({why})", op)
+                Finding(
+                    "scope.operation",
+                    Severity.HIGH,
+                    Effect.BLOCK,
+                    f"operation {op!r} of {call.tool_name!r} is outside the scope ({why})",
+                    op,
+                )
             )
     if policy.has_resource_rules:
         for res in cls.resources:
@@ -69,8 +79,13 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             if not policy.allows_resource(res.value, res.kind):
                 pats = ", ".join(policy.resource_patterns()) or "none"
                 out.append(
-                    Finding("scope.resource", Severity.HIGH, Effect.BLOCK,
-                            f"{res.argument}={res.value!r} is outside the allowed resources ({pats})",
-                            res.value, res.argument)
+                    Finding(
+                        "scope.resource",
+                        Severity.HIGH,
+                        Effect.BLOCK,
+                        f"{res.argument}={res.value!r} is outside the allowed resources ({pats})",
+                        res.value,
+                        res.argument,
+                    )
                 )
     return out

@@ -11,7 +11,16 @@ from .._call import ToolCall
 from .._context import agent_context
 from .._decision import VerdictType
 from .._firewall import Firewall
-from ._common import EXIT_BLOCK, EXIT_OK, dump_json, fail_usage, findings_rows, load_or_exit, verdict_label, verdict_style
+from ._common import (
+    EXIT_BLOCK,
+    EXIT_OK,
+    dump_json,
+    fail_usage,
+    findings_rows,
+    load_or_exit,
+    verdict_label,
+    verdict_style,
+)
 
 
 @click.command("check")
@@ -22,7 +31,9 @@ from ._common import EXIT_BLOCK, EXIT_OK, dump_json, fail_usage, findings_rows, 
 @click.option("--task", default="", help="The agent's task, as the judge would see it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option("--audit", default="none", show_default=True, help="Record the decision to this audit URL.")
-def command(tool: str, arguments: str, config_path: str | None, agent_id: str, task: str, as_json: bool, audit: str) -> None:
+def command(
+    tool: str, arguments: str, config_path: str | None, agent_id: str, task: str, as_json: bool, audit: str
+) -> None:
     """Decide whether TOOL may run with ARGUMENTS (a JSON object).
 
     Exit status: 0 allowed, 1 blocked, 2 usage or configuration error.
@@ -49,7 +60,9 @@ def command(tool: str, arguments: str, config_path: str | None, agent_id: str, t
         from rich.table import Table
 
         con = Console()
-        con.print(f"[{verdict_style(v)}]{verdict_label(v)}[/] {tool}  [dim]({v.latency_us:.0f} µs, tier {v.tier_used})[/]")
+        con.print(
+            f"[{verdict_style(v)}]{verdict_label(v)}[/] {tool}  [dim]({v.latency_us:.0f} µs, tier {v.tier_used})[/]"
+        )
         if v.policy_name:
             con.print(f"rule:   {v.policy_name}")
         con.print(f"reason: {v.reasoning}")

@@ -70,7 +70,9 @@ class AgentPolicyModel(_Strict):
 class ToolModel(_Strict):
     """A tool declaration (an entry under ``tools:``), equivalent to ``register_tools``."""
 
-    kind: str = Field("generic", description="sql, file, http, shell, email, message, payment, config, code, deploy, generic")
+    kind: str = Field(
+        "generic", description="sql, file, http, shell, email, message, payment, config, code, deploy, generic"
+    )
     operation: str | None = Field(None, description="Operation the tool performs; omitted = derived.")
     resource_arg: str | None = Field(None, description="The argument that names the resource.")
     resource_args: list[str] = Field(default_factory=list, description="Several resource arguments.")
@@ -286,12 +288,25 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 # Seed-compatible register_tools vocabulary: action_type → (kind, operation).
 _ACTION_TYPES: dict[str, tuple[str, str | None]] = {
-    "database": ("sql", None), "sql": ("sql", None), "read": ("generic", "read"), "write": ("generic", "write"),
-    "delete": ("generic", "delete"), "communication": ("email", "send"), "send": ("message", "send"),
-    "config": ("config", "configure"), "configure": ("config", "configure"), "deploy": ("deploy", "deploy"),
-    "export": ("generic", "send"), "execute": ("shell", "execute"), "shell": ("shell", "execute"),
-    "http": ("http", "network"), "network": ("http", "network"), "file": ("file", None),
-    "filesystem": ("file", None), "payment": ("payment", "transfer"), "transfer": ("payment", "transfer"),
+    "database": ("sql", None),
+    "sql": ("sql", None),
+    "read": ("generic", "read"),
+    "write": ("generic", "write"),
+    "delete": ("generic", "delete"),
+    "communication": ("email", "send"),
+    "send": ("message", "send"),
+    "config": ("config", "configure"),
+    "configure": ("config", "configure"),
+    "deploy": ("deploy", "deploy"),
+    "export": ("generic", "send"),
+    "execute": ("shell", "execute"),
+    "shell": ("shell", "execute"),
+    "http": ("http", "network"),
+    "network": ("http", "network"),
+    "file": ("file", None),
+    "filesystem": ("file", None),
+    "payment": ("payment", "transfer"),
+    "transfer": ("payment", "transfer"),
 }
 
 
@@ -304,7 +319,14 @@ def tool_spec_from_dict(name: str, raw: Mapping[str, Any]) -> ToolSpec:
     if "action_type" in data or "resource_key" in data:
         at = str(data.pop("action_type", "")).lower()
         if at and at not in _ACTION_TYPES:
-            raise ConfigError([ConfigProblem(f"unknown action_type {at!r}; expected one of {', '.join(sorted(_ACTION_TYPES))}", key=f"tools.{name}.action_type")])
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        f"unknown action_type {at!r}; expected one of {', '.join(sorted(_ACTION_TYPES))}",
+                        key=f"tools.{name}.action_type",
+                    )
+                ]
+            )
         kind, op = _ACTION_TYPES.get(at, ("generic", None))
         data.setdefault("kind", kind)
         if op and "operation" not in data:
@@ -316,5 +338,8 @@ def tool_spec_from_dict(name: str, raw: Mapping[str, Any]) -> ToolSpec:
         return ToolModel.model_validate(data).to_spec()
     except ValidationError as e:
         raise ConfigError(
-            [ConfigProblem(err["msg"], key=".".join(["tools", name, *(str(p) for p in err["loc"])])) for err in e.errors()]
+            [
+                ConfigProblem(err["msg"], key=".".join(["tools", name, *(str(p) for p in err["loc"])]))
+                for err in e.errors()
+            ]
         ) from None

@@ -270,7 +270,11 @@ def match_resource(pattern: str, value: str, kind: str = "generic") -> bool:
         pat = pattern.strip().lower()
         if "://" in pat or "/" in pat:
             # A URL pattern matches the whole URL (scheme, host, path), case-insensitively.
-            return bool(_glob_regex(pat, "/", True).match(value.strip().lower())) if _is_glob(pat) else value.strip().lower().rstrip("/") == pat.rstrip("/")
+            return (
+                bool(_glob_regex(pat, "/", True).match(value.strip().lower()))
+                if _is_glob(pat)
+                else value.strip().lower().rstrip("/") == pat.rstrip("/")
+            )
         pat = pat.rstrip(".")
         if _is_glob(pat):
             return bool(_glob_regex(pat, "", True).match(host))
@@ -332,4 +336,3 @@ def make_scope(
 def is_builtin(op: str) -> bool:
     """True for the ten built-in operations (after synonyms)."""
     return canonical(op) in BUILTIN_OPERATIONS
-
