@@ -229,7 +229,7 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
     if isinstance(parsed, SqlAnalysis):
         return parsed
     stmts, d = parsed
-    return _analyze(stmts, d, depth) if stmts else SqlAnalysis(d, (), ())
+    return _analyze(stmts, d, depth, text) if stmts else SqlAnalysis(d, (), ())
 
 
 _local = threading.local()
@@ -280,7 +280,7 @@ def _statements(text: str, dialect: str | None) -> tuple[list[exp.Expression], s
         ]
         bad = next((t for t in stmts if not _is_statement(t)), None)
         if bad is not None:
-            first_error = first_error or f"not a SQL statement: {bad.sql()[:60]!r}"
+            first_error = first_error or f"not a SQL statement: {text[:60]!r}"
             continue
         return stmts, d
     hits = _token_hits(first_tokens) if first_tokens else ()
@@ -332,7 +332,7 @@ def parse_fragment(text: str, dialect: str | None = None) -> SqlAnalysis | None:
                 text.replace("''", "'"),
                 text.replace("\\'", "'"),
             )
-        a = _analyze(stmts, d, 1)
+        a = _analyze(stmts, d, 1, text)
         if any(st.raw for st in a.statements):
             continue  # raw text after the value ("...; drop by tomorrow") is prose, not SQL
         if not broke and not any(h.effect is not Effect.INFO for h in a.hits):
@@ -465,9 +465,12 @@ _RULES: dict[str, tuple[Severity, Effect]] = {
 class _Acc:
     """Per-statement accumulator for the single AST walk."""
 
-    __slots__ = ("cls", "depth", "dialect", "hits", "raw", "reads", "skip_ids", "star", "write_ids", "writes")
+    __slots__ = ("cls", "depth", "dialect", "hits", "raw", "reads", "skip_ids", "star", "text", "write_ids", "writes")
 
-    def __init__(self, dialect: str | None, depth: int) -> None:
+    def __init__(self, dialect: str | None, depth: int, text: str) -> None:
+        # Evidence is the source text: regenerating SQL from the AST (.sql()) copies
+        # the tree and costs more than parsing a short query.
+        self.text = text
         self.dialect = dialect
         self.depth = depth
         self.cls = ""
@@ -505,11 +508,11 @@ class _Acc:
             self.writes.extend(s.writes)
 
 
-def _analyze(stmts: list[exp.Expression], dialect: str | None, depth: int) -> SqlAnalysis:
+def _analyze(stmts: list[exp.Expression], dialect: str | None, depth: int, text: str) -> SqlAnalysis:
     out: list[Statement] = []
     hits: list[Hit] = []
     for st in stmts:
-        acc = _Acc(dialect, depth)
+        acc = _Acc(dialect, depth, text[:120])
         _statement(st, acc)
         kind = str(st.this).lower() if isinstance(st, exp.Command) else st.key
         cls = acc.cls or "session"
@@ -561,7 +564,7 @@ def _statement(st: exp.Expression, acc: _Acc) -> None:
         name = st.this.this.name if isinstance(st.this, exp.EQ) else st.this.name if st.this is not None else ""
         acc.klass("read" if name.lower() in vocab.READ_PRAGMAS else "admin")
         if name.lower() in ("writable_schema", "trusted_schema"):
-            acc.hit("sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", st.sql(), grant_op="admin")
+            acc.hit("sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", acc.text, grant_op="admin")
     tables: list[exp.Table] = []
     ctes: set[str] = set()
     dispatch = _DISPATCH
@@ -610,7 +613,7 @@ def _on_select(node: exp.Select, acc: _Acc) -> None:
         acc.hit(
             "sql.tautology",
             "SELECT whose WHERE is neutralized by an always-true OR branch (the injection signature); check the filter",
-            where.sql(dialect=acc.dialect),
+            acc.text,
             severity=Severity.MEDIUM,
             effect=Effect.ESCALATE,
         )
@@ -638,13 +641,13 @@ def _on_update(node: exp.Update, acc: _Acc) -> None:
             acc.hit(
                 "sql.credential_write",
                 f"the UPDATE overwrites the credential column {col.name!r} (account takeover risk); confirm the task needs it",
-                eq.sql(dialect=acc.dialect),
+                acc.text,
             )
         elif isinstance(col, exp.Column) and col.name.lower() in vocab.ROLE_COLUMNS and _grants_power(eq.expression):
             acc.hit(
                 "sql.privilege",
                 f"the UPDATE sets {col.name} = {eq.expression.sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
-                eq.sql(dialect=acc.dialect),
+                acc.text,
                 grant_op="admin",
                 effect=Effect.ESCALATE,
             )
@@ -673,7 +676,7 @@ def _on_insert(node: exp.Insert, acc: _Acc) -> None:
                 acc.hit(
                     "sql.privilege",
                     f"the INSERT gives {col} = {vals[i].sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
-                    node.sql(dialect=acc.dialect)[:120],
+                    acc.text,
                     grant_op="admin",
                     effect=Effect.ESCALATE,
                 )
@@ -694,9 +697,7 @@ def _on_truncate(node: exp.TruncateTable, acc: _Acc) -> None:
     for t in node.expressions:
         _target(t, acc)
     names = ", ".join(_tname(t) for t in node.expressions if isinstance(t, exp.Table)) or "the table"
-    acc.hit(
-        "sql.truncate", f"TRUNCATE empties {names}; not reversible", node.sql(dialect=acc.dialect), grant_op="delete"
-    )
+    acc.hit("sql.truncate", f"TRUNCATE empties {names}; not reversible", acc.text, grant_op="delete")
 
 
 def _on_alter(node: exp.Alter, acc: _Acc) -> None:
@@ -706,7 +707,7 @@ def _on_alter(node: exp.Alter, acc: _Acc) -> None:
     acc.hit(
         "sql.alter",
         f"ALTER {what} changes the schema; run it as a reviewed migration",
-        node.sql(dialect=acc.dialect),
+        acc.text,
         grant_op="admin",
     )
 
@@ -718,7 +719,7 @@ def _on_grant(node: exp.Expression, acc: _Acc) -> None:
     acc.hit(
         "sql.privilege",
         f"{verb} changes database privileges; an agent must not grant or revoke access",
-        node.sql(dialect=acc.dialect),
+        acc.text,
         grant_op="admin",
     )
 
@@ -821,7 +822,7 @@ def _on_column(c: exp.Column, acc: _Acc) -> None:
         acc.hit(
             "sql.credential_read",
             f"the query returns the credential column {c.name!r}; confirm the task needs secrets",
-            c.sql(dialect=acc.dialect),
+            acc.text,
         )
 
 
@@ -832,13 +833,13 @@ def _function(f: exp.Func, acc: _Acc) -> None:
         # only a path outside the working tree is an escape.
         path = next((a.name for a in (f.this, *f.expressions) if isinstance(a, exp.Literal) and a.is_string), "")
         if path.startswith(("/", "~", "\\")) or ".." in path or re.match(r"[A-Za-z]:[\\/]", path):
-            acc.hit("sql.file_access", f"{name}() reads {path!r}, outside the working tree", f.sql(dialect=acc.dialect))
+            acc.hit("sql.file_access", f"{name}() reads {path!r}, outside the working tree", acc.text)
     elif name in vocab.FILE_FUNCS:
-        acc.hit("sql.file_access", f"{name}() reads or writes files on the database server", f.sql(dialect=acc.dialect))
+        acc.hit("sql.file_access", f"{name}() reads or writes files on the database server", acc.text)
     elif name in vocab.OS_FUNCS:
-        acc.hit("sql.os_command", f"{name}() loads or runs code outside the database", f.sql(dialect=acc.dialect))
+        acc.hit("sql.os_command", f"{name}() loads or runs code outside the database", acc.text)
     elif name in vocab.NET_FUNCS:
-        acc.hit("sql.network", f"{name}() opens a connection out of the database server", f.sql(dialect=acc.dialect))
+        acc.hit("sql.network", f"{name}() opens a connection out of the database server", acc.text)
 
 
 def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
@@ -851,7 +852,7 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
         acc.hit(
             rule,
             f"{verb} on {target} has no WHERE clause and hits every row; add a WHERE",
-            node.sql(dialect=acc.dialect)[:120],
+            acc.text,
             grant_op=op,
             severity=sev,
             effect=Effect.BLOCK,
@@ -860,7 +861,7 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
         acc.hit(
             "sql.tautology",
             f"{verb} on {target} has an always-true WHERE ({where.this.sql(dialect=acc.dialect)[:60]}) and hits every row",
-            where.sql(dialect=acc.dialect),
+            acc.text,
             grant_op=op,
             severity=sev,
         )
@@ -868,7 +869,7 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
         acc.hit(
             "sql.tautology",
             f"{verb} on {target} is filtered only by {where.this.sql(dialect=acc.dialect)[:60]}, which likely matches every row",
-            where.sql(dialect=acc.dialect),
+            acc.text,
             grant_op=op,
             severity=Severity.MEDIUM,
             effect=Effect.ESCALATE,
@@ -887,7 +888,7 @@ def _drop(node: exp.Drop, acc: _Acc) -> None:
     acc.hit(
         "sql.drop",
         f"DROP {kind} {names} destroys it and its data; not reversible".replace("  ", " "),
-        node.sql(dialect=acc.dialect),
+        acc.text,
         grant_op="admin",
     )
 
@@ -930,7 +931,7 @@ def _copy(node: exp.Copy, acc: _Acc) -> None:
             acc.hit(
                 "sql.os_command",
                 "COPY … PROGRAM runs a shell command on the database host",
-                node.sql(dialect=acc.dialect),
+                acc.text,
             )
         else:
             acc.hit(
@@ -952,7 +953,7 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
         acc.hit(
             "sql.dynamic",
             "EXEC of a variable runs SQL we cannot see; inline the statement",
-            node.sql(dialect=acc.dialect),
+            acc.text,
         )
         return
     proc = this.name.lower() if isinstance(this, exp.Table) else ""
@@ -967,25 +968,23 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
             acc.hit(
                 "sql.dynamic",
                 "sp_executesql of a variable runs SQL we cannot see; inline the statement",
-                node.sql(dialect=acc.dialect),
+                acc.text,
             )
         return
     if proc in vocab.OS_PROCS:
-        acc.hit(
-            "sql.os_command", f"{proc} runs operating-system commands from the database", node.sql(dialect=acc.dialect)
-        )
+        acc.hit("sql.os_command", f"{proc} runs operating-system commands from the database", acc.text)
     elif proc == "sp_configure":
         acc.hit(
             "sql.alter",
             "sp_configure changes server configuration (it is how xp_cmdshell gets enabled)",
-            node.sql(dialect=acc.dialect),
+            acc.text,
             grant_op="admin",
         )
     elif proc in vocab.PRIV_PROCS:
         acc.hit(
             "sql.privilege",
             f"{proc} changes logins or role membership",
-            node.sql(dialect=acc.dialect),
+            acc.text,
             grant_op="admin",
         )
 
@@ -1004,13 +1003,13 @@ def _set_item(node: exp.SetItem, acc: _Acc) -> None:
             acc.hit(
                 "sql.file_access",
                 f"SET {name} points server logs at a file (a web-shell technique)",
-                node.sql(dialect=acc.dialect),
+                acc.text,
             )
         else:
             acc.hit(
                 "sql.alter",
                 "SET GLOBAL changes server configuration for every session",
-                node.sql(dialect=acc.dialect),
+                acc.text,
                 grant_op="admin",
             )
     elif name in ("role", "session_authorization"):
@@ -1018,7 +1017,7 @@ def _set_item(node: exp.SetItem, acc: _Acc) -> None:
         acc.hit(
             "sql.privilege",
             "SET ROLE / SESSION AUTHORIZATION switches identity",
-            node.sql(dialect=acc.dialect),
+            acc.text,
             grant_op="admin",
         )
 
