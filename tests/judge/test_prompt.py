@@ -186,3 +186,17 @@ def test_fence_fuzz(make_req: MakeReq) -> None:
         block = p.user.split(p.data_open, 1)[1].split(p.data_close, 1)[0].strip()
         assert not re.search(r"[<>&\x00-\x1f\x7f-\uffff]", block)
         assert json.loads(block)["call"]["arguments"]["q"] == payload
+
+
+def test_secret_field_cannot_hide_words_from_the_judge(make_req: MakeReq) -> None:
+    """password="users" masks the password, but 'users' in the query stays visible to the reviewer."""
+    p = build_prompt(make_req(args={"query": "DELETE FROM users", "password": "users"}))
+    assert "DELETE FROM users" in p.user
+    assert '"password": "[REDACTED]"' in p.user
+
+
+def test_secret_values_echoed_elsewhere_are_masked(make_req: MakeReq) -> None:
+    """A real-looking password echoed in a command line is masked there too."""
+    p = build_prompt(make_req(args={"cmd": "mysql -u root -pS3cr3t!pass", "password": "S3cr3t!pass"}))
+    assert "S3cr3t!pass" not in p.user
+    assert "mysql -u root -p[REDACTED]" in p.user

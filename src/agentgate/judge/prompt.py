@@ -173,13 +173,19 @@ _redactor_lock = threading.Lock()
 
 
 def redact_secrets(value: Any) -> Any:
-    """*value* with secrets masked (``[REDACTED]``), as the audit trail masks them.
+    """*value* with secrets masked (``[REDACTED]``), for what leaves the process.
 
     The judge is often a third-party API and an approval webhook another service:
     neither needs a password or a token to judge a call, and "[REDACTED]" still
-    tells it a secret is there. Uses the audit package's `Redactor` (secret-named
-    fields masked whole, known token shapes masked in text); when that cannot be
-    loaded, values are returned unchanged and a warning is logged once.
+    tells it a secret is there. Uses the audit package's `Redactor`: arguments with
+    secret names (``password``, ``api_key`` ...) are masked whole, token shapes are
+    masked inside text.
+
+    Unlike the audit trail, the value of a secret-named argument is scrubbed from
+    the other strings only when it looks like a secret (8+ characters mixing letters
+    with digits or symbols): otherwise ``password="users"`` would hide the table name
+    in ``DELETE FROM users`` from the reviewer. When the redactor cannot be loaded,
+    values are returned unchanged and a warning is logged once.
     """
     global _redactor
     if _redactor is None:
@@ -194,7 +200,46 @@ def redact_secrets(value: Any) -> Any:
                     _redactor = False
     if _redactor is False:
         return value
-    return _redactor.value(value)[0]
+    literals: list[str] = []
+    masked = _mask_secret_fields(value, _redactor, literals, 0)
+    lits = sorted({x for x in literals if _secret_like(x)}, key=len, reverse=True)
+    return _mask_text(masked, _redactor, lits, 0)
+
+
+_MASK = "[REDACTED]"
+
+
+def _secret_like(s: str) -> bool:
+    return len(s) >= 8 and any(c.isalpha() for c in s) and any(not c.isalpha() for c in s) and " " not in s
+
+
+def _mask_secret_fields(value: Any, r: Any, found: list[str], depth: int) -> Any:
+    if depth > 8:
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, str) and r.is_secret_field(k) and v not in (None, "", _MASK):
+                _strings(v, found)
+                out[k] = _MASK
+            else:
+                out[k] = _mask_secret_fields(v, r, found, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_mask_secret_fields(v, r, found, depth + 1) for v in value]
+    return value
+
+
+def _mask_text(value: Any, r: Any, literals: list[str], depth: int) -> Any:
+    if isinstance(value, str):
+        return r.text(value, literals)[0]
+    if depth > 8:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _mask_text(v, r, literals, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask_text(v, r, literals, depth + 1) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- backstop
