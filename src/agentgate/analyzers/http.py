@@ -691,6 +691,27 @@ def resolve(
 # --------------------------------------------------------------------------- the analyzer
 
 _ALLOWED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+# Not HTTP, but ordinary for fetch/download tools; their host is still checked like any other.
+_ORDINARY_SCHEMES = frozenset(
+    {
+        "ftp",
+        "ftps",
+        "sftp",
+        "ssh",
+        "git",
+        "git+https",
+        "git+ssh",
+        "s3",
+        "gs",
+        "az",
+        "abfs",
+        "abfss",
+        "wasbs",
+        "mailto",
+        "tel",
+        "sms",
+    }
+)
 _DANGEROUS_SCHEMES = frozenset(
     {
         "file",
@@ -858,7 +879,7 @@ def _static_parts(raw: str, tier: str, allow: tuple[str, ...], is_host: bool) ->
             out.append(
                 _block("http.scheme", f"scheme {u.scheme}: reaches local files or internal protocols, not the web", raw)
             )
-        elif tier == "fetch":
+        elif tier == "fetch" and u.scheme not in _ORDINARY_SCHEMES:
             out.append(
                 _escalate("http.scheme", f"non-HTTP scheme {u.scheme}: outside what the HTTP checks can vouch for", raw)
             )
@@ -873,9 +894,14 @@ def _static_parts(raw: str, tier: str, allow: tuple[str, ...], is_host: bool) ->
     return tuple(out)
 
 
+# Schemes whose "host" is a bucket or a container, not a name the agent's host resolves.
+_NO_DNS_SCHEMES = frozenset({"s3", "gs", "az", "abfs", "abfss", "wasbs", "mailto", "tel", "sms"})
+
+
 def _needs_dns(u: ParsedURL, tier: str, parts: Sequence[_Parts]) -> bool:
     blocked = any(p[2] is Effect.BLOCK for p in parts)
-    return tier == "fetch" and u.ip is None and bool(u.host) and u.error is None and not blocked
+    named = u.ip is None and bool(u.host) and u.scheme not in _NO_DNS_SCHEMES
+    return tier == "fetch" and named and u.error is None and not blocked
 
 
 def _dns_parts(host: str, settings: AnalyzerSettings, allow: tuple[str, ...], raw: str) -> list[_Parts]:
