@@ -173,6 +173,7 @@ class NormalizedPath:
 
 
 _STRUCT = ("/", "\\", ".", "\x00")
+_WIN_VAR = re.compile(r"%[A-Za-z_]\w*%")
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
 
 
@@ -212,7 +213,7 @@ def _lexical(raw: str, cwd: str, home: str) -> NormalizedPath:
         s = os.path.expanduser(s)  # *home* is part of the cache key only
     if "$" in s:
         s = os.path.expandvars(s)
-    unexpanded = "$" in s or bool(re.search(r"%[A-Za-z_]\w*%", s))
+    unexpanded = "$" in s or ("%" in s and bool(_WIN_VAR.search(s)))
     joined = ""
     glob = any(c in s for c in "*?[")
     windows = unc or device or bool(_WIN_DRIVE.match(s))

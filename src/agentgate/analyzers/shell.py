@@ -603,6 +603,10 @@ _OP_OF = {
     **dict.fromkeys(_NETWORK, "network"),
     **dict.fromkeys(_words("chmod chown chgrp setfacl chattr mount umount") | _PRIV | _ACCOUNT | {"su"}, "admin"),
 }
+_EXT = re.compile(r"\.\w{1,5}$")
+_PLAIN_NAME = re.compile(r"[\w./+-]+")
+_BRACE_LIST = re.compile(r"\{[^{}]*,[^{}]*\}")
+_ARG_INDEX = re.compile(r"\[\d+\]$")
 _RAW_SOCKET = re.compile(r"/dev/(?:tcp|udp)/|/inet/(?:tcp|udp)/")
 _HUNT = re.compile(
     r"private.key|begin (?:rsa|openssh|ec|dsa|pgp)|aws_secret|akia|passw|secret|api.?key|token|credential", re.I
@@ -792,9 +796,7 @@ def _is_pathish(t: str) -> bool:
         bool(t)
         and not t.startswith("-")
         and "://" not in t
-        and (
-            "/" in t or t.startswith(("~", ".")) or bool(re.search(r"\.\w{1,5}$", t)) or bool(_BARE_SECRET.fullmatch(t))
-        )
+        and ("/" in t or t.startswith(("~", ".")) or bool(_EXT.search(t)) or bool(_BARE_SECRET.fullmatch(t)))
     )
 
 
@@ -1018,7 +1020,7 @@ def _obfuscation(w: Word, text: str, known: bool, st: _State) -> None:
     inner = raw[1:-1] if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"" else raw
     if inner.startswith("\\") and inner[1:].isalnum():
         inner = inner[1:]  # "\rm": the usual way to skip an alias, not a disguise
-    if re.fullmatch(r"[\w./+-]+", w.text) and any(c in inner for c in "'\"\\"):
+    if _PLAIN_NAME.fullmatch(w.text) and any(c in inner for c in "'\"\\"):
         _emit(
             st,
             "shell.obfuscation",
@@ -1030,7 +1032,7 @@ def _obfuscation(w: Word, text: str, known: bool, st: _State) -> None:
         _emit(st, "shell.obfuscation", _BLOCK, f"the command name {raw!r} is written with escape codes", raw)
     if any(c in text for c in "*?[") and not w.dynamic:
         _emit(st, "shell.obfuscation", _BLOCK, f"the command name {raw!r} is a glob: the real program is hidden", raw)
-    if re.fullmatch(r"\{[^{}]*,[^{}]*\}", text):
+    if "{" in text and _BRACE_LIST.fullmatch(text):
         _emit(st, "shell.obfuscation", _BLOCK, f"brace expansion {raw!r} builds a command without spaces", raw)
         _parse_into(" ".join(text[1:-1].split(",")), st, "a brace expansion")
     if w.dynamic:
@@ -1256,6 +1258,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     short = _short(opts)
     out.name = base
     shown = " ".join(argv)[:200]
+    is_interp = bool(_INTERP.fullmatch(base))
 
     # -- what this stage is, for the pipeline rules
     out.download = base in _DOWNLOADERS
@@ -1273,7 +1276,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     stdin_code = not ops or ops[0] in ("-", "/dev/stdin") or "s" in short
     out.shell_stdin = index > 0 and (
         (base in _SHELLS and "c" not in short and stdin_code)
-        or (bool(_INTERP.fullmatch(base)) and stdin_code and not ({"c", "e", "m", "E", "r"} & set(short)))
+        or (is_interp and stdin_code and not ({"c", "e", "m", "E", "r"} & set(short)))
         or (base in ("source", ".") and bool(ops) and ops[0] in ("/dev/stdin", "-"))
         or base in ("iex", "invoke-expression")
     )
@@ -1307,7 +1310,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         )
 
     # -- code handed over as strings or substitutions
-    interp = base in _SHELLS or bool(_INTERP.fullmatch(base)) or base in ("eval", "source", ".", "iex", "su", "exec")
+    interp = base in _SHELLS or is_interp or base in ("eval", "source", ".", "iex", "su", "exec")
     for w in wobjs[1:]:
         if "${!" in w.raw:
             _emit(
@@ -1342,7 +1345,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
             )
         elif ops and not stdin_code and "c" not in short:
             _executes(ops[0], st, name)
-    elif _INTERP.fullmatch(base):
+    elif is_interp:
         code = _inline_code(base, args)
         if base in ("pwsh", "powershell") and any(a.lower() in ("-enc", "-encodedcommand", "-e", "-ec") for a in args):
             _emit(st, "shell.obfuscation", _BLOCK, "PowerShell -EncodedCommand hides the script", shown)
@@ -1764,7 +1767,7 @@ _COMMAND_ARGS = _words("command cmd commandline command_line shell_command cmdli
 
 def _command_arg(argument: str) -> bool:
     """An argument named like a command line (``execute(command=...)``) is read as one, whatever the tool."""
-    return re.sub(r"\[\d+\]$", "", argument).rsplit(".", 1)[-1].lower() in _COMMAND_ARGS
+    return _ARG_INDEX.sub("", argument).rsplit(".", 1)[-1].lower() in _COMMAND_ARGS
 
 
 def analyze_shell(call: object, ctx: Context) -> list[Finding]:
