@@ -28,7 +28,7 @@ rule                      effect    why
                                     the host
 ``http.confusion``        block     real parsers disagree on the host (``\\`` tricks)
 ``http.scheme``           block     ``file``, ``gopher``, ``dict``, ``ldap``, ``jar`` ... (escalate
-                                    for other non-HTTP schemes such as ``ftp`` or ``s3``)
+                                    for unknown ones such as ``data:``; ``ftp``, ``ssh``, ``s3`` pass)
 ``http.dns_private``      block     a name resolving to an internal address (any answer)
 ``http.dns_rebinding``    block     rebinding services (``rbndr.us``, ``1u.ms``)
 ``http.dns_unresolved``   escalate  the name did not resolve (or timed out): never allow unseen
