@@ -199,10 +199,11 @@ _MAX_DEPTH = 3
 
 
 @functools.lru_cache(maxsize=4096)
-def parse_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
+def parse_sql(text: str, dialect: str | None = None, guess: bool = True) -> SqlAnalysis:
     """Parse *text* (in *dialect*, or guessing among the common ones) and analyze it.
 
-    Cached per ``(text, dialect)``. Never raises: a text that does not parse
+    With no *dialect*, sqlglot's default dialect is tried, then (when *guess*)
+    PostgreSQL, MySQL, T-SQL and SQLite. Cached per ``(text, dialect, guess)``. Never raises: a text that does not parse
     comes back with ``error`` set (and any hits the token stream alone proves,
     such as ``INTO OUTFILE``).
 
@@ -211,13 +212,13 @@ def parse_sql(text: str, dialect: str | None = None) -> SqlAnalysis:
     >>> [h.rule for h in parse_sql("SELECT * FROM users INTO OUTFILE '/tmp/x'").hits]
     ['sql.file_access']
     """
-    return _parse(text, dialect, 0)
+    return _parse(text, dialect, 0, guess)
 
 
 _MYSQL_EXEC_COMMENT = re.compile(r"/\*!\d*(.*?)\*/", re.DOTALL)
 
 
-def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
+def _parse(text: str, dialect: str | None, depth: int, guess: bool = True) -> SqlAnalysis:
     if len(text) > _MAX_LEN:
         return SqlAnalysis(
             dialect, (), (), f"SQL text of {len(text)} characters exceeds the {_MAX_LEN}-character analysis limit"
@@ -225,7 +226,7 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
     if "/*!" in text and dialect in (None, "mysql", "singlestore", "doris", "starrocks"):
         # MySQL runs the body of /*! ... */ comments: analyze what it runs.
         text = _MYSQL_EXEC_COMMENT.sub(r" \1 ", text)
-    parsed = _statements(text, dialect)
+    parsed = _statements(text, dialect, guess)
     if isinstance(parsed, SqlAnalysis):
         return parsed
     stmts, d = parsed
@@ -248,10 +249,14 @@ def _engine(dialect: str | None) -> tuple[Any, Any]:
     return engine
 
 
-def _statements(text: str, dialect: str | None) -> tuple[list[exp.Expression], str | None] | SqlAnalysis:
+def _statements(
+    text: str, dialect: str | None, guess: bool = True
+) -> tuple[list[exp.Expression], str | None] | SqlAnalysis:
     """Parse *text* into statements, trying the common dialects when none is given;
     a failure comes back as an SqlAnalysis carrying the error."""
-    candidates: tuple[str | None, ...] = (dialect,) if dialect else (None, "postgres", "mysql", "tsql", "sqlite")
+    candidates: tuple[str | None, ...] = (
+        (dialect,) if dialect or not guess else (None, "postgres", "mysql", "tsql", "sqlite")
+    )
     first_error: str | None = None
     first_tokens: list[Token] | None = None
     for d in candidates:
@@ -287,6 +292,12 @@ def _statements(text: str, dialect: str | None) -> tuple[list[exp.Expression], s
     return SqlAnalysis(dialect, (), hits, first_error or "empty or invalid SQL")
 
 
+# A value can only leave its slot through a quote, a statement separator, a comment,
+# a UNION or a boolean operator followed by a comparison ("5 OR 1=1").
+_BREAKOUT = re.compile(
+    r"['\";]|--|/\*|\bunion\b|\b(?:or|and)\b\s+\S+\s*(?:=|<|>|!|\blike\b)|\b(?:or|and)\s+true\b", re.IGNORECASE
+)
+
 # Where interpolated values land: inside a string literal, or as a WHERE expression.
 # These are analysis frames, never executed.
 _FRAME = "__agentgate_frame"
@@ -312,10 +323,10 @@ def parse_fragment(text: str, dialect: str | None = None) -> SqlAnalysis | None:
     >>> parse_fragment("O'Brien") is None
     True
     """
-    if len(text) > 4096:
+    if len(text) > 4096 or not _BREAKOUT.search(text):
         return None
     for slot, head, tail in _FRAMES:
-        parsed = _statements(head + text + tail, dialect)
+        parsed = _statements(head + text + tail, dialect, guess=False)
         if isinstance(parsed, SqlAnalysis) or not parsed[0]:
             continue
         stmts, d = parsed
@@ -1194,9 +1205,11 @@ def analyze_sql(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         return out
     dialect = _dialect_for(call, ctx)
     for tgt in targets:
-        a = parse_sql(tgt.value, dialect)
-        ctx.scratch.setdefault("sql", {})[tgt.argument] = a
         sniffed = tgt.source == "sniff"
+        # Sniffed text is parsed in one dialect: prose that merely starts like SQL
+        # should not pay for five failed parses.
+        a = parse_sql(tgt.value, dialect, guess=not sniffed)
+        ctx.scratch.setdefault("sql", {})[tgt.argument] = a
         if sniffed and ctx.classification.kind == "sql" and _BOUND.match(tgt.argument):
             continue  # a bound parameter of a SQL tool is data, never SQL text
         if sniffed:
