@@ -36,7 +36,7 @@ from typing import Any
 from ._call import ToolCall
 from ._context import AgentContext
 from ._decision import Finding, VerdictType
-from ._errors import ConfigError, JudgeError
+from ._errors import ConfigError, ConfigProblem, JudgeError
 from .judge.approvers import ApprovalDecision, Approver, ApproverFunc, CallableApprover, ConsoleApprover
 from .judge.base import Judge, JudgeResult, JudgeThresholds, decide
 from .policy import EffectivePolicy
@@ -136,7 +136,7 @@ class Escalator:
         ):
             problems.append(f"judge must have judge() and ajudge() methods, not {type(judge).__name__}")
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise ConfigError([ConfigProblem(p) for p in problems])
         self.judge = judge
         self.on_escalate = on_escalate
         self.on_judge_error = on_judge_error
