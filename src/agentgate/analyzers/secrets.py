@@ -17,9 +17,12 @@ rule                            what
 ``secrets.stripe_key``          ``sk_live_``/``sk_test_``/``rk_*`` secret keys, ``whsec_``
 ``secrets.openai_key``          ``sk-proj-``/``sk-svcacct-``/legacy ``sk-...T3BlbkFJ...``
 ``secrets.anthropic_key``       ``sk-ant-api03-...`` and admin keys
-``secrets.api_token``           SendGrid, npm, PyPI, Hugging Face, Google API keys
+``secrets.api_token``           SendGrid, npm, PyPI, Hugging Face, DigitalOcean, Shopify, Square,
+                                Databricks, Telegram, Google API keys; any credential pasted with
+                                its ``Authorization: Bearer`` header
 ``secrets.jwt``                 a JSON Web Token that has not expired
-``secrets.connection_string``   ``scheme://user:password@host`` or ``Password=...`` with a server
+``secrets.connection_string``   ``scheme://user:password@host``, ``Password=...`` with a server,
+                                Azure ``AccountKey=...``
 ``secrets.card_number``         a Luhn-valid card number with a card prefix and card context
 ``secrets.password``            ``password = "..."``-style assignments of a real-looking value
 ==============================  ===========================================================
@@ -32,7 +35,8 @@ Where it applies and what it does (the *destination* decides):
   ``hooks.slack.com``) is the normal use; a JWT, an OpenAI-format key or a
   password in an HTTP *header* argument is ordinary authentication (OpenAI-compatible
   gateways reuse the ``sk-`` format); a JWT in an HTTP body escalates (OAuth
-  assertions are legitimate); a Google API key and ``password=`` assignments escalate.
+  assertions are legitimate); a Google API key, a pasted ``Authorization`` header and
+  ``password=`` assignments escalate. A URL credential sent to its own server is a login.
 * **write** (file and database writes): escalate, unless the file is a secret
   store (``.env``, ``*.pem``, ``~/.aws/credentials``, ``.netrc`` ...) or the tool is a
   secret manager by name (``store_secret``, ``vault_write``) where secrets belong.
@@ -177,6 +181,11 @@ _TOKEN_SPECS: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
     ("pypi", r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}", "secrets.api_token", ("pypi.org",), "high"),
     ("hf", r"hf_[A-Za-z]{34}", "secrets.api_token", ("huggingface.co", "hf.co"), "high"),
     ("google", r"AIza[0-9A-Za-z_\-]{35}", "secrets.api_token", ("googleapis.com", "google.com"), "medium"),
+    ("digitalocean", r"do[por]_v1_[a-f0-9]{64}", "secrets.api_token", ("digitalocean.com",), "high"),
+    ("shopify", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}", "secrets.api_token", ("myshopify.com", "shopify.com"), "high"),
+    ("square", r"sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,43}", "secrets.api_token", ("squareup.com",), "high"),
+    ("databricks", r"dapi[a-f0-9]{32}(?:-\d)?", "secrets.api_token", ("databricks.com", "azuredatabricks.net"), "high"),
+    ("telegram", r"\d{8,10}:AA[0-9A-Za-z_\-]{33}", "secrets.api_token", ("telegram.org",), "high"),
     ("jwt", r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*", "secrets.jwt", (), "high"),
 )
 _TOKEN_RE = re.compile(_B + "(?:" + "|".join(f"(?P<{n}>{rx})" for n, rx, *_ in _TOKEN_SPECS) + ")" + _E)
@@ -197,6 +206,11 @@ _MARKERS: dict[str, tuple[str, ...]] = {
     "hf": ("hf_",),
     "google": ("AIza",),
     "jwt": ("eyJ",),
+    "digitalocean": ("_v1_",),
+    "shopify": ("shpat_", "shpss_", "shpca_", "shppa_"),
+    "square": ("sq0atp-", "sq0csp-"),
+    "databricks": ("dapi",),
+    "telegram": (":AA",),
 }
 
 
@@ -222,6 +236,11 @@ _KEEP = {
     "hf": 3,
     "google": 4,
     "jwt": 0,
+    "digitalocean": 7,
+    "shopify": 6,
+    "square": 7,
+    "databricks": 4,
+    "telegram": 0,
 }
 
 _AWS_SECRET_RE = re.compile(
@@ -238,6 +257,11 @@ _AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+]{40}")
 _PUTTY_RE = re.compile(r"PuTTY-User-Key-File-\d: [\s\S]*?Private-Lines: \d+\s+[A-Za-z0-9+/=\s]{40,}")
 _URL_CRED_RE = re.compile(
     r"\b([a-z][a-z0-9+.\-]{1,30})://([^\s:/@'\"<>]{0,128}):([^\s@/'\"<>]{1,256})@([^\s/'\"?#<>]+)", re.I
+)
+_AZURE_KEY_RE = re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{40,}={0,2})")
+# A credential pasted with its header (curl -H "Authorization: Bearer ..."): whatever its format.
+_AUTH_HEADER_RE = re.compile(
+    r"(?i)\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer|token|basic)\s+([A-Za-z0-9._~+/\-]{20,}=*)"
 )
 _DSN_PW_RE = re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\"'\s]{3,})")
 _DSN_SERVER_RE = re.compile(r"(?i)(?:^|[;\s\"'])(?:server|data source|host|hostname|address|addr)\s*=")
@@ -440,6 +464,15 @@ def _find(text: str) -> list[SecretMatch]:
                 continue
             out.append(SecretMatch("secrets.password", "password", pm.start(2), pm.end(2), 0, confidence="medium"))
             pos = pm.end()
+    if "accountkey=" in low or "sharedaccesskey=" in low:
+        out.extend(
+            SecretMatch("secrets.connection_string", "password", m.start(1), m.end(1), 0)
+            for m in _AZURE_KEY_RE.finditer(text)
+        )
+    if "authorization" in low:
+        for m in _AUTH_HEADER_RE.finditer(text):
+            if not _looks_example(m.group(1)) and _random_looking(m.group(1)):
+                out.append(SecretMatch("secrets.api_token", "api_token", m.start(1), m.end(1), 0, confidence="medium"))
     if "secret" in low and ("access" in low or "aws" in low):
         for m in _AWS_SECRET_RE.finditer(text):
             val = m.group(1)
