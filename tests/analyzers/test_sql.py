@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,19 @@ def test_sniffed_text_in_a_carrier_tool_is_only_noted() -> None:
     call = ToolCall("write_file", {"path": "migrations/001.sql", "content": "DROP TABLE legacy_sessions;"})
     findings = analyze_sql(call, make_context(call))
     assert [f.effect for f in findings] == [Effect.INFO]
+
+
+def test_concurrent_threads_agree() -> None:
+    """Per-thread tokenizers/parsers give every thread the same analysis as a serial run."""
+    texts = [c["sql"] for c in CASES if not c.get("tool")][:60]
+    expected = [sql_module._parse(t, None, 0) for t in texts]
+
+    def work(_: int) -> list[Any]:
+        return [sql_module._parse(t, None, 0) for t in texts]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for result in pool.map(work, range(8)):
+            assert result == expected
 
 
 @pytest.mark.parametrize("module", [sql_module, _sqlfold, _sqlvocab], ids=lambda m: m.__name__)
