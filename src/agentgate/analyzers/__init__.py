@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
 from .filesystem import analyze_files
+from .http import analyze_http
 from .scope import analyze_scope
+from .secrets import analyze_secrets
+from .shell import analyze_shell
 from .sql import analyze_sql
 
 __all__ = [
@@ -23,4 +26,11 @@ __all__ = [
     "make_context",
 ]
 
-DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (analyze_scope, analyze_sql, analyze_files)
+DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (
+    analyze_scope,
+    analyze_sql,
+    analyze_files,
+    analyze_http,
+    analyze_shell,
+    analyze_secrets,
+)
