@@ -249,3 +249,50 @@ async def test_async_callers_can_resolve_off_the_loop() -> None:
     assert http_module.pending_resolutions(ctx) == []
     assert analyze_http(call, ctx) == []
     assert calls == ["warm.example", "api.warm.example"]
+
+
+def test_never_raises_on_hostile_input() -> None:
+    """Random mixes of URL syntax, unicode and encodings never make the parser or the analyzer raise."""
+    import random
+
+    rnd = random.Random(20261125)
+    pieces = [
+        "http://",
+        "//",
+        "\\\\",
+        "@",
+        ":",
+        "[",
+        "]",
+        "%",
+        "%25",
+        "0x",
+        "127.0.0.1",
+        "::ffff:",
+        ".",
+        "/",
+        "?",
+        "#",
+        "localhost",
+        "xn--",
+        "gopher:",
+        "file:",
+        ":99999",
+        "①",
+        "。",
+        "\u200b",
+        "\x00",
+        "-",
+        "²",
+        "ß",
+        " ",
+    ]
+    settings = AnalyzerSettings(resolver=eval_resolver)
+    for _ in range(3000):
+        s = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 12)))
+        parse_url(s)
+        http_module.parse_host(s)
+        for tool, arg in (("fetch_url", "url"), ("ping", "host"), ("summarize", "text")):
+            call = ToolCall(tool, {arg: s})
+            for f in analyze_http(call, make_context(call, settings=settings)):
+                assert f.effect in (Effect.BLOCK, Effect.ESCALATE, Effect.INFO)

@@ -121,3 +121,39 @@ def test_detector_handles_large_and_adversarial_text() -> None:
     filler = "1234 5678 " * 20000 + "x" * 10000
     assert [m.rule_id for m in find_secrets(filler + " " + GHP)] == ["secrets.github_token"]
     assert find_secrets("") == []
+
+
+def test_never_raises_on_hostile_input() -> None:
+    """Random mixes of token prefixes, PEM headers, digits and unicode never make the detector or redact raise."""
+    import random
+
+    rnd = random.Random(20261125)
+    pieces = [
+        "AKIA",
+        "ghp_",
+        "sk-",
+        "sk_live_",
+        "eyJ",
+        ".",
+        "-----BEGIN PRIVATE KEY-----",
+        "\\n",
+        "4242 ",
+        "=",
+        "password=",
+        "postgres://u:",
+        "@",
+        "Authorization: Bearer ",
+        "xoxb-",
+        "①",
+        "\x00",
+        " ",
+        "A1b2C3d4",
+    ]
+    for _ in range(3000):
+        s = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 15)))
+        for m in find_secrets(s):
+            assert 0 <= m.start < m.end <= len(s)
+        masked, _ = redact({"v": s, "b": s.encode()})
+        assert isinstance(masked["v"], str)
+        call = ToolCall("send_email", {"to": "a@b.io", "body": s})
+        analyze_secrets(call, make_context(call))
