@@ -495,6 +495,8 @@ def check_path(
     sens = next((x.sensitive for x in facts if x.sensitive), None)
     if sens is None and extra_sensitive:
         sens = next((u for f in forms if (u := _user_sensitive(f, extra_sensitive))), None)
+    if sens == "dotenv" and op in _WRITE_OPS:
+        sens = None  # writing a .env is project setup; reading one is what leaks
     if sens and not (strong_only and (any(c.isspace() for c in np.raw.strip()) or np.glob)):
         out.append(
             _f(

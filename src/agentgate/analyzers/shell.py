@@ -558,16 +558,14 @@ _RAW_NET = _words("nc ncat netcat socat telnet cryptcat pwncat")
 _NETWORK = (
     _DOWNLOADERS
     | _RAW_NET
-    | _words(
-        "ssh scp sftp rsync ftp tftp dig nslookup host openssl smbclient ping sendmail mail mutt aws gsutil rclone"
-    )
+    | _words("ssh scp sftp rsync ftp tftp dig nslookup host smbclient ping sendmail mail mutt aws gsutil rclone")
 )
 _DECODERS = _words("base64 base32 xxd uudecode gunzip zcat openssl rev tr")
 _ENV_DUMP = _words("env printenv set declare export compgen")
 _CONTENT = _words(
     "cat tac nl less more head tail strings xxd od hexdump base64 base32 sort uniq cut paste diff cmp comm fold "
     "column iconv bat view vim vi nvim nano emacs code cp mv install rsync scp sftp tar zip 7z gzip bzip2 xz zstd "
-    "dd tee openssl gpg jq yq grep egrep fgrep rg ag ack awk gawk sed curl wget nc ncat netcat socat python python3 "
+    "dd tee gpg jq yq grep egrep fgrep rg ag ack awk gawk sed curl wget nc ncat netcat socat python python3 "
     "node ruby perl php xclip pbcopy"
 )
 _PATH_ONLY = _words(
@@ -624,7 +622,11 @@ _PY_SPAWN = re.compile(
 )
 _PY_SOCKET = re.compile(r"socket|fsockopen|TCPSocket|net\.Socket|net\.connect|IO::Socket|/dev/tcp")
 _PY_DELETE = re.compile(r"rmtree|os\.remove|os\.unlink|unlinkSync|rmSync|File\.delete|FileUtils\.rm")
-_PY_OS = re.compile(r"\bimport\s+os\b|\bos\.environ|\bfrom\s+os\b|process\.env|ENV\[|%ENV|getenv")
+# Whole-environment dumps and os calls that change the system; os.getcwd/os.path/os.listdir are fine.
+_PY_OS = re.compile(
+    r"os\.environ(?!\s*(?:\.get\b|\[))|process\.env(?![.\[])|%ENV\b|ENV\.to_h"
+    r"|os\.(?:chmod|chown|rename|replace|kill|setuid|putenv|symlink|link|truncate|rmdir|removedirs)\b"
+)
 _SETUID = re.compile(r"^(?:[ugoa]*[+=][rwxXt]*s|[2467][0-7]{3})$")
 _WORLD_W = re.compile(r"^(?:[0-7]?[0-7][0-7][2367]|[ao]*\+[rwxX]*w|a=rwx)$")
 _KNOWN_SECRETS = (
@@ -1181,7 +1183,8 @@ def _write_target(np: NormalizedPath, t: str, st: _State, how: str) -> None:
         )
     elif any(x.system for x in facts):
         _emit(st, "shell.system", _BLOCK, f"{how} modifies the system location {np.resolved}", t)
-    elif sens := next((x.sensitive for x in facts if x.sensitive), None):
+    elif (sens := next((x.sensitive for x in facts if x.sensitive), None)) and sens not in ("dotenv", "key_file"):
+        # Creating a .env or a new key file is project setup; overwriting ssh/cloud credentials is not.
         _emit(st, "shell.sensitive", _BLOCK, f"{how} overwrites {np.resolved} ({sens.replace('_', ' ')})", t)
     _scope(np, t, st, _BLOCK, how)
 
@@ -1263,7 +1266,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     # -- what this stage is, for the pipeline rules
     out.download = base in _DOWNLOADERS
     out.raw_net = base in _RAW_NET or (base == "openssl" and "s_client" in args)
-    out.network = base in _NETWORK
+    out.network = base in _NETWORK or out.raw_net
     out.decode = (
         (base in ("base64", "base32") and ("d" in short or "D" in short or "--decode" in opts))
         or (base == "xxd" and "r" in short)
@@ -1394,7 +1397,9 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     elif base in ("docker", "podman", "nerdctl") and ops[:1] in (["run"], ["create"]):
         joined = " ".join(args)
         if re.search(
-            r"--privileged|--pid[= ]host|--cap-add[= ](?:all|sys_admin)|(?:-v|--volume)[= ]/:|--volume=/:", joined, re.I
+            r"--privileged|--pid[= ]host|--cap-add[= ](?:all|sys_admin)|(?:-v|--volume)[= ]/:|--volume=/:|docker\.sock",
+            joined,
+            re.I,
         ):
             _emit(
                 st, "shell.privilege", _BLOCK, "a privileged container or a host-root mount escapes the sandbox", shown
@@ -1643,6 +1648,10 @@ def _files(
         or base in _PATTERN_FIRST
         or base in ("cp", "mv", "install", "ln", "tee", "sed", "scp", "rsync", "tar", "zip")
     )
+    if base in ("scp", "rsync", "sftp"):
+        # Option values (-i key, -P port, -e "ssh -i key") are not files being copied.
+        takes = _words("-i -P -p -o -F -c -l -S -J -e --rsh --exclude --include --port")
+        ops = [a for k, a in enumerate(args) if not a.startswith("-") and not (k and args[k - 1] in takes)]
     if base in ("cp", "mv", "install", "ln", "scp", "rsync") and len(ops) >= 2:
         dest = ops[-1]
         if "-t" in opts:
@@ -1674,6 +1683,10 @@ def _files(
         writes = ops[1:] if not any(o in ("-e", "-f") for o in opts) else ops
     elif base in _PATTERN_FIRST:
         reads = ops if any(o in ("-e", "-f", "--regexp", "--file") for o in opts) else ops[1:]
+    elif base == "openssl":
+        reads = [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-in", "-inkey", "-key")]
+        writes = [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-out", "-keyout")]
+        known_reader = True  # openssl rsa -in key -text prints the key
     elif base in ("ssh", "scp", "sftp", "find"):
         reads = []  # find's roots are checked by _find; its other words are expressions
     else:
