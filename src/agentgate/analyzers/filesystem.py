@@ -173,6 +173,7 @@ class NormalizedPath:
 
 
 _STRUCT = ("/", "\\", ".", "\x00")
+_FILE_URL = re.compile(r"^file:(?://(?:localhost)?)?/*", re.IGNORECASE)
 _WIN_VAR = re.compile(r"%[A-Za-z_]\w*%")
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
 
@@ -204,6 +205,9 @@ def _lexical(raw: str, cwd: str, home: str) -> NormalizedPath:
     decoded = decoded_nul.replace("\x00", "") if nul else decoded_nul
     encoded = nul or any(raw.count(c) != decoded_nul.count(c) for c in _STRUCT)
     s = decoded.strip().replace("\\", "/") if "\\" in decoded else decoded.strip()
+    if s[:5].lower() == "file:":
+        # file:///etc/passwd and file://localhost/etc/passwd name the local path.
+        s = _FILE_URL.sub("/", s, count=1)
     device = s.startswith("//./")
     if s.startswith("//?/"):  # Win32 long-path prefix: \\?\C:\x is C:\x, \\?\UNC\h\s is \\h\s
         s = "//" + s[8:] if s[4:8].upper() == "UNC/" else s[4:]
@@ -341,9 +345,10 @@ _SENSITIVE = _table(
         "ssh_directory": r"/\.ssh$|/\.kube$",
         "kubeconfig": r"/\.kube/config$|^/etc/kubernetes/[^/]*\.conf$|^/(?:var/)?run/secrets/",
         "dotenv": r"/\.env(?:rc|\.(?!(?:example|sample|template|dist|schema)$)[^/]+)?$",
-        "netrc": r"/[._]netrc$|/\.pgpass$|/\.my\.cnf$|/\.git-credentials$|/\.pypirc$|/\.docker/config\.json$|/\.vault-token$|/credentials\.tfrc\.json$",
+        "netrc": r"/[._]netrc$|/\.pgpass$|/\.my\.cnf$|/\.git-credentials$|/\.pypirc$|/\.docker/config\.json$|/\.vault-token$|/credentials\.tfrc\.json$"
+        r"|/\.config/gh/hosts\.yml$|/\.cargo/credentials(?:\.toml)?$|/\.gem/credentials$|/rclone\.conf$|/\.htpasswd$",
         "cloud_credentials": r"/\.config/gcloud/|/\.azure/|/\.gnupg(?:/|$)|/\.password-store(?:/|$)|/library/keychains/",
-        "key_file": r"\.(?:pem|key|p12|pfx|jks|keystore|ppk|keytab)$",
+        "key_file": r"\.(?:pem|key|p12|pfx|jks|keystore|ppk|keytab|kdbx)$",
         "shell_history": r"/\.(?:bash|zsh|sh|mysql|psql|python|node_repl)_history$|/\.histfile$",
         "system_secret": r"^/etc/(?:g?shadow-?|master\.passwd|passwd|sudoers|security/opasswd)$|^/etc/sudoers\.d/|^/etc/ssl/private/",
         "process_memory": r"^/proc/(?:\d+|self|thread-self)/(?:environ|mem|cmdline|maps|auxv)$|^/proc/(?:kcore|kallsyms)$|^/dev/k?mem$",
