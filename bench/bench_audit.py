@@ -12,6 +12,10 @@ Run: ``.venv/bin/python bench/bench_audit.py [--n 100000] [--postgres URL]``
   returns: records/s end to end, into SQLite (WAL, file in a temp dir) and into
   the local PostgreSQL (a throwaway schema, dropped afterwards).
 
+"per CPU-s" is N divided by this process's CPU time over the run: the rate one
+free core would give. On a shared machine the wall-clock figure mostly measures
+the neighbours; the load average is printed with the table.
+
 Targets (issue 4): caller p50 <= 5 us, p99 <= 50 us; >= 20,000 records/s into
 SQLite and into PostgreSQL.
 """
@@ -29,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from agentgate._call import ToolCall  # noqa: E402
-from agentgate._context import AgentContext  # noqa: E402
-from agentgate._decision import Effect, Finding, Severity, Verdict, VerdictType  # noqa: E402
-from agentgate.audit import open_auditor  # noqa: E402
+from agentgate._call import ToolCall
+from agentgate._context import AgentContext
+from agentgate._decision import Effect, Finding, Severity, Verdict, VerdictType
+from agentgate.audit import open_auditor
 
 
 def _decisions(n: int) -> list[tuple[ToolCall, Verdict, AgentContext]]:
@@ -47,7 +51,11 @@ def _decisions(n: int) -> list[tuple[ToolCall, Verdict, AgentContext]]:
             else {"path": f"reports/2026/q{i % 4 + 1}/summary-{i}.csv"},
             call_id=f"call_{i:08d}",
         )
-        findings = (Finding("sql.drop", Severity.CRITICAL, Effect.BLOCK, "DROP TABLE destroys data", f"DROP TABLE t{i}"),) if blocked else ()
+        findings = (
+            (Finding("sql.drop", Severity.CRITICAL, Effect.BLOCK, "DROP TABLE destroys data", f"DROP TABLE t{i}"),)
+            if blocked
+            else ()
+        )
         verdict = Verdict(
             VerdictType.BLOCK if blocked else VerdictType.ALLOW,
             policy_name="sql.drop" if blocked else "",
@@ -91,23 +99,28 @@ def caller_cost(tmp: Path, n: int, spin_us: float) -> tuple[float, float, float]
     return _pct(times, 0.50), _pct(times, 0.99), _pct(times, 0.999)
 
 
-def sustained(target: str, tmp: Path, n: int) -> tuple[float, dict[str, int]]:
-    """Records/s from the first record() to flush() returning; and the writer's stats."""
+def sustained(target: str, tmp: Path, n: int) -> tuple[float, float]:
+    """Records/s from the first record() to flush() returning, and records per CPU-second of this process.
+
+    The second figure (process CPU time: caller loop + writer thread, database
+    server excluded) is what one free core would sustain; it does not move with
+    the machine's load the way wall-clock time does on a shared box.
+    """
     items = _decisions(n)
     w = open_auditor(target, spool_dir=tmp / "spool", queue_size=n * 2)
     for call, verdict, agent in items[:500]:  # connect and migrate outside the timing
         w.record(call, verdict, agent)
     w.flush(30)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for call, verdict, agent in items:
         w.record(call, verdict, agent)
     ok = w.flush(120)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     stats = w.stats()
     w.shutdown()
     if not ok or stats["dropped"] or stats["spooled"]:
         raise SystemExit(f"flush failed: {stats}")
-    return n / elapsed, stats
+    return n / elapsed, n / cpu
 
 
 def main() -> None:
@@ -115,7 +128,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="records per sustained run")
     ap.add_argument("--calls", type=int, default=100_000, help="record() calls timed per caller-cost run")
-    ap.add_argument("--postgres", default=os.environ.get("AGENTGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--postgres", default=os.environ.get("AGENTGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="agentgate-bench-audit-"))
     rows: list[tuple[str, str, str]] = []
@@ -123,13 +138,31 @@ def main() -> None:
         for spin in (0.0, 20.0):
             p50, p99, p999 = caller_cost(tmp, args.calls, spin)
             label = "back to back" if spin == 0 else f"{spin:g} us work between calls"
-            rows.append((f"record() caller cost, {label}", f"p50 {p50:.2f} us  p99 {p99:.2f} us  p99.9 {p999:.1f} us", "p50<=5 p99<=50"))
-        rate, _ = sustained(f"sqlite:///{tmp / 'sustained.db'}", tmp, args.n)
-        rows.append((f"sustained into SQLite ({args.n:,} records)", f"{rate:,.0f} records/s", ">= 20,000/s"))
+            rows.append(
+                (
+                    f"record() caller cost, {label}",
+                    f"p50 {p50:.2f} us  p99 {p99:.2f} us  p99.9 {p999:.1f} us",
+                    "p50<=5 p99<=50",
+                )
+            )
+        rate, per_cpu = sustained(f"sqlite:///{tmp / 'sustained.db'}", tmp, args.n)
+        rows.append(
+            (
+                f"sustained into SQLite ({args.n:,} records)",
+                f"{rate:,.0f} records/s  ({per_cpu:,.0f} per CPU-s)",
+                ">= 20,000/s",
+            )
+        )
         schema = f"ag_bench_{uuid.uuid4().hex[:8]}"
         try:
-            rate, _ = sustained(f"{args.postgres}?schema={schema}", tmp, args.n)
-            rows.append((f"sustained into PostgreSQL ({args.n:,} records)", f"{rate:,.0f} records/s", ">= 20,000/s"))
+            rate, per_cpu = sustained(f"{args.postgres}?schema={schema}", tmp, args.n)
+            rows.append(
+                (
+                    f"sustained into PostgreSQL ({args.n:,} records)",
+                    f"{rate:,.0f} records/s  ({per_cpu:,.0f} per CPU-s)",
+                    ">= 20,000/s",
+                )
+            )
         except Exception as exc:  # report, do not hide: the row says why
             rows.append(("sustained into PostgreSQL", f"FAILED: {exc}", ">= 20,000/s"))
         finally:

@@ -224,6 +224,13 @@ class Redactor:
         return hit
 
     def _walk(self, value: Any, lits: list[str], depth: int, found: list[str]) -> tuple[Any, bool]:
+        t = type(value)
+        if t is str:
+            return self.text(clean_text(value), lits)
+        if t is int or t is bool or value is None:  # exact types first: ABC isinstance checks are slow
+            return value, False
+        if t is float:
+            return jsonable(value), False
         if isinstance(value, str):
             return self.text(clean_text(value), lits)
         if depth >= _MAX_DEPTH or not isinstance(value, Mapping | list | tuple | set | frozenset):

@@ -230,7 +230,8 @@ class AuditWriter:
     def _init_state(self) -> None:
         self.writer_id = uuid.uuid4().hex
         self._q: deque[_Item] = deque()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # a batch is full, or flush/shutdown asked
+        self._kick = threading.Event()  # the queue went from empty to not empty
         self._progress = threading.Condition()
         self._pop_lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -257,13 +258,16 @@ class AuditWriter:
         else:
             item = (time.time(), call, verdict, agent.agent_id, agent.task_id, agent.user_id, dict(call.arguments))
         q = self._q
-        if len(q) >= self._maxsize or self._closed:
+        n = len(q)
+        if n >= self._maxsize or self._closed:
             self._full(item)
             return
         q.append(item)
         if self._thread is None:
             self._start()
-        elif len(q) >= self._batch and not self._wake.is_set():
+        elif not n:  # wake an idle writer; a busy one finds the record on its next pass
+            self._kick.set()
+        elif n >= self._batch and not self._wake.is_set():
             self._wake.set()
 
     def _full(self, item: _Item) -> None:
@@ -273,7 +277,7 @@ class AuditWriter:
         if self._on_full == "block":
             with self._count_lock:
                 self._counts["blocked"] += 1
-            self._wake.set()
+            self._nudge()
             deadline = time.monotonic() + self._block_timeout
             with self._progress:
                 while len(self._q) >= self._maxsize and not self._closed:
@@ -297,7 +301,7 @@ class AuditWriter:
         with self._count_lock:
             self._counts["late" if late else "spilled"] += 1
         if not late:
-            self._wake.set()
+            self._nudge()
 
     # ------------------------------------------------------------------ control
 
@@ -308,6 +312,10 @@ class AuditWriter:
             t = threading.Thread(target=self._run, name=f"agentgate-audit-{self.writer_id[:8]}", daemon=True)
             self._thread = t
             t.start()
+
+    def _nudge(self) -> None:
+        self._kick.set()
+        self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record made before this call is stored in every sink.
@@ -320,7 +328,7 @@ class AuditWriter:
         target += self._overflow_taken + self._overflow.pending
         if target > self._done and self._thread is None:
             self._start()
-        self._wake.set()
+        self._nudge()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._progress:
             while True:
@@ -332,7 +340,7 @@ class AuditWriter:
                 if left <= 0:
                     return False
                 self._progress.wait(left)
-                self._wake.set()
+                self._nudge()
 
     def shutdown(self, timeout: float | None = 10.0) -> None:
         """Drain the queue into the sinks (or the spool), then stop the writer and close the sinks.
@@ -348,7 +356,7 @@ class AuditWriter:
             self._start()
             t = self._thread
         self._closed = True
-        self._wake.set()
+        self._nudge()
         if t is not None:
             t.join(timeout)
             if t.is_alive():  # a sink hangs: keep what is still in memory on disk instead
@@ -400,10 +408,17 @@ class AuditWriter:
         orphans = claim_orphans(self._spool_dir / "overflow", self.writer_id)
         try:
             while True:
-                wait = self._interval
-                if any(s.backlog for s in self._slots):
-                    wait = min(wait, max(0.0, min(s.next_try for s in self._slots if s.backlog) - time.monotonic()))
-                self._wake.wait(wait)
+                # Idle: sleep until a record arrives (no periodic wake-ups), or until the next
+                # retry of a sink with a backlog. Then give the batch up to flush_interval to fill.
+                backlog = [s.next_try for s in self._slots if s.backlog]
+                if not (self._q or self._overflow.pending or orphans or self._stopping):
+                    self._kick.wait(max(0.0, min(backlog) - time.monotonic()) if backlog else None)
+                self._kick.clear()
+                if not self._stopping and len(self._q) < self._batch:
+                    wait = self._interval
+                    if backlog:
+                        wait = min(wait, max(0.0, min(backlog) - time.monotonic()))
+                    self._wake.wait(wait)
                 self._wake.clear()
                 try:
                     orphans = self._cycle(orphans)
