@@ -32,7 +32,10 @@ def _fresh_dns_cache() -> None:
 def _run(case: dict[str, Any]) -> list[Finding]:
     tool = case.get("tool", "fetch_url")
     arg = case.get("arg", "url")
-    call = ToolCall(tool, {**case.get("args", {}), arg: case["url"]})
+    value: Any = case["url"]
+    for key in reversed(arg.split(".")[1:]):  # "json.callback" -> {"json": {"callback": url}}
+        value = {key: value}
+    call = ToolCall(tool, {**case.get("args", {}), arg.split(".")[0]: value})
     policy = EffectivePolicy((make_scope(**case["scope"]),)) if case.get("scope") else None
     settings = AnalyzerSettings(
         resolver=eval_resolver,

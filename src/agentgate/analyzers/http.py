@@ -40,16 +40,19 @@ rule                      effect    why
 Tiers. Where a URL sits decides how strict the analyzer is, so links in text do
 not drown users in false positives:
 
-* **fetch** — the tool will connect there: an ``http`` tool, a ``network``
-  operation, a declared (``spec``) argument, or a URL-named argument (``url``,
-  ``endpoint``, ``webhook_url`` ...) of a tool that is not a message/e-mail/file
-  writer. All rules, DNS resolution and the scope's host lists apply.
-* **probe** — a whole argument that is one URL (or a ``host`` argument) of a tool
-  whose kind does not say (generic, code, config, deploy): the literal rules
-  block (an internal address or name is conclusive); no DNS, no scope.
-* **data** — a whole-value URL in an e-mail, message, payment, SQL or file-write
-  tool (or in an HTTP body): it is content, not a connection. Only a cloud
-  metadata endpoint escalates (nothing benign mails one); the rest is ignored.
+* **fetch** — the tool will connect there: the URL/host arguments of an ``http``
+  tool or a ``network`` operation, a declared (``spec``) argument, a URL-named
+  argument (``url``, ``endpoint`` ...) of any tool that is not a message/e-mail/
+  file/SQL/payment tool, and ``webhook``/``callback``/``endpoint`` arguments of any
+  tool. All rules, DNS resolution and the scope's host lists apply.
+* **probe** — a whole argument that is one URL in a tool whose kind does not say
+  (``update_profile(avatar=...)``), a ``host`` argument of a data tool, or a
+  ``callback``/``webhook`` field inside an HTTP body (the remote side fetches it):
+  the literal rules block (an internal address or name is conclusive); no DNS, no scope.
+* **data** — a whole-value URL in an e-mail, message, payment, SQL or file tool,
+  any other field of an HTTP body, and client-side targets (``redirect_uri``,
+  ``origin``, ``referer``: a browser goes there, not this host). It is content:
+  only a cloud metadata endpoint escalates; the rest is ignored.
 * **mention** — a URL followed by prose: an INFO note for metadata, nothing else.
 
 A metadata URL hidden in a fetched URL's query (an open-redirect hop) blocks.
@@ -742,7 +745,23 @@ _DANGEROUS_SCHEMES = frozenset(
     }
 )
 _DATA_KINDS = frozenset({"email", "message", "payment", "sql", "file"})
-_FETCH_ARG_WORDS = ("url", "uri", "endpoint", "webhook", "callback", "host")
+_SERVER_FETCH_WORDS = ("webhook", "callback", "endpoint")
+_CLIENT_SIDE = frozenset(
+    {
+        "redirect_uri",
+        "redirect_url",
+        "return_url",
+        "return_to",
+        "success_url",
+        "cancel_url",
+        "origin",
+        "referer",
+        "referrer",
+        "allowed_origins",
+        "cors_origin",
+        "cors_origins",
+    }
+)
 _BODY_ARGS = frozenset(
     {
         "body",
@@ -798,22 +817,27 @@ def _leaf(argument: str) -> str:
 
 
 def _tier(ctx: Context, argument: str, source: str, value: str) -> str:
+    """fetch / probe / data / mention (see module docstring)."""
     cls = ctx.classification
     if source == "sniff" and any(ch.isspace() for ch in value.strip()):
         return "mention"
     leaf = _leaf(argument)
-    fetchy_name = any(w in leaf for w in _FETCH_ARG_WORDS)
-    if cls.kind == "http" or cls.operation == "network":
-        return "data" if leaf in _BODY_ARGS and not fetchy_name else "fetch"
+    if leaf in _CLIENT_SIDE:
+        return "data"  # a browser goes there (OAuth redirect_uri, CORS origin), not this host
+    server_fetch = any(w in leaf for w in _SERVER_FETCH_WORDS)
     if source == "spec":
         return "fetch"
-    if cls.kind in _DATA_KINDS:
-        if fetchy_name and any(w in leaf for w in ("webhook", "callback", "endpoint")):
+    if cls.kind == "http" or cls.operation == "network":
+        if source == "name":
             return "fetch"
-        return "data" if (source == "sniff" or leaf not in ("host", "hostname", "server", "ip")) else "probe"
-    if source == "name":
-        return "fetch"
-    return "probe"
+        if "." in argument:  # a field of a request body: the remote side may fetch it, we do not
+            return "probe" if server_fetch else "data"
+        return "data" if leaf in _BODY_ARGS else "fetch"
+    if cls.kind in _DATA_KINDS:
+        if server_fetch:
+            return "fetch"
+        return "probe" if source == "name" and leaf in ("host", "hostname", "server", "ip") else "data"
+    return "fetch" if source == "name" else "probe"
 
 
 def _block(rule: str, msg: str, ev: str, sev: Severity | None = None) -> _Parts:
