@@ -996,7 +996,22 @@ def _pattern_matches(pattern: str, kind: str, u: ParsedURL) -> bool:
             return ipaddress.ip_address(pat_host) == u.ip
         except ValueError:
             pass
-    return match_resource(pat_host, host, "host")
+    return match_resource(_ascii_pattern(pat_host), host, "host")
+
+
+@functools.lru_cache(maxsize=1024)
+def _ascii_pattern(pat: str) -> str:
+    """``*.bücher.example`` -> ``*.xn--bcher-kva.example``: patterns compare with the punycode host."""
+    if pat.isascii():
+        return pat
+    labels = []
+    for label in pat.split("."):
+        if label.isascii():
+            labels.append(label)
+            continue
+        norm, _, _, err = _normalize_host(label)
+        labels.append(norm if err is None and norm else label)
+    return ".".join(labels)
 
 
 def _scope_parts(u: ParsedURL, policy: EffectivePolicy, raw: str) -> list[_Parts]:
