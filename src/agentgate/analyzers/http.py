@@ -956,7 +956,7 @@ _HOSTLIKE = re.compile(
 
 def _pattern_kind(p: str) -> str | None:
     """``url`` / ``host`` for patterns that can name a host, None for tables, paths, e-mails."""
-    s = p.strip()
+    s = _ascii_pattern(p.strip())
     if "://" in s:
         return "url"
     if "@" in s or s.startswith(("/", "~", ".")) or "\\" in s:
