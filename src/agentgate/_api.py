@@ -7,7 +7,9 @@ import importlib
 import inspect
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from ._call import ToolCall, ToolSpec, make_binder
@@ -50,7 +52,7 @@ def protect_all(
         rate_limit: Max tool calls per agent per minute (or a mapping like ``rate_limit:``).
         mode: ``"enforce"`` (default) or ``"monitor"`` (never blocks; records would-blocks).
         on_escalate: ``"block"`` (default), ``"allow"``, or ``"ask"`` with *approver*.
-        on_judge_error: ``"block"`` (default) or ``"allow"``.
+        on_judge_error: ``"block"`` (default), ``"allow"`` or ``"ask"`` (the approver decides).
         audit: Where decisions are recorded (URL, sink, list, ``"none"``); default from config,
             ``AGENTGATE_AUDIT_URL``, then ``.agentgate/audit.db``.
         on_block: ``"raise"`` (default): a blocked call raises FirewallBlockedError;
@@ -58,7 +60,8 @@ def protect_all(
         frameworks: Only patch these (default: every installed one).
 
     Returns:
-        The frameworks that were patched.
+        The frameworks protected: those already imported are patched now, the other
+        installed ones the moment the application first imports them.
     """
     if config is None and os.environ.get("AGENTGATE_CONFIG"):
         config = os.environ["AGENTGATE_CONFIG"]
@@ -90,7 +93,9 @@ def protect_all(
 def unprotect_all() -> None:
     """Undo every framework patch made by `protect_all`."""
     from .integrations import INTEGRATIONS
+    from .integrations._on_import import cancel_all
 
+    cancel_all()
     for name in INTEGRATIONS:
         mod = importlib.import_module(f"agentgate.integrations.{name}")
         mod.uninstall()
@@ -119,24 +124,57 @@ def _build_judge(cfg: Config | None, model: str | None, api_key: str | None, bas
         if jc.max_concurrency:
             kwargs["max_concurrency"] = jc.max_concurrency
         kwargs.update(jc.options)
-    return build(model, **kwargs)
+    try:
+        return build(model, **kwargs)
+    except TypeError as e:
+        # An unknown key under judge.options reaches build_judge as an unexpected keyword.
+        raise ConfigError(f"judge.options: {e}") from None
+
+
+# The top-level modules whose import means "this framework is in use".
+_ROOT_MODULES: dict[str, tuple[str, ...]] = {
+    "langchain": ("langchain_core",),
+    "openai_agents": ("agents",),
+    "crewai": ("crewai",),
+    "autogen": ("autogen_core", "autogen"),
+    "openai": ("openai",),
+    "anthropic": ("anthropic",),
+    "mcp": ("mcp",),
+}
 
 
 def _install_integrations(on_block: str, only: list[str] | None) -> list[str]:
-    from .integrations import INTEGRATIONS
+    """Patch frameworks already imported now, and the others when they are first imported.
 
-    patched: list[str] = []
+    Importing every installed framework up front made ``protect_all()`` take seconds; a
+    post-import hook patches a framework before the application can touch it instead.
+    """
+    from .integrations import INTEGRATIONS
+    from .integrations._on_import import when_imported
+
+    protected: list[str] = []
     for name in INTEGRATIONS:
         mod = importlib.import_module(f"agentgate.integrations.{name}")
         if only is not None and mod.FRAMEWORK not in only:
             continue
         if not mod.available():
             continue
-        # A framework that is installed but cannot be patched is an error the user must see:
-        # silently running unprotected would fail open.
-        if mod.install(on_block=on_block):
-            patched.append(mod.FRAMEWORK)
-    return patched
+        roots = _ROOT_MODULES.get(name, ())
+        if not roots or any(r in sys.modules for r in roots):
+            # A framework that is installed but cannot be patched raises here: silently
+            # running it unprotected would fail open.
+            if mod.install(on_block=on_block):
+                protected.append(mod.FRAMEWORK)
+            continue
+
+        def patch_now(_module: ModuleType, mod: ModuleType = mod) -> None:
+            if not mod.installed():
+                mod.install(on_block=on_block)
+
+        for root in roots:
+            when_imported(root, patch_now)
+        protected.append(mod.FRAMEWORK)
+    return protected
 
 
 def register_tools(tools: Mapping[str, Mapping[str, Any] | ToolSpec]) -> None:

@@ -69,7 +69,7 @@ class Firewall:
         analyzers: The tier-1 chain (default `DEFAULT_ANALYZERS`).
         judge: A tier-2 judge (see ``agentgate.judge``); None → ``on_escalate`` decides.
         on_escalate: ``"block"`` (default), ``"allow"`` or ``"ask"`` (with *approver*).
-        on_judge_error: ``"block"`` (default) or ``"allow"`` when the judge fails.
+        on_judge_error: ``"block"`` (default), ``"allow"`` or ``"ask"`` when the judge fails.
         approver: Who answers ``on_escalate="ask"``.
         mode: ``"enforce"`` (blocks raise) or ``"monitor"`` (never raises; records would-blocks).
         audit: Where to record decisions: a URL, a sink, a list, ``"none"``; default from

@@ -108,6 +108,7 @@ class ClassPatcher:
 _FRAMEWORK_MODULES: tuple[tuple[str, str], ...] = (
     ("agents.", "openai_agents"),
     ("autogen_", "autogen"),
+    ("autogen.", "autogen"),  # classic ag2 (ConversableAgent) is the ``autogen`` package
     ("langchain", "langchain"),
     ("langgraph", "langchain"),
     ("crewai", "crewai"),
