@@ -45,7 +45,7 @@ __all__ = [
 
 
 def open_auditor(
-    target: str | Sequence[str | Sink] | Sink | None = None,
+    target: str | Sequence[str | Sink] | Sink | AuditWriter | None = None,
     *,
     redact_fields: Sequence[str] = (),
     on_full: str = "block",
@@ -63,7 +63,8 @@ def open_auditor(
         target: None (``AGENTGATE_AUDIT_URL``, else ``SUPABASE_URL``+``SUPABASE_KEY``,
             else ``sqlite:///.agentgate/audit.db``); a URL (``sqlite:///x.db``, ``x.db``,
             ``postgresql://...``, ``supabase://``, ``https://<ref>.supabase.co``,
-            ``memory://``, ``none``/``off``); a `Sink`; or a list of those.
+            ``memory://``, ``none``/``off``); a `Sink`; or a list of those. An
+            `AuditWriter` is returned as it is.
         redact_fields: Argument names always masked, besides the built-in ones.
         on_full: ``"block"``: a caller facing a full queue waits up to
             ``block_timeout`` seconds, then spills to the local spool;
@@ -83,6 +84,8 @@ def open_auditor(
     ``none``/``off`` returns a writer with no sink: ``record`` is still cheap and
     nothing is stored.
     """
+    if isinstance(target, AuditWriter):  # already open (e.g. Firewall(audit=writer)): share it
+        return target
     sinks = [] if isinstance(target, str) and is_off(target) else resolve_targets(target, **sink_options)
     return AuditWriter(
         sinks,
