@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import socket
 import ssl
 import threading
@@ -239,34 +238,33 @@ def test_analyzer_and_guard_agree() -> None:
     assert e.value.rule_id == "http.dns_private"
 
 
+# A self-signed certificate valid only for "api.test" (2026-2125), made for this test with
+# the `cryptography` package; embedded so the test needs no certificate tooling at run time.
+TEST_CERT = """-----BEGIN CERTIFICATE-----
+MIIBUTCB+KADAgECAhRuC8RxywwKrRthc4N50PbiUIYDAjAKBggqhkjOPQQDAjAT
+MREwDwYDVQQDDAhhcGkudGVzdDAgFw0yNjAxMDEwMDAwMDBaGA8yMTI1MTIwODAw
+MDAwMFowEzERMA8GA1UEAwwIYXBpLnRlc3QwWTATBgcqhkjOPQIBBggqhkjOPQMB
+BwNCAAS6XzXLLS+EoGScXDjPTFa2Db22mBqOxBIYLrKN/NI4eB4c/uZgdM3NGewb
+z4WDQAQREg5O6Xnfo4wARGcSS54IoygwJjATBgNVHREEDDAKgghhcGkudGVzdDAP
+BgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDunfc7i03SUVztgbQy
+onYM9ECap85eEBhrOQrbJCGiTwIgf8lnkc9VKBm+IZhZOTZYLTQMV020n4P6ACuV
+p1j/on0=
+-----END CERTIFICATE-----
+"""
+TEST_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgc9eWYhoHPDqmvcSS
+8EcvwVAVvRlp7VjAz9wGCsbhKSmhRANCAAS6XzXLLS+EoGScXDjPTFa2Db22mBqO
+xBIYLrKN/NI4eB4c/uZgdM3NGewbz4WDQAQREg5O6Xnfo4wARGcSS54I
+-----END PRIVATE KEY-----
+"""
+
+
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, str, list[str]]]:
     """An HTTPS server on 127.0.0.1 whose certificate is valid only for ``api.test``; yields (port, CA file, SNI names seen)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "api.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("api.test")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert_file.write_text(TEST_CERT)
+    key_file.write_text(TEST_KEY)
     sni: list[str] = []
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert_file, key_file)
