@@ -325,7 +325,8 @@ _DOMAIN_LIKE = re.compile(
     re.I,
 )
 _DOTTED_QUAD = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?")
-_CTRL = re.compile(r"[\t\n\r]")
+_CTRL = re.compile(r"[\t\n\r]")  # WHATWG removes these anywhere in the input
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # ... and strips these at both ends
 _NUMERIC_PART = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)\Z")
 
 
@@ -468,12 +469,7 @@ def parse_url(raw: str) -> ParsedURL:
     >>> parse_url("http://evil.com\\\\@169.254.169.254/").alt_hosts
     ('169.254.169.254',)
     """
-    s = _CTRL.sub(
-        "",
-        raw.strip(
-            "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
-        ),
-    )
+    s = _CTRL.sub("", raw.strip(_C0_AND_SPACE))
     m = _SCHEME_RE.match(s)
     scheme_assumed = False
     if m is None or (_HOST_PORT_ONLY.match(s) and not s[m.end() :].startswith(("/", "\\"))):
@@ -530,7 +526,7 @@ def _alternate_hosts(s: str, host: str) -> tuple[str, ...]:
         return ()
     hp = netloc.rpartition("@")[2]
     written = hp[: hp.find("]") + 1] if hp.startswith("[") else hp.rpartition(":")[0] if ":" in hp else hp
-    alt, _, _, err = _normalize_host(written.replace("\\", ""))
+    alt, _, _, err = _normalize_host(written)  # a host with "\\" left in it is no valid host anywhere
     return (alt,) if alt and err is None and alt != host else ()
 
 
