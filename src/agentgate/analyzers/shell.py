@@ -658,6 +658,7 @@ class _State:
     remote: bool = False
     probes: list[tuple[str, str, object]] = field(default_factory=list)
     tainted: set[str] = field(default_factory=set)
+    span: int = 0  # inside a markdown code span of sniffed text
 
 
 @dataclass(slots=True)
@@ -675,13 +676,14 @@ class _Stage:
 
 
 _BLOCK, _ESC = Effect.BLOCK, Effect.ESCALATE
+_SPAN_RULES = frozenset({"shell.exfiltration", "shell.reverse_shell"})
 _STRONG = frozenset(
     {"shell.destructive", "shell.fork_bomb", "shell.reverse_shell", "shell.remote_code", "shell.exfiltration"}
 )
 
 
 def _emit(st: _State, rule: str, effect: Effect, msg: str, evidence: str, sev: Severity | None = None) -> None:
-    if st.strong and (effect is not _BLOCK or rule not in _STRONG):
+    if st.strong and (effect is not _BLOCK or rule not in (_SPAN_RULES if st.span else _STRONG)):
         return
     severity = sev or (Severity.CRITICAL if effect is _BLOCK else Severity.HIGH)
     st.out.append(Finding(rule, severity, effect, msg, evidence[:300], st.argument))
@@ -969,6 +971,13 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
         texts.append(t)
         known.append(k)
         for tag, sub in w.subs:
+            if tag == "`" and st.strong:
+                # In text that only looks like shell, `x` is a markdown code span: documentation
+                # quotes commands, so only instructions to leak secrets or open shells count.
+                st.span += 1
+                _substitution(sub, st)
+                st.span -= 1
+                continue
             if tag == "`":
                 _emit(
                     st,
@@ -990,11 +999,18 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
     _redirects(cmd, st, out, texts[0] if texts else "")
     if not texts:
         return out
+    if st.strong and posixpath.basename(texts[0]) not in _KNOWN_CMDS:
+        # Commands embedded in config or prose ("- run: curl ... | bash", "RUN curl ..."):
+        # the command starts at the first word that names one.
+        first = next((i for i, t in enumerate(texts) if posixpath.basename(t) in _KNOWN_CMDS), None)
+        if first is None:
+            return out
+        texts = texts[first:]
     wrappers, argv = _unwrap(texts, st, cmd.words[0].raw)
     if not argv:
         return out
-    # Word objects aligned with argv (wrappers only remove a prefix).
-    wobjs = cmd.words[len(texts) - len(argv) :]
+    # Word objects aligned with argv (wrappers and embedding prefixes only remove a prefix).
+    wobjs = cmd.words[len(cmd.words) - len(argv) :]
     _command(argv, wobjs, cmd, st, out, index)
     if out.secret:
         # A file filled from a secret source is itself a secret for the rest of the script.
@@ -1775,6 +1791,17 @@ def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy) -
     return st
 
 
+_KNOWN_CMDS = (
+    _NETWORK
+    | _SHELLS
+    | _WRAPPERS
+    | _DECODERS
+    | _CONTENT
+    | _ENV_DUMP
+    | _words(
+        "rm rmdir shred unlink mkfs mkfs.ext4 mkfs.xfs dd wipefs chmod chown find eval python python3 perl ruby node php"
+    )
+)
 _COMMAND_ARGS = _words("command cmd commandline command_line shell_command cmdline bash_command shell_cmd")
 
 
