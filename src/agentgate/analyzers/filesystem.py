@@ -3,7 +3,7 @@
 Every path a file tool touches (and every path-looking string argument) goes
 through `normalize_path`: percent and double-percent decoding (``%2e``,
 ``%252e``, ``%u002e``), overlong UTF-8 (``%c0%ae``), full-width and look-alike
-separators (``．．／``), NUL stripping, ``~`` and ``$VAR`` expansion, backslashes
+separators (``．．／``), NUL stripping, ``file://`` URLs, ``~`` and ``$VAR`` expansion, backslashes
 read as separators, normalization against the working directory and symlink
 resolution with ``os.path.realpath``. Windows drive paths and UNC shares are
 normalized to ``c:/windows/...`` and ``//server/share/...`` (case-folded).
@@ -15,6 +15,7 @@ rule                      effect    why
 ========================  ========  ================================================================
 file.sensitive            block     credentials, keys, shell history, ``/etc/shadow`` & co,
                                     ``/proc/*/environ``: never for an agent, whatever the operation
+                                    (writing a ``.env`` is project setup and allowed)
 file.persistence          block     a write to a shell rc file, crontab, ``authorized_keys``, a
                                     systemd/launchd unit, a git hook or ``.git/config`` runs code later
 file.system               block     a write or delete inside a system directory (``/etc``, ``/usr``,

@@ -7,14 +7,16 @@ tokenizes. Every simple command is visited: across pipelines and lists, inside
 ``$( )``, backticks, ``<( )``, subshells, loops and function bodies, inside
 ``bash -c`` / ``sh -c`` / ``su -c`` / ``eval`` strings (recursively), and the payloads
 of ``sudo``, ``env``, ``nohup``, ``timeout``, ``xargs`` and ``find -exec``. Literal
-variable assignments are propagated (``a=r; b=m; $a$b -rf /`` is ``rm -rf /``) and
-``cd`` moves the directory relative paths resolve against. Paths go through
-`agentgate.analyzers.filesystem.normalize_path` (decoded, expanded, resolved).
+variable assignments are propagated (``a=r; b=m; $a$b -rf /`` is ``rm -rf /``), static
+substitutions are evaluated (``$(echo rm)``, ``$(printf '\\x72\\x6d')``) and ``cd`` moves the
+directory relative paths resolve against. Paths go through
+`agentgate.analyzers.filesystem.normalize_path` (decoded, expanded, symlinks resolved).
 
 ==================  ==========  ===================================================================
 rule                effect      what
 ==================  ==========  ===================================================================
-shell.destructive   block /     ``rm -r``/``-f`` of ``/``, ``~``, top-level, system or working dirs,
+shell.destructive   block /     ``rm -r``/``-f`` of ``/``, ``~``, its personal folders, top-level, system or
+                                working dirs, ``.git``,
                     escalate    ``--no-preserve-root``, ``mkfs``, ``dd of=/dev/*``, ``shred``/``wipefs`` of
                                 devices, ``find / -delete``, shutdown/reboot, ``kill -1``; escalate when
                                 the target is an unexpanded variable or ``*`` in the working directory
@@ -33,8 +35,9 @@ shell.reverse_shell block       ``/dev/tcp``, ``nc -e``, ``socat exec:``, networ
                                 pipeline, inline code joining a socket to a shell
 shell.exfiltration  block       credential files or the environment sent to a network tool (pipe,
                                 ``curl -d @file``, ``-T``, ``scp``, ``$(cat …)`` in arguments)
-shell.sensitive     block /     a credential file read by a content tool (``cat ~/.aws/credentials``)
-                    escalate    blocks; by an unknown command escalates
+shell.sensitive     block /     a credential file read by a content tool (``cat ~/.aws/credentials``) or
+                    escalate    searched for across ``/``/``~`` (``grep -r 'PRIVATE KEY' /``) blocks; given to an
+                                unknown command escalates. Creating ``.env`` or a new key file is allowed
 shell.persistence   block /     writes to rc files, crontab, ``authorized_keys``, units, git hooks;
                     escalate    ``crontab FILE``, ``git config core.hooksPath`` (block);
                                 ``systemctl enable``, ``at`` (escalate)
@@ -50,8 +53,13 @@ shell.unparsable    escalate    a command from a shell tool that no parser under
 ==================  ==========  ===================================================================
 
 Read-only commands (``ls``, ``git status``, ``grep``, ``cat`` inside the allowed roots, ``head``,
-``wc``) produce nothing. A command only sniffed from an unrelated argument keeps
-only the blocking destructive, fork-bomb, reverse-shell, remote-code and exfiltration findings.
+``wc``) produce nothing. A command only sniffed from an unrelated argument (a note, a
+ticket, a config file being written) keeps only the blocking destructive, fork-bomb,
+reverse-shell, remote-code and exfiltration findings; a command embedded after a prefix
+(``- run: curl … | bash``, ``RUN curl …``) is found at its first known command word, and
+inside a markdown code span only exfiltration and reverse shells count (documentation
+quotes ``curl | sh``; nobody documents ``cat ~/.ssh/id_rsa | curl``). An argument named
+``command``/``cmd`` is analyzed fully whatever the tool.
 
 >>> from agentgate._call import ToolCall
 >>> from agentgate.analyzers.base import make_context
