@@ -32,7 +32,7 @@ Where it applies and what it does (the *destination* decides):
 * **send** (e-mail, message, any ``send`` tool) and **network** (HTTP bodies,
   query strings, URLs): block. Exceptions: a token sent to its own issuer
   (a GitHub token to ``api.github.com``, a Slack webhook posted to
-  ``hooks.slack.com``) is the normal use; a JWT, an OpenAI-format key or a
+  ``hooks.slack.com``, a JWT to the host of its ``iss`` claim) is the normal use; a JWT, an OpenAI-format key or a
   password in an HTTP *header* argument is ordinary authentication (OpenAI-compatible
   gateways reuse the ``sk-`` format); a JWT in an HTTP body escalates (OAuth
   assertions are legitimate); a Google API key, a pasted ``Authorization`` header and
@@ -367,17 +367,28 @@ def _b64json(part: str) -> Any:
         return None
 
 
-def _jwt_live(token: str) -> bool | None:
-    """True for a decodable, unexpired JWT; False when expired; None when not a JWT at all."""
+def _jwt_claims(token: str) -> dict[str, Any] | None:
+    """The payload of a decodable JWT (header with ``alg``/``typ``), else None."""
     head, _, rest = token.partition(".")
     header = _b64json(head)
     if not isinstance(header, dict) or not ("alg" in header or "typ" in header):
         return None
     payload = _b64json(rest.partition(".")[0])
-    if not isinstance(payload, dict):
-        return None
-    exp = payload.get("exp")
-    return not (isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp < time.time())
+    return payload if isinstance(payload, dict) else None
+
+
+def _jwt_expired(claims: dict[str, Any]) -> bool:
+    exp = claims.get("exp")
+    return isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp < time.time()
+
+
+def _jwt_issuer_host(claims: dict[str, Any]) -> tuple[str, ...]:
+    """The issuer's host (``iss``): a token sent back to the service that issued it is its normal use."""
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or "." not in iss:
+        return ()
+    host = iss.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    return (host,) if host else ()
 
 
 def _looks_example(value: str) -> bool:
@@ -425,10 +436,11 @@ def _find(text: str) -> list[SecretMatch]:
         if name == "openai" and not _openai_ok(tok):
             continue
         if name == "jwt":
-            live = _jwt_live(tok)
-            if live is None:
+            claims = _jwt_claims(tok)
+            if claims is None:
                 continue
-            example = example or not live
+            example = example or _jwt_expired(claims)
+            prov = _jwt_issuer_host(claims)
         out.append(SecretMatch(rule, rule.split(".", 1)[1], m.start(), m.end(), _KEEP[name], example, prov, conf))
     if "PRIVATE KEY" in text:
         for m in _PEM_RE.finditer(text):
