@@ -174,6 +174,7 @@ class NormalizedPath:
 
 
 _STRUCT = ("/", "\\", ".", "\x00")
+_DOT_PROBE = re.compile(r"(?:^|/)(?:\.{3,}|\.\.;[^/]*)(?:/|$)")
 _FILE_URL = re.compile(r"^file:(?://(?:localhost)?)?/*", re.IGNORECASE)
 _WIN_VAR = re.compile(r"%[A-Za-z_]\w*%")
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
@@ -345,7 +346,7 @@ _SENSITIVE = _table(
         "aws_credentials": r"/\.aws(?:/|$)",
         "ssh_directory": r"/\.ssh$|/\.kube$",
         "kubeconfig": r"/\.kube/config$|^/etc/kubernetes/[^/]*\.conf$|^/(?:var/)?run/secrets/",
-        "dotenv": r"/\.env(?:rc|\.(?!(?:example|sample|template|dist|schema)$)[^/]+)?$",
+        "dotenv": r"/\.env(?:rc|\.[^/]+)?$(?<!example)(?<!sample)(?<!template)(?<!\.dist)(?<!schema)",
         "netrc": r"/[._]netrc$|/\.pgpass$|/\.my\.cnf$|/\.git-credentials$|/\.pypirc$|/\.docker/config\.json$|/\.vault-token$|/credentials\.tfrc\.json$"
         r"|/\.config/gh/hosts\.yml$|/\.cargo/credentials(?:\.toml)?$|/\.gem/credentials$|/rclone\.conf$|/\.htpasswd$",
         "cloud_credentials": r"/\.config/gcloud/|/\.azure/|/\.gnupg(?:/|$)|/\.password-store(?:/|$)|/library/keychains/",
@@ -540,7 +541,18 @@ def check_path(
                 argument,
             )
         )
-    if np.past_root:
+    if _DOT_PROBE.search(np.decoded.replace("\\", "/")):
+        out.append(
+            _f(
+                "file.traversal",
+                Severity.HIGH,
+                Effect.BLOCK,
+                f"{np.raw!r} uses '....//' or '..;/' segments, which defeat naive '../' filters",
+                np.decoded,
+                argument,
+            )
+        )
+    elif np.past_root:
         out.append(
             _f(
                 "file.traversal",
