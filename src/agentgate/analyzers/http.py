@@ -46,7 +46,8 @@ not drown users in false positives:
   file/SQL/payment tool, and ``webhook``/``callback``/``endpoint`` arguments of any
   tool. All rules, DNS resolution and the scope's host lists apply.
 * **probe** — a whole argument that is one URL in a tool whose kind does not say
-  (``update_profile(avatar=...)``), a ``host`` argument of a data tool, or a
+  (``update_profile(avatar=...)``), a ``host`` or ``*_url`` argument of a data tool
+  (``post_tweet(media_url=...)``: the tool fetches the media), or a
   ``callback``/``webhook`` field inside an HTTP body (the remote side fetches it):
   the literal rules block (an internal address or name is conclusive); no DNS, no scope.
 * **data** — a whole-value URL in an e-mail, message, payment, SQL or file tool,
@@ -832,7 +833,10 @@ def _tier(ctx: Context, argument: str, source: str, value: str) -> str:
     if cls.kind in _DATA_KINDS:
         if server_fetch:
             return "fetch"
-        return "probe" if source == "name" and leaf in ("host", "hostname", "server", "ip") else "data"
+        # media_url, attachment_url, host: the tool fetches or connects there; the message text is content.
+        if leaf in ("host", "hostname", "server", "ip") or leaf in ("url", "uri") or leaf.endswith(("_url", "_uri")):
+            return "probe"
+        return "data"
     return "fetch" if source == "name" else "probe"
 
 
