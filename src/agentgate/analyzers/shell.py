@@ -165,6 +165,7 @@ _RESERVED = frozenset(
         "!",
     ]
 )
+_FLAT = frozenset({"if", "then", "elif", "else", "fi", "for", "while", "until", "do", "done", "!", "time"})
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _ASSIGN = re.compile(r"([A-Za-z_]\w*)\+?=")
 
@@ -320,6 +321,11 @@ def _fast(s: str) -> Script:
                 continue
             if i < n and s[i] in "<>" and w.text.isdigit() and w.raw == w.text:
                 redirect()  # "2>file": the digits are a descriptor
+                continue
+            if not words and not assigns and w.raw in _FLAT:
+                # Loop and condition keywords only frame commands; the words after them are one.
+                if w.raw == "for":
+                    words.append(Word(":", ":"))  # the header's words are checked as arguments of ":"
                 continue
             if not words and w.raw in _RESERVED:
                 raise _BailError
@@ -524,7 +530,7 @@ def _shlex(s: str) -> Script:
 def parse(command: str) -> tuple[Script | None, str]:
     """Parse *command*; returns ``(script, parser)`` with parser ``fast``, ``bashlex``, ``shlex`` or ``none``.
 
-    >>> parse("ls -la | wc -l")[1], parse("for f in *.log; do gzip $f; done")[1], parse("echo 'open")[1]
+    >>> parse("ls -la | wc -l")[1], parse("(cd build && make)")[1], parse("echo 'open")[1]
     ('fast', 'bashlex', 'none')
     """
     if "$((" in command:
@@ -964,7 +970,7 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
         saved = st.cwd
         _script(cmd.body, st)
         st.cwd = saved
-        names = {posixpath.basename(c.words[0].text) for pl in cmd.body for c in pl if c.words}
+        names = {posixpath.basename(c.words[0].text) for c in _iter_commands(cmd.body) if c.words}
         out.download = bool(names & _DOWNLOADERS)
         out.name = "(...)"
         out.shell_stdin = bool(names & _SHELLS) and index > 0
