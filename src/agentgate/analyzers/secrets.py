@@ -29,7 +29,8 @@ rule                            what
 
 Where it applies and what it does (the *destination* decides):
 
-* **send** (e-mail, message, any ``send`` tool) and **network** (HTTP bodies,
+* **send** (e-mail, message, any ``send`` tool, publishing tools such as
+  ``create_gist``/``paste``/``tweet``) and **network** (HTTP bodies,
   query strings, URLs): block. Exceptions: a token sent to its own issuer
   (a GitHub token to ``api.github.com``, a Slack webhook posted to
   ``hooks.slack.com``, a JWT to the host of its ``iss`` claim) is the normal use; a JWT, an OpenAI-format key or a
@@ -37,7 +38,7 @@ Where it applies and what it does (the *destination* decides):
   gateways reuse the ``sk-`` format); a JWT in an HTTP body escalates (OAuth
   assertions are legitimate); a Google API key, a pasted ``Authorization`` header and
   ``password=`` assignments escalate. A URL credential sent to its own server is a login.
-* **write** (file and database writes): escalate, unless the file is a secret
+* **write** (file and database writes, commits, logs, notes): escalate, unless the file is a secret
   store (``.env``, ``*.pem``, ``~/.aws/credentials``, ``.netrc`` ...) or the tool is a
   secret manager by name (``store_secret``, ``vault_write``) where secrets belong.
   ``.env.example`` is not a secret store: it gets committed.
@@ -73,6 +74,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers.classify import tokens
 
 if TYPE_CHECKING:
     from agentgate._call import ToolCall
@@ -695,9 +697,17 @@ def _destination(ctx: Context) -> str | None:
         return "shell"
     if op == "transfer" or kind == "payment":
         return "payment"
-    if op == "write" or (kind == "file" and op in ("write", None)):
+    # Tool names the operation vocabulary reads as "write" (create_gist) or not at all (git_commit).
+    words = set(tokens(ctx.call.tool_name))
+    if words & _PUBLISH_WORDS:
+        return "send"
+    if op == "write" or (kind == "file" and op in ("write", None)) or (op is None and words & _STORE_WORDS):
         return "write"
     return None
+
+
+_PUBLISH_WORDS = frozenset({"gist", "paste", "pastebin", "tweet", "toot", "blog"})
+_STORE_WORDS = frozenset({"commit", "push", "pr", "log", "record", "note", "memo", "wiki", "doc", "docs"})
 
 
 _CMD_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>|;]+", re.I)
