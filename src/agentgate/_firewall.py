@@ -15,6 +15,7 @@ enqueued on the caller in O(µs); writing happens off the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -33,6 +34,7 @@ from ._escalation import EscalationOutcome, EscalationRequest, Escalator
 from .analyzers import DEFAULT_ANALYZERS, Analyzer
 from .analyzers.base import AnalyzerSettings, Context
 from .analyzers.classify import Classification, classify
+from .analyzers.http import analyze_http, pending_resolutions, prefetch
 from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
 from .policy import EffectivePolicy, ScopePolicy, make_scope
 from .policy._config import Config, load_config, tool_spec_from_dict
@@ -173,10 +175,14 @@ class Firewall:
 
     # --------------------------------------------------------------- decision
 
-    def _tier1(self, call: ToolCall, agent: AgentContext) -> tuple[Context, list[Finding]]:
+    def _context(self, call: ToolCall, agent: AgentContext) -> Context:
         policy = self.policy_for(agent)
         cls = classify(call, self._specs.get(call.tool_name) if call.spec is None else None)
-        ctx = Context(call, agent, policy, cls, self.settings)
+        return Context(call, agent, policy, cls, self.settings)
+
+    def _tier1(self, call: ToolCall, agent: AgentContext, ctx: Context | None = None) -> tuple[Context, list[Finding]]:
+        if ctx is None:
+            ctx = self._context(call, agent)
         findings: list[Finding] = []
         for analyzer in self.analyzers:
             try:
@@ -236,7 +242,13 @@ class Firewall:
         """Decide *call* (async): the same decisions as `evaluate`; tier 2 is awaited."""
         t0 = time.perf_counter_ns()
         agent = get_context()
-        ctx, findings = self._tier1(call, agent)
+        ctx = self._context(call, agent)
+        names = pending_resolutions(ctx) if analyze_http in self.analyzers else ()
+        if names:
+            # The HTTP analyzer resolves synchronously; do it in a worker thread so a
+            # slow DNS answer never stalls the event loop. The analyzer then hits the cache.
+            await asyncio.to_thread(prefetch, names, self.settings)
+        ctx, findings = self._tier1(call, agent, ctx)
         block, esc = _split(findings)
         if block:
             return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent)

@@ -329,3 +329,22 @@ def test_protect_all_missing_config_is_an_error(tmp_path) -> None:  # type: igno
     """A missing config file raises ConfigError (agentgate-py 0.1.0 only warned)."""
     with pytest.raises(agentgate.ConfigError, match="not found"):
         agentgate.protect_all(config=tmp_path / "nope.yaml", audit="none", frameworks=[])
+
+
+async def test_async_path_resolves_dns_off_the_event_loop() -> None:
+    """evaluate_async resolves an uncached host in a worker thread, not on the event loop thread."""
+    import threading as th
+
+    from agentgate.analyzers.base import AnalyzerSettings
+
+    loop_thread = th.get_ident()
+    seen: list[int] = []
+
+    def resolver(host: str, timeout: float) -> list[str]:
+        seen.append(th.get_ident())
+        return ["93.184.216.34"]
+
+    fw = Firewall(audit=None, settings=AnalyzerSettings(resolver=resolver))
+    v = await fw.evaluate_async(ToolCall("fetch_url", {"url": "https://async-dns-test.example.org/x"}))
+    assert v.allowed, v.reasoning
+    assert seen and all(t != loop_thread for t in seen)
