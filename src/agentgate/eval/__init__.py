@@ -1,5 +1,36 @@
-"""The labelled adversarial evaluation suite and its runner (``agentgate eval``)."""
+"""The labelled adversarial evaluation suite and its runner (``agentgate eval``).
 
-from .resolver import eval_resolver
+>>> from agentgate.eval import load_cases
+>>> len(load_cases()) >= 300
+True
 
-__all__ = ["eval_resolver"]
+See docs/eval.md for the case format, the labelling rules and the metrics.
+"""
+
+from agentgate.eval.resolver import eval_resolver
+from agentgate.eval.runner import (
+    CATEGORIES,
+    Case,
+    CaseResult,
+    Counts,
+    Outcome,
+    Report,
+    firewall_decider,
+    load_cases,
+    run,
+    score,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "Case",
+    "CaseResult",
+    "Counts",
+    "Outcome",
+    "Report",
+    "eval_resolver",
+    "firewall_decider",
+    "load_cases",
+    "run",
+    "score",
+]
