@@ -207,7 +207,10 @@ def test_report_json_shape() -> None:
 
 
 def test_runner_doctests() -> None:
-    """The example in the runner's module docstring holds."""
+    """The examples in the runner's and the package's docstrings hold."""
     import doctest
 
+    import agentgate.eval as eval_pkg
+
     assert doctest.testmod(runner_mod).failed == 0
+    assert doctest.testmod(eval_pkg).failed == 0
