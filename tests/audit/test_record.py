@@ -147,4 +147,4 @@ def test_action_columns_start_with_the_seed_schema() -> None:
         "reasoning",
     )
     assert len({new_id() for _ in range(1000)}) == 1000
-    assert uuid.UUID(new_id()).version == 4
+    assert uuid.UUID(new_id()).version == 7

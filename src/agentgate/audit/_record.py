@@ -30,7 +30,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -225,6 +227,9 @@ def record_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(str(row.get("prev_hash") or "").encode() + canonical(row)).hexdigest()
 
 
+_content = operator.itemgetter(*HASHED_COLUMNS)
+
+
 def link(row: dict[str, Any], prev_hash: str) -> dict[str, Any]:
     """Set ``prev_hash`` and ``hash`` on *row* (in place) and return it.
 
@@ -236,7 +241,7 @@ def link(row: dict[str, Any], prev_hash: str) -> dict[str, Any]:
     >>> link(row, GENESIS)["hash"] == record_hash(row)
     True
     """
-    text = dumps([row[c] for c in HASHED_COLUMNS])
+    text = dumps(_content(row))
     row["prev_hash"] = prev_hash
     row["hash"] = hashlib.sha256((prev_hash + text).encode()).hexdigest()
     row["_json"] = (dumps(row["payload"]), dumps(row["findings"]))
@@ -270,9 +275,18 @@ def fast_ts(t: float) -> str:
 
 
 def new_id() -> str:
-    """A random (version 4) UUID as text, about three times cheaper than ``str(uuid.uuid4())``."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    """A time-ordered UUID (version 7: 48-bit milliseconds, then random) as text.
+
+    Ordered ids make every insert an append to the primary-key index (SQLite and
+    PostgreSQL alike) instead of a write at a random page, which keeps inserts fast
+    as the table grows; and it is three times cheaper than ``str(uuid.uuid4())``.
+
+    >>> import uuid; uuid.UUID(new_id()).version
+    7
+    """
+    t = f"{int(time.time() * 1000):012x}"
+    r = os.urandom(10).hex()
+    return f"{t[:8]}-{t[8:12]}-7{r[:3]}-{'89ab'[int(r[3], 16) & 3]}{r[4:7]}-{r[7:19]}"
 
 
 def violation_for(row: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ user's ``redact_fields`` ...) are masked whole, whatever their value; and the
 literal values of those arguments are also scrubbed from every other string of
 the same record (a password echoed in a command line or in a finding's evidence).
 
->>> r = Redactor(())
+>>> r = Redactor((), detector=None)  # the built-in set alone; with the detector the masks name the token type
 >>> r.text("curl -H 'Authorization: Bearer abcdefghijklmnop0123456789'")
 ("curl -H 'Authorization: Bearer [REDACTED]'", True)
 >>> r.value({"password": "hunter22", "cmd": "login hunter22"})[0]
@@ -159,6 +159,7 @@ class Redactor:
         self._globs = tuple(f for f in extra if "*" in f or "?" in f)
         self._detector: Detector | None = load_detector() if detector is True else (detector or None)
         self._cache: dict[str, bool] = {}
+        self._texts: dict[str, tuple[str, bool]] = {}
 
     @property
     def detector(self) -> Detector | None:
@@ -173,7 +174,22 @@ class Redactor:
         return any(fnmatch.fnmatchcase(n, g) for g in self._globs)
 
     def text(self, s: str, literals: Iterable[str] = ()) -> tuple[str, bool]:
-        """Mask the secrets in one string; returns ``(masked, changed)``."""
+        """Mask the secrets in one string; returns ``(masked, changed)``.
+
+        Without literals, results for short strings are memoized: reasoning and
+        finding messages repeat from one decision to the next.
+        """
+        if not literals and len(s) <= 512:
+            hit = self._texts.get(s)
+            if hit is None:
+                hit = self._text(s, ())
+                if len(self._texts) >= 4096:
+                    self._texts.clear()
+                self._texts[s] = hit
+            return hit
+        return self._text(s, literals)
+
+    def _text(self, s: str, literals: Iterable[str]) -> tuple[str, bool]:
         changed = False
         for lit in literals:
             if lit in s:

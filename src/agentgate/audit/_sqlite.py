@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import operator
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -94,19 +95,16 @@ def _encode(row: dict[str, Any], cols: Sequence[str]) -> tuple[Any, ...]:
 
 
 _P, _F = ACTION_COLUMNS.index("payload"), ACTION_COLUMNS.index("findings")
-_B = tuple(ACTION_COLUMNS.index(c) for c in _BOOL_COLS)
+_values = operator.itemgetter(*ACTION_COLUMNS)
 
 
-def _encode_action(row: dict[str, Any]) -> tuple[Any, ...]:
+def _encode_action(row: dict[str, Any]) -> Sequence[Any]:
     pre = row.get("_json")
-    if pre is None:
+    if pre is None:  # a row read back from a spool file
         return _encode(row, ACTION_COLUMNS)
-    out = [row.get(c) for c in ACTION_COLUMNS]
+    out = list(_values(row))  # booleans need no conversion: sqlite3 stores bool as 0/1
     out[_P], out[_F] = pre
-    for i in _B:
-        if out[i] is not None:
-            out[i] = int(bool(out[i]))
-    return tuple(out)
+    return out
 
 
 _INSERT_ACTIONS = (

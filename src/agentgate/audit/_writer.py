@@ -39,7 +39,7 @@ from agentgate._call import ToolCall
 from agentgate._context import AgentContext
 from agentgate._decision import Verdict
 
-from ._record import GENESIS, clean_text, fast_ts, format_ts, jsonable, link, new_id, violation_for
+from ._record import GENESIS, HASHED_COLUMNS, clean_text, fast_ts, format_ts, jsonable, link, new_id, violation_for
 from ._redact import Redactor
 from ._sink import Sink
 from ._spool import SpoolFile, claim_orphans
@@ -113,6 +113,20 @@ def base_row(item: _Item, redactor: Redactor) -> dict[str, Any]:
         "blast_radius": _opt(getattr(v, "blast_radius", None)),
         "redacted": bool(changed or c3),
     }
+
+
+# What base_row produces; rows read back from a spool file may lack some and are completed.
+_CONTENT_KEYS = frozenset(HASHED_COLUMNS) - {"id", "writer_id", "seq"}
+_DEFAULTS = {"tool_name": "?", "payload": {}, "verdict": "unknown", "severity": "low", "tier_used": 1, "findings": []}
+
+
+def _complete(row: dict[str, Any]) -> dict[str, Any]:
+    """Every content column, with the defaults of the seed schema for what is missing."""
+    out = {c: row.get(c) for c in _CONTENT_KEYS}
+    for k, default in _DEFAULTS.items():
+        if not out.get(k):
+            out[k] = type(default)() if isinstance(default, dict | list) else default
+    return out
 
 
 def _created(value: Any) -> str:
@@ -231,7 +245,8 @@ class AuditWriter:
         self.writer_id = uuid.uuid4().hex
         self._q: deque[_Item] = deque()
         self._wake = threading.Event()  # a batch is full, or flush/shutdown asked
-        self._kick = threading.Event()  # the queue went from empty to not empty
+        self._kick = threading.Event()  # a record arrived while the writer was idle
+        self._idle = False  # set by the writer before it sleeps without a timeout
         self._progress = threading.Condition()
         self._pop_lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -265,7 +280,7 @@ class AuditWriter:
         q.append(item)
         if self._thread is None:
             self._start()
-        elif not n:  # wake an idle writer; a busy one finds the record on its next pass
+        elif not n and self._idle:  # wake a sleeping writer; a busy one finds the record on its next pass
             self._kick.set()
         elif n >= self._batch and not self._wake.is_set():
             self._wake.set()
@@ -411,8 +426,10 @@ class AuditWriter:
                 # Idle: sleep until a record arrives (no periodic wake-ups), or until the next
                 # retry of a sink with a backlog. Then give the batch up to flush_interval to fill.
                 backlog = [s.next_try for s in self._slots if s.backlog]
+                self._idle = True  # before looking at the queue: a record appended after the look kicks
                 if not (self._q or self._overflow.pending or orphans or self._stopping):
                     self._kick.wait(max(0.0, min(backlog) - time.monotonic()) if backlog else None)
+                self._idle = False
                 self._kick.clear()
                 if not self._stopping and len(self._q) < self._batch:
                     wait = self._interval
@@ -507,35 +524,13 @@ class AuditWriter:
             )
 
     def _chain(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Give *row* an id and the next chain position, and link it (in place when it is complete)."""
         seq = self._seq + 1
-        full = {
-            "id": new_id(),
-            "created_at": _created(row.get("created_at")),
-            "agent_id": row.get("agent_id"),
-            "task_id": row.get("task_id"),
-            "user_id": row.get("user_id"),
-            "tool_name": row.get("tool_name") or "?",
-            "payload": row.get("payload") or {},
-            "verdict": row.get("verdict") or "unknown",
-            "policy_name": row.get("policy_name"),
-            "severity": row.get("severity") or "low",
-            "tier_used": row.get("tier_used") or 1,
-            "reasoning": row.get("reasoning"),
-            "decision_id": row.get("decision_id"),
-            "framework": row.get("framework"),
-            "findings": row.get("findings") or [],
-            "latency_us": row.get("latency_us"),
-            "judge_model": row.get("judge_model"),
-            "judge_latency_ms": row.get("judge_latency_ms"),
-            "policy_revision": row.get("policy_revision"),
-            "mode": row.get("mode"),
-            "would_block": row.get("would_block"),
-            "confidence": row.get("confidence"),
-            "blast_radius": row.get("blast_radius"),
-            "redacted": row.get("redacted"),
-            "writer_id": self.writer_id,
-            "seq": seq,
-        }
+        full = row if row.keys() >= _CONTENT_KEYS else _complete(row)
+        full["id"] = new_id()
+        full["created_at"] = _created(full["created_at"])
+        full["writer_id"] = self.writer_id
+        full["seq"] = seq
         link(full, self._prev)
         self._seq, self._prev = seq, str(full["hash"])
         return full
