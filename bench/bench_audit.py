@@ -1,6 +1,6 @@
 """Audit trail benchmark: caller-side cost of recording one decision, sustained records/s.
 
-Run: ``.venv/bin/python bench/bench_audit.py [--n 100000] [--postgres URL]``
+Run: ``.venv/bin/python bench/bench_audit.py [--n 60000] [--calls 60000] [--postgres URL]``
 
 * **caller cost**: ``AuditWriter.record(call, verdict, agent)`` timed one call at a
   time with ``perf_counter_ns`` (the timer's own cost, ~0.1 us, is included),
@@ -126,8 +126,8 @@ def sustained(target: str, tmp: Path, n: int) -> tuple[float, float]:
 def main() -> None:
     """Print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=100_000, help="records per sustained run")
-    ap.add_argument("--calls", type=int, default=100_000, help="record() calls timed per caller-cost run")
+    ap.add_argument("--n", type=int, default=60_000, help="records per sustained run")
+    ap.add_argument("--calls", type=int, default=60_000, help="record() calls timed per caller-cost run")
     ap.add_argument(
         "--postgres", default=os.environ.get("AGENTGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
