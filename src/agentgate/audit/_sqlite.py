@@ -117,7 +117,7 @@ class SqliteSink(Sink):
     """Writes batches into a SQLite file (see module docstring)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # opened later, in the writer thread: a chdir must not move it
         self.spool_key = "sqlite-" + hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:12]
         self._conn: sqlite3.Connection | None = None
 

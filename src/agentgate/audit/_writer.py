@@ -232,7 +232,7 @@ class AuditWriter:
         self._interval = float(flush_interval)
         self._block_timeout = float(block_timeout)
         self._exit_timeout = float(exit_timeout)
-        self._spool_dir = Path(spool_dir)
+        self._spool_dir = Path(spool_dir).absolute()  # a later chdir must not move the spool
         self._init_state()
         if not self.sinks:  # audit explicitly off: recording costs one call and stores nothing
             self.record = self._discard  # type: ignore[method-assign]
