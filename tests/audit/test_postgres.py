@@ -147,3 +147,29 @@ def test_migrations_concurrent_and_from_seed_schema(pg_schema: tuple[str, str]) 
     sink = PostgresSink(url)
     sink.open()
     sink.close()
+
+
+def test_replayed_batch_overlapping_stored_rows_stores_nothing_twice(pg_schema: tuple[str, str], tmp_path: Path) -> None:
+    """A batch whose first commit did land (ambiguous commit) is replayed without duplicates or errors."""
+    from agentgate.audit import MemorySink, violation_for
+
+    url, schema = pg_schema
+    mem = MemorySink()
+    w = open_auditor(mem, spool_dir=tmp_path)
+    for i in range(20):
+        w.record(*decision(i, action=VerdictType.BLOCK if i % 4 == 0 else VerdictType.ALLOW))
+    w.shutdown()
+    rows = [r.to_dict() for r in mem.records]
+
+    def viols(batch: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [v for r in batch if (v := violation_for(r)) is not None]
+
+    sink = PostgresSink(url)
+    sink.open()
+    sink.write(rows[:12], viols(rows[:12]))
+    sink.write(rows[8:], viols(rows[8:]))  # 8..11 are already stored
+    sink.write(rows, viols(rows))
+    sink.close()
+    assert _q(url, schema, "SELECT count(*), count(DISTINCT id) FROM actions") == [(20, 20)]
+    assert _q(url, schema, "SELECT count(*) FROM violations") == [(5,)]
+    assert verify(url).ok

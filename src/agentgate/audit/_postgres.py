@@ -1,9 +1,10 @@
 """PostgreSQL (psycopg 3): the audit trail at scale.
 
-One connection per writer thread. Each batch is one transaction: ``COPY`` into
-a temporary staging table, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``
-into ``actions`` and ``violations``, so a batch replayed after a cut-off commit
-stores nothing twice. A lost connection (server restart, ``pg_terminate_backend``,
+One connection per writer thread. Each batch is one transaction of ``COPY``
+into ``actions`` and ``violations``. A batch replayed after a commit that was
+cut off may hold rows already stored; its COPY then fails on the primary key
+and the batch goes through temporary staging tables and ``INSERT ... SELECT ...
+ON CONFLICT DO NOTHING`` instead, so nothing is stored twice. A lost connection (server restart, ``pg_terminate_backend``,
 network) raises; the writer spools the batch and retries with backoff; this
 sink reconnects on the next write.
 
@@ -165,29 +166,42 @@ class PostgresSink(Sink):
         self._connect()
 
     def write(self, rows: Sequence[dict[str, Any]], violations: Sequence[dict[str, Any]]) -> None:
-        """COPY the batch through staging tables; rows already stored are skipped."""
+        """COPY the batch straight into the tables; a replayed batch that hits ids already stored goes
+        through staging tables and ``ON CONFLICT DO NOTHING`` instead (see module docstring)."""
         conn = self._connect()
-        cols = ", ".join(ACTION_COLUMNS)
-        vcols = ", ".join(VIOLATION_COLUMNS)
+        psycopg = _psycopg()
         try:
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(f"COPY _ag_actions ({cols}) FROM STDIN") as copy:
-                    for r in rows:
-                        copy.write_row(_action_values(r))
-                cur.execute(f"INSERT INTO actions ({cols}) SELECT {cols} FROM _ag_actions ON CONFLICT DO NOTHING")  # noqa: S608
-                if violations:
-                    with cur.copy(f"COPY _ag_violations ({vcols}) FROM STDIN") as copy:
-                        for v in violations:
-                            copy.write_row([_dumps(v[c]) if c == "details" else v[c] for c in VIOLATION_COLUMNS])
-                    cur.execute(
-                        f"INSERT INTO violations ({vcols}) SELECT {vcols} FROM _ag_violations ON CONFLICT DO NOTHING"  # noqa: S608
-                    )
+            try:
+                self._copy(conn, rows, violations, staged=False)
+            except psycopg.errors.UniqueViolation:
+                # Only a replay can collide (fresh ids never do): its first attempt did commit.
+                self._copy(conn, rows, violations, staged=True)
         except Exception as exc:
             if conn.closed or conn.broken:
                 self._conn = None
                 with contextlib.suppress(Exception):
                     conn.close()
             raise AuditError(f"postgres write failed: {exc}") from exc
+
+    @staticmethod
+    def _copy(conn: Any, rows: Sequence[dict[str, Any]], violations: Sequence[dict[str, Any]], *, staged: bool) -> None:
+        cols = ", ".join(ACTION_COLUMNS)
+        vcols = ", ".join(VIOLATION_COLUMNS)
+        prefix = "_ag_" if staged else ""
+        with conn.transaction(), conn.cursor() as cur:
+            with cur.copy(f"COPY {prefix}actions ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(_action_values(r))
+            if staged:
+                cur.execute(f"INSERT INTO actions ({cols}) SELECT {cols} FROM _ag_actions ON CONFLICT DO NOTHING")  # noqa: S608
+            if violations:
+                with cur.copy(f"COPY {prefix}violations ({vcols}) FROM STDIN") as copy:
+                    for v in violations:
+                        copy.write_row([_dumps(v[c]) if c == "details" else v[c] for c in VIOLATION_COLUMNS])
+                if staged:
+                    cur.execute(
+                        f"INSERT INTO violations ({vcols}) SELECT {vcols} FROM _ag_violations ON CONFLICT DO NOTHING"  # noqa: S608
+                    )
 
     def close(self) -> None:
         """Close the connection."""
