@@ -149,7 +149,9 @@ def test_migrations_concurrent_and_from_seed_schema(pg_schema: tuple[str, str]) 
     sink.close()
 
 
-def test_replayed_batch_overlapping_stored_rows_stores_nothing_twice(pg_schema: tuple[str, str], tmp_path: Path) -> None:
+def test_replayed_batch_overlapping_stored_rows_stores_nothing_twice(
+    pg_schema: tuple[str, str], tmp_path: Path
+) -> None:
     """A batch whose first commit did land (ambiguous commit) is replayed without duplicates or errors."""
     from agentgate.audit import MemorySink, violation_for
 

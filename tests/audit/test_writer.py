@@ -288,3 +288,27 @@ def test_sink_base_class_write_is_abstract() -> None:
     """A Sink subclass that does not implement write() fails loudly, not silently."""
     with pytest.raises(NotImplementedError):
         Sink().write([], [])
+
+
+def test_shutdown_with_a_hanging_sink_keeps_the_batch_on_disk_for_every_sink(tmp_path: Path) -> None:
+    """A sink that never returns cannot hold records hostage: shutdown spools the batch for each sink, the next writer replays it."""
+    hang, other = FlakySink(), MemorySink()
+    hang.spool_key, other.spool_key = "hang", "other"
+    hang.gate.clear()
+    w = open_auditor([hang, other], spool_dir=tmp_path, flush_interval=0.01)
+    for i in range(5):
+        w.record(*decision(i))
+    deadline = time.monotonic() + 10
+    while hang.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    w.shutdown(0.3)
+    assert other.records == []  # it comes after the hanging sink in the batch loop
+    healthy, other2 = MemorySink(), MemorySink()
+    healthy.spool_key, other2.spool_key = "hang", "other"
+    w2 = open_auditor([healthy, other2], spool_dir=tmp_path)
+    w2.record(*decision(99))
+    assert w2.flush(10)
+    for sink in (healthy, other2):
+        assert sorted(r.decision_id for r in sink.records) == ["d-0", "d-1", "d-2", "d-3", "d-4", "d-99"]
+    w2.shutdown()
+    hang.gate.set()

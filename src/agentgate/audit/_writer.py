@@ -171,7 +171,7 @@ class _Slot:
         self.next_try = 0.0
         self.backoff = _BACKOFF_MIN
         self.stored = 0
-        self.inflight: list[dict[str, Any]] = []
+        self.unsaved: list[dict[str, Any]] = []  # the batch in hand until stored or spooled
 
     @property
     def spooled(self) -> int:
@@ -376,9 +376,9 @@ class AuditWriter:
             t.join(timeout)
             if t.is_alive():  # a sink hangs: keep what is still in memory on disk instead
                 logger.error("agentgate audit: writer did not finish in %.1fs; spooling what is left", timeout or 0)
-                for slot in self._slots:
-                    if slot.inflight:
-                        slot.own.append(list(slot.inflight))
+                for slot in self._slots:  # the batch in hand, for every sink that has not got it yet
+                    if slot.unsaved:
+                        slot.own.append(list(slot.unsaved))
                     slot.own.close()
         # A caller that passed the closed check just before it was set may have appended late.
         while self._q:
@@ -490,6 +490,8 @@ class AuditWriter:
                     orphans.pop(0).remove()
                     break
             for slot in self._slots:
+                slot.unsaved = rows
+            for slot in self._slots:
                 if slot.backlog and time.monotonic() >= slot.next_try:
                     self._replay(slot)
                 if rows:
@@ -546,18 +548,16 @@ class AuditWriter:
     def _deliver(self, slot: _Slot, rows: list[dict[str, Any]]) -> None:
         if slot.backlog or not self._open_slot(slot):
             self._to_spool(slot, rows)
-            return
-        slot.inflight = rows
-        try:
-            slot.sink.write(rows, [v for r in rows if (v := violation_for(r)) is not None])
-        except Exception as exc:
-            slot.failed(exc, self._errors)
-            self._to_spool(slot, rows)
         else:
-            slot.ok()
-            slot.stored += len(rows)
-        finally:
-            slot.inflight = []
+            try:
+                slot.sink.write(rows, [v for r in rows if (v := violation_for(r)) is not None])
+            except Exception as exc:
+                slot.failed(exc, self._errors)
+                self._to_spool(slot, rows)
+            else:
+                slot.ok()
+                slot.stored += len(rows)
+        slot.unsaved = []
 
     def _to_spool(self, slot: _Slot, rows: list[dict[str, Any]]) -> None:
         slot.own.append(rows)
@@ -571,15 +571,12 @@ class AuditWriter:
         while slot.backlog:
             spool = slot.backlog[0]
             rows, end = spool.peek(self._batch)
-            if rows:
-                slot.inflight = rows
+            if rows:  # already on disk: a hang here loses nothing
                 try:
                     slot.sink.write(rows, [v for r in rows if (v := violation_for(r)) is not None])
                 except Exception as exc:
                     slot.failed(exc, self._errors)
                     return
-                finally:
-                    slot.inflight = []
                 slot.ok()
                 slot.stored += len(rows)
                 self._counts["replayed"] += len(rows)
@@ -588,6 +585,8 @@ class AuditWriter:
                 slot.backlog.pop(0)
                 if spool is not slot.own:
                     spool.remove()
+                if not slot.backlog:
+                    logger.info("agentgate audit: %s is back; spooled records replayed", slot.sink.describe())
             with self._progress:
                 self._progress.notify_all()
 
