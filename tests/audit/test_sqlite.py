@@ -86,6 +86,9 @@ def _filled(tmp_path: Path, n: int = 20) -> Path:
     report = verify(f"sqlite:///{db}")
     assert report.ok
     assert report.records == n
+    ((seq, head),) = report.heads.values()  # the anchor to keep elsewhere: last position and hash
+    assert seq == n
+    assert len(head) == 64
     return db
 
 

@@ -312,3 +312,24 @@ def test_shutdown_with_a_hanging_sink_keeps_the_batch_on_disk_for_every_sink(tmp
         assert sorted(r.decision_id for r in sink.records) == ["d-0", "d-1", "d-2", "d-3", "d-4", "d-99"]
     w2.shutdown()
     hang.gate.set()
+
+
+def test_spooled_and_spilled_records_are_redacted_on_disk(tmp_path: Path) -> None:
+    """Records waiting in the spool (sink down) or spilled (queue full) hold no raw secret, not even as a key."""
+    from .conftest import AWS_KEY, GITHUB_TOKEN
+
+    sink = FlakySink()
+    sink.down = True
+    w = open_auditor(sink, spool_dir=tmp_path, on_full="spill", queue_size=2, batch_size=2, flush_interval=0.01)
+    for i in range(40):
+        w.record(*decision(i, args={"note": f"use {AWS_KEY}", GITHUB_TOKEN: "as a key", "password": "Tr0ub4dor&3x"}))
+    assert not w.flush(0.3)
+    raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.jsonl"))
+    assert raw  # something is on disk...
+    for secret in (AWS_KEY[4:], GITHUB_TOKEN[4:], "Tr0ub4dor&3x"):
+        assert secret.encode() not in raw  # ...but no secret
+    assert w.stats()["spilled"] > 0
+    sink.down = False
+    assert w.flush(10)
+    assert len(sink.records) == 40
+    w.shutdown()

@@ -259,7 +259,8 @@ class Redactor:
                 if i >= _MAX_ITEMS:
                     out["..."] = f"{len(value) - _MAX_ITEMS} more items"
                     break
-                key = clean_text(k) if isinstance(k, str) else clean_text(str(k))
+                key, kc = self.text(clean_text(k) if isinstance(k, str) else clean_text(str(k)), lits)
+                changed = changed or kc  # a credential used as a key is masked like any other text
                 if isinstance(k, str) and self._secret_key(k) and v not in (None, "", MASK):
                     _leaves(v, found)
                     out[key] = MASK
