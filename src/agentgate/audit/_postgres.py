@@ -240,11 +240,14 @@ class PostgresStore:
     def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
         psycopg = _psycopg()
         self._n += 1
-        with self._conn.transaction(), self._conn.cursor(f"ag_{self._n}", row_factory=psycopg.rows.dict_row) as cur:
-            cur.itersize = 2000
-            cur.execute(sql, params)
-            for r in cur:
-                yield normalize_row(r)
+        try:
+            with self._conn.transaction(), self._conn.cursor(f"ag_{self._n}", row_factory=psycopg.rows.dict_row) as cur:
+                cur.itersize = 2000
+                cur.execute(sql, params)
+                for r in cur:
+                    yield normalize_row(r)
+        except psycopg.Error as exc:  # no tables yet, lost connection ...: an AgentGate error for the CLI
+            raise AuditError(f"reading audit records from {redact_url(self.url)} failed: {exc}") from exc
 
     def actions(
         self,

@@ -177,8 +177,11 @@ class SqliteStore:
         self._conn.close()
 
     def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
-        for r in self._conn.execute(sql, params):
-            yield normalize_row(dict(r))
+        try:
+            for r in self._conn.execute(sql, params):
+                yield normalize_row(dict(r))
+        except sqlite3.Error as exc:
+            raise AuditError(f"reading audit records from {self.path} failed: {exc}") from exc
 
     def actions(
         self,
