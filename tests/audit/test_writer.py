@@ -333,3 +333,30 @@ def test_spooled_and_spilled_records_are_redacted_on_disk(tmp_path: Path) -> Non
     assert w.flush(10)
     assert len(sink.records) == 40
     w.shutdown()
+
+
+def test_idle_writer_releases_its_connection_and_restarts_on_the_next_record(tmp_path: Path) -> None:
+    """After idle_close seconds the thread ends and closes the database; records around that moment are all stored, in one chain."""
+    import random
+
+    db = tmp_path / "a.db"
+    w = open_auditor(f"sqlite:///{db}", idle_close=0.05, flush_interval=0.01)
+    w.record(*decision(0))
+    assert w.flush(10)
+    time.sleep(0.3)
+    assert w._thread is None
+    sink = w.sinks[0]
+    assert isinstance(sink, SqliteSink)
+    assert sink._conn is None
+    rnd = random.Random(4)
+    for i in range(1, 40):  # land records just before, during and after retirements
+        time.sleep(rnd.uniform(0.0, 0.08))
+        w.record(*decision(i))
+    assert w.flush(10)
+    w.shutdown()
+    from agentgate.audit import verify
+
+    report = verify(f"sqlite:///{db}")
+    assert report.ok
+    assert report.records == 40
+    assert report.chains == 1

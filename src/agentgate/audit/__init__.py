@@ -55,6 +55,7 @@ def open_auditor(
     block_timeout: float = 1.0,
     spool_dir: str | os.PathLike[str] | None = None,
     exit_timeout: float = 10.0,
+    idle_close: float = 30.0,
     **sink_options: Any,
 ) -> AuditWriter:
     """Open the audit trail for *target* and return its writer.
@@ -76,6 +77,8 @@ def open_auditor(
         spool_dir: Where undeliverable records wait (default: next to the SQLite
             file, else ``.agentgate/spool``; ``AGENTGATE_AUDIT_SPOOL`` overrides).
         exit_timeout: How long the ``atexit`` drain waits for the sinks.
+        idle_close: Seconds of idleness after which the writer thread releases its
+            database connections and ends (the next record starts it again).
         sink_options: ``schema=`` for PostgreSQL, ``supabase_key=`` for Supabase.
 
     Raises:
@@ -97,6 +100,7 @@ def open_auditor(
         block_timeout=block_timeout,
         spool_dir=spool_dir if spool_dir is not None else spool_dir_for(sinks),
         exit_timeout=exit_timeout,
+        idle_close=idle_close,
     )
 
 

@@ -205,6 +205,8 @@ class AuditWriter:
         block_timeout: How long a caller waits for room under ``on_full="block"``.
         spool_dir: Directory of the local spool.
         exit_timeout: How long the ``atexit`` hook waits for the sinks.
+        idle_close: After this many idle seconds the writer thread closes its
+            connections and ends; the next record starts it again.
     """
 
     def __init__(
@@ -219,6 +221,7 @@ class AuditWriter:
         block_timeout: float = 1.0,
         spool_dir: str | os.PathLike[str] = ".agentgate/spool",
         exit_timeout: float = 10.0,
+        idle_close: float = 30.0,
     ) -> None:
         if on_full not in ("block", "spill"):
             from agentgate._errors import ConfigError
@@ -232,6 +235,7 @@ class AuditWriter:
         self._interval = float(flush_interval)
         self._block_timeout = float(block_timeout)
         self._exit_timeout = float(exit_timeout)
+        self._idle_close = float(idle_close)
         self._spool_dir = Path(spool_dir).absolute()  # a later chdir must not move the spool
         self._init_state()
         if not self.sinks:  # audit explicitly off: recording costs one call and stores nothing
@@ -250,6 +254,7 @@ class AuditWriter:
         self._progress = threading.Condition()
         self._pop_lock = threading.Lock()
         self._start_lock = threading.Lock()
+        self._run_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._closed = False
@@ -417,18 +422,39 @@ class AuditWriter:
     # ------------------------------------------------------------------ writer thread
 
     def _run(self) -> None:
+        with self._run_lock:  # a writer that retired is done closing its sinks before the next opens them
+            retired = self._loop()
+        if retired and (self._q or self._overflow.pending):
+            self._start()  # a record slipped in while retiring
+
+    def _retire(self) -> bool:
+        """Stop the idle thread (it closes its connections); the next record starts a new one."""
+        with self._start_lock:
+            if self._q or self._overflow.pending or self._stopping or any(s.backlog for s in self._slots):
+                return False
+            self._thread = None
+            self._idle = False
+        return True
+
+    def _loop(self) -> bool:
         for slot in self._slots:
             self._open_slot(slot)
             slot.backlog = claim_orphans(slot.dir, self.writer_id) + slot.backlog
         orphans = claim_orphans(self._spool_dir / "overflow", self.writer_id)
+        retired = False
         try:
             while True:
                 # Idle: sleep until a record arrives (no periodic wake-ups), or until the next
-                # retry of a sink with a backlog. Then give the batch up to flush_interval to fill.
+                # retry of a sink with a backlog; idle for `idle_close` seconds, release the
+                # connections and end the thread. Then give the batch up to flush_interval to fill.
                 backlog = [s.next_try for s in self._slots if s.backlog]
                 self._idle = True  # before looking at the queue: a record appended after the look kicks
                 if not (self._q or self._overflow.pending or orphans or self._stopping):
-                    self._kick.wait(max(0.0, min(backlog) - time.monotonic()) if backlog else None)
+                    if backlog:
+                        self._kick.wait(max(0.0, min(backlog) - time.monotonic()))
+                    elif not self._kick.wait(self._idle_close) and self._retire():
+                        retired = True
+                        break
                 self._idle = False
                 self._kick.clear()
                 if not self._stopping and len(self._q) < self._batch:
@@ -451,12 +477,14 @@ class AuditWriter:
         finally:
             for slot in self._slots:
                 slot.own.close()
+                slot.opened = False
                 try:
                     slot.sink.close()
                 except Exception:
                     logger.exception("agentgate audit: closing %s failed", slot.sink.describe())
             with self._progress:
                 self._progress.notify_all()
+        return retired
 
     def _open_slot(self, slot: _Slot) -> bool:
         if slot.opened:
