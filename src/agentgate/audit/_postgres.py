@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agentgate._errors import AuditError, MissingDependencyError
 
+from ._query import action_query
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import MIGRATIONS_TABLE, postgres_migrations
 from ._sink import Sink
@@ -262,25 +263,19 @@ class PostgresStore:
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Action rows matching the filters, in storage order (``ingest_id``)."""
-        where: list[str] = []
-        params: list[Any] = []
-        for col, val in (("agent_id", agent), ("task_id", task), ("tool_name", tool), ("verdict", verdict)):
-            if val is not None:
-                where.append(f"{col} = %s")
-                params.append(val)
-        if since is not None:
-            where.append("created_at >= %s")
-            params.append(since)
-        if after is not None:
-            where.append("ingest_id > %s")
-            params.append(after)
-        sql = "SELECT * FROM actions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ingest_id " + ("DESC" if newest_first else "ASC")
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(int(limit))
+        sql, params = action_query(
+            agent=agent,
+            task=task,
+            tool=tool,
+            verdict=verdict,
+            since=since,
+            after=after,
+            limit=limit,
+            newest_first=newest_first,
+            select="SELECT * FROM actions",
+            order_col="ingest_id",
+            ph="%s",
+        )
         return self._rows(sql, params)
 
     def chain_rows(self) -> Iterator[dict[str, Any]]:

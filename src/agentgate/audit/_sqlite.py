@@ -20,6 +20,7 @@ from typing import Any
 
 from agentgate._errors import AuditError
 
+from ._query import action_query
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import ADDED_COLUMNS, MIGRATIONS_TABLE, sqlite_migrations
 from ._sink import Sink
@@ -196,25 +197,19 @@ class SqliteStore:
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Action rows matching the filters, in storage order (``ingest_id`` is the rowid)."""
-        where: list[str] = []
-        params: list[Any] = []
-        for col, val in (("agent_id", agent), ("task_id", task), ("tool_name", tool), ("verdict", verdict)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        if after is not None:
-            where.append("rowid > ?")
-            params.append(after)
-        sql = "SELECT rowid AS ingest_id, * FROM actions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY rowid " + ("DESC" if newest_first else "ASC")
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
+        sql, params = action_query(
+            agent=agent,
+            task=task,
+            tool=tool,
+            verdict=verdict,
+            since=since,
+            after=after,
+            limit=limit,
+            newest_first=newest_first,
+            select="SELECT rowid AS ingest_id, * FROM actions",
+            order_col="rowid",
+            ph="?",
+        )
         return self._rows(sql, params)
 
     def chain_rows(self) -> Iterator[dict[str, Any]]:
