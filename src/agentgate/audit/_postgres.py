@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agentgate._errors import AuditError, MissingDependencyError
 
-from ._query import action_query
+from ._query import SqlStore
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import MIGRATIONS_TABLE, postgres_migrations
 from ._sink import Sink
@@ -220,7 +220,7 @@ class PostgresSink(Sink):
         return redact_url(self.url) + (f" (schema {self.schema})" if self.schema else "")
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """Reads the audit tables for the CLI and `verify` (server-side cursors)."""
 
     dialect = "postgres"
@@ -249,34 +249,6 @@ class PostgresStore:
                     yield normalize_row(r)
         except psycopg.Error as exc:  # no tables yet, lost connection ...: an AgentGate error for the CLI
             raise AuditError(f"reading audit records from {redact_url(self.url)} failed: {exc}") from exc
-
-    def actions(
-        self,
-        *,
-        agent: str | None = None,
-        task: str | None = None,
-        tool: str | None = None,
-        verdict: str | None = None,
-        since: str | None = None,
-        after: int | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> Iterator[dict[str, Any]]:
-        """Action rows matching the filters, in storage order (``ingest_id``)."""
-        sql, params = action_query(
-            agent=agent,
-            task=task,
-            tool=tool,
-            verdict=verdict,
-            since=since,
-            after=after,
-            limit=limit,
-            newest_first=newest_first,
-            select="SELECT * FROM actions",
-            order_col="ingest_id",
-            ph="%s",
-        )
-        return self._rows(sql, params)
 
     def chain_rows(self) -> Iterator[dict[str, Any]]:
         """Every action row, by writer and chain position (unchained rows first)."""

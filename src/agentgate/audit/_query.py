@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["action_query"]
+__all__ = ["SqlStore", "action_query"]
 
 
 def action_query(
@@ -47,3 +48,42 @@ def action_query(
         sql += f" LIMIT {ph}"
         params.append(int(limit))
     return sql, params
+
+
+class SqlStore:
+    """What the SQLite and PostgreSQL readers share: ``actions()`` over their own ``_rows``."""
+
+    _select = "SELECT * FROM actions"
+    _order_col = "ingest_id"
+    _ph = "%s"
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def actions(
+        self,
+        *,
+        agent: str | None = None,
+        task: str | None = None,
+        tool: str | None = None,
+        verdict: str | None = None,
+        since: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Action rows matching every filter given, in storage order (``ingest_id``)."""
+        sql, params = action_query(
+            agent=agent,
+            task=task,
+            tool=tool,
+            verdict=verdict,
+            since=since,
+            after=after,
+            limit=limit,
+            newest_first=newest_first,
+            select=self._select,
+            order_col=self._order_col,
+            ph=self._ph,
+        )
+        return self._rows(sql, params)

@@ -20,7 +20,7 @@ from typing import Any
 
 from agentgate._errors import AuditError
 
-from ._query import action_query
+from ._query import SqlStore
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import ADDED_COLUMNS, MIGRATIONS_TABLE, sqlite_migrations
 from ._sink import Sink
@@ -163,10 +163,13 @@ class SqliteSink(Sink):
         return f"sqlite:///{self.path}"
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """Reads an audit database for the CLI and `verify` (streams; never loads the table at once)."""
 
     dialect = "sqlite"
+    _select = "SELECT rowid AS ingest_id, * FROM actions"
+    _order_col = "rowid"
+    _ph = "?"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -183,34 +186,6 @@ class SqliteStore:
                 yield normalize_row(dict(r))
         except sqlite3.Error as exc:
             raise AuditError(f"reading audit records from {self.path} failed: {exc}") from exc
-
-    def actions(
-        self,
-        *,
-        agent: str | None = None,
-        task: str | None = None,
-        tool: str | None = None,
-        verdict: str | None = None,
-        since: str | None = None,
-        after: int | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> Iterator[dict[str, Any]]:
-        """Action rows matching the filters, in storage order (``ingest_id`` is the rowid)."""
-        sql, params = action_query(
-            agent=agent,
-            task=task,
-            tool=tool,
-            verdict=verdict,
-            since=since,
-            after=after,
-            limit=limit,
-            newest_first=newest_first,
-            select="SELECT rowid AS ingest_id, * FROM actions",
-            order_col="rowid",
-            ph="?",
-        )
-        return self._rows(sql, params)
 
     def chain_rows(self) -> Iterator[dict[str, Any]]:
         """Every action row, by writer and chain position (unchained rows first)."""
