@@ -1,11 +1,13 @@
 """AuditWriter: callers enqueue, one background thread does everything else.
 
 The caller's cost is one tuple and one ``deque.append`` (a few hundred
-nanoseconds): no JSON, no hashing, no lock, no I/O. The writer thread wakes when
-a batch is full or every ``flush_interval`` seconds, and for each record:
-redacts, converts to plain JSON data, assigns the next chain position
-(``seq``, ``prev_hash``, ``hash``), derives its ``violations`` row, and hands
-the batch to every sink.
+nanoseconds): no JSON, no hashing, no lock, no I/O. The writer thread sleeps
+until a record arrives, gives the batch up to ``flush_interval`` seconds (or
+until ``batch_size`` records) to fill, and for each record: redacts, converts to
+plain JSON data, assigns the next chain position (``seq``, ``prev_hash``,
+``hash``), derives its ``violations`` row, and hands the batch to every sink.
+Idle for ``idle_close`` seconds, it closes its connections and ends; the next
+record starts it again.
 
 Never dropped, never silently:
 
@@ -472,7 +474,7 @@ class AuditWriter:
                 if self._stopping and not self._q and not self._overflow.pending:
                     for slot in self._slots:
                         if slot.backlog:
-                            self._replay(slot, force=True)
+                            self._replay(slot)  # one last try, whatever the backoff says
                     break
         finally:
             for slot in self._slots:
@@ -592,7 +594,7 @@ class AuditWriter:
         if slot.own not in slot.backlog:
             slot.backlog.append(slot.own)
 
-    def _replay(self, slot: _Slot, force: bool = False) -> None:
+    def _replay(self, slot: _Slot) -> None:
         """Store the spooled rows of *slot*, oldest first, until done or the sink fails again."""
         if not self._open_slot(slot):
             return
