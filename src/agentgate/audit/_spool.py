@@ -35,6 +35,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: no cross-process claim, orphans replay on next start only
     fcntl = None  # type: ignore[assignment]
 
+from ._record import public
+
 __all__ = ["SpoolFile", "claim_orphans"]
 
 logger = logging.getLogger("agentgate.audit")
@@ -84,13 +86,7 @@ class SpoolFile:
         """Append *rows* durably (one JSON line each)."""
         if not rows:
             return
-        data = b"".join(
-            json.dumps(
-                {k: v for k, v in r.items() if not k.startswith("_")}, ensure_ascii=False, separators=(",", ":")
-            ).encode()
-            + b"\n"
-            for r in rows
-        )
+        data = b"".join(json.dumps(public(r), ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for r in rows)
         with self._lock:
             fh = self._open()
             fh.seek(0, os.SEEK_END)

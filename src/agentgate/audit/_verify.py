@@ -19,7 +19,7 @@ position and hash; keep them elsewhere (a ticket, a log shipper) to close that g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,9 +147,3 @@ def _check_violations(
             add(Problem("altered", f"violation {vid} of action {want['action_id']} was modified", vid))
     for vid, want in expected.items():
         add(Problem("deleted", f"violation {vid} of blocked action {want['action_id']} is missing", vid))
-
-
-def iter_problems(report: VerifyReport) -> Iterator[str]:
-    """Human lines for a report (the CLI prints these)."""
-    for p in report.problems:
-        yield str(p)

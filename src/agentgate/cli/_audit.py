@@ -21,6 +21,7 @@ from typing import IO, Any
 import click
 
 from agentgate._errors import AgentGateError, ConfigError
+from agentgate.audit._record import public
 
 __all__ = ["command"]
 
@@ -84,16 +85,12 @@ def _line(row: dict[str, Any]) -> str:
     )
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.startswith("_")}
-
-
 def _emit(rows: Iterable[dict[str, Any]], as_json: bool, out: IO[str] | None = None) -> int:
     n = 0
     for row in rows:
         n += 1
         if as_json:
-            click.echo(json.dumps(_public(row), ensure_ascii=False, default=str), file=out)
+            click.echo(json.dumps(public(row), ensure_ascii=False, default=str), file=out)
         else:
             click.echo(_line(row), file=out)
     return n
