@@ -67,3 +67,18 @@ def test_synonyms_and_matching_case_rules() -> None:
     assert not match_resource("reports", "reports-old/x", "path")
     pol = EffectivePolicy((make_scope(allowed_operations=["admin"]),))
     assert pol.allows_operation("delete") and pol.allows_operation("send")
+
+
+def test_account_matching_ignores_print_grouping() -> None:
+    """An IBAN printed in groups of four, or in lower case, is the same account; another IBAN is not."""
+    assert match_resource("DE44500105175407324931", "de44 5001 0517 5407 3249 31", "account")
+    assert not match_resource("DE44500105175407324931", "DE44 5001 0517 5407 3249 32", "account")
+
+
+def test_operation_is_the_first_verb_unless_a_later_one_destroys_or_pays() -> None:
+    """Nouns that look like verbs do not change a read; a later delete or transfer verb does."""
+    assert classify(ToolCall("get_release_notes", {})).operation == "read"
+    assert classify(ToolCall("get_run_status", {})).operation == "read"
+    assert classify(ToolCall("backup_and_delete", {})).operation == "delete"
+    assert classify(ToolCall("send_payment", {})).operation == "transfer"
+    assert classify(ToolCall("generate_invoice_pdf", {})).operation == "write"

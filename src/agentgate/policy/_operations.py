@@ -179,7 +179,6 @@ _NOUN_OPS: dict[str, str] = {
     "payments": "transfer",
     "funds": "transfer",
     "money": "transfer",
-    "invoice": "transfer",
     "config": "configure",
     "configuration": "configure",
     "settings": "configure",
@@ -225,8 +224,35 @@ _NAME_VERBS.update(
 _UPGRADES_WRITE = frozenset({"transfer", "configure", "send"})
 
 
+# Verbs that change what a name means wherever they stand (``backup_and_delete``,
+# ``refund_and_transfer``): they override an earlier, milder verb. Other words that
+# could be nouns (``release`` in ``get_release_notes``, ``run`` in ``get_run_status``)
+# only count as the verb when they come first.
+_OVERRIDING = frozenset(
+    {
+        "delete",
+        "remove",
+        "purge",
+        "destroy",
+        "wipe",
+        "erase",
+        "truncate",
+        "transfer",
+        "wire",
+        "withdraw",
+        "pay",
+        "refund",
+    }
+)
+
+
 def verb_operation(tokens: list[str]) -> str | None:
     """Derive an operation from the lower-case tokens of a tool name.
+
+    The first verb decides (tool names are verb-first); an unambiguous delete or
+    transfer verb later in the name overrides it. Nouns decide only when there is
+    no verb, or upgrade a generic write/send (``create_payment``, ``send_payment``:
+    transfer; ``update_config``: configure).
 
     >>> verb_operation(["send", "email"]), verb_operation(["update", "config"]), verb_operation(["read", "config"])
     ('send', 'configure', 'read')
@@ -234,18 +260,21 @@ def verb_operation(tokens: list[str]) -> str | None:
     ('transfer', 'delete', 'read')
     >>> verb_operation(["weather"]), verb_operation(["email", "user"]), verb_operation(["create", "payment"])
     (None, 'send', 'transfer')
+    >>> verb_operation(["get", "release", "notes"]), verb_operation(["backup", "and", "delete"]), verb_operation(["send", "payment"])
+    ('read', 'delete', 'transfer')
     """
     verb: str | None = None
     noun: str | None = None
     for tok in tokens:
         op = _NAME_VERBS.get(tok)
-        if op and (verb is None or _RANK[op] < _RANK[verb]):
-            verb = op
+        if op:
+            if verb is None or (tok in _OVERRIDING and _RANK[op] < _RANK[verb]):
+                verb = op
         nop = _NOUN_OPS.get(tok)
         if nop and (noun is None or _RANK[nop] < _RANK[noun]):
             noun = nop
     if verb is None:
         return noun
-    if verb == "write" and noun in _UPGRADES_WRITE:
+    if verb in ("write", "send") and noun in _UPGRADES_WRITE and _RANK[noun] < _RANK[verb]:
         return noun
     return verb

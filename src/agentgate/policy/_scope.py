@@ -293,6 +293,11 @@ def match_resource(pattern: str, value: str, kind: str = "generic") -> bool:
         if _is_glob(pat):
             return "@" in v and v.count("@") == 1 and bool(_glob_regex(pat, "", True).match(v))
         return v == pat
+    if kind == "account":
+        # IBANs and card numbers are printed in groups; spaces and dashes are not part of them.
+        v = "".join(value.split()).replace("-", "").lower()
+        pat = "".join(pattern.split()).replace("-", "").lower()
+        return bool(_glob_regex(pat, "", True).match(v)) if _is_glob(pat) else v == pat
     # generic names: case-insensitive, exact or glob
     v = value.strip().lower()
     pat = pattern.strip().lower()
