@@ -11,6 +11,7 @@ from __future__ import annotations
 from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
 from .filesystem import analyze_files
 from .http import analyze_http
+from .injection import analyze_injection
 from .scope import analyze_scope
 from .secrets import analyze_secrets
 from .shell import analyze_shell
@@ -33,4 +34,5 @@ DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (
     analyze_http,
     analyze_shell,
     analyze_secrets,
+    analyze_injection,
 )
