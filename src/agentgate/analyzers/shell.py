@@ -83,6 +83,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context
@@ -269,18 +270,42 @@ def _fast(s: str) -> Script:
             return None
         return Word("".join(buf), s[start:i], dyn, tuple(subs))
 
+    hd_nl = hd_end = -1  # the newline ending a line with here-documents; where lexing resumes
+
     def redirect() -> None:
-        nonlocal i
+        nonlocal i, hd_nl, hd_end
         m = _REDIR_OP.match(s, i)
-        if m is None or m.group() == "<<" or s.startswith("(", m.end()):
+        if m is None or s.startswith("(", m.end()):
             raise _BailError
-        i = m.end()
+        op = m.group()
+        strip = op == "<<" and s.startswith("-", m.end())
+        i = m.end() + strip
         while i < n and s[i] in " \t":
             i += 1
         w = read_word()
         if w is None:
             raise _BailError
-        redirs.append(Redirect(m.group(), w))
+        if op != "<<":
+            redirs.append(Redirect(op, w))
+            return
+        # A here-document: its body starts on the next line (after any earlier body on this line).
+        if hd_nl < 0:
+            hd_nl = s.find("\n", i)
+            if hd_nl < 0:
+                raise _BailError
+            hd_end = hd_nl + 1
+        start = pos = hd_end
+        while pos < n:
+            eol = s.find("\n", pos)
+            line = s[pos : n if eol < 0 else eol]
+            if (line.lstrip("\t") if strip else line) == w.text:
+                hd_end = n if eol < 0 else eol + 1
+                break
+            pos = n if eol < 0 else eol + 1
+        else:
+            hd_end = n  # unterminated: bash reads to the end
+        body_end = pos if pos < n else n
+        redirs.append(Redirect("<<", w, s[start:body_end]))
 
     while i < n:
         c = s[i]
@@ -290,7 +315,10 @@ def _fast(s: str) -> Script:
             if s.startswith(";;", i) or s.startswith(";&", i):
                 raise _BailError
             end_pipeline()
-            i += 1
+            if i == hd_nl:
+                i, hd_nl = hd_end, -1  # skip the here-document bodies
+            else:
+                i += 1
         elif c == "|" or c == "&":
             two = s[i : i + 2]
             if two in ("||", "&&"):
@@ -487,6 +515,40 @@ def _bl_collect(node: object, s: str, out: list[Pipeline]) -> None:
 # ------------------------------------------------------------------------------ parse
 
 
+def _bashlex_safe(command: str) -> bool:
+    """Whether to hand *command* to bashlex: not when it is too long to parse quickly."""
+    return len(command) <= 16384
+
+
+_bashlex_module: Any = None
+
+
+def _bashlex() -> Any:
+    """bashlex, with a guard against the one input it never returns from.
+
+    bashlex 0.18's ``_paramexpand`` loops forever on a ``${`` with no ``}`` after it in
+    the word (``string.find`` returns -1 and the scan restarts); the guard raises
+    instead, so the shlex fallback takes the command. Found by fuzzing.
+    """
+    global _bashlex_module
+    if _bashlex_module is None:
+        import bashlex
+        import bashlex.subst as subst
+
+        original = subst._paramexpand
+        if not getattr(original, "agentgate_guard", False):
+
+            def paramexpand(parserobj: Any, string: str, sindex: int) -> Any:
+                if string.startswith("${", sindex) and string.find("}", sindex + 2) < 0:
+                    raise ValueError("unterminated ${")
+                return original(parserobj, string, sindex)
+
+            paramexpand.agentgate_guard = True  # type: ignore[attr-defined]
+            subst._paramexpand = paramexpand
+        _bashlex_module = bashlex
+    return _bashlex_module
+
+
 _ARITH = re.compile(r"\$\(\((?:[^()]|\([^()]*\))*\)\)")
 
 
@@ -542,12 +604,12 @@ def parse(command: str) -> tuple[Script | None, str]:
         return _fast(command), "fast"
     except _BailError:
         pass
-    try:
-        import bashlex
-
-        return tuple(p for node in bashlex.parse(command) for p in _bl_script(node, command)), "bashlex"
-    except Exception:  # noqa: S110 - bashlex raises many types; shlex below decides
-        pass
+    if _bashlex_safe(command):
+        try:
+            bashlex = _bashlex()
+            return tuple(p for node in bashlex.parse(command) for p in _bl_script(node, command)), "bashlex"
+        except Exception:  # noqa: S110 - bashlex raises many types; shlex below decides
+            pass
     try:
         return _shlex(command), "shlex"
     except ValueError:
@@ -1094,6 +1156,8 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
     for r in cmd.redirects:
         if r.heredoc is not None and base:
             _inline(base, r.heredoc, st)
+            if base == "cat":
+                out.echo_text = r.heredoc  # cat <<EOF | sh runs the body
         if r.target is None:
             continue
         for _tag, sub in r.target.subs:
