@@ -360,3 +360,28 @@ def test_idle_writer_releases_its_connection_and_restarts_on_the_next_record(tmp
     assert report.ok
     assert report.records == 40
     assert report.chains == 1
+
+
+def test_corrupted_spool_line_is_skipped_loudly_not_spun_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An orphan spool with a garbage line still replays its good rows, logs the bad one, and the writer moves on."""
+    sink = MemorySink()
+    sink.spool_key = "k"
+    w = open_auditor(sink, spool_dir=tmp_path)
+    w.record(*decision(0))
+    assert w.flush(10)
+    good = [r.to_dict() for r in sink.records]
+    w.shutdown()
+    orphan = tmp_path / "k" / "deadwriter.jsonl"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    import json as _json
+
+    orphan.write_text(_json.dumps(good[0] | {"id": "0190-replayed"}) + "\n{not json\n")
+    sink2 = MemorySink()
+    sink2.spool_key = "k"
+    w2 = open_auditor(sink2, spool_dir=tmp_path)
+    w2.record(*decision(1))
+    assert w2.flush(10)
+    assert sorted(r.decision_id for r in sink2.records) == ["d-0", "d-1"]
+    assert "unreadable line" in caplog.text
+    assert not orphan.exists()
+    w2.shutdown()

@@ -116,8 +116,9 @@ class SpoolFile:
             for line, end in self._lines(self._read_at):  # noqa: B007 - end is the offset after the last row read
                 try:
                     rows.append(json.loads(line))
-                except ValueError:
+                except ValueError:  # a corrupted line cannot be replayed; say so, and do not wait for it
                     logger.error("agentgate audit: unreadable line in spool %s skipped", self.path)
+                    self.pending -= 1
                 if len(rows) >= limit:
                     break
         return rows, end
@@ -125,6 +126,8 @@ class SpoolFile:
     def advance(self, end: int, n: int) -> None:
         """Mark rows up to *end* as stored; empty the file once everything is."""
         with self._lock:
+            if end == self._read_at and n == 0:
+                self.pending = 0  # nothing left that can be read: never spin on a miscount
             self._read_at = end
             self.pending = max(0, self.pending - n)
             fh = self._fh
