@@ -175,3 +175,32 @@ def test_replayed_batch_overlapping_stored_rows_stores_nothing_twice(
     assert _q(url, schema, "SELECT count(*), count(DISTINCT id) FROM actions") == [(20, 20)]
     assert _q(url, schema, "SELECT count(*) FROM violations") == [(5,)]
     assert verify(url).ok
+
+
+_EXIT_WRITER = """
+import sys
+from agentgate.audit import open_auditor
+from tests.audit.conftest import decision
+
+w = open_auditor(sys.argv[1], flush_interval=60.0, spool_dir=sys.argv[2])
+for i in range(2000):
+    w.record(*decision(i))
+# exits without flush() or shutdown(): the atexit hook must store everything
+"""
+
+
+def test_process_exiting_without_flush_stores_everything_in_postgres(
+    pg_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    """A process that records 2,000 decisions and just exits has all of them in PostgreSQL."""
+    import os
+    import subprocess
+    import sys
+
+    url, schema = pg_schema
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]))
+    p = subprocess.run([sys.executable, "-c", _EXIT_WRITER, url, str(tmp_path)], env=env, timeout=60, check=False)
+    assert p.returncode == 0
+    assert _q(url, schema, "SELECT count(*), max(seq) FROM actions") == [(2000, 2000)]
+    assert verify(url).ok
