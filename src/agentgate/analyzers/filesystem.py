@@ -360,7 +360,7 @@ _SENSITIVE = _table(
 )
 _PERSISTENCE = _table(
     {
-        "shell_rc": r"/\.(?:bashrc|bash_profile|bash_login|bash_logout|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|mkshrc)$|/\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|bashrc|zshrc|zsh/zshrc|environment)$|^/etc/profile\.d/|/\.pam_environment$",
+        "shell_rc": r"/\.(?:bashrc|bash_profile|bash_login|bash_logout|bash_aliases|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|mkshrc)$|/\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|bashrc|zshrc|zsh/zshrc|environment)$|^/etc/profile\.d/|/\.pam_environment$",
         "crontab": r"^/etc/(?:crontab|anacrontab)$|^/etc/cron\.[^/]+/|^/var/spool/cron/|^/var/at/",
         "ssh_authorized_keys": r"/\.ssh/(?:authorized_keys2?|rc|environment|config)$|^/etc/ssh/sshd_config",
         "service_unit": r"^/(?:etc|lib|usr/lib)/systemd/|/\.config/systemd/|^/etc/init\.d/|^/etc/rc\.local$|^/etc/init/|/library/launch(?:agents|daemons)/|/\.config/autostart/|/start menu/programs/startup/",

@@ -1216,7 +1216,8 @@ _ROOT = "the filesystem root or the home directory"
 _TOP = "a top-level directory"
 _SYS = "a system directory"
 _GIT = "a git repository's database"
-_CWD = "the working directory or one of its parents"
+_CWD = "the working directory"
+_PARENT = "a parent of the working directory"
 _PERSONAL = "a personal folder of the home directory"
 _HOME_DATA = _words(
     "documents desktop downloads pictures music videos movies library .ssh .gnupg .config .local .aws .kube projects src code"
@@ -1242,15 +1243,17 @@ def _danger(np: NormalizedPath, st: _State) -> str | None:
             return _ROOT
         if facts.system:
             return _SYS
-        if facts.top_level:
+        if facts.top_level and f not in _SCRATCH:
             return _TOP
         if facts.git_db:
             return _GIT
         if posixpath.dirname(f) == home and posixpath.basename(f).lower() in _HOME_DATA:
             return _PERSONAL
     for base in {st.cwd, os.getcwd()}:
-        if base == np.resolved or base.startswith(np.resolved.rstrip("/") + "/"):
+        if base == np.resolved:
             return _CWD
+        if base.startswith(np.resolved.rstrip("/") + "/"):
+            return _PARENT
     return None
 
 
@@ -1508,7 +1511,8 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
                 _emit(st, "shell.persistence", _BLOCK, "crontab installs scheduled jobs (persistence)", shown)
     elif (
         (base == "systemctl" and "enable" in ops)
-        or base in ("update-rc.d", "chkconfig", "at", "batch")
+        or base in ("update-rc.d", "chkconfig", "batch")
+        or (base == "at" and not {"l", "c", "r", "d"} & set(short))
         or (base == "launchctl" and ops[:1] in (["load"], ["bootstrap"], ["submit"]))
     ):
         _emit(st, "shell.persistence", _ESC, f"{shown} makes something run later or at boot", shown)
@@ -1642,7 +1646,7 @@ def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -
     for t in targets:
         np = _path(t, st)
         why = _danger(np, st)
-        if why and why not in (_CWD, _PERSONAL):
+        if why and why not in (_CWD, _PARENT, _PERSONAL):
             _emit(st, "shell.permissions", _BLOCK, f"{base} on {t} changes {why}", shown)
         _scope(np, t, st, _BLOCK, f"{base} changes {t}")
 
@@ -1654,14 +1658,21 @@ def _find(args: list[str], st: _State, shown: str) -> str | None:
     roots = args[:k] or ["."]
     name_pat = next((args[j + 1] for j in range(k, len(args) - 1) if args[j] in ("-name", "-iname", "-path")), "x")
     danger = None
+    filtered = any(a in ("-name", "-iname", "-path", "-ipath", "-regex", "-newer", "-mtime", "-user") for a in args[k:])
     for r in roots:
         np = _path(r, st)
         why = _danger(np, st)
-        if why and why != _CWD:
+        if why == _CWD and "-delete" in args and not filtered:
+            _emit(
+                st, "shell.destructive", _ESC, f"find {r} -delete without a filter empties the working directory", shown
+            )
+        if why == _CWD or (filtered and why in (_PARENT, _TOP)):
+            why = None  # a filtered search of /tmp or /opt only touches what it matches
+        if why:
             danger = danger or why
-        if why and why != _CWD and _HUNT_NAME.search(name_pat):
+        if why and _HUNT_NAME.search(name_pat):
             _emit(st, "shell.sensitive", _BLOCK, f"find {r} -name {name_pat} hunts for credentials", shown)
-        if "-delete" in args and why and why != _CWD:
+        if "-delete" in args and why:
             _emit(st, "shell.destructive", _BLOCK, f"find {r} -delete deletes {why}", shown)
         _scope(np, r, st, _ESC, f"find searches {r}")
     j = k
