@@ -148,3 +148,25 @@ def test_action_columns_start_with_the_seed_schema() -> None:
     )
     assert len({new_id() for _ in range(1000)}) == 1000
     assert uuid.UUID(new_id()).version == 7
+
+
+def test_chain_format_is_pinned() -> None:
+    """The hashed columns are exactly the stored ones minus the chain links; a golden hash pins the format."""
+    assert set(HASHED_COLUMNS) == set(ACTION_COLUMNS) - {"prev_hash", "hash"}
+    row = dict.fromkeys(HASHED_COLUMNS)
+    row.update(
+        id="0190f0c2-0000-7000-8000-000000000001",
+        created_at="2026-11-25T12:00:00.000000+00:00",
+        tool_name="read_file",
+        payload={"arguments": {"path": "reports/q3.csv"}, "framework": "python", "call_id": None},
+        verdict="allow",
+        severity="low",
+        tier_used=1,
+        findings=[],
+        writer_id="w",
+        seq=1,
+    )
+    # Independently: sha256(prev_hash + json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)).
+    assert (
+        record_hash(dict(row, prev_hash=GENESIS)) == "61bf71f3ccf06f6c710561cac633d521a810d79063e5c927a5e4bdf6796f7827"
+    )

@@ -94,8 +94,38 @@ ACTION_COLUMNS: tuple[str, ...] = (
     "hash",
 )
 
-#: The columns covered by a record's hash.
-HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ACTION_COLUMNS if c not in ("prev_hash", "hash"))
+#: The columns covered by a record's hash, in the order of the hashed array. This is the
+#: chain's format: stored rows verify against it forever, so it is spelled out rather than
+#: derived, and a column added by a later migration is not covered unless a new chain
+#: format (recognizable per row) is introduced with it.
+HASHED_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "agent_id",
+    "task_id",
+    "user_id",
+    "tool_name",
+    "payload",
+    "verdict",
+    "policy_name",
+    "severity",
+    "tier_used",
+    "reasoning",
+    "decision_id",
+    "framework",
+    "findings",
+    "latency_us",
+    "judge_model",
+    "judge_latency_ms",
+    "policy_revision",
+    "mode",
+    "would_block",
+    "confidence",
+    "blast_radius",
+    "redacted",
+    "writer_id",
+    "seq",
+)
 
 VIOLATION_COLUMNS: tuple[str, ...] = ("id", "action_id", "created_at", "severity", "details")
 
