@@ -82,3 +82,12 @@ def test_operation_is_the_first_verb_unless_a_later_one_destroys_or_pays() -> No
     assert classify(ToolCall("backup_and_delete", {})).operation == "delete"
     assert classify(ToolCall("send_payment", {})).operation == "transfer"
     assert classify(ToolCall("generate_invoice_pdf", {})).operation == "write"
+
+
+def test_attachments_are_path_resources_and_path_commands_are_sniffed() -> None:
+    """E-mail attachments are paths checked by the file analyzer; /bin/rm and fork bombs sniff as shell."""
+    c = classify(ToolCall("send_email", {"to": "a@acme.com", "attachments": ["reports/q3.csv"]}))
+    assert [(r.argument, r.kind) for r in c.resources if r.kind == "path"] == [("attachments", "path")]
+    assert [t.argument for t in c.targets["file"]] == ["attachments[0]"]
+    assert "shell" in classify(ToolCall("save_note", {"note": "/bin/rm -rf /"})).targets
+    assert "shell" in classify(ToolCall("save_note", {"note": ":(){ :|:& };:"})).targets
