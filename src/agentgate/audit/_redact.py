@@ -225,7 +225,7 @@ class Redactor:
         """
         found: list[str] = list(literals)
         out, changed = self._walk(value, [], 0, found)
-        lits = sorted({x for x in found if len(x) >= 4}, key=len, reverse=True)
+        lits = sorted({x for x in found if len(x) >= 4}, key=len, reverse=True) if found else []
         if lits:
             out, again = _scrub(out, lits, 0)
             changed = changed or again
