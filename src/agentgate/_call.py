@@ -74,16 +74,20 @@ class ToolCall:
     call_id: str | None = None
     spec: ToolSpec | None = None
     raw_payload: str | None = None
+    _strings: tuple[tuple[str, str], ...] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def string_arguments(self) -> list[tuple[str, str]]:
+    def string_arguments(self) -> tuple[tuple[str, str], ...]:
         """Every string inside the arguments, with a dotted path to it.
 
         Nested dicts and lists are walked (``body.to[0]``) so a URL or a path
-        buried in a structure is still seen.
+        buried in a structure is still seen. Computed once per call (classification
+        and several analyzers read it).
         """
-        out: list[tuple[str, str]] = []
-        _walk_strings(self.arguments, "", out, 0)
-        return out
+        if self._strings is None:
+            out: list[tuple[str, str]] = []
+            _walk_strings(self.arguments, "", out, 0)
+            object.__setattr__(self, "_strings", tuple(out))
+        return self._strings  # type: ignore[return-value]
 
 
 _MAX_DEPTH = 8

@@ -334,17 +334,11 @@ class Firewall:
             name, reason = top.rule_id, _reason(deciding)
         else:
             name, reason = "", "no rule matched" if not findings else "only informational findings"
+        # Positional: this runs for every decision, and keyword binding costs measurably more.
         v = Verdict(
-            action,
-            1,
-            name,
-            _max_sev(findings),
-            reason,
-            findings=tuple(findings),
-            decision_id=_decision_id(),
-            policy_revision=self._revision,
-            mode=self.mode,
-        )
+            action, 1, name, _max_sev(findings), reason, 1.0, True, tuple(findings), _decision_id(), 0.0,
+            self._revision, self.mode, False, None, None, None, {},
+        )  # fmt: skip
         if not record:
             return _with_latency(v, t0, self.mode)
         return self._finish(call, v, t0, agent)

@@ -1033,9 +1033,13 @@ def _scope_parts(u: ParsedURL, policy: EffectivePolicy, raw: str) -> list[_Parts
 def _items(ctx: Context) -> list[tuple[str, str, str, bool]]:
     """(argument, value, source, is_host) for every URL target and host resource, de-duplicated."""
     out: list[tuple[str, str, str, bool]] = []
+    targets = ctx.targets("http")
+    hosts = [r for r in ctx.classification.resources if r.kind == "host"]
+    if not targets and not hosts:
+        return out
     seen: set[tuple[str, str]] = set()
-    raw = [(t.argument, t.value, t.source, False) for t in ctx.targets("http")]
-    raw.extend((r.argument, r.value, "name", True) for r in ctx.resources("host"))
+    raw = [(t.argument, t.value, t.source, False) for t in targets]
+    raw.extend((r.argument, r.value, "name", True) for r in hosts)
     for item in raw:
         if (item[0], item[1]) not in seen and item[1].strip():
             seen.add((item[0], item[1]))
@@ -1046,12 +1050,15 @@ def _items(ctx: Context) -> list[tuple[str, str, str, bool]]:
 def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
     """The HTTP/SSRF analyzer (see module docstring for rules and tiers)."""
     del call
+    items = _items(ctx)
+    if not items:
+        return []
     settings = ctx.settings
     allow = tuple(settings.allow_private_networks)
     policy = ctx.policy
     scoped = any(lay.allowed_resources or lay.denied_resources for lay in policy.layers)
     findings: list[Finding] = []
-    for argument, value, source, is_host in _items(ctx):
+    for argument, value, source, is_host in items:
         tier = _tier(ctx, argument, source, value)
         parts = list(_static_parts(value, tier, allow, is_host))
         if tier == "fetch":

@@ -216,6 +216,11 @@ _MARKERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# One pass finds which providers' markers occur (longest first, so "sk-ant-" is Anthropic's).
+_MARKER_OWNER = {k: n for n, marks in _MARKERS.items() for k in marks}
+_MARKER_RE = re.compile("|".join(re.escape(k) for k in sorted(_MARKER_OWNER, key=len, reverse=True)))
+
+
 @functools.lru_cache(maxsize=256)
 def _token_re(names: frozenset[str]) -> re.Pattern[str]:
     alts = "|".join(f"(?P<{n}>{rx})" for n, rx, *_ in _TOKEN_SPECS if n in names)
@@ -429,7 +434,7 @@ def _find_cached(text: str) -> tuple[SecretMatch, ...]:
 
 def _find(text: str) -> list[SecretMatch]:
     out: list[SecretMatch] = []
-    present = frozenset(n for n, marks in _MARKERS.items() if any(k in text for k in marks))
+    present = frozenset(_MARKER_OWNER[m.group()] for m in _MARKER_RE.finditer(text))
     for m in _token_re(present).finditer(text) if present else ():
         name = m.lastgroup or ""
         tok = m.group()
@@ -501,7 +506,7 @@ def _find(text: str) -> list[SecretMatch]:
                     ("amazonaws.com", "aws.amazon.com"),
                 )
             )
-    if sum(c.isdigit() for c in text[:4096]) >= 13 or len(text) > 4096:
+    if _CARD_RUN.search(text):  # one C-level scan; most text has no 13-digit run at all
         out.extend(_cards(text))
     return _dedupe(out)
 
