@@ -291,6 +291,16 @@ def guard(
 
             return gen_wrapper  # type: ignore[return-value]
 
+        if not drop_first:
+
+            @functools.wraps(fn)
+            def plain_wrapper(*args: Any, **kwargs: Any) -> Any:
+                # The common case, inlined: this wrapper is on the hot path of every guarded call.
+                (firewall or get_firewall()).check(ToolCall._fast(name, binder(args, kwargs), spec))
+                return fn(*args, **kwargs)
+
+            return plain_wrapper  # type: ignore[return-value]
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             fw().check(make_call(args, kwargs))

@@ -76,6 +76,19 @@ class ToolCall:
     raw_payload: str | None = None
     _strings: tuple[tuple[str, str], ...] | None = field(default=None, init=False, repr=False, compare=False)
 
+    @classmethod
+    def _fast(cls, tool_name: str, arguments: Mapping[str, Any], spec: ToolSpec | None) -> ToolCall:
+        """A ``python`` call built without the frozen ``__init__`` (the guard's hot path)."""
+        obj = object.__new__(cls)
+        _set_tool(obj, tool_name)
+        _set_args(obj, arguments)
+        _set_framework(obj, "python")
+        _set_call_id(obj, None)
+        _set_spec(obj, spec)
+        _set_raw(obj, None)
+        _set_strings(obj, None)
+        return obj
+
     def string_arguments(self) -> tuple[tuple[str, str], ...]:
         """Every string inside the arguments, with a dotted path to it.
 
@@ -89,6 +102,15 @@ class ToolCall:
             object.__setattr__(self, "_strings", tuple(out))
         return self._strings  # type: ignore[return-value]
 
+
+_slots = ToolCall.__dict__
+_set_tool = _slots["tool_name"].__set__
+_set_args = _slots["arguments"].__set__
+_set_framework = _slots["framework"].__set__
+_set_call_id = _slots["call_id"].__set__
+_set_spec = _slots["spec"].__set__
+_set_raw = _slots["raw_payload"].__set__
+_set_strings = _slots["_strings"].__set__
 
 _MAX_DEPTH = 8
 _MAX_STRINGS = 512

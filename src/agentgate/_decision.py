@@ -183,6 +183,18 @@ class Verdict:
         """True when the call must not run."""
         return self.action is VerdictType.BLOCK
 
+    @classmethod
+    def _fast(cls, *values: Any) -> Verdict:
+        """Build from all field values in order, bypassing the frozen ``__init__``.
+
+        The firewall makes one Verdict per decision; the generated frozen init costs
+        ~0.5 µs more than setting the slots directly, on a ~10 µs budget.
+        """
+        obj = object.__new__(cls)
+        for setter, value in zip(_VERDICT_SETTERS, values, strict=True):
+            setter(obj, value)
+        return obj
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``agentgate check --json``, the API)."""
         return {
@@ -203,3 +215,6 @@ class Verdict:
             "judge_latency_ms": self.judge_latency_ms,
             "blast_radius": self.blast_radius,
         }
+
+
+_VERDICT_SETTERS = tuple(Verdict.__dict__[f].__set__ for f in Verdict.__dataclass_fields__)

@@ -335,7 +335,7 @@ class Firewall:
         else:
             name, reason = "", "no rule matched" if not findings else "only informational findings"
         # Positional: this runs for every decision, and keyword binding costs measurably more.
-        v = Verdict(
+        v = Verdict._fast(
             action, 1, name, _max_sev(findings), reason, 1.0, True, tuple(findings), _decision_id(), 0.0,
             self._revision, self.mode, False, None, None, None, {},
         )  # fmt: skip

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import getaddresses
+from types import MappingProxyType
 from typing import Any
 
 from .._call import ToolCall, ToolSpec
@@ -624,13 +625,16 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
                 op, op_source = canonical(word), "content"
                 break
     return Classification(
-        kind=st.kind,
-        operation=op,
-        operation_source=op_source if op else "none",
-        resources=tuple(resources),
-        targets={k: tuple(v) for k, v in targets.items()},
-        side_effect=st.side_effect,
+        st.kind,
+        op,
+        op_source if op else "none",
+        tuple(resources),
+        {k: tuple(v) for k, v in targets.items()} if targets else _NO_TARGETS,
+        st.side_effect,
     )
+
+
+_NO_TARGETS: Mapping[str, tuple[Target, ...]] = MappingProxyType({})
 
 
 _OP_STRENGTH = ("admin", "delete", "write", "read")
