@@ -355,11 +355,18 @@ _SQL_FRAGMENT_RE = re.compile(
     r"['\")0-9](?:\s|/\*[^*]*\*/)*(?:;(?:\s|/\*[^*]*\*/)*(?:select|insert|update|delete|drop|truncate|alter|create|grant|revoke|exec|execute|declare|copy|shutdown|waitfor|load|attach)\b|union(?:(?:\s|/\*[^*]*\*/)+all)?(?:\s|/\*[^*]*\*/)+select\b|(?:or|and)(?:\s|/\*[^*]*\*/)+(?:'[^']*'|\d+)(?:\s|/\*[^*]*\*/)*(?:=|<>|!=|<=|>=|<|>|like\b)|(?:or|and)(?:\s|/\*[^*]*\*/)+true\b|--)",
     re.IGNORECASE,
 )
-_SHELL_RE = re.compile(
-    r"(?:^\s*(?:sudo\s+|env\s+|exec\s+|nohup\s+|\w+=\S*\s+)*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:rm|curl|wget|bash|sh|zsh|dash|ksh|nc|ncat|netcat|socat|telnet|chmod|chown|chgrp|dd|mkfs(?:\.\w+)?|python[0-9.]*|perl|ruby|php|node|eval|base64|crontab|kill|pkill|killall|su|sudo|scp|rsync|ssh|tar|find|xargs|echo|printf|cat|cp|mv|ln|git|docker|kubectl|systemctl|service|iptables|useradd|usermod|passwd|shutdown|reboot|mount|umount|ls|grep|head|tail|wc|sed|awk|tee|touch|mkdir|rmdir|truncate|shred|openssl|nohup|at|tr|sort|uniq|env|export|source|npm|pip[0-9.]*|apt(?:-get)?|yum|brew|make|powershell|cmd|iex|chattr|setfacl|history|unset|alias)(?:\s|$|;|\||&)"
-    r"|\$\(|`[^`]+`|\$\{|\$IFS|/dev/(?:tcp|udp)/|\|\s*(?:ba|z|da|k)?sh\b|;\s*\w+\s|&&|\|\||[:\w]+\s*\(\)\s*\{)",  # last: fork bombs
+# A command line either starts with a known command (after sudo/env/VAR=...), or holds
+# shell syntax somewhere. The start is one anchored match; the syntax is only searched
+# for when one of its characters occurs (a C-level scan), so prose costs ~nothing.
+_SHELL_START = re.compile(
+    r"\s*(?:sudo\s+|env\s+|exec\s+|nohup\s+|\w+=\S*\s+)*(?:/(?:usr/)?(?:local/)?s?bin/)?(?:rm|curl|wget|bash|sh|zsh|dash|ksh|nc|ncat|netcat|socat|telnet|chmod|chown|chgrp|dd|mkfs(?:\.\w+)?|python[0-9.]*|perl|ruby|php|node|eval|base64|crontab|kill|pkill|killall|su|sudo|scp|rsync|ssh|tar|find|xargs|echo|printf|cat|cp|mv|ln|git|docker|kubectl|systemctl|service|iptables|useradd|usermod|passwd|shutdown|reboot|mount|umount|ls|grep|head|tail|wc|sed|awk|tee|touch|mkdir|rmdir|truncate|shred|openssl|nohup|at|tr|sort|uniq|env|export|source|npm|pip[0-9.]*|apt(?:-get)?|yum|brew|make|powershell|cmd|iex|chattr|setfacl|history|unset|alias)(?:\s|$|;|\||&)",
     re.IGNORECASE,
 )
+_SHELL_SYNTAX = re.compile(
+    r"\$\(|`[^`]+`|\$\{|\$IFS|/dev/(?:tcp|udp)/|\|\s*(?:ba|z|da|k)?sh\b|;\s*\w+\s|&&|\|\||\(\)\s*\{",  # last: fork bombs
+    re.IGNORECASE,
+)
+_SHELL_CHARS = ("$", "`", "|", ";", "&&", "()", "/dev/")
 
 
 def _looks_url(v: str) -> bool:
@@ -382,7 +389,11 @@ def _looks_sql(v: str) -> bool:
 
 
 def _looks_shell(v: str) -> bool:
-    return len(v) < 65536 and bool(_SHELL_RE.search(v))
+    if len(v) >= 65536:
+        return False
+    if _SHELL_START.match(v):
+        return True
+    return any(ch in v for ch in _SHELL_CHARS) and bool(_SHELL_SYNTAX.search(v))
 
 
 #: kind → predicate deciding whether a string argument looks like that kind's input.

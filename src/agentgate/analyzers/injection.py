@@ -83,11 +83,19 @@ _OVERRIDE = re.compile(
     # an override names *which* instructions: all/previous/your/system ...
     r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:the|these|those|my)\s+)?(?:(?:all|any|your|previous|prior|"
     r"above|earlier|preceding|former|original|existing|safety|system)\s+){1,4}(?:(?:the|of|your)\s+)?(?:instructions?|rules|"
-    r"guidelines|directions|directives|prompts?|guardrails|polic(?:y|ies)|constraints|restrictions)\b"
+    r"guidelines|guidance|directions|directives|orders|commands|programming|prompts?|guardrails|polic(?:y|ies)|constraints|"
+    r"restrictions)\b"
     r"|\byou are now\b(?!\s+(?:logged|signed|connected|subscribed|registered|ready|able|in|on|set))"
     r"|\bnew\s+(?:system\s+)?(?:instructions?|prompt|rules)\s*:"
     r"|\b(?:do not|don't|never)\s+(?:tell|inform|alert|notify|mention\s+(?:this\s+)?to)\s+(?:the\s+)?(?:user|human|admin|operator|owner)"
-    r"|(?:^|[\n.!?]\s*)(?:system|developer)\s*(?:prompt|message)?\s*:\s*\S",
+    r"|(?:^|[\n.!?]\s*)(?:system|developer)\s*(?:prompt|message)?\s*:\s*\S"
+    # a role tag opening an instruction block: "[assistant instructions]", "<system>"
+    r"|\[\s*(?:assistant|ai|agent|system|llm|model|bot|admin)\b[^\]\n]{0,40}\]|<\s*/?\s*(?:system|assistant|instructions?)\s*>"
+    # concealment: the instruction asks to hide itself from the humans
+    r"|\b(?:do not|don't|never|without)\s+(?:mention(?:ing)?|tell(?:ing)?|reveal(?:ing)?|disclos(?:e|ing)|report(?:ing)?|"
+    r"log(?:ging)?|inform(?:ing)?)\b[^.\n]{0,40}\b(?:user|human|summary|report|reply|response|log|anyone|owner|admin)\b"
+    r"|\b(?:quietly|silently|secretly|covertly)\s+(?:\w+\s+){0,2}(?:zip|copy|send|upload|post|email|e-mail|forward|move|delete|"
+    r"exfiltrate|transfer|share)\b",
 )
 _ADDRESSED = re.compile(r"\b(?:assistant|ai|agent|llm|model|bot|claude|gpt|chatgpt|copilot|gemini|system)\b\s*[:,]")
 _HIDDEN = re.compile(
@@ -96,7 +104,7 @@ _HIDDEN = re.compile(
     re.DOTALL,
 )
 _SECRET = re.compile(
-    r"\.aws/credentials|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\.ssh\b|(?:^|[\s/])\.env\b|\.netrc|\.pgpass|/etc/(?:shadow|passwd)"
+    r"\.aws/credentials|\.aws\b|\.kube\b|\.gnupg\b|\.docker/config|\bid_(?:rsa|dsa|ecdsa|ed25519)\b|\.ssh\b|(?:^|[\s/])\.env\b|\.netrc|\.pgpass|/etc/(?:shadow|passwd)"
     r"|\b(?:api|access|secret|private|ssh|signing)[ _-]?keys?\b|\bpasswords?\b|\bcredentials?\b|\btokens?\b|\bsecrets?\b"
     r"|\bcookies?\b|\b(?:database|db)\s+dump\b|\.sql\b|\bdump\b|\bbackups?\b"
 )
