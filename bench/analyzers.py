@@ -1,7 +1,8 @@
 """Per-analyzer latency on realistic inputs: p50/p99, cold (never-seen input) and repeated.
 
-Each analyzer is called directly with a Context built the way the firewall builds it
-(classification included in the timing, since the firewall pays for it too).
+Each analyzer is called directly with a Context built the way the firewall builds it.
+The classification (kind, resources, content sniffing) is done once per call for all
+analyzers, so it is timed on its own row, not inside each analyzer's figures.
 Cold inputs are made unique by a varying literal, so no cache can answer them.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from agentgate._call import ToolCall
 from agentgate.analyzers.base import AnalyzerSettings, make_context
+from agentgate.analyzers.classify import classify
 
 SETTINGS = AnalyzerSettings(resolver=lambda host, timeout: ["93.184.216.34"])
 
@@ -102,16 +104,19 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def _measure(fn: Callable[[], Any], n: int) -> list[float]:
+def _measure(fn: Callable[[], Callable[[], Any]], n: int) -> list[float]:
+    """*fn* prepares one call and returns the thunk to time."""
     out = []
     for _ in range(n):
+        thunk = fn()
         t0 = time.perf_counter_ns()
-        fn()
+        thunk()
         out.append((time.perf_counter_ns() - t0) / 1000)
     return out
 
 
 def main() -> int:
+    all_values: list[str] = []
     print(
         f"  {'analyzer':<11} {'cold p50':>10} {'cold p99':>10} {'repeat p50':>11} {'repeat p99':>11}   (µs per analyzed call)"
     )
@@ -130,24 +135,38 @@ def main() -> int:
             tool: str = tool,
             arg: str = arg,
             counter: Any = counter,
-        ) -> None:
+        ) -> Callable[[], Any]:
             n = next(counter)
             v = values[n % len(values)].format(n=n + 1000)
             call = ToolCall(tool, {arg: v, "subject": "s"} if tool == "send_email" else {arg: v})
-            analyzer(call, make_context(call, settings=SETTINGS))
+            ctx = make_context(call, settings=SETTINGS)
+            return lambda: analyzer(call, ctx)
 
         fixed = [ToolCall(tool, {arg: v.format(n=7)}) for v in values]
         it = iter(range(10**9))
 
-        def warm(analyzer: Any = analyzer, fixed: list[ToolCall] = fixed, it: Any = it) -> None:
+        def warm(analyzer: Any = analyzer, fixed: list[ToolCall] = fixed, it: Any = it) -> Callable[[], Any]:
             call = fixed[next(it) % len(fixed)]
-            analyzer(call, make_context(call, settings=SETTINGS))
+            ctx = make_context(call, settings=SETTINGS)
+            return lambda: analyzer(call, ctx)
 
         for _ in range(200):
-            warm()
+            warm()()
         c = _measure(cold, 3000)
         w = _measure(warm, 5000)
         print(f"  {name:<11} {_pct(c, 0.5):>10.1f} {_pct(c, 0.99):>10.1f} {_pct(w, 0.5):>11.1f} {_pct(w, 0.99):>11.1f}")
+        all_values.extend(values)
+
+    counter2 = iter(range(10**9))
+
+    def classify_cold() -> Callable[[], Any]:
+        n = next(counter2)
+        v = all_values[n % len(all_values)].format(n=n + 50_000)
+        call = ToolCall("run_tool", {"value": v, "note": "weekly numbers"})
+        return lambda: classify(call)
+
+    c = _measure(classify_cold, 3000)
+    print(f"  {'classify':<11} {_pct(c, 0.5):>10.1f} {_pct(c, 0.99):>10.1f}   (once per call, shared by all analyzers)")
     return 0
 
 
