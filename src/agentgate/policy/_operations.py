@@ -267,9 +267,8 @@ def verb_operation(tokens: list[str]) -> str | None:
     noun: str | None = None
     for tok in tokens:
         op = _NAME_VERBS.get(tok)
-        if op:
-            if verb is None or (tok in _OVERRIDING and _RANK[op] < _RANK[verb]):
-                verb = op
+        if op and (verb is None or (tok in _OVERRIDING and _RANK[op] < _RANK[verb])):
+            verb = op
         nop = _NOUN_OPS.get(tok)
         if nop and (noun is None or _RANK[nop] < _RANK[noun]):
             noun = nop
