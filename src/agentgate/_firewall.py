@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from ._call import ToolCall, ToolSpec
 from ._context import AgentContext, agent_context, get_context
@@ -605,7 +605,9 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
         if self.policy.task and not ctx.task_description:
             ctx.task_description = self.policy.task
         self._token = _scopes.set((*_scopes.get(), self.policy))
-        return get_firewall()
+        # The seed yielded its engine. Hand out a lazy handle: entering a scope must not
+        # create the default firewall (and its audit database) as a side effect.
+        return cast(Firewall, _DefaultFirewallHandle())
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         _scopes.reset(self._token)
@@ -619,6 +621,18 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(et, ev, tb)
+
+
+class _DefaultFirewallHandle:
+    """Stands for the default firewall; created only when an attribute is used."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_firewall(), name)
+
+    def __repr__(self) -> str:
+        return "<default AgentGate firewall>"
 
 
 def active_scopes() -> tuple[ScopePolicy, ...]:

@@ -348,3 +348,24 @@ async def test_async_path_resolves_dns_off_the_event_loop() -> None:
     v = await fw.evaluate_async(ToolCall("fetch_url", {"url": "https://async-dns-test.example.org/x"}))
     assert v.allowed, v.reasoning
     assert seen and all(t != loop_thread for t in seen)
+
+
+def test_scope_does_not_create_the_default_firewall(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Entering a scope creates no firewall (and no audit file); `as` still reaches the default firewall."""
+    import agentgate._firewall as fwmod
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTGATE_AUDIT_URL")
+    with scope(allowed_operations=["read"]) as fw:
+        assert fwmod._default is None
+        assert not (tmp_path / ".agentgate").exists()
+        v = fw.evaluate(ToolCall("send_email", {"to": "a@b.c"}))
+    assert v.blocked and fwmod._default is not None
+
+
+def test_lookup_tools_taking_an_ip_are_not_connections() -> None:
+    """An `ip` argument is a host only for network tools: lookup_ip(10.0.0.5) is a read, fetch by ip is checked."""
+    fw = _fw()
+    assert fw.evaluate(ToolCall("lookup_ip", {"ip": "10.0.0.5"})).allowed
+    assert fw.evaluate(ToolCall("http_get", {"ip": "169.254.169.254"})).blocked
+    assert fw.evaluate(ToolCall("create_pull_request", {"title": "x", "branch": "fix"})).allowed

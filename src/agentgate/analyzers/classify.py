@@ -94,8 +94,6 @@ _KIND_TOKENS: dict[str, str] = {
     "web": "http",
     "webpage": "http",
     "fetch": "http",
-    "request": "http",
-    "requests": "http",
     "browse": "http",
     "curl": "http",
     "wget": "http",
@@ -549,6 +547,8 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
             rk = "path" if kind == "file" else "generic"
         if rk == "email" and a.lower() == "to" and kind not in ("email", "message", "generic", "payment"):
             rk = "generic"
+        if rk == "host" and a.lower() in ("ip", "address_ip") and kind != "http":
+            rk = "generic"  # lookup_ip(ip=...) reads about an address; only a network tool connects to it
         if rk == "email" and kind == "message":
             rk = "generic"  # chat recipients are names or ids, not mail addresses
         resources[a] = rk
