@@ -18,11 +18,12 @@ Three things happen around each proposal:
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from agentgate._context import get_context
 from agentgate._errors import FirewallBlockedError
@@ -41,6 +42,8 @@ __all__ = [
     "managed_elsewhere",
     "record_results",
     "stash_trusted",
+    "wrap_astream",
+    "wrap_stream",
 ]
 
 ON_BLOCK_CHOICES = ("raise", "return_error")
@@ -236,3 +239,87 @@ def block_note(blocked: Sequence[Blocked]) -> str:
             f"({v.policy_name or 'firewall'}): {v.reasoning or 'not allowed'}. It did not run."
         )
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- streams
+
+
+class StreamAccumulator(Protocol):
+    """Assembles a provider's stream events into proposed calls as they complete."""
+
+    def feed(self, item: Any) -> list[Proposed]:
+        """Take one event; return the calls it completes (decided before it is handed over)."""
+        ...
+
+    def end(self) -> list[Proposed]:
+        """The stream ended: calls still open (decided anyway; the loop may use them)."""
+        ...
+
+
+def _raise_first(blocked: list[Blocked]) -> None:
+    # Part of the call was already streamed out; a stream cannot be rewritten, so always raise.
+    if blocked:
+        raise blocked[0].error
+
+
+def wrap_stream(
+    original: Callable[..., Iterator[Any]],
+    accumulator: Callable[[], StreamAccumulator],
+    observe: Callable[[Any], None],
+    framework: str,
+) -> Callable[..., Iterator[Any]]:
+    """Patch for an SDK's ``Stream.__stream__``: decide each call before the event completing it is yielded."""
+
+    @functools.wraps(original)
+    def __stream__(self: Any) -> Iterator[Any]:  # noqa: N807 - the SDK's name
+        observe(getattr(self, "_options", None))
+        acc = accumulator()
+        inner = original(self)
+        if managed_elsewhere():
+            yield from inner
+            return
+        try:
+            for item in inner:
+                ready = acc.feed(item)
+                if ready:
+                    _raise_first(decide_all(ready, framework))
+                yield item
+            ready = acc.end()
+            if ready:
+                _raise_first(decide_all(ready, framework))
+        finally:
+            inner.close()  # type: ignore[attr-defined]
+
+    return __stream__
+
+
+def wrap_astream(
+    original: Callable[..., AsyncIterator[Any]],
+    accumulator: Callable[[], StreamAccumulator],
+    observe: Callable[[Any], None],
+    framework: str,
+) -> Callable[..., AsyncIterator[Any]]:
+    """Async twin of `wrap_stream` for ``AsyncStream.__stream__``."""
+
+    @functools.wraps(original)
+    async def __stream__(self: Any) -> AsyncIterator[Any]:  # noqa: N807 - the SDK's name
+        observe(getattr(self, "_options", None))
+        acc = accumulator()
+        inner = original(self)
+        if managed_elsewhere():
+            async for item in inner:
+                yield item
+            return
+        try:
+            async for item in inner:
+                ready = acc.feed(item)
+                if ready:
+                    _raise_first(await adecide_all(ready, framework))
+                yield item
+            ready = acc.end()
+            if ready:
+                _raise_first(await adecide_all(ready, framework))
+        finally:
+            await inner.aclose()  # type: ignore[attr-defined]
+
+    return __stream__

@@ -44,6 +44,8 @@ from ._sdk_hooks import (
     managed_elsewhere,
     record_results,
     stash_trusted,
+    wrap_astream,
+    wrap_stream,
 )
 
 __all__ = ["FRAMEWORK", "TESTED_VERSIONS", "available", "install", "installed", "uninstall", "unpatch"]
@@ -260,56 +262,9 @@ class _Blocks:
         return ready
 
 
-def _raise_first(blocked: list[Blocked]) -> None:
-    # Part of the call was already streamed out; a stream cannot be rewritten, so always raise.
-    if blocked:
-        raise blocked[0].error
-
-
 def _wrap_stream(original: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-    @functools.wraps(original)
-    def __stream__(self: Any) -> Iterator[Any]:  # noqa: N807 - the SDK's name
-        _observe_request(getattr(self, "_options", None))
-        blocks = _Blocks()
-        inner = original(self)
-        if managed_elsewhere():
-            yield from inner
-            return
-        try:
-            for event in inner:
-                ready = blocks.feed(event)
-                if ready:
-                    _raise_first(decide_all(ready, FRAMEWORK))
-                yield event
-            ready = blocks.end()
-            if ready:
-                _raise_first(decide_all(ready, FRAMEWORK))
-        finally:
-            inner.close()  # type: ignore[attr-defined]
-
-    return __stream__
+    return wrap_stream(original, _Blocks, _observe_request, FRAMEWORK)
 
 
 def _wrap_astream(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
-    @functools.wraps(original)
-    async def __stream__(self: Any) -> AsyncIterator[Any]:  # noqa: N807 - the SDK's name
-        _observe_request(getattr(self, "_options", None))
-        blocks = _Blocks()
-        inner = original(self)
-        if managed_elsewhere():
-            async for item in inner:
-                yield item
-            return
-        try:
-            async for event in inner:
-                ready = blocks.feed(event)
-                if ready:
-                    _raise_first(await adecide_all(ready, FRAMEWORK))
-                yield event
-            ready = blocks.end()
-            if ready:
-                _raise_first(await adecide_all(ready, FRAMEWORK))
-        finally:
-            await inner.aclose()  # type: ignore[attr-defined]
-
-    return __stream__
+    return wrap_astream(original, _Blocks, _observe_request, FRAMEWORK)
