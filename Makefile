@@ -29,8 +29,9 @@ $(UV): $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	@touch $(UV)
 
+# The demo runs a real OpenAI-SDK agent loop (against a local scripted model), so it needs that extra.
 $(VENV)/.installed: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e .
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[openai]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(UV)
