@@ -65,5 +65,7 @@ def test_scripted_demo_runs_and_blocks(tmp_path: Path) -> None:
         timeout=120,
     )
     assert p.returncode == 0, p.stderr
-    assert "blocked of 11 tool calls" in p.stdout
-    assert "DROP TABLE" in p.stdout and "BLOCK" in p.stdout
+    assert "5 allowed, 6 blocked of 11 tool calls" in p.stdout
+    for rule in ("sql.drop", "sql.tautology", "http.metadata", "scope.resource"):
+        assert rule in p.stdout, rule
+    assert (tmp_path / "audit.db").exists()
