@@ -1,0 +1,673 @@
+"""Shell analyzer rules: vocabularies, analysis state and the per-command rule functions."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers._shparse import Script, Word, _BailError, _close_paren
+from agentgate.analyzers.filesystem import (
+    NormalizedPath,
+    home_dir,
+    normalize_path,
+    path_facts,
+    resolve_path,
+    scope_violation,
+)
+from agentgate.policy import EffectivePolicy
+
+# ------------------------------------------------------------------------- vocabulary
+
+
+def _words(s: str) -> frozenset[str]:
+    return frozenset(s.split())
+
+
+_SHELLS = _words("sh bash zsh dash ksh mksh ash fish csh tcsh busybox rbash")
+_INTERP = re.compile(
+    r"(?:python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|php[0-9.]*|lua[0-9.]*|pwsh|powershell|deno|bun|osascript|tclsh|r|rscript)(?:\.exe)?"
+)
+_DOWNLOADERS = _words(
+    "curl wget fetch aria2c http https xh lwp-request lwp-download get iwr irm invoke-webrequest invoke-restmethod"
+)
+_RAW_NET = _words("nc ncat netcat socat telnet cryptcat pwncat")
+_NETWORK = (
+    _DOWNLOADERS
+    | _RAW_NET
+    | _words("ssh scp sftp rsync ftp tftp dig nslookup host smbclient ping sendmail mail mutt aws gsutil rclone")
+)
+_DECODERS = _words("base64 base32 xxd uudecode gunzip zcat openssl rev tr")
+_ENV_DUMP = _words("env printenv set declare export compgen")
+_CONTENT = _words(
+    "cat tac nl less more head tail strings xxd od hexdump base64 base32 sort uniq cut paste diff cmp comm fold "
+    "column iconv bat view vim vi nvim nano emacs code cp mv install rsync scp sftp tar zip 7z gzip bzip2 xz zstd "
+    "dd tee gpg jq yq grep egrep fgrep rg ag ack awk gawk sed curl wget nc ncat netcat socat python python3 "
+    "node ruby perl php xclip pbcopy"
+)
+_PATH_ONLY = _words(
+    "ls stat file test [ chmod chown chgrp echo printf mkdir touch basename dirname realpath readlink ssh-add "
+    "ssh-keygen source . export cd pushd which type du wc md5sum sha1sum sha256sum sha512sum shasum rm rmdir "
+    "unlink ssh kubectl helm docker terraform ansible git-crypt sops chattr lsattr"
+)
+_PRIV = _words("sudo doas pkexec runuser")
+_ACCOUNT = _words(
+    "useradd adduser usermod userdel deluser passwd chpasswd gpasswd groupadd visudo setcap newusers vipw"
+)
+_WRAPPERS = _words("nohup time command builtin exec setsid stdbuf unbuffer nice ionice timeout watch env xargs") | _PRIV
+_WRAPPER_OPTS = {  # options that take a value, per wrapper
+    "sudo": _words("-u -g -C -D -h -p -r -t -U -T -R"),
+    "doas": _words("-u -C"),
+    "runuser": _words("-u -g -G"),
+    "env": _words("-u -C -S --unset --chdir"),
+    "nice": _words("-n"),
+    "ionice": _words("-c -n -p"),
+    "timeout": _words("-s -k --signal --kill-after"),
+    "stdbuf": _words("-i -o -e"),
+    "exec": _words("-a"),
+    "watch": _words("-n -d --interval"),
+    "xargs": _words("-I -i -n -P -d -L -s -a -E -e --max-args --max-procs --delimiter --arg-file --replace"),
+}
+_READ_CMDS = _words(
+    "cat tac nl less more head tail strings xxd od hexdump wc stat file du ls tree md5sum sha1sum sha256sum sort uniq cut diff cmp jq yq bat"
+)
+_PATTERN_FIRST = _words("grep egrep fgrep rg ag ack sed awk gawk jq")
+_OP_OF = {
+    **dict.fromkeys(_words("rm rmdir unlink shred wipefs truncate"), "delete"),
+    **dict.fromkeys(_words("cp mv touch mkdir tee ln install dd rsync"), "write"),
+    **dict.fromkeys(_NETWORK, "network"),
+    **dict.fromkeys(_words("chmod chown chgrp setfacl chattr mount umount") | _PRIV | _ACCOUNT | {"su"}, "admin"),
+}
+_EXT = re.compile(r"\.\w{1,5}$")
+_PLAIN_NAME = re.compile(r"[\w./+-]+")
+_BRACE_LIST = re.compile(r"\{[^{}]*,[^{}]*\}")
+_ARG_INDEX = re.compile(r"\[\d+\]$")
+_RAW_SOCKET = re.compile(r"/dev/(?:tcp|udp)/|/inet/(?:tcp|udp)/")
+_HUNT = re.compile(
+    r"private.key|begin (?:rsa|openssh|ec|dsa|pgp)|aws_secret|akia|passw|secret|api.?key|token|credential", re.I
+)
+_HUNT_NAME = re.compile(
+    r"id_|\.pem|\.key|\.env|\.netrc|\.pgpass|credential|secret|passw|\.kdbx|\.ppk|\.p12|\.pfx|wallet|shadow", re.I
+)
+_ESCAPED_NAME = re.compile(r"\\[xX][0-9a-fA-F]{2}|\\[0-7]{3}|\\u[0-9a-fA-F]{4}")
+_VAR = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
+_FORK_BOMB = re.compile(
+    r"([\w:.]+)\s*\(\s*\)\s*\{\s*\1\s*\|\s*\1\s*&?\s*;?\s*\}|\bfork\s*(?:\(\s*\))?\s*while\s+fork|while\s*(?:true|1|:)\s*;?\s*do\s+\$0\s*&"
+)
+_PY_SPAWN = re.compile(
+    r"os\.(?:system|popen|exec\w*|spawn\w*|fork)|subprocess|pty\.spawn|__import__|\bexec\s*\(|\beval\s*\(|compile\s*\(|child_process|execSync|spawnSync|shell_exec|passthru|proc_open|\bsystem\s*\(|\bpopen\s*\(|`[^`]+`|IO\.popen|Kernel\.exec|Runtime\.getRuntime|%x\{"
+)
+_PY_SOCKET = re.compile(r"socket|fsockopen|TCPSocket|net\.Socket|net\.connect|IO::Socket|/dev/tcp")
+_PY_DELETE = re.compile(r"rmtree|os\.remove|os\.unlink|unlinkSync|rmSync|File\.delete|FileUtils\.rm")
+# Whole-environment dumps and os calls that change the system; os.getcwd/os.path/os.listdir are fine.
+_PY_OS = re.compile(
+    r"os\.environ(?!\s*(?:\.get\b|\[))|process\.env(?![.\[])|%ENV\b|ENV\.to_h"
+    r"|os\.(?:chmod|chown|rename|replace|kill|setuid|putenv|symlink|link|truncate|rmdir|removedirs)\b"
+)
+_SETUID = re.compile(r"^(?:[ugoa]*[+=][rwxXt]*s|[2467][0-7]{3})$")
+_WORLD_W = re.compile(r"^(?:[0-7]?[0-7][0-7][2367]|[ao]*\+[rwxX]*w|a=rwx)$")
+_KNOWN_SECRETS = (
+    "/etc/shadow",
+    "/etc/passwd",
+    "/etc/sudoers",
+    "/etc/gshadow",
+    "~/.ssh/id_rsa",
+    "~/.ssh/id_ed25519",
+    "~/.aws/credentials",
+    "~/.kube/config",
+    "~/.netrc",
+    "~/.pgpass",
+    "/proc/self/environ",
+    ".env",
+)
+
+_KNOWN_CMDS = (
+    _NETWORK
+    | _SHELLS
+    | _WRAPPERS
+    | _DECODERS
+    | _CONTENT
+    | _ENV_DUMP
+    | _words(
+        "rm rmdir shred unlink mkfs mkfs.ext4 mkfs.xfs dd wipefs chmod chown find eval python python3 perl ruby node php"
+    )
+)
+
+
+@dataclass(slots=True)
+class _State:
+    cwd: str
+    policy: EffectivePolicy
+    argument: str
+    strong: bool
+    vars: dict[str, str | None] = field(default_factory=dict)
+    downloaded: set[str] = field(default_factory=set)
+    out: list[Finding] = field(default_factory=list)
+    depth: int = 0
+    remote: bool = False
+    probes: list[tuple[str, str, object]] = field(default_factory=list)
+    tainted: set[str] = field(default_factory=set)
+    span: int = 0  # inside a markdown code span of sniffed text
+
+
+@dataclass(slots=True)
+class _Stage:
+    name: str = ""
+    download: bool = False
+    decode: bool = False
+    raw_net: bool = False
+    network: bool = False
+    secret: str | None = None
+    find_danger: str | None = None
+    xargs_delete: bool = False
+    shell_stdin: bool = False
+    echo_text: str | None = None
+
+
+_BLOCK, _ESC = Effect.BLOCK, Effect.ESCALATE
+_SPAN_RULES = frozenset({"shell.exfiltration", "shell.reverse_shell"})
+_STRONG = frozenset(
+    {"shell.destructive", "shell.fork_bomb", "shell.reverse_shell", "shell.remote_code", "shell.exfiltration"}
+)
+
+
+def _emit(st: _State, rule: str, effect: Effect, msg: str, evidence: str, sev: Severity | None = None) -> None:
+    if st.strong and (effect is not _BLOCK or rule not in (_SPAN_RULES if st.span else _STRONG)):
+        return
+    severity = sev or (Severity.CRITICAL if effect is _BLOCK else Severity.HIGH)
+    st.out.append(Finding(rule, severity, effect, msg, evidence[:300], st.argument))
+
+
+def _expand(w: Word, st: _State) -> tuple[str, bool]:
+    """Substitute literal variables; return (text, fully_known)."""
+    if not w.dynamic:
+        return w.text, True
+    known = True
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal known
+        name = m.group(1) or m.group(2)
+        if name in st.vars:
+            v = st.vars[name]
+        else:
+            v = os.environ.get(name)
+            st.probes.append(("v", name, v))
+        if v is None:
+            known = False
+            return m.group()
+        return v
+
+    text = _VAR.sub(sub, w.text) if "$" in w.text else w.text
+    if w.subs:
+        text, static = _static_subs(text, w.subs)
+        known = known and static
+    return text, known and "$" not in text
+
+
+def _printf_unescape(t: str) -> str:
+    return re.sub(
+        r"\\(x[0-9a-fA-F]{1,2}|0?[0-7]{1,3}|[ntr\\])",
+        lambda m: (
+            {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}.get(m.group(1))
+            or chr(int(m.group(1)[1:], 16) if m.group(1)[0] == "x" else int(m.group(1), 8))
+        ),
+        t,
+    )
+
+
+def _static_value(sub: Script) -> str | None:
+    """The output of a substitution that only echoes or printfs literals (``$(echo rm)``), else None."""
+    if len(sub) != 1 or len(sub[0]) != 1 or not sub[0][0].words:
+        return None
+    words = sub[0][0].words
+    if any(w.dynamic for w in words) or words[0].text not in ("echo", "printf"):
+        return None
+    args = [w.text for w in words[1:]]
+    if words[0].text == "echo":
+        escapes = bool(args) and args[0] == "-e"
+        args = [a for a in args if a not in ("-e", "-n", "-E")]
+        out = " ".join(args)
+        return _printf_unescape(out) if escapes else out
+    if not args or "%" in args[0].replace("%s", ""):
+        return None
+    fmt, rest = _printf_unescape(args[0]), args[1:]
+    while "%s" in fmt:
+        fmt = fmt.replace("%s", rest.pop(0) if rest else "", 1)
+    return fmt
+
+
+def _static_subs(text: str, subs: tuple[tuple[str, Script], ...]) -> tuple[str, bool]:
+    """Replace each static ``$( )``/backtick in *text* by its value; report whether all were static."""
+    out, i, all_static = [], 0, True
+    for tag, sub in subs:
+        if tag not in ("$(", "`"):
+            return text, False
+        start = text.find(tag, i)
+        if start < 0:
+            return text, False
+        try:
+            end = text.index("`", start + 1) if tag == "`" else _close_paren(text, start + 2)
+        except (ValueError, _BailError):
+            return text, False
+        value = _static_value(sub)
+        all_static = all_static and value is not None
+        out.append(text[i:start] + (value if value is not None else text[start : end + 1]))
+        i = end + 1
+    out.append(text[i:])
+    return "".join(out), all_static
+
+
+def _path(text: str, st: _State) -> NormalizedPath:
+    np = normalize_path(text, cwd=st.cwd)
+    if np.joined:
+        st.probes.append(("r", np.joined, np.resolved))
+    return np
+
+
+def _exists(path: str, st: _State, *, directory: bool = False) -> bool:
+    found = os.path.isdir(path) if directory else os.path.lexists(path)
+    st.probes.append(("d" if directory else "e", path, found))
+    return found
+
+
+def _probe_holds(probe: tuple[str, str, object]) -> bool:
+    kind, key, seen = probe
+    if kind == "r":
+        return resolve_path(key, os.getcwd()) == seen
+    if kind == "e":
+        return os.path.lexists(key) == seen
+    if kind == "d":
+        return os.path.isdir(key) == seen
+    return os.environ.get(key) == seen
+
+
+_BARE_SECRET = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)|_netrc|\.?(?:bash|zsh)_history")
+
+
+def _is_pathish(t: str) -> bool:
+    return (
+        bool(t)
+        and not t.startswith("-")
+        and "://" not in t
+        and ("/" in t or t.startswith(("~", ".")) or bool(_EXT.search(t)) or bool(_BARE_SECRET.fullmatch(t)))
+    )
+
+
+def _sensitive(np: NormalizedPath) -> str | None:
+    home = home_dir()
+    if np.glob:
+        for k in _KNOWN_SECRETS:
+            full = os.path.expanduser(k) if k.startswith("~") else k
+            for f in np.forms:
+                if fnmatch.fnmatchcase(full, f) or (k == ".env" and fnmatch.fnmatchcase(".env", posixpath.basename(f))):
+                    return k
+    return next((x.sensitive for f in np.forms if (x := path_facts(f, home)).sensitive), None)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+# Emptying a scratch directory is routine; these are compared against, never written.
+_SCRATCH = frozenset({"/tmp", "/var/tmp"})  # noqa: S108
+_ROOT = "the filesystem root or the home directory"
+_TOP = "a top-level directory"
+_SYS = "a system directory"
+_GIT = "a git repository's database"
+_CWD = "the working directory"
+_PARENT = "a parent of the working directory"
+_PERSONAL = "a personal folder of the home directory"
+_HOME_DATA = _words(
+    "documents desktop downloads pictures music videos movies library .ssh .gnupg .config .local .aws .kube projects src code"
+)
+
+
+def _danger(np: NormalizedPath, st: _State) -> str | None:
+    """Why deleting or re-permissioning *np* is catastrophic, if it is (one of the reasons above)."""
+    home = home_dir()
+    if np.glob:
+        # "dir/*" empties dir: catastrophic when dir itself is.
+        d = posixpath.dirname(np.lexical)
+        if d in ("/", home):
+            return _ROOT
+        dn = [path_facts(f, home) for f in normalize_path(d).forms]
+        if any(x.system for x in dn):
+            return _SYS
+        if any(x.top_level for x in dn) and d not in _SCRATCH:
+            return _TOP
+    for f in np.forms:
+        facts = path_facts(f, home)
+        if f in ("/", home):
+            return _ROOT
+        if facts.system:
+            return _SYS
+        if facts.top_level and f not in _SCRATCH:
+            return _TOP
+        if facts.git_db:
+            return _GIT
+        if posixpath.dirname(f) == home and posixpath.basename(f).lower() in _HOME_DATA:
+            return _PERSONAL
+    for base in {st.cwd, os.getcwd()}:
+        if base == np.resolved:
+            return _CWD
+        if base.startswith(np.resolved.rstrip("/") + "/"):
+            return _PARENT
+    return None
+
+
+def _scope(np: NormalizedPath, t: str, st: _State, effect: Effect, verb: str) -> None:
+    if st.remote or not st.policy.has_resource_rules:
+        return
+    msg = scope_violation(np, st.policy)
+    if msg:
+        _emit(st, "shell.scope", effect, f"{verb}: {msg}", t)
+
+
+def _write_target(np: NormalizedPath, t: str, st: _State, how: str) -> None:
+    home = home_dir()
+    facts = [path_facts(f, home) for f in np.forms]
+    if re.match(r"^/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|disk|rdisk|md|dm-|mapper/|loop)", np.resolved):
+        _emit(st, "shell.destructive", _BLOCK, f"{how} overwrites the block device {np.resolved}", t)
+    elif pers := next((x.persistence for x in facts if x.persistence), None):
+        _emit(
+            st,
+            "shell.persistence",
+            _BLOCK,
+            f"{how} writes {np.resolved} ({pers.replace('_', ' ')}): code would run later",
+            t,
+        )
+    elif any(x.system for x in facts):
+        _emit(st, "shell.system", _BLOCK, f"{how} modifies the system location {np.resolved}", t)
+    elif (sens := next((x.sensitive for x in facts if x.sensitive), None)) and sens not in ("dotenv", "key_file"):
+        # Creating a .env or a new key file is project setup; overwriting ssh/cloud credentials is not.
+        _emit(st, "shell.sensitive", _BLOCK, f"{how} overwrites {np.resolved} ({sens.replace('_', ' ')})", t)
+    _scope(np, t, st, _BLOCK, how)
+
+
+def _read(np: NormalizedPath, t: str, base: str, st: _State, out: _Stage, *, content: bool) -> None:
+    label = _sensitive(np)
+    if not label and np.resolved in st.tainted:
+        # A dump of secrets made earlier in this command: only sending it on is the problem.
+        out.secret = out.secret or f"{t} (a copy of secrets)"
+        if base in _NETWORK:
+            _emit(st, "shell.exfiltration", _BLOCK, f"{base} sends {t}, a copy of secrets made earlier", t)
+    elif label:
+        out.secret = out.secret or f"{t} ({label.replace('_', ' ')})"
+        if base in _NETWORK:
+            _emit(st, "shell.exfiltration", _BLOCK, f"{base} sends {t} ({label.replace('_', ' ')}) over the network", t)
+        elif content:
+            _emit(
+                st,
+                "shell.sensitive",
+                _BLOCK,
+                f"{base} reads {t} ({label.replace('_', ' ')}); agents must not see credentials",
+                t,
+            )
+        else:
+            _emit(st, "shell.sensitive", _ESC, f"{base} is given {t} ({label.replace('_', ' ')}); needs review", t)
+    _scope(np, t, st, _BLOCK if content else _ESC, f"{base} reads {t}")
+
+
+def _split_opts(args: list[str]) -> tuple[list[str], list[str]]:
+    opts: list[str] = []
+    ops: list[str] = []
+    dashdash = False
+    for a in args:
+        if dashdash or not a.startswith("-") or a == "-":
+            ops.append(a)
+        elif a == "--":
+            dashdash = True
+        else:
+            opts.append(a)
+    return opts, ops
+
+
+def _short(opts: list[str]) -> str:
+    return "".join(o[1:] for o in opts if not o.startswith("--"))
+
+
+def _sub_flags(w: Word) -> tuple[bool, bool, str | None]:
+    """(downloads, decodes, secret) of the commands inside *w*'s substitutions."""
+    dl = dec = False
+    secret = None
+    for _tag, sub in w.subs:
+        for pl in sub:
+            for c in pl:
+                if not c.words:
+                    continue
+                n = posixpath.basename(c.words[0].text).lower()
+                rest = [x.text for x in c.words[1:]]
+                dl = dl or n in _DOWNLOADERS
+                dec = dec or (n in _DECODERS and any(a in ("-d", "--decode", "-D", "-r") for a in rest))
+                if n in _ENV_DUMP and not rest:
+                    secret = secret or f"the environment ({n})"
+                elif n in _CONTENT:
+                    for a in rest:
+                        if not a.startswith("-") and (lab := _sensitive(normalize_path(a))):
+                            secret = secret or f"{a} ({lab.replace('_', ' ')})"
+    return dl, dec, secret
+
+
+def _inline_code(base: str, args: list[str]) -> str | None:
+    """The code string given to an interpreter with -c/-e/-r (also glued: ``-e'code'``)."""
+    flags = ("-c", "-e", "-E", "--eval", "-p", "--print", "-Command", "-command") + (
+        ("-r",) if base.startswith("php") else ()
+    )
+    for k, a in enumerate(args):
+        if a in flags:
+            return args[k + 1] if k + 1 < len(args) else None
+        if len(a) > 2 and a[:2] in ("-c", "-e", "-E") and not a.startswith("--"):
+            return a[2:]
+        if not a.startswith("-"):
+            return None  # a script file: later words are its arguments
+    return None
+
+
+def _executes(target: str, st: _State, who: str) -> None:
+    if not st.downloaded:
+        return
+    np = _path(target, st)
+    if np.resolved in st.downloaded or np.lexical in st.downloaded:
+        _emit(st, "shell.remote_code", _BLOCK, f"{who} executes {target}, which was just downloaded", target)
+
+
+def _ssh_remote(args: list[str]) -> list[str]:
+    takes = _words("-i -p -l -o -F -J -L -R -D -W -b -c -E -e -m -O -Q -S -w -B")
+    k = 0
+    while k < len(args) and args[k].startswith("-"):
+        k += 2 if args[k] in takes else 1
+    return args[k + 1 :]
+
+
+def _rm(base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st: _State, shown: str) -> None:
+    short = _short(opts)
+    recursive = "r" in short or "R" in short or "--recursive" in opts or base == "rmdir"
+    force = "f" in short or "--force" in opts
+    if "--no-preserve-root" in opts:
+        _emit(
+            st, "shell.destructive", _BLOCK, "--no-preserve-root disables rm's last safeguard against deleting /", shown
+        )
+    wtexts = {w.text: w for w in wobjs}
+    for t in ops:
+        w = wtexts.get(t)
+        dynamic = ("$" in t) or (w is not None and w.dynamic and bool(w.subs))
+        if dynamic:
+            stripped = _VAR.sub("", t)
+            np0 = _path(stripped or "/", st) if stripped.startswith("/") or not stripped else None
+            if np0 is not None and _danger(np0, st) in (_ROOT, _SYS) and recursive:
+                _emit(
+                    st,
+                    "shell.destructive",
+                    _BLOCK,
+                    f"{base} {t}: if the variable is empty this deletes {np0.resolved}",
+                    shown,
+                )
+            elif recursive or force:
+                _emit(st, "shell.destructive", _ESC, f"{base} -r/-f of {t}, a target only known at run time", shown)
+            continue
+        np = _path(t, st)
+        why = _danger(np, st)
+        if why and (recursive or force or base == "shred" or why not in (_SYS, _GIT)):
+            _emit(st, "shell.destructive", _BLOCK, f"{base} {t} deletes {why}", shown)
+        elif why:
+            _emit(st, "shell.system", _BLOCK, f"{base} {t} deletes inside {why}", shown)
+        elif np.glob and recursive and posixpath.basename(np.lexical) in ("*", ".*", "*.*"):
+            d, here = posixpath.dirname(np.lexical), os.getcwd()
+            if d == here:
+                _emit(st, "shell.destructive", _ESC, f"{base} {t} deletes everything in the working directory", shown)
+            elif here.startswith(d.rstrip("/") + "/"):
+                _emit(st, "shell.destructive", _BLOCK, f"{base} {t} deletes a parent of the working directory", shown)
+        _scope(np, t, st, _BLOCK, f"{base} deletes {t}")
+
+
+def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -> None:
+    targets = ops if base in ("setfacl", "chattr") else ops[1:]
+    mode = ops[0] if ops and base == "chmod" else ""
+    if base == "chattr":
+        targets = [o for o in ops if not o.startswith(("+", "-", "="))]
+    if mode and _SETUID.match(mode):
+        _emit(
+            st,
+            "shell.permissions",
+            _BLOCK,
+            f"chmod {mode} sets the setuid/setgid bit: a privilege-escalation primitive",
+            shown,
+        )
+    elif mode and _WORLD_W.match(mode):
+        _emit(st, "shell.permissions", _ESC, f"chmod {mode} makes files world-writable", shown, Severity.MEDIUM)
+    for t in targets:
+        np = _path(t, st)
+        why = _danger(np, st)
+        if why and why not in (_CWD, _PARENT, _PERSONAL):
+            _emit(st, "shell.permissions", _BLOCK, f"{base} on {t} changes {why}", shown)
+        _scope(np, t, st, _BLOCK, f"{base} changes {t}")
+
+
+def _files(
+    base: str, args: list[str], opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st: _State, out: _Stage
+) -> None:
+    """Sensitive reads, uploads, writes and scope for the command's file operands."""
+    if base in ("curl", "wget"):
+        for k, a in enumerate(args):
+            val = None
+            if (
+                base == "curl"
+                and k > 0
+                and args[k - 1]
+                in (
+                    "-d",
+                    "--data",
+                    "--data-binary",
+                    "--data-urlencode",
+                    "-F",
+                    "--form",
+                    "-T",
+                    "--upload-file",
+                    "--json",
+                )
+            ):
+                val = (
+                    a.split("@", 1)[1]
+                    if "@" in a
+                    else a
+                    if args[k - 1] in ("-T", "--upload-file")
+                    else a.split("<", 1)[1]
+                    if "<" in a
+                    else None
+                )
+            elif a.startswith(("--post-file=", "--body-file=", "--upload-file=")):
+                val = a.split("=", 1)[1]
+            if val and val != "-":
+                _read(_path(val, st), val, base, st, out, content=True)
+            if (
+                k > 0
+                and args[k - 1] in ("-o", "--output", "-O", "--output-document")
+                and not (base == "curl" and args[k - 1] == "-O")
+            ):
+                np = _path(a, st)
+                st.downloaded.update((np.lexical, np.resolved))
+                if a != "-":
+                    _write_target(np, a, st, f"{base} output")
+        if ("-O" in args and base == "curl") or (
+            base == "wget" and not any(x in args for x in ("-O", "--output-document", "-qO-", "-O-"))
+        ):
+            for u in ops:
+                if "://" in u:
+                    st.downloaded.add(posixpath.join(st.cwd, posixpath.basename(u.split("?", 1)[0]) or "index.html"))
+        return
+    if (base in _PATH_ONLY and base not in ("rm", "rmdir", "unlink")) or base in ("echo", "printf", "ssh"):
+        if base in ("chmod", "chown", "chgrp", "ls", "stat", "du", "wc", "file"):
+            return
+        if not st.policy.has_resource_rules:
+            return
+    writes: list[str] = []
+    reads: list[str] = []
+    known_reader = (
+        base in _READ_CMDS
+        or base in _PATTERN_FIRST
+        or base in ("cp", "mv", "install", "ln", "tee", "sed", "scp", "rsync", "tar", "zip")
+    )
+    if base in ("scp", "rsync", "sftp"):
+        # Option values (-i key, -P port, -e "ssh -i key") are not files being copied.
+        takes = _words("-i -P -p -o -F -c -l -S -J -e --rsh --exclude --include --port")
+        ops = [a for k, a in enumerate(args) if not a.startswith("-") and not (k and args[k - 1] in takes)]
+    if base in ("cp", "mv", "install", "ln", "scp", "rsync") and len(ops) >= 2:
+        dest = ops[-1]
+        if "-t" in opts:
+            dest = args[args.index("-t") + 1] if args.index("-t") + 1 < len(args) else dest
+        for src in ops[:-1]:
+            reads.append(src)
+            d = _path(dest, st)
+            if dest.endswith("/") or _exists(d.resolved, st, directory=True):
+                writes.append(posixpath.join(dest, posixpath.basename(src.rstrip("/"))))
+            else:
+                writes.append(dest)
+            if base == "mv" and (why := _danger(_path(src, st), st)):
+                _emit(st, "shell.destructive", _BLOCK, f"mv {src} moves away {why}", src)
+        if base in ("scp", "rsync") and ":" in dest and not dest.startswith(("/", ".")):
+            for src in ops[:-1]:
+                lab = _sensitive(_path(src, st))
+                if lab:
+                    _emit(
+                        st,
+                        "shell.exfiltration",
+                        _BLOCK,
+                        f"{base} copies {src} ({lab.replace('_', ' ')}) to {dest}",
+                        src,
+                    )
+            writes = []
+    elif base == "tee" or base == "truncate":
+        writes = list(ops)
+    elif base == "sed" and ("i" in _short(opts) or any(o.startswith("--in-place") for o in opts)):
+        writes = ops[1:] if not any(o in ("-e", "-f") for o in opts) else ops
+    elif base in _PATTERN_FIRST:
+        reads = ops if any(o in ("-e", "-f", "--regexp", "--file") for o in opts) else ops[1:]
+    elif base == "openssl":
+        reads = [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-in", "-inkey", "-key")]
+        writes = [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-out", "-keyout")]
+        known_reader = True  # openssl rsa -in key -text prints the key
+    elif base in ("ssh", "scp", "sftp", "find"):
+        reads = []  # find's roots are checked by _find; its other words are expressions
+    else:
+        reads = list(ops[1:] if base in ("sudo",) else ops)
+        for a in opts:
+            if a.startswith("--") and "=" in a:
+                reads.append(a.split("=", 1)[1])
+    for t in writes:
+        _write_target(_path(t, st), t, st, f"{base} writing {t}")
+    content = known_reader or base in _CONTENT
+    for t in reads:
+        if not t or "://" in t or t.startswith("-") or t.isdigit():
+            continue
+        bare = not _is_pathish(t)
+        if bare and not content and not st.policy.has_resource_rules:
+            continue
+        np = _path(t, st)
+        if bare and not _exists(np.lexical, st) and not (content and _sensitive(np)):
+            continue
+        if base in _PATH_ONLY and base not in _CONTENT:
+            _scope(np, t, st, _ESC, f"{base} uses {t}")
+            continue
+        _read(np, t, base, st, out, content=content)
