@@ -109,6 +109,14 @@ def _fast(s: str) -> Script:
         nonlocal i
         start = i
         buf: list[str] = []
+        m = _PLAIN.match(s, i)
+        if m is not None:
+            i = m.end()
+            if i == n or s[i] in " \t\n;&|<>()":
+                # Most words are plain characters up to a separator: nothing to join or unquote.
+                text = m.group()
+                return Word(text, text)
+            buf.append(m.group())
         subs: list[tuple[str, Script]] = []
         dyn = False
         while i < n:

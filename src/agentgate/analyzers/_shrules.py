@@ -151,6 +151,7 @@ class _State:
     probes: list[tuple[str, str, object]] = field(default_factory=list)
     tainted: set[str] = field(default_factory=set)
     span: int = 0  # inside a markdown code span of sniffed text
+    paths: dict[tuple[str, str], NormalizedPath] = field(default_factory=dict)  # `_path` within one analysis
 
 
 @dataclass(slots=True)
@@ -261,7 +262,13 @@ def _static_subs(text: str, subs: tuple[tuple[str, Script], ...]) -> tuple[str, 
 
 
 def _path(text: str, st: _State) -> NormalizedPath:
-    np = normalize_path(text, cwd=st.cwd)
+    # Rules often look at the same operand twice (``rm`` and the scope check); one
+    # resolution per analysis, and its probe is recorded once.
+    key = (text, st.cwd)
+    np = st.paths.get(key)
+    if np is not None:
+        return np
+    np = st.paths[key] = normalize_path(text, cwd=st.cwd)
     if np.joined:
         st.probes.append(("r", np.joined, np.resolved))
     return np

@@ -123,14 +123,15 @@ def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePo
     environment variables) are recorded as probes and re-checked on every hit,
     so a link swapped between two calls is still seen.
     """
-    key = (value, argument, strong, os.getcwd(), home_dir(), policy)
+    cwd = os.getcwd()
+    key = (value, argument, strong, cwd, home_dir(), policy)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
     if hit is not None and all(_probe_holds(p) for p in hit[1]):
         return list(hit[0])
-    st = _analyze(value, argument, strong, policy)
+    st = _analyze(value, argument, strong, policy, cwd)
     with _cache_lock:
         _cache[key] = (tuple(st.out), tuple(st.probes))
         if len(_cache) > _CACHE_SIZE:
@@ -138,8 +139,8 @@ def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePo
     return st.out
 
 
-def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy) -> _State:
-    st = _State(cwd=os.getcwd(), policy=policy, argument=argument, strong=strong)
+def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy, cwd: str) -> _State:
+    st = _State(cwd=cwd, policy=policy, argument=argument, strong=strong)
     if len(value) > 65536:
         _emit(st, "shell.unparsable", _ESC, "command longer than 64 KiB; not analyzed", value[:80])
         return st
