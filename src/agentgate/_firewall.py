@@ -55,9 +55,23 @@ _ID_PREFIX = os.urandom(10).hex()
 _ids = itertools.count(1)
 
 
+_ID_HEAD = f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[13:16]}-{_ID_PREFIX[16:20]}-"
+
+
 def _decision_id() -> str:
-    p = _ID_PREFIX
-    return f"{p[:8]}-{p[8:12]}-4{p[13:16]}-{p[16:20]}-{next(_ids):012x}"
+    return f"{_ID_HEAD}{next(_ids):012x}"
+
+
+def _new_id_prefix() -> None:
+    # A forked worker (gunicorn, multiprocessing) must not repeat its parent's ids.
+    global _ID_PREFIX, _ID_HEAD, _ids
+    _ID_PREFIX = os.urandom(10).hex()
+    _ID_HEAD = f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[13:16]}-{_ID_PREFIX[16:20]}-"
+    _ids = itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_prefix)
 
 
 _ANALYZER_FAILED = "analyzer.error"

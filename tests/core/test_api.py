@@ -369,3 +369,23 @@ def test_lookup_tools_taking_an_ip_are_not_connections() -> None:
     assert fw.evaluate(ToolCall("lookup_ip", {"ip": "10.0.0.5"})).allowed
     assert fw.evaluate(ToolCall("http_get", {"ip": "169.254.169.254"})).blocked
     assert fw.evaluate(ToolCall("create_pull_request", {"title": "x", "branch": "fix"})).allowed
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="os.fork is POSIX-only")
+def test_forked_children_do_not_repeat_decision_ids() -> None:
+    """A forked child gets a fresh decision-id prefix, so ids stay unique across workers."""
+    import os
+
+    from agentgate._firewall import _decision_id
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(w, _decision_id().encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    child = os.read(r, 100).decode()
+    os.close(r)
+    parent = _decision_id()
+    assert child.rsplit("-", 1)[0] != parent.rsplit("-", 1)[0]

@@ -132,7 +132,9 @@ class Context:
     def resources(self, kind: str | None = None) -> tuple[Resource, ...]:
         """The call's resources, optionally only those of one *kind*."""
         res = self.classification.resources
-        return res if kind is None else tuple(r for r in res if r.kind == kind)
+        if kind is None or not res:  # most calls name no resource: skip building a tuple
+            return res
+        return tuple(r for r in res if r.kind == kind)
 
 
 #: The analyzer signature.
