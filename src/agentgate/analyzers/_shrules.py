@@ -12,7 +12,6 @@ from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers._shparse import Script, Word, _BailError, _close_paren
 from agentgate.analyzers.filesystem import (
     NormalizedPath,
-    home_dir,
     normalize_path,
     path_facts,
     resolve_path,
@@ -97,6 +96,18 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
 _FORK_BOMB = re.compile(
     r"([\w:.]+)\s*\(\s*\)\s*\{\s*\1\s*\|\s*\1\s*&?\s*;?\s*\}|\bfork\s*(?:\(\s*\))?\s*while\s+fork|while\s*(?:true|1|:)\s*;?\s*do\s+\$0\s*&"
 )
+
+
+def _fork_bomb(s: str) -> bool:
+    """`_FORK_BOMB` matches; its backreference scan is slow, so text lacking what every branch needs skips it."""
+    return (("{" in s and "|" in s) or "fork" in s or "$0" in s) and _FORK_BOMB.search(s) is not None
+
+
+def _raw_socket(s: str) -> bool:
+    """`_RAW_SOCKET` matches (a substring test first: most words name no device)."""
+    return ("/dev/" in s or "/inet/" in s) and _RAW_SOCKET.search(s) is not None
+
+
 _PY_SPAWN = re.compile(
     r"os\.(?:system|popen|exec\w*|spawn\w*|fork)|subprocess|pty\.spawn|__import__|\bexec\s*\(|\beval\s*\(|compile\s*\(|child_process|execSync|spawnSync|shell_exec|passthru|proc_open|\bsystem\s*\(|\bpopen\s*\(|`[^`]+`|IO\.popen|Kernel\.exec|Runtime\.getRuntime|%x\{"
 )
@@ -152,6 +163,9 @@ class _State:
     tainted: set[str] = field(default_factory=set)
     span: int = 0  # inside a markdown code span of sniffed text
     paths: dict[tuple[str, str], NormalizedPath] = field(default_factory=dict)  # `_path` within one analysis
+    # Read once per analysis (both are part of the cache key, so they cannot change under it).
+    home: str = ""
+    pcwd: str = ""  # the process's working directory (``st.cwd`` moves with ``cd``)
 
 
 @dataclass(slots=True)
@@ -303,8 +317,7 @@ def _is_pathish(t: str) -> bool:
     )
 
 
-def _sensitive(np: NormalizedPath) -> str | None:
-    home = home_dir()
+def _sensitive(np: NormalizedPath, home: str) -> str | None:
     if np.glob:
         for k in _KNOWN_SECRETS:
             full = os.path.expanduser(k) if k.startswith("~") else k
@@ -333,13 +346,13 @@ _HOME_DATA = _words(
 
 def _danger(np: NormalizedPath, st: _State) -> str | None:
     """Why deleting or re-permissioning *np* is catastrophic, if it is (one of the reasons above)."""
-    home = home_dir()
+    home = st.home
     if np.glob:
         # "dir/*" empties dir: catastrophic when dir itself is.
         d = posixpath.dirname(np.lexical)
         if d in ("/", home):
             return _ROOT
-        dn = [path_facts(f, home) for f in normalize_path(d).forms]
+        dn = [path_facts(f, home) for f in normalize_path(d, cwd=st.pcwd).forms]
         if any(x.system for x in dn):
             return _SYS
         if any(x.top_level for x in dn) and d not in _SCRATCH:
@@ -356,7 +369,7 @@ def _danger(np: NormalizedPath, st: _State) -> str | None:
             return _GIT
         if posixpath.dirname(f) == home and posixpath.basename(f).lower() in _HOME_DATA:
             return _PERSONAL
-    for base in {st.cwd, os.getcwd()}:
+    for base in {st.cwd, st.pcwd}:
         if base == np.resolved:
             return _CWD
         if base.startswith(np.resolved.rstrip("/") + "/"):
@@ -373,7 +386,7 @@ def _scope(np: NormalizedPath, t: str, st: _State, effect: Effect, verb: str) ->
 
 
 def _write_target(np: NormalizedPath, t: str, st: _State, how: str) -> None:
-    home = home_dir()
+    home = st.home
     facts = [path_facts(f, home) for f in np.forms]
     if re.match(r"^/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|disk|rdisk|md|dm-|mapper/|loop)", np.resolved):
         _emit(st, "shell.destructive", _BLOCK, f"{how} overwrites the block device {np.resolved}", t)
@@ -394,7 +407,7 @@ def _write_target(np: NormalizedPath, t: str, st: _State, how: str) -> None:
 
 
 def _read(np: NormalizedPath, t: str, base: str, st: _State, out: _Stage, *, content: bool) -> None:
-    label = _sensitive(np)
+    label = _sensitive(np, st.home)
     if not label and np.resolved in st.tainted:
         # A dump of secrets made earlier in this command: only sending it on is the problem.
         out.secret = out.secret or f"{t} (a copy of secrets)"
@@ -435,7 +448,7 @@ def _short(opts: list[str]) -> str:
     return "".join(o[1:] for o in opts if not o.startswith("--"))
 
 
-def _sub_flags(w: Word) -> tuple[bool, bool, str | None]:
+def _sub_flags(w: Word, st: _State) -> tuple[bool, bool, str | None]:
     """(downloads, decodes, secret) of the commands inside *w*'s substitutions."""
     dl = dec = False
     secret = None
@@ -452,7 +465,7 @@ def _sub_flags(w: Word) -> tuple[bool, bool, str | None]:
                     secret = secret or f"the environment ({n})"
                 elif n in _CONTENT:
                     for a in rest:
-                        if not a.startswith("-") and (lab := _sensitive(normalize_path(a))):
+                        if not a.startswith("-") and (lab := _sensitive(normalize_path(a, cwd=st.pcwd), st.home)):
                             secret = secret or f"{a} ({lab.replace('_', ' ')})"
     return dl, dec, secret
 
@@ -521,7 +534,7 @@ def _rm(base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st:
         elif why:
             _emit(st, "shell.system", _BLOCK, f"{base} {t} deletes inside {why}", shown)
         elif np.glob and recursive and posixpath.basename(np.lexical) in ("*", ".*", "*.*"):
-            d, here = posixpath.dirname(np.lexical), os.getcwd()
+            d, here = posixpath.dirname(np.lexical), st.pcwd
             if d == here:
                 _emit(st, "shell.destructive", _ESC, f"{base} {t} deletes everything in the working directory", shown)
             elif here.startswith(d.rstrip("/") + "/"):
@@ -635,7 +648,7 @@ def _files(
                 _emit(st, "shell.destructive", _BLOCK, f"mv {src} moves away {why}", src)
         if base in ("scp", "rsync") and ":" in dest and not dest.startswith(("/", ".")):
             for src in ops[:-1]:
-                lab = _sensitive(_path(src, st))
+                lab = _sensitive(_path(src, st), st.home)
                 if lab:
                     _emit(
                         st,
@@ -672,7 +685,7 @@ def _files(
         if bare and not content and not st.policy.has_resource_rules:
             continue
         np = _path(t, st)
-        if bare and not _exists(np.lexical, st) and not (content and _sensitive(np)):
+        if bare and not _exists(np.lexical, st) and not (content and _sensitive(np, st.home)):
             continue
         if base in _PATH_ONLY and base not in _CONTENT:
             _scope(np, t, st, _ESC, f"{base} uses {t}")

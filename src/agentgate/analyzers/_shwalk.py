@@ -17,7 +17,6 @@ from agentgate.analyzers._shrules import (
     _ENV_DUMP,
     _ESC,
     _ESCAPED_NAME,
-    _FORK_BOMB,
     _HUNT,
     _HUNT_NAME,
     _INTERP,
@@ -34,7 +33,6 @@ from agentgate.analyzers._shrules import (
     _PY_SOCKET,
     _PY_SPAWN,
     _RAW_NET,
-    _RAW_SOCKET,
     _ROOT,
     _SHELLS,
     _SYS,
@@ -47,9 +45,11 @@ from agentgate.analyzers._shrules import (
     _executes,
     _expand,
     _files,
+    _fork_bomb,
     _inline_code,
     _path,
     _perms,
+    _raw_socket,
     _read,
     _rm,
     _scope,
@@ -335,7 +335,7 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
         for _tag, sub in r.target.subs:
             _substitution(sub, st)
         t, _known = _expand(r.target, st)
-        if _RAW_SOCKET.search(t):
+        if _raw_socket(t):
             _emit(
                 st, "shell.reverse_shell", _BLOCK, f"redirection to {t} opens a raw network socket (reverse shell)", t
             )
@@ -350,6 +350,9 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
             _read(np, t, base, st, out, content=True)
         else:
             _write_target(np, t, st, f"redirection to {t}")
+
+
+_FORK_LOOP = re.compile(r"while\s*(?:True|1)\s*:\s*os\.fork")
 
 
 def _inline(base: str, code: str, st: _State) -> None:
@@ -374,10 +377,10 @@ def _inline(base: str, code: str, st: _State) -> None:
             code,
             Severity.MEDIUM,
         )
-    if _FORK_BOMB.search(code) or re.search(r"while\s*(?:True|1)\s*:\s*os\.fork", code):
+    if _fork_bomb(code) or ("os.fork" in code and _FORK_LOOP.search(code)):
         _emit(st, "shell.fork_bomb", _BLOCK, "inline code forks without bound (fork bomb)", code)
     for lit in re.findall(r"['\"]([~/.$][^'\"\s]{1,200})['\"]", code):
-        label = _sensitive(_path(lit, st))
+        label = _sensitive(_path(lit, st), st.home)
         if label:
             _emit(st, "shell.sensitive", _BLOCK, f"inline {base} code opens {lit} ({label.replace('_', ' ')})", lit)
 
@@ -455,7 +458,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
             )
         if not w.subs:
             continue
-        dl, dec, secret = _sub_flags(w)
+        dl, dec, secret = _sub_flags(w, st)
         if interp and (dl or dec):
             _emit(
                 st,
@@ -582,7 +585,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     if base == "xterm" and "-display" in args:
         _emit(st, "shell.reverse_shell", _BLOCK, "xterm -display sends a terminal to a remote X server", shown)
     for a in args:
-        if _RAW_SOCKET.search(a):
+        if _raw_socket(a):
             _emit(st, "shell.reverse_shell", _BLOCK, f"{a} opens a raw network socket", a)
 
     _files(base, args, opts, ops, wobjs, st, out)

@@ -94,10 +94,10 @@ from agentgate.analyzers._shrules import (
     _ARG_INDEX,
     _BLOCK,
     _ESC,
-    _FORK_BOMB,
-    _RAW_SOCKET,
     _emit,
+    _fork_bomb,
     _probe_holds,
+    _raw_socket,
     _State,
     _words,
 )
@@ -124,14 +124,15 @@ def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePo
     so a link swapped between two calls is still seen.
     """
     cwd = os.getcwd()
-    key = (value, argument, strong, cwd, home_dir(), policy)
+    home = home_dir()
+    key = (value, argument, strong, cwd, home, policy)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
     if hit is not None and all(_probe_holds(p) for p in hit[1]):
         return list(hit[0])
-    st = _analyze(value, argument, strong, policy, cwd)
+    st = _analyze(value, argument, strong, policy, cwd, home)
     with _cache_lock:
         _cache[key] = (tuple(st.out), tuple(st.probes))
         if len(_cache) > _CACHE_SIZE:
@@ -139,16 +140,16 @@ def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePo
     return st.out
 
 
-def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy, cwd: str) -> _State:
-    st = _State(cwd=cwd, policy=policy, argument=argument, strong=strong)
+def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy, cwd: str, home: str) -> _State:
+    st = _State(cwd=cwd, policy=policy, argument=argument, strong=strong, home=home, pcwd=cwd)
     if len(value) > 65536:
         _emit(st, "shell.unparsable", _ESC, "command longer than 64 KiB; not analyzed", value[:80])
         return st
-    if _FORK_BOMB.search(value):
+    if _fork_bomb(value):
         _emit(st, "shell.fork_bomb", _BLOCK, "a function that pipes into itself in the background (fork bomb)", value)
     script, how = parse(value)
     if script is None:
-        if _RAW_SOCKET.search(value):
+        if _raw_socket(value):
             _emit(st, "shell.reverse_shell", _BLOCK, "the command opens a raw /dev/tcp socket", value)
         _emit(
             st,
