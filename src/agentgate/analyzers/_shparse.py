@@ -262,9 +262,16 @@ def _fast(s: str) -> Script:
             raise _BailError
         else:
             start = i
-            w = read_word()
-            if w is None:
-                continue
+            m = _PLAIN.match(s, i)
+            if m is not None and ((j := m.end()) == n or s[j] in " \t\n;&|<>()"):
+                # The common plain word, without a call into read_word.
+                i = j
+                text = m.group()
+                w = Word(text, text)
+            else:
+                w = read_word()
+                if w is None:
+                    continue
             if i < n and s[i] in "<>" and w.text.isdigit() and w.raw == w.text:
                 redirect()  # "2>file": the digits are a descriptor
                 continue
@@ -277,8 +284,8 @@ def _fast(s: str) -> Script:
                 raise _BailError
             if i < n and s[i] == "(":
                 raise _BailError
-            m = _ASSIGN.match(s, start)
-            if not words and m and m.end() <= i:
+            m = _ASSIGN.match(s, start) if not words and "=" in w.raw else None
+            if m and m.end() <= i:
                 assigns.append(
                     (m.group(1), Word(w.text[w.text.index("=") + 1 :], w.raw[m.end() - start :], w.dynamic, w.subs))
                 )

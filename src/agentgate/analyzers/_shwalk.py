@@ -281,7 +281,9 @@ def _substitution(sub: Script, st: _State) -> None:
 
 def _obfuscation(w: Word, text: str, known: bool, st: _State) -> None:
     raw = w.raw
-    if "$IFS" in raw or "${IFS" in raw or any("$IFS" in x for x in (text,)):
+    if not w.dynamic and raw == text and _PLAIN_NAME.fullmatch(raw):
+        return  # no quote, escape, $, glob or brace: none of the checks below can fire
+    if "$IFS" in raw or "${IFS" in raw or "$IFS" in text:
         _emit(st, "shell.obfuscation", _BLOCK, "$IFS used as a separator hides the command's words", raw)
     inner = raw[1:-1] if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"" else raw
     if inner.startswith("\\") and inner[1:].isalnum():
@@ -296,7 +298,7 @@ def _obfuscation(w: Word, text: str, known: bool, st: _State) -> None:
         )
     if raw.startswith("$'") or _ESCAPED_NAME.search(raw):
         _emit(st, "shell.obfuscation", _BLOCK, f"the command name {raw!r} is written with escape codes", raw)
-    if any(c in text for c in "*?[") and not w.dynamic:
+    if ("*" in text or "?" in text or "[" in text) and not w.dynamic:
         _emit(st, "shell.obfuscation", _BLOCK, f"the command name {raw!r} is a glob: the real program is hidden", raw)
     if "{" in text and _BRACE_LIST.fullmatch(text):
         _emit(st, "shell.obfuscation", _BLOCK, f"brace expansion {raw!r} builds a command without spaces", raw)
