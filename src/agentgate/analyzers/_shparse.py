@@ -263,6 +263,7 @@ def _fast(s: str) -> Script:
         else:
             start = i
             m = _PLAIN.match(s, i)
+            w: Word | None
             if m is not None and ((j := m.end()) == n or s[j] in " \t\n;&|<>()"):
                 # The common plain word, without a call into read_word.
                 i = j
@@ -270,8 +271,8 @@ def _fast(s: str) -> Script:
                 w = Word(text, text)
             else:
                 w = read_word()
-                if w is None:
-                    continue
+            if w is None:
+                continue
             if i < n and s[i] in "<>" and w.text.isdigit() and w.raw == w.text:
                 redirect()  # "2>file": the digits are a descriptor
                 continue

@@ -136,7 +136,8 @@ def _unwrap(args: list[str], st: _State, raw0: str) -> tuple[list[str], list[str
     """Strip wrappers (sudo, env, nohup, timeout, xargs ...); return (wrappers, effective argv)."""
     wrappers: list[str] = []
     while args:
-        name = posixpath.basename(args[0]).lower()
+        a0 = args[0]
+        name = a0[a0.rfind("/") + 1 :].lower()  # posixpath.basename, without the call
         if name not in _WRAPPERS:
             break
         wrappers.append(name)
@@ -215,9 +216,15 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
     texts: list[str] = []
     known: list[bool] = []
     for w in cmd.words:
-        t, k = _expand(w, st)
-        texts.append(t)
-        known.append(k)
+        if not w.dynamic:
+            texts.append(w.text)  # what _expand returns for a word without expansions
+            known.append(True)
+            if not w.subs:
+                continue
+        else:
+            t, k = _expand(w, st)
+            texts.append(t)
+            known.append(k)
         for tag, sub in w.subs:
             if tag == "`" and st.strong:
                 # In text that only looks like shell, `x` is a markdown code span: documentation
@@ -326,6 +333,8 @@ def _obfuscation(w: Word, text: str, known: bool, st: _State) -> None:
 
 
 def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
+    if not cmd.redirects:
+        return
     base = posixpath.basename(name).lower()
     for r in cmd.redirects:
         if r.heredoc is not None and base:
@@ -388,7 +397,8 @@ def _inline(base: str, code: str, st: _State) -> None:
 
 
 def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out: _Stage, index: int) -> None:
-    name = posixpath.basename(argv[0])
+    a0 = argv[0]
+    name = a0[a0.rfind("/") + 1 :]  # posixpath.basename, without the call
     base = name.lower()
     args = argv[1:]
     opts, ops = _split_opts(args)
