@@ -377,12 +377,16 @@ def _danger(np: NormalizedPath, st: _State) -> str | None:
     return None
 
 
-def _scope(np: NormalizedPath, t: str, st: _State, effect: Effect, verb: str) -> None:
+def _scope(np: NormalizedPath, t: str, st: _State, effect: Effect, verb: str, *parts: str) -> None:
+    """A scope finding for *np*; the message is ``verb.format(*parts)`` when *parts* are given.
+
+    Most policies have no path rules, so the message is only built when a finding is emitted.
+    """
     if st.remote or not st.policy.has_resource_rules:
         return
     msg = scope_violation(np, st.policy)
     if msg:
-        _emit(st, "shell.scope", effect, f"{verb}: {msg}", t)
+        _emit(st, "shell.scope", effect, f"{verb.format(*parts) if parts else verb}: {msg}", t)
 
 
 def _write_target(np: NormalizedPath, t: str, st: _State, how: str) -> None:
@@ -427,7 +431,7 @@ def _read(np: NormalizedPath, t: str, base: str, st: _State, out: _Stage, *, con
             )
         else:
             _emit(st, "shell.sensitive", _ESC, f"{base} is given {t} ({label.replace('_', ' ')}); needs review", t)
-    _scope(np, t, st, _BLOCK if content else _ESC, f"{base} reads {t}")
+    _scope(np, t, st, _BLOCK if content else _ESC, "{} reads {}", base, t)
 
 
 def _split_opts(args: list[str]) -> tuple[list[str], list[str]]:
@@ -539,7 +543,7 @@ def _rm(base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st:
                 _emit(st, "shell.destructive", _ESC, f"{base} {t} deletes everything in the working directory", shown)
             elif here.startswith(d.rstrip("/") + "/"):
                 _emit(st, "shell.destructive", _BLOCK, f"{base} {t} deletes a parent of the working directory", shown)
-        _scope(np, t, st, _BLOCK, f"{base} deletes {t}")
+        _scope(np, t, st, _BLOCK, "{} deletes {}", base, t)
 
 
 def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -> None:
@@ -562,7 +566,7 @@ def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -
         why = _danger(np, st)
         if why and why not in (_CWD, _PARENT, _PERSONAL):
             _emit(st, "shell.permissions", _BLOCK, f"{base} on {t} changes {why}", shown)
-        _scope(np, t, st, _BLOCK, f"{base} changes {t}")
+        _scope(np, t, st, _BLOCK, "{} changes {}", base, t)
 
 
 def _files(
@@ -688,6 +692,6 @@ def _files(
         if bare and not _exists(np.lexical, st) and not (content and _sensitive(np, st.home)):
             continue
         if base in _PATH_ONLY and base not in _CONTENT:
-            _scope(np, t, st, _ESC, f"{base} uses {t}")
+            _scope(np, t, st, _ESC, "{} uses {}", base, t)
             continue
         _read(np, t, base, st, out, content=content)

@@ -626,7 +626,7 @@ def _find(args: list[str], st: _State, shown: str) -> str | None:
             _emit(st, "shell.sensitive", _BLOCK, f"find {r} -name {name_pat} hunts for credentials", shown)
         if "-delete" in args and why:
             _emit(st, "shell.destructive", _BLOCK, f"find {r} -delete deletes {why}", shown)
-        _scope(np, r, st, _ESC, f"find searches {r}")
+        _scope(np, r, st, _ESC, "find searches {}", r)
     j = k
     while j < len(args):
         if args[j] in ("-exec", "-execdir", "-ok", "-okdir"):
