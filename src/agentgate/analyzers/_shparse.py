@@ -229,6 +229,39 @@ def _fast(s: str) -> Script:
         c = s[i]
         if c in " \t":
             i += 1
+        elif c not in "\n;|&<>()":
+            # A word (tested first: most characters start one); the branches below are operators.
+            start = i
+            m = _PLAIN.match(s, i)
+            w: Word | None
+            if m is not None and ((j := m.end()) == n or s[j] in " \t\n;&|<>()"):
+                # The common plain word, without a call into read_word.
+                i = j
+                text = m.group()
+                w = Word(text, text)
+            else:
+                w = read_word()
+            if w is None:
+                continue
+            if i < n and s[i] in "<>" and w.text.isdigit() and w.raw == w.text:
+                redirect()  # "2>file": the digits are a descriptor
+                continue
+            if not words:
+                if not assigns and w.raw in _FLAT:
+                    # Loop and condition keywords only frame commands; the words after them are one.
+                    if w.raw == "for":
+                        words.append(Word(":", ":"))  # the header's words are checked as arguments of ":"
+                    continue
+                if w.raw in _RESERVED:
+                    raise _BailError
+            if i < n and s[i] == "(":
+                raise _BailError
+            if not words and "=" in w.raw and (m := _ASSIGN.match(s, start)) and m.end() <= i:
+                assigns.append(
+                    (m.group(1), Word(w.text[w.text.index("=") + 1 :], w.raw[m.end() - start :], w.dynamic, w.subs))
+                )
+            else:
+                words.append(w)
         elif c == "\n" or c == ";":
             if s.startswith(";;", i) or s.startswith(";&", i):
                 raise _BailError
@@ -258,40 +291,8 @@ def _fast(s: str) -> Script:
             i = j + 1
         elif c in "<>":
             redirect()
-        elif c in "()":
+        else:  # "(" or ")": subshells and groups are bashlex's
             raise _BailError
-        else:
-            start = i
-            m = _PLAIN.match(s, i)
-            w: Word | None
-            if m is not None and ((j := m.end()) == n or s[j] in " \t\n;&|<>()"):
-                # The common plain word, without a call into read_word.
-                i = j
-                text = m.group()
-                w = Word(text, text)
-            else:
-                w = read_word()
-            if w is None:
-                continue
-            if i < n and s[i] in "<>" and w.text.isdigit() and w.raw == w.text:
-                redirect()  # "2>file": the digits are a descriptor
-                continue
-            if not words and not assigns and w.raw in _FLAT:
-                # Loop and condition keywords only frame commands; the words after them are one.
-                if w.raw == "for":
-                    words.append(Word(":", ":"))  # the header's words are checked as arguments of ":"
-                continue
-            if not words and w.raw in _RESERVED:
-                raise _BailError
-            if i < n and s[i] == "(":
-                raise _BailError
-            m = _ASSIGN.match(s, start) if not words and "=" in w.raw else None
-            if m and m.end() <= i:
-                assigns.append(
-                    (m.group(1), Word(w.text[w.text.index("=") + 1 :], w.raw[m.end() - start :], w.dynamic, w.subs))
-                )
-            else:
-                words.append(w)
     end_pipeline()
     return tuple(pipelines)
 
