@@ -294,10 +294,11 @@ def _exists(path: str, st: _State, *, directory: bool = False) -> bool:
     return found
 
 
-def _probe_holds(probe: tuple[str, str, object]) -> bool:
+def _probe_holds(probe: tuple[str, str, object], cwd: str) -> bool:
+    """Whether a recorded file-system fact still holds (*cwd*: the process's working directory)."""
     kind, key, seen = probe
     if kind == "r":
-        return resolve_path(key, os.getcwd()) == seen
+        return resolve_path(key, cwd) == seen
     if kind == "e":
         return os.path.lexists(key) == seen
     if kind == "d":

@@ -130,7 +130,7 @@ def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePo
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-    if hit is not None and all(_probe_holds(p) for p in hit[1]):
+    if hit is not None and all(_probe_holds(p, cwd) for p in hit[1]):
         return list(hit[0])
     st = _analyze(value, argument, strong, policy, cwd, home)
     with _cache_lock:
