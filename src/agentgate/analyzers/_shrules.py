@@ -506,8 +506,9 @@ def _ssh_remote(args: list[str]) -> list[str]:
     return args[k + 1 :]
 
 
-def _rm(base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st: _State, shown: str) -> None:
-    short = _short(opts)
+def _rm(
+    base: str, opts: list[str], ops: list[str], wobjs: tuple[Word, ...], st: _State, shown: str, short: str
+) -> None:
     recursive = "r" in short or "R" in short or "--recursive" in opts or base == "rmdir"
     force = "f" in short or "--force" in opts
     if "--no-preserve-root" in opts:

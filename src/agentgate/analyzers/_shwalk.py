@@ -512,7 +512,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
 
     # -- per-command rules
     if base in ("rm", "rmdir", "unlink", "shred"):
-        _rm(base, opts, ops, wobjs, st, shown)
+        _rm(base, opts, ops, wobjs, st, shown, short)
     elif (
         base.startswith("mkfs")
         or base in ("wipefs", "mkswap")
