@@ -135,12 +135,17 @@ class Guard:
             raise DestinationBlockedError(host, p.rule_id, p.reason, p.address)
 
 
-def _as_guard(guard: Guard | None, settings: AnalyzerSettings | None, kw: Mapping[str, Any]) -> Guard:
+def _as_guard(
+    guard: Guard | None,
+    settings: AnalyzerSettings | None,
+    allow_private_networks: Iterable[str] | None,
+    resolver: typing.Callable[[str, float], list[str]] | None,
+) -> Guard:
     if guard is not None:
-        if settings is not None or kw:
+        if settings is not None or allow_private_networks is not None or resolver is not None:
             raise TypeError("pass either guard= or settings/allow_private_networks/resolver, not both")
         return guard
-    return Guard(settings, **kw)
+    return Guard(settings, allow_private_networks=allow_private_networks, resolver=resolver)
 
 
 # --------------------------------------------------------------------------- requests
@@ -203,12 +208,7 @@ class GuardedAdapter(requests.adapters.HTTPAdapter):
         resolver: typing.Callable[[str, float], list[str]] | None = None,
         **kwargs: Any,
     ) -> None:
-        kw: dict[str, Any] = {}
-        if allow_private_networks is not None:
-            kw["allow_private_networks"] = allow_private_networks
-        if resolver is not None:
-            kw["resolver"] = resolver
-        self.guard = _as_guard(guard, settings, kw)
+        self.guard = _as_guard(guard, settings, allow_private_networks, resolver)
         self.allow_proxies = allow_proxies
         super().__init__(**kwargs)
 
@@ -386,12 +386,7 @@ class GuardedTransport(httpx.HTTPTransport):
         retries: int = 0,
         socket_options: Iterable[Any] | None = None,
     ) -> None:
-        kw: dict[str, Any] = {}
-        if allow_private_networks is not None:
-            kw["allow_private_networks"] = allow_private_networks
-        if resolver is not None:
-            kw["resolver"] = resolver
-        self.guard = _as_guard(guard, settings, kw)
+        self.guard = _as_guard(guard, settings, allow_private_networks, resolver)
         pool = _pool_kwargs(verify, cert, trust_env, http1, http2, limits, local_address, retries, socket_options)
         # Not calling super().__init__: it would build a second SSL context and pool.
         # HTTPTransport keeps its connection pool in ``_pool``; ours differs only by its network backend.
@@ -418,11 +413,6 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         retries: int = 0,
         socket_options: Iterable[Any] | None = None,
     ) -> None:
-        kw: dict[str, Any] = {}
-        if allow_private_networks is not None:
-            kw["allow_private_networks"] = allow_private_networks
-        if resolver is not None:
-            kw["resolver"] = resolver
-        self.guard = _as_guard(guard, settings, kw)
+        self.guard = _as_guard(guard, settings, allow_private_networks, resolver)
         pool = _pool_kwargs(verify, cert, trust_env, http1, http2, limits, local_address, retries, socket_options)
         self._pool = httpcore.AsyncConnectionPool(network_backend=_AsyncBackend(self.guard), **pool)
