@@ -351,7 +351,6 @@ def firewall_decider(settings: Any = None, analyzers: Sequence[Any] | None = Non
     resolver replaces DNS so results do not depend on the network. *analyzers*
     replaces the default chain (to measure a custom analyzer).
     """
-    from agentgate import _firewall
     from agentgate._context import agent_context
     from agentgate._firewall import Firewall, scope
     from agentgate.analyzers.base import AnalyzerSettings
@@ -370,15 +369,10 @@ def firewall_decider(settings: Any = None, analyzers: Sequence[Any] | None = Non
         with agent_context(agent_id="eval", task_id=case.id):
             if not case.scope:
                 return outcome_from_verdict(fw.evaluate(call))
-            # scope() hands back the default firewall and would create one (with an
-            # audit trail in the cwd) on first use: make the eval firewall the
-            # default for the block, then put back whatever was there.
-            prev = _firewall.set_firewall(fw)
-            try:
-                with scope(**dict(case.scope)):
-                    return outcome_from_verdict(fw.evaluate(call))
-            finally:
-                _firewall._set_default(prev)
+            # scope() only pushes a policy layer (it creates no firewall), and layers
+            # apply to whichever firewall decides inside the block.
+            with scope(**dict(case.scope)):
+                return outcome_from_verdict(fw.evaluate(call))
 
     return decide
 
