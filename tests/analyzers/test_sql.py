@@ -12,10 +12,9 @@ import yaml
 
 from agentgate._call import ToolCall, ToolSpec
 from agentgate._decision import Effect, Finding
-from agentgate.analyzers import _sqlfold, _sqlvocab
 from agentgate.analyzers import sql as sql_module
 from agentgate.analyzers.base import AnalyzerSettings, make_context
-from agentgate.analyzers.sql import analyze_sql, parse_sql
+from agentgate.analyzers.sql import _fold, _vocab, analyze_sql, parse_sql
 from agentgate.policy import EffectivePolicy, make_scope
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "analyzers" / "sql.yaml"
@@ -197,7 +196,7 @@ def test_concurrent_threads_agree() -> None:
             assert result == expected
 
 
-@pytest.mark.parametrize("module", [sql_module, _sqlfold, _sqlvocab], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [sql_module, _fold, _vocab], ids=lambda m: m.__name__)
 def test_module_doctests(module: Any) -> None:
     """The SQL modules' docstring examples run."""
     result = doctest.testmod(module)

@@ -1,6 +1,6 @@
 """Result types of the SQL analyzer (what one parse learned; cached, immutable) and the statement classes.
 
-Kept apart from the parser (`_sqlparse`) and the AST walk (`_sqlwalk`), which
+Kept apart from the parser (`_parse`) and the AST walk (`_walk`), which
 both build them: the parser imports the walk, so the walk cannot import the
 parser at module level for them.
 """

@@ -1,6 +1,6 @@
 """The single AST walk of the SQL analyzer: classify each statement, collect its tables, hit rules.
 
-`_analyze` turns the statements `agentgate.analyzers._sqlparse` parsed into an
+`_analyze` turns the statements `agentgate.analyzers.sql._parse` parsed into an
 `SqlAnalysis`; the rules and their default effects are documented in
 `agentgate.analyzers.sql`.
 """
@@ -14,9 +14,9 @@ from typing import Any
 from sqlglot import exp
 
 from agentgate._decision import Effect, Severity
-from agentgate.analyzers import _sqlfold as fold
-from agentgate.analyzers import _sqlvocab as vocab
-from agentgate.analyzers._sqltypes import _CLASS_OP, _CLASS_RANK, Hit, SqlAnalysis, Statement, _unique
+from agentgate.analyzers.sql import _fold as fold
+from agentgate.analyzers.sql import _vocab as vocab
+from agentgate.analyzers.sql._types import _CLASS_OP, _CLASS_RANK, Hit, SqlAnalysis, Statement, _unique
 
 _MAX_DEPTH = 3
 
@@ -607,7 +607,7 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
 
     Imported at call time: the parser imports this walk at module level. Nested
     SQL is rare, so the import lookup stays off the hot path."""
-    from agentgate.analyzers._sqlparse import _parse as parse
+    from agentgate.analyzers.sql._parse import _parse as parse
 
     return parse(text, dialect, depth)
 

@@ -86,15 +86,15 @@ from collections.abc import Sequence
 
 from agentgate._call import ToolCall
 from agentgate._decision import Effect, Finding, Severity
-from agentgate.analyzers import _sqlvocab as vocab
-from agentgate.analyzers._sqlparse import _parse as _parse
-from agentgate.analyzers._sqlparse import parse_fragment, parse_sql
-from agentgate.analyzers._sqltypes import Hit, SqlAnalysis, Statement
 from agentgate.analyzers.base import Context
+from agentgate.analyzers.sql import _vocab as vocab
+from agentgate.analyzers.sql._parse import _parse as _parse
+from agentgate.analyzers.sql._parse import parse_fragment, parse_sql
+from agentgate.analyzers.sql._types import Hit, SqlAnalysis, Statement
 from agentgate.policy import match_resource
 
-# Parsing lives in _sqlparse, the AST walk in _sqlwalk, the result types in
-# _sqltypes; they are re-exported here, where callers and tests import them
+# Parsing lives in _parse, the AST walk in _walk, the result types in
+# _types (constant folding in _fold, vocabularies in _vocab); they are re-exported here, where callers and tests import them
 # (``_parse`` is the uncached parse the tests compare the cache against).
 __all__ = ["Hit", "SqlAnalysis", "Statement", "analyze_sql", "parse_fragment", "parse_sql"]
 

@@ -2,7 +2,7 @@
 
 `parse_sql` parses a text once (per thread, one tokenizer and parser per
 dialect) and hands the statements to the AST walk in
-`agentgate.analyzers._sqlwalk`; `parse_fragment` frames a value the way
+`agentgate.analyzers.sql._walk`; `parse_fragment` frames a value the way
 interpolation would. Both are cached in bounded LRUs.
 """
 
@@ -21,9 +21,9 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]  # re-exported from tokenizer_core
 
 from agentgate._decision import Effect, Severity
-from agentgate.analyzers import _sqlvocab as vocab
-from agentgate.analyzers._sqltypes import Hit, SqlAnalysis, Statement
-from agentgate.analyzers._sqlwalk import _analyze
+from agentgate.analyzers.sql import _vocab as vocab
+from agentgate.analyzers.sql._types import Hit, SqlAnalysis, Statement
+from agentgate.analyzers.sql._walk import _analyze
 
 __all__ = ["parse_fragment", "parse_sql"]
 
