@@ -38,7 +38,7 @@ from .base import Resource, Target
 
 __all__ = ["SNIFFERS", "Classification", "classify", "sql_operation", "tokens"]
 
-ANALYZED_KINDS = ("sql", "file", "http", "shell")
+ANALYZED_KINDS = ("sql", "file", "http", "shell", "code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +138,21 @@ _KIND_TOKENS: dict[str, str] = {
     "settings": "config",
     "setting": "config",
     "python": "code",
+    "python3": "code",
+    "py": "code",
+    "ipython": "code",
+    "jupyter": "code",
+    "notebook": "code",
+    "cell": "code",
+    "repl": "code",
+    "interpreter": "code",
     "code": "code",
     "eval": "code",
     "javascript": "code",
-    "notebook": "code",
+    "js": "code",
+    "nodejs": "code",
+    "deno": "code",
+    "typescript": "code",
     "deploy": "deploy",
     "release": "deploy",
     "rollout": "deploy",
@@ -149,6 +160,12 @@ _KIND_TOKENS: dict[str, str] = {
 }
 # When a name holds several kind tokens, the most specific wins (run_sql_query: sql).
 _KIND_PRIORITY = ("sql", "shell", "code", "payment", "email", "message", "http", "file", "config", "deploy")
+# Shell tokens that only say "runs something": next to a language token (python_exec,
+# python_command) the language decides.
+_GENERIC_SHELL_TOKENS = frozenset({"exec", "command", "cmd"})
+# "node" names a graph or cluster node as often as the JavaScript runtime: it is code only
+# alone or next to a word that runs something (run_node, node_eval, node_script).
+_NODE_RUN_TOKENS = frozenset({"run", "eval", "exec", "execute", "script", "repl", "js", "code", "vm"})
 
 #: argument name → resource kind
 _RESOURCE_ARGS: dict[str, str] = {
@@ -298,6 +315,30 @@ _CONTENT_ARGS: dict[str, frozenset[str]] = {
         }
     ),
     "file": frozenset(k for k, v in _RESOURCE_ARGS.items() if v == "path"),
+    "code": frozenset(
+        {
+            "code",
+            "source",
+            "source_code",
+            "script",
+            "cell",
+            "cells",
+            "program",
+            "snippet",
+            "python",
+            "python_code",
+            "js",
+            "javascript",
+            "js_code",
+            "expression",
+            "expr",
+            "command",
+            "cmd",
+            "input",
+            "content",
+            "lines",
+        }
+    ),
 }
 # A resource argument of this kind is always analyzed by that analyzer, whatever the tool.
 _ALWAYS = {"path": "file", "url": "http"}
@@ -367,6 +408,21 @@ _SHELL_SYNTAX = re.compile(
 _SHELL_CHARS = ("$", "`", "|", ";", "&&", "()", "/dev/")
 
 
+# Program text, only where it is unambiguous: an import of a module that reaches processes,
+# sockets or code loading, a call of one of their functions, __import__, or a require of a
+# Node module of that kind. A paragraph that merely says "import" or "eval" is prose.
+_CODE_RE = re.compile(
+    r"(?m)^[ \t]*(?:import[ \t]+(?:os|subprocess|socket|pty|ctypes|marshal|pickle|shutil|urllib|requests)\b|from[ \t]+(?:os|subprocess|socket|pty|ctypes)[ \t]+import\b)"
+    r"|__import__[ \t]*\(|\bsubprocess\.[A-Za-z_]+[ \t]*\(|\bos\.(?:system|popen|exec[a-z]*|spawn[a-z]*|dup2)[ \t]*\("
+    r"|\brequire[ \t]*\([ \t]*['\"`](?:node:)?(?:child_process|net|vm|fs)['\"`]"
+)
+_CODE_HINTS = ("import", "__", "os.", "subprocess", "require")
+
+
+def _looks_code(v: str) -> bool:
+    return len(v) < 65536 and any(h in v for h in _CODE_HINTS) and bool(_CODE_RE.search(v))
+
+
 def _looks_url(v: str) -> bool:
     return len(v) < 8192 and bool(_URL_RE.match(v))
 
@@ -400,6 +456,7 @@ SNIFFERS: dict[str, Callable[[str], bool]] = {
     "sql": _looks_sql,
     "shell": _looks_shell,
     "file": _looks_path,
+    "code": _looks_code,
 }
 
 _FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*([A-Za-z]+)", re.DOTALL)
@@ -505,6 +562,14 @@ class _Static:
 
 def _tool_kind(name_tokens: tuple[str, ...]) -> str:
     found = {_KIND_TOKENS[t] for t in name_tokens if t in _KIND_TOKENS}
+    if "node" in name_tokens and (len(name_tokens) == 1 or _NODE_RUN_TOKENS.intersection(name_tokens)):
+        found.add("code")
+    if (
+        "code" in found
+        and "shell" in found
+        and all(t in _GENERIC_SHELL_TOKENS for t in name_tokens if _KIND_TOKENS.get(t) == "shell")
+    ):
+        found.discard("shell")
     for k in _KIND_PRIORITY:
         if k in found:
             return k
@@ -555,7 +620,7 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
 
     content: list[tuple[str, str, str]] = []
     declared = spec.content_args or spec.resource_args if spec is not None else ()
-    if kind in ("sql", "file", "http", "shell"):
+    if kind in ANALYZED_KINDS:
         for a in declared:
             content.append((a, kind, "spec"))
         for a in arg_names:
