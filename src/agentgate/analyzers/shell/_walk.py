@@ -7,8 +7,8 @@ import re
 import shlex
 
 from agentgate._decision import Severity
-from agentgate.analyzers._shparse import Cmd, Pipeline, Script, Word, _iter_commands, parse
-from agentgate.analyzers._shrules import (
+from agentgate.analyzers.shell._parse import Cmd, Pipeline, Script, Word, _iter_commands, parse
+from agentgate.analyzers.shell._rules import (
     _ACCOUNT,
     _BLOCK,
     _BRACE_LIST,
@@ -76,10 +76,8 @@ def _parse_into(text: str, st: _State, why: str) -> None:
         _emit(st, "shell.obfuscation", _ESC, f"{why} nests commands more than 6 levels deep", text)
         return
     script, how = parse(text)
-    if script is None or (how == "shlex" and ("$(" in text or "`" in text)):
-        _emit(st, "shell.unparsable", _ESC, f"could not parse the command inside {why}", text)
-        if script is None:
-            return
+    if how != "tree-sitter":
+        _emit(st, "shell.unparsable", _ESC, f"could not parse the command inside {why} ({how})", text)
     st.depth += 1
     _script(script, st)
     st.depth -= 1

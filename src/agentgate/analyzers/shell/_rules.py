@@ -9,7 +9,6 @@ import re
 from dataclasses import dataclass, field
 
 from agentgate._decision import Effect, Finding, Severity
-from agentgate.analyzers._shparse import Script, Word, _BailError, _close_paren
 from agentgate.analyzers.filesystem import (
     NormalizedPath,
     normalize_path,
@@ -17,6 +16,7 @@ from agentgate.analyzers.filesystem import (
     resolve_path,
     scope_violation,
 )
+from agentgate.analyzers.shell._parse import Script, Word
 from agentgate.policy import EffectivePolicy
 
 # ------------------------------------------------------------------------- vocabulary
@@ -217,7 +217,7 @@ def _expand(w: Word, st: _State) -> tuple[str, bool]:
 
     text = _VAR.sub(sub, w.text) if "$" in w.text else w.text
     if w.subs:
-        text, static = _static_subs(text, w.subs)
+        text, static = _static_subs(w, text)
         known = known and static
     return text, known and "$" not in text
 
@@ -254,25 +254,18 @@ def _static_value(sub: Script) -> str | None:
     return fmt
 
 
-def _static_subs(text: str, subs: tuple[tuple[str, Script], ...]) -> tuple[str, bool]:
+def _static_subs(w: Word, text: str) -> tuple[str, bool]:
     """Replace each static ``$( )``/backtick in *text* by its value; report whether all were static."""
-    out, i, all_static = [], 0, True
-    for tag, sub in subs:
-        if tag not in ("$(", "`"):
-            return text, False
-        start = text.find(tag, i)
-        if start < 0:
-            return text, False
-        try:
-            end = text.index("`", start + 1) if tag == "`" else _close_paren(text, start + 2)
-        except (ValueError, _BailError):
+    all_static = True
+    for (tag, sub), raw in zip(w.subs, w.sub_raws, strict=False):
+        if tag not in ("$(", "`") or raw not in text:
             return text, False
         value = _static_value(sub)
-        all_static = all_static and value is not None
-        out.append(text[i:start] + (value if value is not None else text[start : end + 1]))
-        i = end + 1
-    out.append(text[i:])
-    return "".join(out), all_static
+        if value is None:
+            all_static = False
+        else:
+            text = text.replace(raw, value, 1)
+    return text, all_static and len(w.subs) == len(w.sub_raws)
 
 
 def _path(text: str, st: _State) -> NormalizedPath:

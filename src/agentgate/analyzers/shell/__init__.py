@@ -1,9 +1,10 @@
 """Shell analyzer: parse the command line, walk every simple command, apply rules by command.
 
-Parsing: a small exact lexer takes the common shape (words, quotes, pipes, lists,
-redirections) in microseconds; anything else (substitutions, subshells, loops,
-functions, here-documents) goes to ``bashlex``; when bashlex fails, ``shlex``
-tokenizes. Every simple command is visited: across pipelines and lists, inside
+Parsing: one grammar, ``tree-sitter-bash`` (see `_parse`), builds the words, commands,
+pipelines and lists bash would run. An error node, text the grammar skipped or a
+construct the walk does not model is never trusted: the rules still run on what parsed
+and the command escalates (``shell.unparsable``), so a parser differential cannot turn
+into an allow. Every simple command is visited: across pipelines and lists, inside
 ``$( )``, backticks, ``<( )``, subshells, loops and function bodies, inside
 ``bash -c`` / ``sh -c`` / ``su -c`` / ``eval`` strings (recursively), and the payloads
 of ``sudo``, ``env``, ``nohup``, ``timeout``, ``xargs`` and ``find -exec``. Literal
@@ -78,19 +79,19 @@ import threading
 from collections import OrderedDict
 
 from agentgate._decision import Finding, Severity
+from agentgate.analyzers.base import Context
+from agentgate.analyzers.filesystem import home_dir
 
-# The parser and the model live in _shparse, the rules in _shrules and _shwalk (modules stay
+# The parser and the model live in _parse, the rules in _rules and _walk (modules stay
 # small); the names tests and tools import from here are re-exported.
-from agentgate.analyzers._shparse import Cmd as Cmd
-from agentgate.analyzers._shparse import Pipeline as Pipeline
-from agentgate.analyzers._shparse import Redirect as Redirect
-from agentgate.analyzers._shparse import Script as Script
-from agentgate.analyzers._shparse import Word as Word
-from agentgate.analyzers._shparse import _bl_script as _bl_script
-from agentgate.analyzers._shparse import _fast as _fast
-from agentgate.analyzers._shparse import _iter_commands as _iter_commands
-from agentgate.analyzers._shparse import parse as parse
-from agentgate.analyzers._shrules import (
+from agentgate.analyzers.shell._parse import Cmd as Cmd
+from agentgate.analyzers.shell._parse import Pipeline as Pipeline
+from agentgate.analyzers.shell._parse import Redirect as Redirect
+from agentgate.analyzers.shell._parse import Script as Script
+from agentgate.analyzers.shell._parse import Word as Word
+from agentgate.analyzers.shell._parse import _iter_commands as _iter_commands
+from agentgate.analyzers.shell._parse import parse as parse
+from agentgate.analyzers.shell._rules import (
     _ARG_INDEX,
     _BLOCK,
     _ESC,
@@ -101,9 +102,7 @@ from agentgate.analyzers._shrules import (
     _State,
     _words,
 )
-from agentgate.analyzers._shwalk import _script
-from agentgate.analyzers.base import Context
-from agentgate.analyzers.filesystem import home_dir
+from agentgate.analyzers.shell._walk import _script
 from agentgate.policy import EffectivePolicy
 
 __all__ = ["Cmd", "Redirect", "Word", "analyze_shell", "parse"]
@@ -148,24 +147,15 @@ def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy, c
     if _fork_bomb(value):
         _emit(st, "shell.fork_bomb", _BLOCK, "a function that pipes into itself in the background (fork bomb)", value)
     script, how = parse(value)
-    if script is None:
+    if how != "tree-sitter":
         if _raw_socket(value):
             _emit(st, "shell.reverse_shell", _BLOCK, "the command opens a raw /dev/tcp socket", value)
+        # What did parse is still checked; the rest cannot be, so the call is not allowed unseen.
         _emit(
             st,
             "shell.unparsable",
             _ESC,
-            "no parser understood this command (unbalanced quotes?); it cannot be checked",
-            value,
-            Severity.MEDIUM,
-        )
-        return st
-    if how == "shlex" and ("$(" in value or "`" in value or "<(" in value):
-        _emit(
-            st,
-            "shell.unparsable",
-            _ESC,
-            "the command has substitutions the fallback parser cannot see into",
+            f"the shell grammar does not vouch for this command: {how}",
             value,
             Severity.MEDIUM,
         )
