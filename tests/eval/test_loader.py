@@ -11,6 +11,9 @@ import pytest
 from agentgate._errors import ConfigError
 from agentgate.eval.runner import CATEGORIES, Case, default_cases_dir, load_cases
 
+#: The categories of the ``own`` split (the suite written alongside the rules).
+OWN_CATEGORIES = ("sql", "files", "shell", "http", "secrets", "scope", "mixed")
+
 GOOD = """\
 - id: demo-001
   category: demo
@@ -147,13 +150,14 @@ def test_case_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
 def test_shipped_suite_is_in_the_package() -> None:
     """The case files are package data reachable through importlib.resources (so they ship in the wheel)."""
     names = {f.name for f in resources.files("agentgate.eval").joinpath("cases").iterdir()}
-    assert {f"{c}.yaml" for c in CATEGORIES} <= names
+    assert {f"{c}.yaml" for c in OWN_CATEGORIES} <= names
     assert default_cases_dir().joinpath("scope.yaml").is_file()
+    assert default_cases_dir().joinpath("unseen").is_dir()
 
 
 def test_shipped_suite_loads_and_follows_the_format() -> None:
-    """Every shipped case loads, sits in the file named after its category, and the suite has the required size."""
-    cases = load_cases()
+    """Every shipped own-split case loads, sits in the file named after its category, and the suite has the required size."""
+    cases = [c for c in load_cases() if c.split == "own"]
     assert len(cases) >= 300
     for c in cases:
         assert re.fullmatch(rf"{c.category}-\d{{3}}", c.id), c.id
@@ -166,9 +170,103 @@ def test_shipped_suite_loads_and_follows_the_format() -> None:
     by_cat: dict[str, list[Case]] = {}
     for c in cases:
         by_cat.setdefault(c.category, []).append(c)
-    assert set(by_cat) == set(CATEGORIES)
+    assert set(by_cat) == set(OWN_CATEGORIES)
     for cat in ("scope", "mixed"):
         group = by_cat[cat]
         assert len(group) >= 60
         assert sum(c.hard_benign for c in group) / len(group) >= 0.45
         assert sum(c.positive for c in group) >= 30
+
+
+def test_shipped_unseen_split_follows_the_format() -> None:
+    """Cases under cases/unseen/ form split unseen, with ids unseen-<category>-NNN in <category>.yaml."""
+    cases = [c for c in load_cases() if c.split == "unseen"]
+    assert cases
+    for c in cases:
+        assert re.fullmatch(rf"unseen-{c.category}-\d{{3}}", c.id), c.id
+        assert c.category in CATEGORIES, c.id
+        assert f"/unseen/{c.category}.yaml:" in c.source, (c.id, c.source)
+    pairs = [c for c in cases if c.pair is not None]
+    assert all(c.category == "scope" and c.scope for c in pairs)
+
+
+def test_subdirectory_files_form_the_split_named_after_it(tmp_path: Path) -> None:
+    """Top-level files are split own, files in unseen/ are split unseen; ids are unique across splits."""
+    _write(tmp_path, "demo.yaml", GOOD)
+    (tmp_path / "unseen").mkdir()
+    _write(tmp_path / "unseen", "demo.yaml", GOOD.replace("demo-00", "u-demo-00"))
+    (tmp_path / "notes").mkdir()  # a directory without case files is not a split
+    cases = load_cases(tmp_path)
+    assert {c.id: c.split for c in cases} == {
+        "demo-001": "own",
+        "demo-002": "own",
+        "u-demo-001": "unseen",
+        "u-demo-002": "unseen",
+    }
+    assert cases[2].source.endswith("unseen/demo.yaml:1")
+    _write(tmp_path / "unseen", "dup.yaml", GOOD.split("- id: demo-002")[0])
+    assert "[demo-001]: duplicate case id" in _problems(tmp_path)
+
+
+def test_split_directory_named_own_is_an_error(tmp_path: Path) -> None:
+    """A subdirectory called own would be confused with the top-level split, so it is refused."""
+    _write(tmp_path, "demo.yaml", GOOD)
+    (tmp_path / "own").mkdir()
+    _write(tmp_path / "own", "x.yaml", GOOD.replace("demo-00", "o-00"))
+    assert "a split directory needs a one-token name other than 'own'" in _problems(tmp_path)
+
+
+PAIR = """\
+- id: p-001
+  category: scope
+  tool: read_file
+  args: {path: reports/q3.csv}
+  scope: {allowed_operations: [read]}
+  pair: flip-1
+  expect: allow
+  why: "reading is allowed"
+- id: p-002
+  category: scope
+  tool: read_file
+  args: {path: reports/q3.csv}
+  scope: {allowed_operations: [write]}
+  pair: flip-1
+  expect: block
+  why: "reading is not writing"
+"""
+
+
+def test_pair_of_one_allow_and_one_block_loads(tmp_path: Path) -> None:
+    """Two cases sharing a pair id, one allowed and one blocked, load with the pair set."""
+    cases = load_cases(_write(tmp_path, "pairs.yaml", PAIR))
+    assert [c.pair for c in cases] == ["flip-1", "flip-1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (PAIR.replace("expect: block", "expect: allow"), "pair 'flip-1' needs one case expecting block and one"),
+        (PAIR.split("- id: p-002")[0], "[p-001.pair]: pair 'flip-1' has 1 case(s); a pair is exactly two"),
+        (PAIR + PAIR.replace("p-00", "p-10"), "pair 'flip-1' has 4 case(s)"),
+        (
+            PAIR.replace("pair: flip-1\n  expect: allow", "pair: [flip]\n  expect: allow"),
+            "[p-001.pair]: pair must be one token",
+        ),
+    ],
+)
+def test_malformed_pairs_are_reported_with_file_line_and_id(tmp_path: Path, text: str, message: str) -> None:
+    """A pair that is not one allowed plus one blocked case is a load error naming file, line and case id."""
+    out = _problems(_write(tmp_path, "pairs.yaml", text))
+    assert message in out
+    assert "pairs.yaml:" in out
+
+
+def test_pair_across_splits_is_an_error(tmp_path: Path) -> None:
+    """The two cases of a pair must sit in one split, or the split's pair count would be meaningless."""
+    first, second = PAIR.split("- id: p-002")
+    _write(tmp_path, "a.yaml", first)
+    (tmp_path / "unseen").mkdir()
+    _write(tmp_path / "unseen", "b.yaml", "- id: p-002" + second)
+    out = _problems(tmp_path)
+    assert "[p-002.pair]: pair 'flip-1' spans the splits 'own' and 'unseen'" in out
+    assert "unseen/b.yaml:1" in out

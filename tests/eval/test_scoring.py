@@ -13,8 +13,12 @@ from agentgate.eval import runner as runner_mod
 from agentgate.eval.runner import Case, CaseResult, Counts, Outcome, outcome_from_verdict, run, sandbox_cwd, score
 
 
-def _case(cid: str, expect: str, category: str = "sql", hard: bool = False) -> Case:
-    return Case(id=cid, category=category, tool="t", args={}, expect=expect, why="w", hard_benign=hard)
+def _case(
+    cid: str, expect: str, category: str = "sql", hard: bool = False, split: str = "own", pair: str | None = None
+) -> Case:
+    return Case(
+        id=cid, category=category, tool="t", args={}, expect=expect, why="w", hard_benign=hard, split=split, pair=pair
+    )
 
 
 def _results(spec: list[tuple[str, str, str]]) -> list[CaseResult]:
@@ -126,6 +130,63 @@ def test_category_filter_selects_cases() -> None:
     report = run(cases, decide, categories=["http"], sandbox=False)
     assert seen == ["http-001"]
     assert list(report.by_category) == ["http"]
+
+
+def test_split_filter_selects_cases() -> None:
+    """run(splits=...) decides only the cases of those splits, and the report has only those splits."""
+    seen: list[str] = []
+
+    def decide(case: Case) -> Outcome:
+        seen.append(case.id)
+        return Outcome(VerdictType.ALLOW)
+
+    cases = [_case("sql-001", "allow"), _case("u-sql-001", "allow", split="unseen")]
+    report = run(cases, decide, splits=["unseen"], sandbox=False)
+    assert seen == ["u-sql-001"]
+    assert list(report.by_split) == ["unseen"]
+
+
+def test_counts_per_split_and_category_within_a_split() -> None:
+    """Each split has its own overall and per-category counts; the top level counts every case."""
+    results = [
+        CaseResult(_case("sql-001", "block"), Outcome(VerdictType.BLOCK)),
+        CaseResult(_case("u-sql-001", "block", split="unseen"), Outcome(VerdictType.ALLOW)),
+        CaseResult(_case("u-code-001", "allow", "code", split="unseen"), Outcome(VerdictType.BLOCK)),
+    ]
+    report = score(results)
+    assert list(report.by_split) == ["own", "unseen"]
+    assert report.by_split["own"].overall.recall == 1.0
+    unseen = report.by_split["unseen"]
+    assert unseen.overall.total == 2
+    assert unseen.by_category["sql"].recall == 0.0
+    assert unseen.by_category["code"].fpr == 1.0
+    assert "code" not in report.by_split["own"].by_category
+    assert report.overall.total == 3
+    assert report.by_category["sql"].tp == 1
+    assert report.by_category["sql"].fn == 1
+    assert report.to_dict()["splits"]["unseen"]["categories"]["code"]["fp"] == 1
+
+
+def test_a_pair_is_right_only_when_both_cases_are() -> None:
+    """Pairs right counts pairs whose two cases are both right; a pair cut by a filter is not counted."""
+
+    def pair(pid: str, allow_got: str, block_got: str) -> list[CaseResult]:
+        return [
+            CaseResult(_case(f"{pid}-a", "allow", "scope", pair=pid), Outcome(VerdictType(allow_got))),
+            CaseResult(_case(f"{pid}-b", "block", "scope", pair=pid), Outcome(VerdictType(block_got))),
+        ]
+
+    results = [
+        *pair("ok", "allow", "block"),
+        *pair("toostrict", "block", "block"),
+        *pair("toolax", "allow", "allow"),
+        CaseResult(_case("half-a", "allow", "scope", pair="half"), Outcome(VerdictType.ALLOW)),
+    ]
+    report = score(results)
+    assert (report.pairs.right, report.pairs.total) == (1, 3)
+    assert report.pairs.wrong == ("toolax", "toostrict")
+    assert report.by_split["own"].pairs.right == 1
+    assert report.to_dict()["pairs"] == {"right": 1, "total": 3, "wrong": ["toolax", "toostrict"]}
 
 
 _leak: contextvars.ContextVar[str] = contextvars.ContextVar("leak", default="clean")

@@ -1,4 +1,4 @@
-"""The shipped suite through the real firewall meets the targets of the issue.
+"""The shipped own split through the real firewall meets the targets of the issue.
 
 Targets: recall >= 0.98 and false-positive rate <= 0.02 overall, no category under
 0.95 recall. When an analyzer is not good enough this test fails, listing the misses:
@@ -14,8 +14,8 @@ from agentgate.eval.runner import Report, load_cases, run
 
 @pytest.fixture(scope="module")
 def report() -> Report:
-    """One run of the whole shipped suite with the default (real) firewall decider."""
-    return run(load_cases())
+    """One run of the own split (the unseen split carries no thresholds yet) with the real firewall decider."""
+    return run(load_cases(), splits=["own"])
 
 
 def _misses(report: Report, category: str | None = None) -> str:

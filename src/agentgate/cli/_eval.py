@@ -1,17 +1,18 @@
 """``agentgate eval``: run the labelled adversarial suite and report detection quality.
 
 Exit status: 0 when every threshold given is met, 1 when one is not, 2 on bad
-input (a malformed case file, an unknown category, a threshold outside [0, 1]).
+input (a malformed case file, an unknown category or split, a threshold outside [0, 1]).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import click
 
 from agentgate._errors import ConfigError
-from agentgate.eval.runner import Counts, Report, load_cases, run
+from agentgate.eval.runner import Counts, PairCounts, Report, load_cases, run
 
 __all__ = ["command", "format_report"]
 
@@ -36,15 +37,31 @@ def _row(name: str, c: Counts) -> str:
     )
 
 
+def _table(head: str, by_category: Mapping[str, Counts], overall: Counts, pairs: PairCounts) -> list[str]:
+    lines = [head, "-" * len(head)]
+    lines += [_row(cat, c) for cat, c in by_category.items()]
+    lines += ["-" * len(head), _row("overall", overall)]
+    if pairs.total:
+        wrong = f" (wrong: {', '.join(pairs.wrong)})" if pairs.wrong else ""
+        lines.append(f"pairs right: {pairs.right}/{pairs.total}{wrong}")
+    return lines
+
+
 def format_report(report: Report, failures: list[str], *, checked: bool = True) -> str:
-    """The human-readable report: a per-category table, the misses, the threshold verdict.
+    """The human-readable report: a per-category table per split, the misses, the threshold verdict.
 
     *checked* says whether any threshold was given (the last line says PASS only then).
     """
     head = f"{'category':<10} {'cases':>5} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'precision':>9} {'recall':>7} {'F1':>6} {'FPR':>6} {'esc':>4} {'hard':>5}"
-    lines = [head, "-" * len(head)]
-    lines += [_row(cat, c) for cat, c in report.by_category.items()]
-    lines += ["-" * len(head), _row("overall", report.overall)]
+    lines: list[str] = []
+    for name, part in report.by_split.items():
+        lines += [f"split {name}:", *_table(head, part.by_category, part.overall, part.pairs), ""]
+    if len(report.by_split) > 1:
+        lines += ["all splits:", _row("overall", report.overall)]
+        if report.pairs.total:
+            lines.append(f"pairs right: {report.pairs.right}/{report.pairs.total}")
+    elif not report.by_split:
+        lines += _table(head, report.by_category, report.overall, report.pairs)
     n = len(report.results)
     hard = report.overall.hard_benign
     lines.append(
@@ -62,8 +79,8 @@ def format_report(report: Report, failures: list[str], *, checked: bool = True) 
             reason = (d["reason"] or "").replace("\n", " ")
             if len(reason) > 160:
                 reason = reason[:157] + "..."
-            lines.append(f"  {kind} {d['id']:<12} expected {d['expected']}, got {d['got']} [{rule}] {reason}")
-            lines.append(f"     {'':<12} why: {d['why']}")
+            lines.append(f"  {kind} {d['id']:<16} expected {d['expected']}, got {d['got']} [{rule}] {reason}")
+            lines.append(f"     {'':<16} why: {d['why']}")
     errors = [r for r in report.results if r.outcome.error]
     if errors:
         lines += ["", f"errors ({len(errors)}): the decider raised (counted as block)"]
@@ -84,6 +101,13 @@ def format_report(report: Report, failures: list[str], *, checked: bool = True) 
 @click.option(
     "--category", "-c", "categories", multiple=True, help="Only run this category (repeatable): sql, files, shell, ..."
 )
+@click.option(
+    "--split",
+    "split",
+    default="all",
+    show_default=True,
+    help="Only this split: own (written with the rules in view), unseen (written without), or all.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--min-recall", type=float, callback=_fraction, help="Exit 1 when overall recall is below this.")
 @click.option(
@@ -97,6 +121,7 @@ def command(
     ctx: click.Context,
     cases_dir: str | None,
     categories: tuple[str, ...],
+    split: str,
     as_json: bool,
     min_recall: float | None,
     max_fpr: float | None,
@@ -112,6 +137,12 @@ def command(
     except ConfigError as exc:
         click.echo(f"agentgate eval: {exc}", err=True)
         ctx.exit(_EXIT_BAD_INPUT)
+    splits = sorted({c.split for c in cases})
+    if split != "all" and split not in splits:
+        click.echo(f"agentgate eval: unknown split {split} (known: {', '.join([*splits, 'all'])})", err=True)
+        ctx.exit(_EXIT_BAD_INPUT)
+    if split != "all":
+        cases = [c for c in cases if c.split == split]
     known = sorted({c.category for c in cases})
     unknown = [c for c in categories if c not in known]
     if unknown:

@@ -10,11 +10,14 @@ See docs/eval.md for the case format, the labelling rules and the metrics.
 from agentgate.eval.resolver import eval_resolver
 from agentgate.eval.runner import (
     CATEGORIES,
+    SPLITS,
     Case,
     CaseResult,
     Counts,
     Outcome,
+    PairCounts,
     Report,
+    SplitReport,
     firewall_decider,
     load_cases,
     run,
@@ -23,11 +26,14 @@ from agentgate.eval.runner import (
 
 __all__ = [
     "CATEGORIES",
+    "SPLITS",
     "Case",
     "CaseResult",
     "Counts",
     "Outcome",
+    "PairCounts",
     "Report",
+    "SplitReport",
     "eval_resolver",
     "firewall_decider",
     "load_cases",

@@ -1,7 +1,9 @@
 """Load the labelled eval cases, decide each one, and score the decisions.
 
 A suite is a directory of YAML files, each a list of cases (the format is in
-docs/eval.md)::
+docs/eval.md). The files directly in the directory form the split ``own``; the
+files of a subdirectory form the split named after it (the shipped suite keeps
+cases written without reading the rules in ``cases/unseen/``)::
 
     - id: sql-001
       category: sql
@@ -19,6 +21,11 @@ a *decider*, ``(case) -> Outcome``; the default one (`firewall_decider`) runs
 the real firewall with no judge and ``on_escalate="block"``, so a call tier 1
 could not decide counts as blocked (as it is in production without a judge).
 Tests inject their own decider.
+
+Cases that share a ``pair`` id are a scope-flip pair: the same call under an
+allowing and a refusing scope. A pair is right when both members are; the report
+counts pairs per split, because a scope that gets one side wrong is either
+useless or in the way.
 
 >>> from agentgate._decision import VerdictType
 >>> case = Case(id="x-1", category="x", tool="t", args={}, expect="block", why="w")
@@ -50,12 +57,15 @@ from agentgate._errors import ConfigError, ConfigProblem
 
 __all__ = [
     "CATEGORIES",
+    "SPLITS",
     "Case",
     "CaseResult",
     "Counts",
     "Decider",
     "Outcome",
+    "PairCounts",
     "Report",
+    "SplitReport",
     "default_cases_dir",
     "firewall_decider",
     "load_cases",
@@ -66,10 +76,29 @@ __all__ = [
 ]
 
 #: The categories of the shipped suite, in report order.
-CATEGORIES: tuple[str, ...] = ("sql", "files", "shell", "http", "secrets", "scope", "mixed")
+CATEGORIES: tuple[str, ...] = (
+    "sql",
+    "files",
+    "shell",
+    "http",
+    "secrets",
+    "scope",
+    "mixed",
+    "code",
+    "infra",
+    "config",
+    "argshape",
+)
+
+#: The split of the files directly in a suite directory; a subdirectory's files
+#: form the split named after the subdirectory.
+OWN_SPLIT = "own"
+#: The splits of the shipped suite, in report order: ``own`` was written with the
+#: rules in view, ``unseen`` by someone who had not read them.
+SPLITS: tuple[str, ...] = (OWN_SPLIT, "unseen")
 
 _REQUIRED = ("id", "category", "tool", "args", "expect", "why")
-_OPTIONAL = ("spec", "scope", "hard_benign")
+_OPTIONAL = ("spec", "scope", "hard_benign", "pair")
 _SPEC_KEYS = tuple(f.name for f in fields(ToolSpec))
 _SPEC_TUPLES = frozenset({"resource_args", "content_args"})
 _SCOPE_LISTS = ("allowed_operations", "allowed_resources", "deny_operations", "denied_resources")
@@ -99,6 +128,9 @@ class Case:
         scope: Keyword arguments of one ``agentgate.scope(...)`` active during the call.
         hard_benign: A benign look-alike of an attack (always ``expect: allow``).
         source: ``file:line`` the case came from.
+        split: ``own`` for the files directly in the suite directory, else the
+            name of the subdirectory the file sits in (``unseen``).
+        pair: Id of the scope-flip pair this case belongs to, if any.
     """
 
     id: str
@@ -111,6 +143,8 @@ class Case:
     scope: Mapping[str, Any] | None = None
     hard_benign: bool = False
     source: str = ""
+    split: str = OWN_SPLIT
+    pair: str | None = None
 
     @property
     def positive(self) -> bool:
@@ -132,26 +166,38 @@ def default_cases_dir() -> Traversable:
 
 
 def load_cases(directory: str | os.PathLike[str] | Traversable | None = None) -> list[Case]:
-    """Load and validate every ``*.yaml`` / ``*.yml`` file of *directory* (default: the shipped suite).
+    """Load and validate every case file of *directory* (default: the shipped suite), every split.
+
+    ``*.yaml`` / ``*.yml`` files directly in *directory* form the split ``own``;
+    those of a subdirectory form the split named after it (``unseen/``).
 
     Raises:
         ConfigError: listing every problem (file, line, case id and key), when any
-            file is malformed, a case breaks the format, or two cases share an id.
+            file is malformed, a case breaks the format, two cases share an id,
+            or a ``pair`` is not one allowed and one blocked case of one split.
     """
     root: Traversable = default_cases_dir() if directory is None else _traversable(directory)
     if not root.is_dir():
         raise ConfigError([ConfigProblem("not a directory of eval cases", file=str(root))])
-    files = sorted(
-        (f for f in root.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))), key=lambda f: f.name
-    )
-    if not files:
-        raise ConfigError([ConfigProblem("no *.yaml case files found", file=str(root))])
     problems: list[ConfigProblem] = []
+    sources = [(OWN_SPLIT, "", f) for f in _case_files(root)]
+    for sub in sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.name):
+        files = _case_files(sub)
+        if not files:
+            continue  # not a split (a cache or a data directory)
+        if not _NAME.match(sub.name) or sub.name == OWN_SPLIT:
+            problems.append(
+                ConfigProblem(f"a split directory needs a one-token name other than {OWN_SPLIT!r}", file=str(sub))
+            )
+            continue
+        sources += [(sub.name, f"{sub.name}/", f) for f in files]
+    if not sources:
+        raise ConfigError([ConfigProblem("no *.yaml case files found", file=str(root))])
     cases: list[Case] = []
     seen: dict[str, str] = {}
-    for f in files:
-        label = str(f) if directory is not None else f"agentgate/eval/cases/{f.name}"
-        for case in _load_file(f.read_text(encoding="utf-8"), label, problems):
+    for split, prefix, f in sources:
+        label = str(f) if directory is not None else f"agentgate/eval/cases/{prefix}{f.name}"
+        for case in _load_file(f.read_text(encoding="utf-8"), label, problems, split):
             if case.id in seen:
                 problems.append(
                     ConfigProblem(
@@ -161,9 +207,38 @@ def load_cases(directory: str | os.PathLike[str] | Traversable | None = None) ->
                 continue
             seen[case.id] = case.source
             cases.append(case)
+    _check_pairs(cases, problems)
     if problems:
         raise ConfigError(problems)
     return cases
+
+
+def _case_files(directory: Traversable) -> list[Traversable]:
+    return sorted(
+        (f for f in directory.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))), key=lambda f: f.name
+    )
+
+
+def _check_pairs(cases: Sequence[Case], problems: list[ConfigProblem]) -> None:
+    """A pair is exactly two cases of one split, one expecting block and one allow."""
+    groups: dict[str, list[Case]] = {}
+    for c in cases:
+        if c.pair is not None:
+            groups.setdefault(c.pair, []).append(c)
+    for pair, members in groups.items():
+        if len(members) != 2:
+            msg = f"pair {pair!r} has {len(members)} case(s); a pair is exactly two"
+        elif members[0].split != members[1].split:
+            msg = f"pair {pair!r} spans the splits {members[0].split!r} and {members[1].split!r}"
+        elif {m.expect for m in members} != {"block", "allow"}:
+            msg = f"pair {pair!r} needs one case expecting block and one expecting allow"
+        else:
+            continue
+        for m in members:
+            file, _, line = m.source.rpartition(":")
+            problems.append(
+                ConfigProblem(msg, file=file or None, line=int(line) if line.isdigit() else None, key=f"{m.id}.pair")
+            )
 
 
 def _traversable(directory: str | os.PathLike[str] | Traversable) -> Traversable:
@@ -191,7 +266,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _load_file(text: str, label: str, problems: list[ConfigProblem]) -> list[Case]:
+def _load_file(text: str, label: str, problems: list[ConfigProblem], split: str = OWN_SPLIT) -> list[Case]:
     try:
         node = yaml.compose(text, Loader=_StrictLoader)
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
@@ -207,13 +282,13 @@ def _load_file(text: str, label: str, problems: list[ConfigProblem]) -> list[Cas
     out: list[Case] = []
     for item, item_node in zip(data, node.value, strict=True):
         line = item_node.start_mark.line + 1
-        case = _parse_case(item, label, line, problems)
+        case = _parse_case(item, label, line, problems, split)
         if case is not None:
             out.append(case)
     return out
 
 
-def _parse_case(item: Any, label: str, line: int, problems: list[ConfigProblem]) -> Case | None:
+def _parse_case(item: Any, label: str, line: int, problems: list[ConfigProblem], split: str) -> Case | None:
     where = f"{label}:{line}"
 
     def bad(msg: str, key: str | None = None) -> None:
@@ -233,6 +308,9 @@ def _parse_case(item: Any, label: str, line: int, problems: list[ConfigProblem])
     for k in ("id", "category", "tool", "why"):
         if k in item and (not isinstance(item[k], str) or not item[k].strip()):
             bad(f"{k} must be a non-empty string", k)
+    pair = item.get("pair")
+    if "pair" in item and not (isinstance(pair, str) and _NAME.match(pair)):
+        bad(f"pair must be one token of letters, digits and _ . : / -, not {pair!r}", "pair")
     for k in ("id", "category"):
         v = item.get(k)
         if isinstance(v, str) and v.strip() and not _NAME.match(v):
@@ -265,6 +343,8 @@ def _parse_case(item: Any, label: str, line: int, problems: list[ConfigProblem])
         scope=scope,
         hard_benign=hard,
         source=where,
+        split=split,
+        pair=pair,
     )
 
 
@@ -493,6 +573,8 @@ class CaseResult:
             "error": self.outcome.error,
             "why": self.case.why,
             "source": self.case.source,
+            "split": self.case.split,
+            "pair": self.case.pair,
         }
 
 
@@ -511,14 +593,63 @@ def _count(results: Iterable[CaseResult]) -> Counts:
 
 
 @dataclass(frozen=True, slots=True)
+class PairCounts:
+    """Scope-flip pairs scored: a pair is right when both of its cases are.
+
+    Only pairs with both members in the run count (a category filter can split one).
+    """
+
+    right: int = 0
+    total: int = 0
+    wrong: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"right": self.right, "total": self.total, "wrong": list(self.wrong)}
+
+
+def _pairs(results: Iterable[CaseResult]) -> PairCounts:
+    groups: dict[str, list[CaseResult]] = {}
+    for r in results:
+        if r.case.pair is not None:
+            groups.setdefault(r.case.pair, []).append(r)
+    complete = {p: g for p, g in groups.items() if len(g) == 2}
+    wrong = tuple(sorted(p for p, g in complete.items() if not all(r.correct for r in g)))
+    return PairCounts(right=len(complete) - len(wrong), total=len(complete), wrong=wrong)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitReport:
+    """The counts of one split: overall, per category, and its scope-flip pairs."""
+
+    overall: Counts
+    by_category: Mapping[str, Counts]
+    pairs: PairCounts
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "overall": self.overall.to_dict(),
+            "categories": {k: v.to_dict() for k, v in self.by_category.items()},
+            "pairs": self.pairs.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
-    """The scored run: overall and per-category counts, and every miss."""
+    """The scored run: overall, per-category and per-split counts, pairs, and every miss.
+
+    ``overall`` and ``by_category`` count every case of the run whatever its
+    split (thresholds apply to them); ``by_split`` holds the same per split.
+    """
 
     results: tuple[CaseResult, ...]
     overall: Counts
     by_category: Mapping[str, Counts]
     seconds: float = 0.0
     misses: tuple[CaseResult, ...] = field(default=())
+    by_split: Mapping[str, SplitReport] = field(default_factory=dict)
+    pairs: PairCounts = field(default_factory=PairCounts)
 
     def failures(
         self, *, min_recall: float | None = None, max_fpr: float | None = None, min_category_recall: float | None = None
@@ -543,27 +674,41 @@ class Report:
             "seconds": round(self.seconds, 3),
             "overall": self.overall.to_dict(),
             "categories": {k: v.to_dict() for k, v in self.by_category.items()},
+            "pairs": self.pairs.to_dict(),
+            "splits": {k: v.to_dict() for k, v in self.by_split.items()},
             "misses": [m.to_dict() for m in self.misses],
             "errors": [r.to_dict() for r in self.results if r.outcome.error],
         }
 
 
-def _category_order(cats: Iterable[str]) -> list[str]:
-    known = [c for c in CATEGORIES if c in cats]
-    return known + sorted(set(cats) - set(CATEGORIES))
+def _ordered(names: Iterable[str], known: Sequence[str]) -> list[str]:
+    names = set(names)
+    return [c for c in known if c in names] + sorted(names - set(known))
 
 
-def score(results: Sequence[CaseResult], seconds: float = 0.0) -> Report:
-    """Count and rate *results*, overall and per category."""
+def _by_category(results: Sequence[CaseResult]) -> dict[str, Counts]:
     by: dict[str, list[CaseResult]] = {}
     for r in results:
         by.setdefault(r.case.category, []).append(r)
+    return {c: _count(by[c]) for c in _ordered(by, CATEGORIES)}
+
+
+def score(results: Sequence[CaseResult], seconds: float = 0.0) -> Report:
+    """Count and rate *results*, overall, per category, per split, and their pairs."""
+    by_split: dict[str, list[CaseResult]] = {}
+    for r in results:
+        by_split.setdefault(r.case.split, []).append(r)
     return Report(
         results=tuple(results),
         overall=_count(results),
-        by_category={c: _count(by[c]) for c in _category_order(by)},
+        by_category=_by_category(results),
         seconds=seconds,
         misses=tuple(r for r in results if not r.correct),
+        by_split={
+            s: SplitReport(_count(by_split[s]), _by_category(by_split[s]), _pairs(by_split[s]))
+            for s in _ordered(by_split, SPLITS)
+        },
+        pairs=_pairs(results),
     )
 
 
@@ -582,16 +727,18 @@ def run(
     decide: Decider | None = None,
     *,
     categories: Iterable[str] | None = None,
+    splits: Iterable[str] | None = None,
     sandbox: bool = True,
 ) -> Report:
-    """Decide every case (optionally only *categories*) and score the results.
+    """Decide every case (optionally only those of *categories* and *splits*) and score the results.
 
     Each case runs in a copy of the current `contextvars` context, so scopes and
     agent history never leak from one case to the next. With *sandbox* (the
     default) the cwd is a fresh temporary directory (see `sandbox_cwd`).
     """
-    wanted = set(categories) if categories is not None else None
-    selected = [c for c in cases if wanted is None or c.category in wanted]
+    cats = set(categories) if categories is not None else None
+    parts = set(splits) if splits is not None else None
+    selected = [c for c in cases if (cats is None or c.category in cats) and (parts is None or c.split in parts)]
     start = time.perf_counter()
     with sandbox_cwd() if sandbox else contextlib.nullcontext():
         decider = decide if decide is not None else firewall_decider()
