@@ -1,19 +1,24 @@
 # AgentGate developer commands. Works on a fresh machine with only Python 3.11+:
-# the first target that needs it creates .venv with `python3 -m venv`, bootstraps uv
-# with pip (uv resolves the integration extras in seconds where pip takes minutes),
-# and installs the project.
+# the first target that needs it bootstraps a pinned uv with pip into .venv-tools, and
+# installs the project and its dependencies into .venv at the versions in uv.lock
+# (`uv sync --locked`), so a framework's release tomorrow cannot change what CI runs.
+# `make lock` refreshes uv.lock to the newest releases the ranges in pyproject.toml allow.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-UV     := $(BIN)/uv
-# crewai pins openai<3, mcp<2 and pydantic<2.13; it gets its own environment so the
-# main one stays on current releases of everything else.
+TOOLS  := .venv-tools
+UV_VERSION := 0.13.10
+UV     := $(TOOLS)/bin/uv
+# crewai pins openai<3, mcp<2 and pydantic<2.13; it is resolved in its own fork of uv.lock
+# and gets its own environment, so the main one stays on current releases of the rest.
 CREW_VENV := .venv-crewai
 CREW_BIN  := $(CREW_VENV)/bin
+# --locked: fail if uv.lock does not match pyproject.toml instead of re-resolving.
+SYNC = $(UV) sync --locked --python $(PYTHON) --quiet
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-main test-crewai lint format bench dev install clean help
+.PHONY: demo test test-main test-crewai lint format bench dev install lock clean help
 
 help:
 	@echo "make demo    - install and run the scripted agent demo"
@@ -21,21 +26,21 @@ help:
 	@echo "make lint    - ruff + mypy --strict"
 	@echo "make format  - ruff format + fixes"
 	@echo "make bench   - benchmarks (incl. side by side with agentgate-py 0.1.0)"
+	@echo "make lock    - refresh uv.lock (and the tested framework versions) to the newest releases"
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-
-$(UV): $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@touch $(UV)
 
 # The demo runs a real OpenAI-SDK agent loop (against a local scripted model), so it needs that extra.
-$(VENV)/.installed: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[openai]'
+# --inexact: a dev environment keeps its test tools when the demo runs in it.
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(SYNC) --inexact --extra openai
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(SYNC) --extra dev
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -44,13 +49,13 @@ dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/agentgate demo
 
-$(CREW_BIN)/python:
-	$(PYTHON) -m venv $(CREW_VENV)
-
-$(CREW_VENV)/.installed: pyproject.toml | $(CREW_BIN)/python
-	$(CREW_BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(CREW_BIN)/uv pip install --quiet --python $(CREW_BIN)/python -e '.[crewai]' pytest pytest-asyncio pytest-timeout
+$(CREW_VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CREW_VENV) $(SYNC) --extra crewai --extra test
 	@touch $@
+
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(PYTHON) scripts/tested_versions.py
 
 test: test-main test-crewai
 
@@ -61,16 +66,16 @@ test-crewai: $(CREW_VENV)/.installed
 	$(CREW_BIN)/pytest -m crewai -p no:cacheprovider $(PYTEST_ARGS) tests/integrations/test_crewai.py
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/run.py
+	UV=$(UV) $(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(CREW_VENV) bench/.venv-old .agentgate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CREW_VENV) $(TOOLS) bench/.venv-old .agentgate .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ def _old_python() -> str:
     py = OLD_VENV / "bin" / "python"
     if not py.exists():
         subprocess.run([PY, "-m", "venv", str(OLD_VENV)], check=True)
-        uv = Path(PY).parent / "uv"
+        uv = os.environ.get("UV") or shutil.which("uv") or str(Path(PY).parent / "uv")
         cmd = [str(uv), "pip", "install", "--quiet", "--python", str(py), "agentgate-py==0.1.0"]
         subprocess.run(cmd, check=True)
     return str(py)

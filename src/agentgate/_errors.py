@@ -32,6 +32,10 @@ __all__ = [
     "MissingDependencyError",
 ]
 
+#: The name on the package index (``pip install agentgate-action-firewall``); the module is ``agentgate``.
+#: ``agentgate`` itself is held on the index by an unrelated project.
+DISTRIBUTION = "agentgate-action-firewall"
+
 
 class AgentGateError(Exception):
     """Base class of every AgentGate error."""
@@ -104,4 +108,4 @@ class MissingDependencyError(AgentGateError, ImportError):
     def __init__(self, package: str, extra: str) -> None:
         self.package = package
         self.extra = extra
-        super().__init__(f"{package} is not installed: pip install 'agentgate[{extra}]'")
+        super().__init__(f"{package} is not installed: pip install '{DISTRIBUTION}[{extra}]'")

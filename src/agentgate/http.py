@@ -28,7 +28,7 @@ Settings come from an `AnalyzerSettings` (``allow_private_networks`` to reach an
 internal API, ``resolver``, ``dns_timeout``, ``dns_cache_ttl``); pass the same one
 the firewall uses. Proxies are refused by default: a proxy resolves the name
 itself, so the address cannot be pinned (``allow_proxies=True`` accepts that, and
-still vets the proxy's own address). Needs ``pip install 'agentgate[http]'``.
+still vets the proxy's own address). Needs ``pip install 'agentgate-action-firewall[http]'``.
 """
 
 from __future__ import annotations

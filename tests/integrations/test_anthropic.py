@@ -374,5 +374,5 @@ def test_contract_attributes() -> None:
     """The module exposes the integration contract."""
     assert anth_integration.FRAMEWORK == "anthropic"
     assert anth_integration.available()
-    assert anth_integration.TESTED_VERSIONS["anthropic"] == anthropic.__version__
+    assert set(anth_integration.TESTED_VERSIONS) == {"anthropic"}
     assert anth_integration.unpatch is anth_integration.uninstall

@@ -602,7 +602,7 @@ def test_contract_attributes() -> None:
     """The module exposes the integration contract."""
     assert oai_integration.FRAMEWORK == "openai"
     assert oai_integration.available()
-    assert oai_integration.TESTED_VERSIONS["openai"] == openai.__version__
+    assert set(oai_integration.TESTED_VERSIONS) == {"openai"}
     assert oai_integration.unpatch is oai_integration.uninstall
     with pytest.raises(ValueError, match="on_block"):
         oai_integration.install(on_block="ignore")

@@ -83,7 +83,7 @@ def test_invalid_settings(kw: dict[str, object]) -> None:
 def test_missing_sdk(monkeypatch: pytest.MonkeyPatch, sdk: str, model: str) -> None:
     """Without the provider's SDK installed, building the judge names the extra to install."""
     monkeypatch.setitem(sys.modules, sdk, None)
-    with pytest.raises(MissingDependencyError, match=rf"agentgate\[{sdk}\]"):
+    with pytest.raises(MissingDependencyError, match=rf"agentgate-action-firewall\[{sdk}\]"):
         build_judge(model, api_key="k")
 
 

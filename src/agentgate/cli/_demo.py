@@ -197,9 +197,11 @@ def command(agent: str) -> None:
             from ..demo_openai import run_openai_demo
         except ImportError as e:
             if agent == "openai":
-                console.print(f"[red]the OpenAI demo needs the openai extra: pip install 'agentgate[openai]' ({e})[/]")
+                console.print(
+                    f"[red]the OpenAI demo needs the openai extra: pip install 'agentgate-action-firewall[openai]' ({e})[/]"
+                )
                 sys.exit(2)
-            console.print("[dim](OpenAI-SDK agent demo skipped: pip install 'agentgate[openai]')[/]")
+            console.print("[dim](OpenAI-SDK agent demo skipped: pip install 'agentgate-action-firewall[openai]')[/]")
         else:
             console.rule("A real OpenAI-SDK agent loop (scripted local model)")
             status = status or run_openai_demo(console, real=bool(os.environ.get("OPENAI_API_KEY")))

@@ -7,6 +7,9 @@ import importlib.metadata as md
 
 import click
 
+from .. import __version__ as agentgate_version
+from .._errors import DISTRIBUTION
+
 
 @click.command("doctor")
 def command() -> None:
@@ -15,7 +18,9 @@ def command() -> None:
     from rich.table import Table
 
     from ..integrations import INTEGRATIONS
+    from ..integrations._versions import out_of_range
 
+    warnings: list[str] = []
     t = Table("framework", "installed", "patched", "tested against")
     for name in INTEGRATIONS:
         mod = importlib.import_module(f"agentgate.integrations.{name}")
@@ -23,7 +28,11 @@ def command() -> None:
         versions = []
         for pkg in tested:
             try:
-                versions.append(f"{pkg} {md.version(pkg)}")
+                installed = md.version(pkg)
+                versions.append(f"{pkg} {installed}")
+                why = out_of_range(pkg, installed)
+                if why:
+                    warnings.append(why)
             except md.PackageNotFoundError:
                 continue
         t.add_row(
@@ -33,7 +42,9 @@ def command() -> None:
             ", ".join(f"{k} {v}" for k, v in tested.items()),
         )
     con = Console()
-    con.print(f"agentgate {md.version('agentgate')}")
+    con.print(f"agentgate {agentgate_version} (distribution {DISTRIBUTION})")
     con.print(t)
+    for why in warnings:
+        con.print(f"[yellow]warning: {why}[/]")
     if not any(importlib.import_module(f"agentgate.integrations.{n}").installed() for n in INTEGRATIONS):
         con.print("[dim]nothing patched in this process: call agentgate.protect_all() in your agent[/]")

@@ -34,6 +34,6 @@ def command(audit: str | None, config_path: str | None, host: str, port: int) ->
 
         from ..server import create_app
     except (ImportError, MissingDependencyError):
-        fail_usage("the dashboard needs the server extra: pip install 'agentgate[server]'")
+        fail_usage("the dashboard needs the server extra: pip install 'agentgate-action-firewall[server]'")
     click.echo(f"AgentGate dashboard on http://{host}:{port}/  (audit: {audit or 'default'})")
     uvicorn.run(create_app(audit, cfg), host=host, port=port, log_level="warning")

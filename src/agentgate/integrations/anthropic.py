@@ -47,11 +47,12 @@ from ._sdk_hooks import (
     wrap_astream,
     wrap_stream,
 )
+from ._versions import tested as _versions
 
 __all__ = ["FRAMEWORK", "TESTED_VERSIONS", "available", "install", "installed", "uninstall", "unpatch"]
 
 FRAMEWORK = "anthropic"
-TESTED_VERSIONS: dict[str, str] = {"anthropic": "2.14.0"}
+TESTED_VERSIONS: dict[str, str] = _versions("anthropic")
 
 _patcher = ClassPatcher()
 _settings: dict[str, str] = {"on_block": "raise"}

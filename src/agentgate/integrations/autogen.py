@@ -46,6 +46,7 @@ from agentgate._decision import Verdict
 from agentgate._errors import ConfigError, FirewallBlockedError
 
 from ._common import aguard_call, guard_call, record_result
+from ._versions import tested as _versions
 
 __all__ = [
     "FRAMEWORK",
@@ -62,12 +63,7 @@ FRAMEWORK = "autogen"
 CLASSIC = "ag2"
 
 #: Versions the tests in tests/integrations/test_autogen.py ran against.
-TESTED_VERSIONS: dict[str, str] = {
-    "autogen-core": "0.7.5",
-    "autogen-agentchat": "0.7.5",
-    "autogen-ext": "0.7.5",
-    "ag2": "0.14.0",
-}
+TESTED_VERSIONS: dict[str, str] = _versions("autogen-core", "autogen-agentchat", "autogen-ext", "ag2")
 
 _ON_BLOCK = ("raise", "return_error")
 

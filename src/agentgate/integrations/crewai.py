@@ -34,6 +34,7 @@ from agentgate._decision import Verdict
 from agentgate._errors import ConfigError, FirewallBlockedError
 
 from ._common import guard_call, record_result
+from ._versions import tested as _versions
 
 __all__ = [
     "FRAMEWORK",
@@ -48,7 +49,7 @@ __all__ = [
 FRAMEWORK = "crewai"
 
 #: Versions the tests in tests/integrations/test_crewai.py ran against (in .venv-crewai).
-TESTED_VERSIONS: dict[str, str] = {"crewai": "1.15.30"}
+TESTED_VERSIONS: dict[str, str] = _versions("crewai")
 
 _ON_BLOCK = ("raise", "return_error")
 _MAX_PENDING = 1024

@@ -34,6 +34,7 @@ from typing import Any
 from agentgate._errors import ConfigError, FirewallBlockedError
 
 from ._common import aguard_call, guard_call, record_result
+from ._versions import tested as _versions
 
 __all__ = [
     "FRAMEWORK",
@@ -48,7 +49,7 @@ __all__ = [
 FRAMEWORK = "langchain"
 
 #: Versions the tests in tests/integrations/test_langchain.py ran against.
-TESTED_VERSIONS: dict[str, str] = {"langchain-core": "1.8.3", "langgraph": "1.2.24", "langgraph-prebuilt": "1.1.3"}
+TESTED_VERSIONS: dict[str, str] = _versions("langchain-core", "langgraph", "langgraph-prebuilt")
 
 _ON_BLOCK = ("raise", "return_error")
 

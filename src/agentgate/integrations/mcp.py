@@ -31,6 +31,7 @@ from agentgate._errors import FirewallBlockedError
 
 from ._common import aguard_call, record_result
 from ._sdk_hooks import Blocked, ClassPatcher, Proposed, block_note, check_on_block
+from ._versions import tested as _versions
 
 __all__ = [
     "FRAMEWORK",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 FRAMEWORK = "mcp"
-TESTED_VERSIONS: dict[str, str] = {"mcp": "2.3.0"}
+TESTED_VERSIONS: dict[str, str] = _versions("mcp")
 
 _patcher = ClassPatcher()
 _settings: dict[str, str] = {"on_block": "raise"}

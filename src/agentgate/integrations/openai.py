@@ -51,11 +51,12 @@ from ._sdk_hooks import (
     wrap_astream,
     wrap_stream,
 )
+from ._versions import tested as _versions
 
 __all__ = ["FRAMEWORK", "TESTED_VERSIONS", "available", "install", "installed", "uninstall", "unpatch"]
 
 FRAMEWORK = "openai"
-TESTED_VERSIONS: dict[str, str] = {"openai": "3.57.0"}
+TESTED_VERSIONS: dict[str, str] = _versions("openai")
 
 _patcher = ClassPatcher()
 _settings: dict[str, str] = {"on_block": "raise"}

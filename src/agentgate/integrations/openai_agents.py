@@ -36,6 +36,7 @@ from typing import Any
 from agentgate._errors import AgentGateError, ConfigError, FirewallBlockedError
 
 from ._common import aguard_call, record_result
+from ._versions import tested as _versions
 
 __all__ = [
     "FRAMEWORK",
@@ -50,7 +51,7 @@ __all__ = [
 FRAMEWORK = "openai_agents"
 
 #: Versions the tests in tests/integrations/test_openai_agents.py ran against.
-TESTED_VERSIONS: dict[str, str] = {"openai-agents": "0.24.0"}
+TESTED_VERSIONS: dict[str, str] = _versions("openai-agents")
 
 _HOOK = "_invoke_function_tool_with_metadata"
 _ON_BLOCK = ("raise", "return_error")
