@@ -9,6 +9,7 @@ added by the firewall itself (``Firewall(rate_limit=...)``).
 from __future__ import annotations
 
 from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
+from .config import analyze_config
 from .filesystem import analyze_files
 from .http import analyze_http
 from .injection import analyze_injection
@@ -33,6 +34,7 @@ DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (
     analyze_files,
     analyze_http,
     analyze_shell,
+    analyze_config,
     analyze_secrets,
     analyze_injection,
 )

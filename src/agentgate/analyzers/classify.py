@@ -137,6 +137,32 @@ _KIND_TOKENS: dict[str, str] = {
     "configuration": "config",
     "settings": "config",
     "setting": "config",
+    # Security configuration: policies, network rules, access controls, agent hooks.
+    "flag": "config",
+    "flags": "config",
+    "iam": "config",
+    "policy": "config",
+    "policies": "config",
+    "permission": "config",
+    "permissions": "config",
+    "security": "config",
+    "ingress": "config",
+    "egress": "config",
+    "firewall": "config",
+    "acl": "config",
+    "public": "config",
+    "protection": "config",
+    "mfa": "config",
+    "cloudtrail": "config",
+    "trail": "config",
+    "hook": "config",
+    "hooks": "config",
+    "mcp": "config",
+    "logging": "config",
+    "audit": "config",
+    "sandbox": "config",
+    "encryption": "config",
+    "guardduty": "config",
     "python": "code",
     "python3": "code",
     "py": "code",
@@ -593,6 +619,8 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
             op, op_source = "network", "name"
         elif kind == "sql":
             op, op_source = None, "none"  # the statement decides
+        elif kind == "config" and op == "write":
+            op = "configure"  # update_iam_policy changes configuration, not data
         elif op is None and kind in _KIND_DEFAULT_OP:
             op, op_source = _KIND_DEFAULT_OP[kind], "name"
 

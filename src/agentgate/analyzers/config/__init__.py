@@ -1,0 +1,275 @@
+"""Config analyzer: security-relevant configuration changes, read as documents.
+
+A ``config`` tool (``update_config``, ``set_flag``, ``modify_security_group``,
+``put_bucket_policy``, ``update_iam_policy``, ``update_branch_protection``, agent
+settings ...) carries its change as arguments: nested dicts and lists, or JSON and
+YAML documents inside strings. All of it is loaded into one tree (documents
+parsed, see `_doc`) and every mapping in it is read by meaning: keys are compared
+by their words, so ``FromPort``/``from_port``/``from-port`` agree. Other tools are
+read the same way when an argument is a mapping or a JSON document (an IAM policy
+handed to a generic API tool, agent settings written to a file), but only by the
+rules that need a recognisable structure (everything except ``disable_control``).
+
+========================  ==================  =================================================
+rule                      effect              what
+========================  ==================  =================================================
+config.iam_wildcard       BLOCK (critical)    an Allow statement with ``Action: "*"`` (or any
+                                              wildcard service), ``NotAction``, ``service:*``
+                                              on every resource, or ``iam:*``/``sts:*``
+config.iam_escalation     BLOCK (high)        an Allow of a privilege-escalation action
+                                              (``iam:PassRole``, ``iam:CreateAccessKey``,
+                                              ``iam:Put*Policy`` ...) on every resource
+config.iam_admin          BLOCK (critical)    attaching or assigning an administrator policy
+                                              or role (``AdministratorAccess``, ``roles/owner``,
+                                              ``Owner``, ``cluster-admin``); detaching is not
+config.public_principal   BLOCK / ESCALATE    an Allow to ``Principal: "*"`` or a
+                                              ``NotPrincipal`` (BLOCK); under a ``Condition``
+                                              ESCALATE: the judge checks the condition binds
+config.open_ingress       BLOCK (high)        an inbound rule open to the internet (public
+                                              sources adding up to a /8 or more: ``0.0.0.0/0``,
+                                              ``::/0``, ``/1`` splits) on every port or a
+                                              port range holding an admin or database port
+config.public_access      BLOCK (high)        public ACLs (``public-read``), ``allUsers``
+                                              members, AllUsers grantees, public visibility,
+                                              a lifted public-access block
+config.disable_control    BLOCK (high)        MFA, TLS verification, audit logging or
+                                              CloudTrail, a firewall, a sandbox, branch
+                                              protection, encryption, deletion protection
+                                              switched off, by a setting or by the tool's
+                                              own verb (``stop_logging``, ``disable_mfa``)
+config.agent_autoapprove  BLOCK (high)        an agent told not to ask: auto-approve all,
+                                              ``bypassPermissions``, ``--dangerously-skip-
+                                              permissions``, ``--yolo``, ``allow: ["*"]``
+config.agent_command      BLOCK / ESCALATE    an MCP server or hook registered with a
+                                              command: the command line goes to the shell
+                                              analyzer (its BLOCK blocks); a shell or an
+                                              interpreter running inline code escalates
+config.unreadable         ESCALATE (medium)   a config tool's document that does not parse,
+                                              or arguments past the size/depth limits
+========================  ==================  =================================================
+
+A ``Deny`` statement, an egress rule or a deny action grants nothing. The
+findings are the same in every scope: a scope that allows ``configure`` still
+needs the judge to allow switching a control off.
+
+>>> from agentgate._call import ToolCall
+>>> from agentgate.analyzers.base import make_context
+>>> call = ToolCall("update_iam_policy", {"document": '{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'})
+>>> [(f.rule_id, f.effect.value) for f in analyze_config(call, make_context(call))]
+[('config.iam_wildcard', 'block')]
+>>> call = ToolCall("authorize_security_group_ingress", {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"})
+>>> analyze_config(call, make_context(call))
+[]
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agentgate._call import ToolCall
+from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers.base import Context, make_context
+from agentgate.analyzers.classify import tokens
+
+from ._controls import agent_findings, control_of, public_findings, setting_findings
+from ._doc import key_words, load, nodes
+from ._iam import RawHit, admin_role_findings, statement_findings
+from ._network import ingress_findings
+
+__all__ = ["analyze_config"]
+
+# Verbs that switch a control off when the tool is named for the control (stop_logging, disable_mfa).
+_OFF_VERBS = frozenset(
+    {"disable", "stop", "delete", "remove", "deactivate", "suspend", "unset", "turn", "bypass", "unprotect", "pause"}
+)
+_FILLER = frozenset({"settings", "setting", "config", "configuration", "for", "of", "the", "all", "device"})
+# Removing one rule or entry of a control may tighten it as well as loosen it: not a switch-off.
+_PARTS = frozenset(
+    {"rule", "rules", "entry", "entries", "item", "items", "record", "records", "exception", "exemption"}
+)
+_REMOVE_VERBS = frozenset({"detach", "remove", "delete", "revoke", "deny", "get", "list", "describe", "read", "show"})
+_EGRESS_WORDS = frozenset({"egress", "outbound"})
+_NAME_KEYS = frozenset({("key",), ("name",), ("setting",), ("flag",), ("parameter",), ("option",), ("config", "key")})
+_VALUE_KEYS = frozenset({("value",), ("new", "value"), ("enabled",), ("state",), ("setting", "value")})
+_COMMAND_CONTAINERS = frozenset({"mcp", "servers", "mcpservers", "hooks", "hook", "server", "plugins", "extensions"})
+_INLINE = frozenset({"-c", "-e", "--eval", "-command", "/c", "-encodedcommand", "--command"})
+_SHELLS = frozenset(
+    {
+        "sh",
+        "bash",
+        "zsh",
+        "dash",
+        "ksh",
+        "fish",
+        "cmd",
+        "cmd.exe",
+        "powershell",
+        "pwsh",
+        "python",
+        "python3",
+        "node",
+        "perl",
+        "ruby",
+        "php",
+        "deno",
+        "bun",
+        "osascript",
+    }
+)
+
+
+def _structured(call: ToolCall) -> bool:
+    """Does a non-config call carry a mapping or a JSON document worth reading?"""
+    for v in call.arguments.values():
+        if isinstance(v, (Mapping, list, tuple)):
+            return True
+        if isinstance(v, str) and v.lstrip()[:1] in ("{", "[") and len(v) > 2:
+            return True
+    return False
+
+
+def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
+    """Analyze a configuration change (see the module docstring for the rules)."""
+    full = ctx.classification.kind == "config"
+    name = tokens(call.tool_name)
+    verbs = set(name)
+    raw: list[tuple[RawHit, str]] = []
+    if verbs & _OFF_VERBS:
+        rest = tuple(w for w in name if w not in _OFF_VERBS and w not in _FILLER)
+        control = control_of(rest) if len(rest) <= 3 and not set(rest) & _PARTS else None
+        if control is not None:
+            hit = ("config.disable_control", Severity.HIGH, Effect.BLOCK, f"{call.tool_name} switches off {control}")
+            raw.append(((*hit, call.tool_name), ""))
+    if not full and not _structured(call):
+        return _findings(raw)
+    tree, problems = load(call.arguments)
+    removing = bool(verbs & _REMOVE_VERBS)
+    if full:
+        for p in problems:
+            raw.append(
+                (
+                    (
+                        "config.unreadable",
+                        Severity.MEDIUM,
+                        Effect.ESCALATE,
+                        f"{p}: the change is not applied unseen",
+                        p,
+                    ),
+                    "",
+                )
+            )
+    egress_tool = bool(verbs & _EGRESS_WORDS)
+    for h in ingress_findings(tree, egress_tool=egress_tool):
+        raw.append((h, ""))
+    for node in nodes(tree):
+        d = node.value
+        parents = _parent_keys(node.path)
+        if any(k.lower() in ("effect", "action", "notaction") for k in d) and _is_statement(d):
+            raw.extend((h, node.path) for h in statement_findings(d))
+        _pair(d, parents, raw, node.path, full)
+        for k, v in d.items():
+            path = f"{node.path}.{k}" if node.path else k
+            if not removing:
+                raw.extend((h, path) for h in admin_role_findings(k, v, by_name=full))
+            if isinstance(v, dict) and v:
+                continue
+            raw.extend((h, path) for h in public_findings(k, v))
+            raw.extend((h, path) for h in agent_findings(k, v))
+            if full:
+                raw.extend((h, path) for h in setting_findings(k, v, parents))
+        cmd = _command_line(d, node.path, name)
+        if cmd is not None:
+            raw.extend((h, node.path) for h in _command_findings(cmd, ctx))
+    return _findings(raw)
+
+
+def _parent_keys(path: str) -> tuple[str, ...]:
+    parts = [p.split("[", 1)[0] for p in path.split(".") if p]
+    return tuple(p for p in reversed(parts) if p)
+
+
+def _is_statement(d: dict[str, Any]) -> bool:
+    words = {key_words(k) for k in d}
+    return ("action",) in words or ("not", "action") in words
+
+
+def _pair(d: dict[str, Any], parents: tuple[str, ...], raw: list[tuple[RawHit, str]], path: str, full: bool) -> None:
+    """``{"name": "security.mfa.enabled", "value": false}``: read it as the setting it spells."""
+    if not full:
+        return
+    name = next((v for k, v in d.items() if key_words(k) in _NAME_KEYS and isinstance(v, str)), None)
+    if name is None or len(name) > 200:
+        return
+    for k, v in d.items():
+        if key_words(k) in _VALUE_KEYS:
+            segs = [s for s in name.replace("/", ".").split(".") if s]
+            leaf = segs[-1] if segs else name
+            raw.extend((h, path) for h in setting_findings(leaf, v, tuple(reversed(segs[:-1])) + parents))
+            raw.extend((h, path) for h in agent_findings(leaf, v))
+            raw.extend((h, path) for h in public_findings(leaf, v))
+
+
+def _command_line(d: dict[str, Any], path: str, tool_words: tuple[str, ...]) -> str | None:
+    """The command line of an MCP server or hook entry, or None when *d* is not one."""
+    cmd = next((v for k, v in d.items() if key_words(k) == ("command",)), None)
+    if not isinstance(cmd, str) or not cmd.strip():
+        return None
+    where = {w for p in _parent_keys(path) for w in key_words(p)} | set(tool_words)
+    typed = any(key_words(k) == ("type",) and v == "command" for k, v in d.items())
+    args = next((v for k, v in d.items() if key_words(k) == ("args",)), None)
+    if not (where & _COMMAND_CONTAINERS or typed or isinstance(args, list)):
+        return None
+    if isinstance(args, list):
+        return shlex.join([cmd, *(str(a) for a in args)])
+    return cmd
+
+
+def _command_findings(line: str, ctx: Context) -> list[RawHit]:
+    """The shell analyzer's verdict on a registered command, plus: a shell or interpreter
+    running inline code is code the agent will run on every start or tool call."""
+    from agentgate.analyzers.shell import analyze_shell  # the shell analyzer imports the classifier
+
+    call = ToolCall("run_shell", {"command": line})
+    out: list[RawHit] = []
+    for f in analyze_shell(call, make_context(call, policy=ctx.policy, settings=ctx.settings)):
+        if f.effect is Effect.INFO:
+            continue
+        out.append(
+            (
+                "config.agent_command",
+                f.severity,
+                f.effect,
+                f"the registered command {line[:60]!r}: {f.message}",
+                line[:120],
+            )
+        )
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    prog = words[0].rsplit("/", 1)[-1].lower() if words else ""
+    if prog in _SHELLS and any(w.lower() in _INLINE for w in words[1:]):
+        out.append(
+            (
+                "config.agent_command",
+                Severity.HIGH,
+                Effect.ESCALATE,
+                f"registers {prog} running inline code ({line[:60]!r}); it runs with the agent's privileges",
+                line[:120],
+            )
+        )
+    return out
+
+
+def _findings(raw: list[tuple[RawHit, str]]) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for (rule, sev, eff, msg, evidence), arg in raw:
+        key = (rule, evidence)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Finding(rule, sev, eff, msg, evidence, arg.split(".", 1)[0].split("[", 1)[0] or None))
+    return out

@@ -1,0 +1,172 @@
+"""Read a configuration call's arguments as one document tree.
+
+Arguments arrive as nested dicts and lists, or as JSON/YAML documents inside
+strings (``policy_document='{"Statement": ...}'``); `load` parses the strings that
+are documents and returns plain dicts, lists and scalars. Keys are compared by
+their words (`key_words`): ``FromPort``, ``from_port`` and ``from-port`` are the
+same key. Limits (depth, nodes, document size) are reported, never truncated
+silently: the caller escalates.
+
+>>> tree, problems = load({"policy": '{"Statement": [{"Effect": "Allow", "Action": "*"}]}'})
+>>> tree["policy"]["Statement"][0]["Action"], problems
+('*', [])
+>>> key_words("IpPermissions"), key_words("from-port"), key_words("CidrIpv6")
+(('ip', 'permissions'), ('from', 'port'), ('cidr', 'ipv6'))
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from enum import Enum
+from typing import Any
+
+import yaml
+
+__all__ = ["MAX_DOC", "Node", "falsy", "key_words", "load", "nodes", "truthy"]
+
+MAX_DOC = 200_000
+_MAX_DEPTH = 24
+_MAX_NODES = 20_000
+
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@functools.lru_cache(maxsize=4096)
+def key_words(key: str) -> tuple[str, ...]:
+    """Lower-case words of a key (snake, kebab, camel and dotted spellings agree)."""
+    return tuple(w.lower() for w in _SPLIT.split(_CAMEL.sub("_", key)) if w)
+
+
+class _Budget:
+    __slots__ = ("left", "problems")
+
+    def __init__(self) -> None:
+        self.left = _MAX_NODES
+        self.problems: list[str] = []
+
+
+def _looks_document(s: str) -> bool:
+    t = s.lstrip()[:1]
+    if t in ("{", "["):
+        return True
+    # A YAML mapping spans lines ("Statement:\n  - Effect: Allow").
+    return "\n" in s and ":" in s and not s.lstrip().startswith(("#!", "<"))
+
+
+def _parse_document(s: str, budget: _Budget) -> Any:
+    if len(s) > MAX_DOC:
+        budget.problems.append(f"a document of {len(s)} characters exceeds the {MAX_DOC}-character limit")
+        return s
+    stripped = s.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return json.loads(stripped)
+        except (ValueError, RecursionError):
+            pass
+    try:
+        doc = yaml.safe_load(stripped)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        if stripped[:1] in ("{", "["):
+            budget.problems.append("a JSON document does not parse")
+        return s
+    # YAML reads most prose as one scalar: only a mapping or a list is a document.
+    return doc if isinstance(doc, (dict, list)) else s
+
+
+def _convert(value: Any, depth: int, budget: _Budget) -> Any:
+    budget.left -= 1
+    if budget.left < 0:
+        if budget.left == -1:
+            budget.problems.append(f"the arguments hold more than {_MAX_NODES} values")
+        return None
+    if depth > _MAX_DEPTH:
+        budget.problems.append(f"the arguments nest deeper than {_MAX_DEPTH} levels")
+        return None
+    if isinstance(value, str):
+        if _looks_document(value):
+            doc = _parse_document(value, budget)
+            if doc is not value:
+                return _convert(doc, depth + 1, budget)
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return _convert(bytes(value).decode("utf-8", "replace"), depth, budget)
+    if isinstance(value, Enum):
+        return _convert(value.value, depth, budget)
+    if isinstance(value, Mapping):
+        return {str(k): _convert(v, depth + 1, budget) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_convert(v, depth + 1, budget) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    dump = getattr(value, "model_dump", None)  # pydantic models
+    if callable(dump):
+        return _convert(dump(), depth + 1, budget)
+    fields = getattr(value, "__dataclass_fields__", None)
+    if isinstance(fields, dict):
+        return _convert({k: getattr(value, k, None) for k in fields}, depth + 1, budget)
+    return str(value)
+
+
+def load(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The arguments as a plain tree (documents in strings parsed), and any limit hit."""
+    budget = _Budget()
+    tree = {str(k): _convert(v, 1, budget) for k, v in arguments.items()}
+    return tree, budget.problems
+
+
+class Node:
+    """A dict in the tree with the keys of its enclosing dicts (nearest first)."""
+
+    __slots__ = ("ancestors", "path", "value")
+
+    def __init__(self, value: dict[str, Any], path: str, ancestors: tuple[dict[str, Any], ...]) -> None:
+        self.value = value
+        self.path = path
+        self.ancestors = ancestors
+
+
+def nodes(tree: dict[str, Any]) -> Iterator[Node]:
+    """Every dict in *tree* (the root included), parents before children."""
+    stack: list[tuple[Any, str, tuple[dict[str, Any], ...]]] = [(tree, "", ())]
+    while stack:
+        value, path, anc = stack.pop()
+        if isinstance(value, dict):
+            yield Node(value, path, anc)
+            inner = (value, *anc)
+            for k, v in reversed(list(value.items())):
+                if isinstance(v, (dict, list)):
+                    stack.append((v, f"{path}.{k}" if path else k, inner))
+        elif isinstance(value, list):
+            for i, v in reversed(list(enumerate(value))):
+                if isinstance(v, (dict, list)):
+                    stack.append((v, f"{path}[{i}]", anc))
+
+
+_FALSY = frozenset({"false", "off", "no", "0", "disabled", "disable", "none", "null", "n", "f", ""})
+_TRUTHY = frozenset({"true", "on", "yes", "1", "enabled", "enable", "y", "t", "all", "always"})
+
+
+def falsy(v: Any) -> bool:
+    """A value that switches a setting off (``False``, ``0``, ``"off"``, ``"disabled"``, ``None``)."""
+    if v is None or v is False:
+        return True
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return v == 0
+    return isinstance(v, str) and v.strip().lower() in _FALSY
+
+
+def truthy(v: Any) -> bool:
+    """A value that switches a setting on (``True``, ``1``, ``"yes"``, ``"enabled"``)."""
+    if v is True:
+        return True
+    if isinstance(v, bool) or v is None:
+        return False
+    if isinstance(v, (int, float)):
+        return v != 0
+    return isinstance(v, str) and v.strip().lower() in _TRUTHY
