@@ -8,6 +8,7 @@ message logic (`McpProxy`) is also tested directly for the byte-level rules.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -429,8 +430,44 @@ def test_sigterm_drains_the_audit_and_stops(tmp_path: Path, mcp_policy: Path) ->
     replies = [json.loads(proc.stdout.readline()) for _ in range(2)]  # both decided before the signal
     assert [(r["id"], r["result"]["isError"]) for r in replies] == [(1, True), (2, True)]
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 143
+    assert proc.wait(60) == 143  # a bound on a hang, not a timing assertion
     proc.stdin.close()
     proc.stdout.close()
     assert audited(audit) == [("delete_file", "block", "mcp-proxy"), ("send_email", "block", "mcp-proxy")]
     assert "delete_file:/x" not in ran(log)
+
+
+def test_sigterm_stops_a_server_that_ignores_it(tmp_path: Path, mcp_policy: Path) -> None:
+    """SIGTERM ends the proxy even when the real server ignores SIGTERM: it is killed after --stop-timeout."""
+    import signal
+    import subprocess
+
+    pidfile = tmp_path / "server.pid"
+    server = (
+        "import os, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(pidfile)!r}, 'w').write(str(os.getpid())); "
+        "print('ready', file=sys.stderr, flush=True); "
+        "[None for _ in iter(sys.stdin.readline, '')]; signal.pause()"
+    )
+    args = [sys.executable, "-m", "agentgate.cli", "mcp-proxy", "--config", str(mcp_policy)]
+    args += [
+        "--audit",
+        f"sqlite:///{tmp_path / 'audit.db'}",
+        "--stop-timeout",
+        "0.5",
+        "--",
+        sys.executable,
+        "-c",
+        server,
+    ]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == b"ready"  # the server runs behind the proxy
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143
+    server_pid = int(pidfile.read_text())
+    with pytest.raises(ProcessLookupError):  # killed and reaped by the proxy, not left behind
+        os.kill(server_pid, 0)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        assert stream is not None
+        stream.close()

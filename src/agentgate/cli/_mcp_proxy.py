@@ -39,6 +39,13 @@ from ._common import fail_usage, load_or_exit
 )
 @click.option("--listen", default="127.0.0.1:8765", show_default=True, help="HOST:PORT the HTTP proxy listens on.")
 @click.option(
+    "--stop-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="On SIGTERM/SIGINT: seconds to wait for the server to exit before killing it.",
+)
+@click.option(
     "--log-level", default="WARNING", show_default=True, help="Log level of the proxy's messages (on stderr)."
 )
 @click.argument("server_command", nargs=-1, type=click.UNPROCESSED)
@@ -50,6 +57,7 @@ def command(
     audit: str | None,
     http_upstream: str | None,
     listen: str,
+    stop_timeout: float,
     log_level: str,
     server_command: tuple[str, ...],
 ) -> None:
@@ -84,16 +92,19 @@ def command(
     else:
         agentgate.protect_all(config=cfg, frameworks=[], audit=audit)
     agent = AgentContext(agent_id=agent_id, task_id="mcp-proxy", task_description=task)
-    # A client stopping its server sends SIGTERM: exit through the finally below so the
-    # audit trail is drained and the real server is stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     code: int = 0
     try:
         if http_upstream is not None:
+            # uvicorn handles SIGTERM/SIGINT itself; make the default SIGTERM exit through the finally.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
             run_http_proxy(http_upstream, host=host, port=int(port), deny_as=deny_as, agent=agent)
         else:
+            # A client stopping its server sends SIGTERM: the proxy stops the real server and
+            # returns 143, and the finally below drains the audit trail.
             try:
-                code = run_proxy(server_command, deny_as=deny_as, agent=agent)
+                code = run_proxy(
+                    server_command, deny_as=deny_as, agent=agent, handle_signals=True, stop_timeout=stop_timeout
+                )
             except OSError as e:
                 fail_usage(f"cannot start the server {server_command[0]!r}: {e}")
     except SystemExit as e:

@@ -29,7 +29,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -277,18 +279,59 @@ def run_proxy(
     agent: AgentContext | None = None,
     stdin: IO[bytes] | None = None,
     stdout: IO[bytes] | None = None,
+    handle_signals: bool = False,
+    stop_timeout: float = 10.0,
 ) -> int:
     """Run the proxy until the server exits or the client closes stdin; returns the server's exit code.
 
     The default firewall (configure it first, e.g. ``protect_all(config=..., frameworks=[])``)
     decides every ``tools/call``. The server's stderr is inherited.
+
+    With ``handle_signals`` (the CLI; main thread only) SIGTERM and SIGINT stop the session:
+    the server is terminated (killed after ``stop_timeout`` seconds) and ``128 + signum`` is
+    returned. The handlers only write a byte to a pipe the main thread waits on, so a signal
+    can never interrupt firewall or audit code halfway through a lock, and it is seen however
+    busy the pump threads are.
     """
     if not command:
         raise ValueError("mcp-proxy needs the server command after --")
     proxy = McpProxy(deny_as=deny_as, agent=agent or AgentContext(agent_id="", task_id="mcp-proxy"))
     inp = stdin if stdin is not None else sys.stdin.buffer
     out = stdout if stdout is not None else sys.stdout.buffer
-    proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    previous: dict[int, Any] = {}
+    try:
+        if handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, lambda n, _f: _wake(wake_w, n))
+        proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        return _pump(proc, proxy, inp, out, wake_r, wake_w, stop_timeout)
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+_SERVER_DONE = 0  # the byte the server pump writes when the server's stdout ends (no signal is 0)
+
+
+def _wake(fd: int, what: int) -> None:
+    # Async-signal-safe enough for Python: one byte to a non-blocking pipe; a full pipe already wakes.
+    with contextlib.suppress(OSError):
+        os.write(fd, bytes([what]))
+
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    proxy: McpProxy,
+    inp: IO[bytes],
+    out: IO[bytes],
+    wake_r: int,
+    wake_w: int,
+    stop_timeout: float,
+) -> int:
     assert proc.stdin is not None
     assert proc.stdout is not None
     server_in, server_out = proc.stdin, proc.stdout
@@ -314,23 +357,36 @@ def run_proxy(
             with contextlib.suppress(OSError):
                 server_in.close()
 
-    reader = threading.Thread(target=client_to_server, name="agentgate-mcp-client", daemon=True)
-    reader.start()
+    def server_to_client() -> None:
+        try:
+            for line in iter(server_out.readline, b""):
+                to_client(proxy.from_server(line))
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the client went away
+        finally:
+            _wake(wake_w, _SERVER_DONE)
+
+    threading.Thread(target=client_to_server, name="agentgate-mcp-client", daemon=True).start()
+    pump = threading.Thread(target=server_to_client, name="agentgate-mcp-server", daemon=True)
+    pump.start()
+    why = os.read(wake_r, 1)  # the server's output ended, or a signal arrived
+    stopped_by = why[0] if why else _SERVER_DONE
+    if stopped_by != _SERVER_DONE:
+        logger.info("signal %d: stopping the server", stopped_by)
+        with contextlib.suppress(OSError):
+            proc.terminate()  # its stdout closes and the server pump ends
+        pump.join(stop_timeout)
+        if pump.is_alive():  # a server that ignores SIGTERM (or a child holding its stdout)
+            with contextlib.suppress(OSError):
+                proc.kill()
+            pump.join(stop_timeout)
+    proxy.flush_results()
     try:
-        for line in iter(server_out.readline, b""):
-            to_client(proxy.from_server(line))
-    except (BrokenPipeError, OSError):
-        pass  # the client went away
-    except BaseException:  # SIGTERM / Ctrl-C: do not leave the server behind
-        proc.terminate()
-        raise
-    finally:
-        proxy.flush_results()
-    try:
-        return proc.wait(timeout=10)
+        code = proc.wait(timeout=stop_timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.wait()
+        code = proc.wait()
+    return 128 + stopped_by if stopped_by else code
 
 
 # -- Streamable HTTP ---------------------------------------------------------------------
