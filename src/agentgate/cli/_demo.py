@@ -170,16 +170,37 @@ def run_scripted(console: Any) -> tuple[int, int]:
     return allowed, blocked
 
 
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+        return False
+
+
 @click.command("demo")
 @click.option(
     "--agent",
     type=click.Choice(["scripted", "openai", "all"]),
     default="all",
     show_default=True,
-    help="scripted: replay a recorded session; openai: a real OpenAI-SDK agent loop against a local scripted model.",
+    help="scripted: replay a recorded session; openai: a real OpenAI-SDK agent loop (a local scripted model, "
+    "or the real OpenAI API when OPENAI_API_KEY is set).",
 )
 def command(agent: str) -> None:
-    """Show the firewall deciding a realistic agent session, live."""
+    """Show the firewall deciding a realistic agent session, live.
+
+    \b
+    scripted  replays a recorded session (core install, offline).
+    openai    runs a real OpenAI-SDK agent loop; needs the openai extra. Offline it
+              talks to a scripted model on 127.0.0.1. With OPENAI_API_KEY set it uses
+              the REAL OpenAI API (model from AGENTGATE_DEMO_MODEL, default
+              gpt-4o-mini), which costs tokens.
+    Decisions go to the audit trail (AGENTGATE_AUDIT_URL, default .agentgate/audit.db).
+    Exit status: 0 when the attacks were blocked, 1 when the demo blocked nothing,
+    2 when --agent openai cannot run.
+    """
     from rich.console import Console
 
     console = Console()
@@ -193,16 +214,19 @@ def command(agent: str) -> None:
         if blocked == 0:
             status = 1  # a demo that blocks nothing is broken
     if agent in ("openai", "all"):
-        try:
-            from ..demo_openai import run_openai_demo
-        except ImportError as e:
+        from rich.markup import escape
+
+        from .._errors import DISTRIBUTION
+
+        if not _importable("openai"):
+            hint = escape(f"pip install '{DISTRIBUTION}[openai]'")
             if agent == "openai":
-                console.print(
-                    f"[red]the OpenAI demo needs the openai extra: pip install 'agentgate-action-firewall[openai]' ({e})[/]"
-                )
+                console.print(f"[red]the OpenAI-SDK agent demo needs the openai extra: {hint}[/]")
                 sys.exit(2)
-            console.print("[dim](OpenAI-SDK agent demo skipped: pip install 'agentgate-action-firewall[openai]')[/]")
+            console.print(f"[dim](OpenAI-SDK agent demo skipped: it needs the openai extra: {hint})[/]")
         else:
+            from ..demo_openai import run_openai_demo
+
             console.rule("A real OpenAI-SDK agent loop (scripted local model)")
             status = status or run_openai_demo(console, real=bool(os.environ.get("OPENAI_API_KEY")))
     sys.exit(status)
