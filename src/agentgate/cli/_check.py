@@ -14,6 +14,7 @@ from .._firewall import Firewall
 from ._common import (
     EXIT_BLOCK,
     EXIT_OK,
+    config_option,
     dump_json,
     fail_usage,
     findings_rows,
@@ -26,13 +27,29 @@ from ._common import (
 @click.command("check")
 @click.argument("tool")
 @click.argument("arguments", default="{}", metavar="'{\"arg\": ...}'")
-@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), help="agentgate.yaml to apply.")
+@config_option
+@click.option(
+    "--mode",
+    type=click.Choice(["enforce", "monitor"]),
+    envvar="AGENTGATE_MODE",
+    show_envvar=True,
+    default=None,
+    help="Override the config's mode. In monitor mode a call the policy refuses is ALLOW with would_block "
+    "(exit 0), as the firewall would let it run.",
+)
 @click.option("--agent", "agent_id", default="", help="Agent id (selects its policy in the config).")
 @click.option("--task", default="", help="The agent's task, as the judge would see it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option("--audit", default="none", show_default=True, help="Record the decision to this audit URL.")
 def command(
-    tool: str, arguments: str, config_path: str | None, agent_id: str, task: str, as_json: bool, audit: str
+    tool: str,
+    arguments: str,
+    config_path: str | None,
+    mode: str | None,
+    agent_id: str,
+    task: str,
+    as_json: bool,
+    audit: str,
 ) -> None:
     """Decide whether TOOL may run with ARGUMENTS (a JSON object).
 
@@ -49,7 +66,7 @@ def command(
     if not isinstance(args, dict):
         fail_usage(f"ARGUMENTS must be a JSON object, not {type(args).__name__}")
     cfg = load_or_exit(config_path)
-    fw = Firewall(cfg, audit=None if audit == "none" else audit)
+    fw = Firewall(cfg, mode=mode, audit=None if audit == "none" else audit)
     with agent_context(agent_id=agent_id, task_description=task):
         v = fw.evaluate(ToolCall(tool, args, framework="cli"))
     fw.shutdown(5.0)

@@ -30,6 +30,24 @@ def load_or_exit(path: str | None) -> Config | None:
         fail_usage(str(e))
 
 
+#: ``--config`` as every subcommand that applies a policy declares it: AGENTGATE_CONFIG is its default,
+#: as it is for ``protect_all()``.
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="AGENTGATE_CONFIG",
+    show_envvar=True,
+    help="agentgate.yaml to apply.",
+)
+
+
+def config_audit_url(cfg: Config | None) -> str | list[str] | None:
+    """The ``audit:`` target a loaded config names, if any."""
+    return cfg.audit.url if cfg is not None and cfg.audit is not None else None
+
+
 _STYLE = {VerdictType.ALLOW: "bold green", VerdictType.BLOCK: "bold red", VerdictType.ESCALATE: "bold yellow"}
 
 

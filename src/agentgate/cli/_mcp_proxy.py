@@ -12,11 +12,11 @@ import sys
 
 import click
 
-from ._common import fail_usage, load_or_exit
+from ._common import config_option, fail_usage, load_or_exit
 
 
 @click.command("mcp-proxy", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), help="agentgate.yaml to enforce.")
+@config_option
 @click.option("--agent", "agent_id", default="", help="Agent id (selects its policy in the config).")
 @click.option("--task", default="", help="What the agent behind this client is for (the judge reads it).")
 @click.option(

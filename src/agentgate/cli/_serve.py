@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .._errors import MissingDependencyError
-from ._common import fail_usage, load_or_exit
+from ._common import config_audit_url, config_option, fail_usage, load_or_exit
 
 
 @click.command("serve")
@@ -13,15 +13,10 @@ from ._common import fail_usage, load_or_exit
     "--db",
     "audit",
     default=None,
-    help="Audit trail to show (default: as the firewall: AGENTGATE_AUDIT_URL, then .agentgate/audit.db).",
+    help="Audit trail to show (default: as the firewall: the config's audit:, AGENTGATE_AUDIT_URL, "
+    "then .agentgate/audit.db).",
 )
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="agentgate.yaml for /api/policy and /api/check.",
-)
+@config_option
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Interface to bind (the server has no authentication)."
 )
@@ -29,6 +24,10 @@ from ._common import fail_usage, load_or_exit
 def command(audit: str | None, config_path: str | None, host: str, port: int) -> None:
     """Serve the dashboard (live decisions, findings, chain status) and the policy API."""
     cfg = load_or_exit(config_path)
+    configured = config_audit_url(cfg)
+    if audit is None and configured is not None:
+        # The dashboard shows one trail: the first the config names (the firewall writes to all).
+        audit = configured if isinstance(configured, str) else configured[0]
     try:
         import uvicorn
 
