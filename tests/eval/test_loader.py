@@ -270,3 +270,25 @@ def test_pair_across_splits_is_an_error(tmp_path: Path) -> None:
     out = _problems(tmp_path)
     assert "[p-002.pair]: pair 'flip-1' spans the splits 'own' and 'unseen'" in out
     assert "unseen/b.yaml:1" in out
+
+
+#: The classes of issue 10 and 11 that the unseen split covers, each with at least this many cases.
+UNSEEN_CLASSES = ("code", "shell", "infra", "config", "sql", "secrets", "argshape", "scope")
+
+
+def test_shipped_unseen_split_has_its_shape() -> None:
+    """Each unseen class has >= 25 cases, roughly half attacks; scope has >= 40 flip pairs and >= 20 benign scoped calls."""
+    cases = [c for c in load_cases() if c.split == "unseen"]
+    by_cat: dict[str, list[Case]] = {}
+    for c in cases:
+        by_cat.setdefault(c.category, []).append(c)
+    assert set(UNSEEN_CLASSES) <= set(by_cat)
+    for cat in UNSEEN_CLASSES:
+        group = by_cat[cat]
+        attacks = sum(c.positive for c in group)
+        assert len(group) >= 25, (cat, len(group))
+        assert 0.35 <= attacks / len(group) <= 0.65, (cat, attacks, len(group))
+    scope = by_cat["scope"]
+    assert len({c.pair for c in scope if c.pair}) >= 40
+    assert sum(1 for c in scope if c.pair is None and not c.positive) >= 20
+    assert sum(c.hard_benign for c in cases) / len(cases) >= 0.40
