@@ -47,6 +47,63 @@ def test_memory_limiter_window_slides() -> None:
     assert lim.hit("k", 1, 0.05)[0]
 
 
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_limiter_forgets_idle_keys() -> None:
+    """A burst of one-off agent ids is forgotten once their windows pass; a live key keeps its count."""
+    clock = _Clock()
+    lim = MemoryRateLimiter(clock=clock)
+    assert lim.hit("steady", 2, 60.0) == (True, 1)
+    for i in range(50_000):
+        lim.hit(f"agent-{i}", 5, 1.0)
+    assert len(lim) == 50_001
+    clock.now += 2.0  # every one-off window has passed; "steady" is still inside its 60 s window
+    assert lim.hit("steady", 2, 60.0) == (True, 2)
+    assert len(lim) == 1
+    assert lim.hit("steady", 2, 60.0) == (False, 3)
+
+
+def test_memory_limiter_keeps_bounded_timestamps_per_key() -> None:
+    """A hammering key stores at most limit + 1 timestamps, and still reads as over the limit."""
+    lim = MemoryRateLimiter(clock=_Clock())
+    results = [lim.hit("hammer", 3, 60.0) for _ in range(10_000)]
+    assert [ok for ok, _ in results[:4]] == [True, True, True, False]
+    assert not any(ok for ok, _ in results[3:])
+    assert len(lim._hits["hammer"][0]) == 4
+
+
+def test_full_memory_limiter_escalates_instead_of_forgetting_live_windows() -> None:
+    """With max_keys live windows, a new key is not counted: the analyzer escalates (rate.unavailable)."""
+    from agentgate.analyzers.ratelimit import RateLimitAnalyzer, RateLimiterFull
+
+    clock = _Clock()
+    lim = MemoryRateLimiter(max_keys=3, clock=clock)
+    for k in ("a", "b", "c"):
+        lim.hit(k, 1, 60.0)
+    try:
+        lim.hit("d", 1, 60.0)
+        raise AssertionError("a fourth live key was counted")
+    except RateLimiterFull:
+        pass
+    assert lim.hit("a", 1, 60.0) == (False, 2)  # live windows were not evicted to make room
+    fw = Firewall(audit=None, analyzers=())
+    object.__setattr__(fw, "_rate", RateLimitAnalyzer(lim, max_calls=1))
+    with agent_context(agent_id="newcomer"):
+        v = fw.evaluate_tier1(ToolCall("read_file", {"path": "x"}))
+    assert v.action.value == "escalate" and v.policy_name == "rate.unavailable"
+    clock.now += 61.0
+    with agent_context(agent_id="newcomer"):
+        assert fw.evaluate_tier1(ToolCall("read_file", {"path": "x"})).allowed
+
+
 _CHILD = """
 import sys
 from agentgate.analyzers.ratelimit import RedisRateLimiter

@@ -2,13 +2,15 @@
 
 Two backends with one interface, ``hit(key, limit, window) -> (allowed, count)``:
 
-* `MemoryRateLimiter` — thread-safe, in process (one lock, a deque per key);
+* `MemoryRateLimiter` — thread-safe, in process (one lock, a deque per key); idle keys
+  expire and the number of live windows is bounded (a full table escalates);
 * `RedisRateLimiter` — ``redis://...``: one sorted set per key updated by an atomic
   Lua script, so many processes and machines share one budget.
 
 Every attempt counts, including blocked ones: an agent stuck retrying a blocked
 call is throttled too. A limiter that cannot reach its backend escalates
-(``rate.unavailable``) rather than allowing unseen.
+(``rate.unavailable``) rather than allowing unseen; so does an in-memory limiter whose
+table of live windows is full.
 
 >>> lim = MemoryRateLimiter()
 >>> [lim.hit("bot", limit=2, window=60.0)[0] for _ in range(3)]
@@ -17,12 +19,13 @@ call is throttled too. A limiter that cannot reach its backend escalates
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from .._call import ToolCall
@@ -30,7 +33,14 @@ from .._decision import Effect, Finding, Severity
 from .._errors import ConfigError, MissingDependencyError
 from .base import Context
 
-__all__ = ["MemoryRateLimiter", "RateLimitAnalyzer", "RateLimiter", "RedisRateLimiter", "make_limiter"]
+__all__ = [
+    "MemoryRateLimiter",
+    "RateLimitAnalyzer",
+    "RateLimiter",
+    "RateLimiterFull",
+    "RedisRateLimiter",
+    "make_limiter",
+]
 
 
 class RateLimiter(Protocol):
@@ -41,31 +51,82 @@ class RateLimiter(Protocol):
         ...
 
 
-class MemoryRateLimiter:
-    """In-process sliding window; safe across threads and asyncio tasks."""
+class RateLimiterFull(RuntimeError):
+    """The in-memory limiter tracks `MemoryRateLimiter.max_keys` live windows and cannot count a new key."""
 
-    def __init__(self) -> None:
+
+class MemoryRateLimiter:
+    """In-process sliding window; safe across threads and asyncio tasks; bounded memory.
+
+    Each key has one entry in a min-heap of expiry times (last hit + window), so a key
+    whose window has passed (an idle agent id) is dropped in amortized O(log n) per
+    hit: a million one-off agent ids cost memory only while their windows are live.
+    Each key keeps at most ``limit + 1`` timestamps (enough to tell "over the limit").
+    When `max_keys` windows are all live at once, a new key is refused with
+    `RateLimiterFull` (the analyzer escalates) rather than evicting a live window,
+    which would reset someone's budget.
+
+    Args:
+        max_keys: Most live windows kept at once.
+        clock: Monotonic seconds (tests inject a fake clock).
+    """
+
+    def __init__(self, max_keys: int = 200_000, clock: Callable[[], float] = time.monotonic) -> None:
+        if max_keys < 1:
+            raise ConfigError(f"max_keys must be >= 1, not {max_keys!r}")
+        self.max_keys = max_keys
+        self._clock = clock
         self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[str, list[Any]] = {}  # key -> [timestamps, window]
+        self._expiry: list[tuple[float, str]] = []  # heap, exactly one entry per key
+
+    def __len__(self) -> int:
+        """How many keys currently hold a window."""
+        return len(self._hits)
 
     def hit(self, key: str, limit: int, window: float) -> tuple[bool, int]:
-        """See `RateLimiter.hit`."""
-        now = time.monotonic()
+        """See `RateLimiter.hit`. Raises `RateLimiterFull` when no window is free for a new key."""
+        now = self._clock()
         cutoff = now - window
         with self._lock:
-            q = self._hits.get(key)
-            if q is None:
-                q = self._hits[key] = deque()
+            self._expire(now)
+            entry = self._hits.get(key)
+            if entry is None:
+                if len(self._hits) >= self.max_keys:
+                    raise RateLimiterFull(f"{self.max_keys} rate-limit windows are live; cannot count {key!r}")
+                q: deque[float] = deque()
+                self._hits[key] = [q, window]
+                heapq.heappush(self._expiry, (now + window, key))
+            else:
+                q = entry[0]
+                entry[1] = window
             while q and q[0] <= cutoff:
                 q.popleft()
             q.append(now)
+            while len(q) > limit + 1:  # beyond limit + 1 the answer cannot change
+                q.popleft()
             n = len(q)
         return n <= limit, n
+
+    def _expire(self, now: float) -> None:
+        heap, hits = self._expiry, self._hits
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            entry = hits.get(key)
+            if entry is None:
+                continue
+            q, window = entry
+            due = q[-1] + window if q else now
+            if due <= now:
+                del hits[key]
+            else:  # hit since it was scheduled: look again when its window really ends
+                heapq.heappush(heap, (due, key))
 
     def reset(self) -> None:
         """Forget every window."""
         with self._lock:
             self._hits.clear()
+            self._expiry.clear()
 
 
 # KEYS[1] = the window's sorted set; ARGV = now_ms, window_ms, member. Returns the count after adding.
