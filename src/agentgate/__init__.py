@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from ._api import flush, guard, protect_all, register_tools, shutdown, unprotect_all
 from ._call import ToolCall, ToolSpec
-from ._context import AgentContext, agent_context, get_context
+from ._context import AgentContext, agent_context, get_context, propagate
 from ._decision import Effect, Finding, Severity, Verdict, VerdictType
 from ._errors import AgentGateError, ConfigError, FirewallBlockedError, JudgeError
-from ._firewall import Firewall, get_firewall, scope, set_firewall
+from ._firewall import Firewall, get_firewall, reconfigure, scope, set_firewall
 
 __version__ = "0.2.0"
 
@@ -46,7 +46,9 @@ __all__ = [
     "get_context",
     "get_firewall",
     "guard",
+    "propagate",
     "protect_all",
+    "reconfigure",
     "register_tools",
     "scope",
     "set_firewall",

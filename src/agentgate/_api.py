@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from ._call import ToolCall, ToolSpec, make_binder
+from ._context import install_thread_propagation, uninstall_thread_propagation
 from ._errors import ConfigError
 from ._firewall import _SENTINEL, Firewall, get_firewall, set_firewall
 from .policy._config import Config, load_config
@@ -24,6 +25,8 @@ logger = logging.getLogger("agentgate")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _patched: list[str] = []
+# The Config the last protect_all() loaded (kept by a later protect_all() without one).
+_loaded: list[Config] = []
 
 
 def protect_all(
@@ -66,6 +69,10 @@ def protect_all(
     if config is None and os.environ.get("AGENTGATE_CONFIG"):
         config = os.environ["AGENTGATE_CONFIG"]
     cfg = config if isinstance(config, Config) or config is None else load_config(config)
+    if cfg is None and _loaded:
+        # A second protect_all() without a config keeps the policy the first one loaded,
+        # rather than swapping in the permissive built-in default.
+        cfg = _loaded[0]
     if on_block not in ("raise", "return_error"):
         raise ConfigError(f"on_block must be 'raise' or 'return_error', not {on_block!r}")
     judge = _build_judge(cfg, judge_model, judge_api_key, judge_base_url)
@@ -79,11 +86,15 @@ def protect_all(
         audit=audit,
         rate_limit=rate_limit,
     )
-    prev = set_firewall(fw)
+    prev = set_firewall(fw)  # audits and logs what changed when it replaces a firewall
     if prev is not None and prev is not fw:
         prev.flush(5.0)
+    _loaded[:] = [fw.config]
     patched = _install_integrations(on_block, frameworks)
     _patched[:] = patched
+    # Tools run in worker threads (ThreadPoolExecutor, threading.Thread, run_in_executor)
+    # must be decided under the scope they were started from.
+    install_thread_propagation()
     logger.info(
         "AgentGate active (mode=%s) — patched: %s", fw.mode, ", ".join(patched) or "nothing; use @agentgate.guard"
     )
@@ -100,11 +111,26 @@ def unprotect_all() -> None:
         mod = importlib.import_module(f"agentgate.integrations.{name}")
         mod.uninstall()
     _patched.clear()
+    uninstall_thread_propagation()
 
 
 def _build_judge(cfg: Config | None, model: str | None, api_key: str | None, base_url: str | None) -> Any:
     jc = cfg.judge if cfg is not None else None
     model = model or (jc.model if jc else None) or os.environ.get("AGENTGATE_JUDGE_MODEL")
+    judge = _make_judge(jc, model, api_key, base_url)
+    if judge is None and model:
+        # Asked for a judge and got none: running on as "no judge" would quietly turn every
+        # escalation into on_escalate. Say so at start instead.
+        where = f"${jc.api_key_env}, " if jc is not None and jc.api_key_env else ""
+        raise ConfigError(
+            f"judge model {model!r} is configured but there is no API key for it "
+            f"(judge_api_key=, {where}AGENTGATE_JUDGE_API_KEY, OPENAI_API_KEY / ANTHROPIC_API_KEY) "
+            "and no judge_base_url; set one, or remove the judge model to run without a judge"
+        )
+    return judge
+
+
+def _make_judge(jc: Any, model: str | None, api_key: str | None, base_url: str | None) -> Any:
     base_url = base_url or (jc.base_url if jc else None) or os.environ.get("AGENTGATE_JUDGE_BASE_URL")
     if api_key is None and jc is not None and jc.api_key_env:
         api_key = os.environ.get(jc.api_key_env)

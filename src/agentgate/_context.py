@@ -2,23 +2,48 @@
 
 Context lives in `contextvars`, so two threads or two asyncio tasks never see
 each other's agent identity or scopes. ``agent_context(...)`` and
-``scope(...)`` push onto the current context and pop on exit; nothing shared is
-ever mutated.
+``scope(...)`` push onto the current context and pop on exit. A ``scope()`` pushes
+a *child* `AgentContext` (`AgentContext.child`): same identity, its own task
+description and its own history (seeded with the enclosing history), so 100
+asyncio tasks that each enter a scope never read each other's task or calls.
+
+Threads and executors do not inherit `contextvars` by themselves: `propagate`
+wraps a callable so it runs in a copy of the caller's context, and
+``protect_all()`` installs `install_thread_propagation` so every
+``threading.Thread`` started and every ``ThreadPoolExecutor`` task submitted (also
+``loop.run_in_executor``) runs in the context it was started from.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import sys
+import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["ActionRecord", "AgentContext", "agent_context", "current_context", "get_context"]
+__all__ = [
+    "ActionRecord",
+    "AgentContext",
+    "agent_context",
+    "current_context",
+    "get_context",
+    "install_thread_propagation",
+    "propagate",
+    "uninstall_thread_propagation",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _HISTORY = 50
 
@@ -59,6 +84,11 @@ class AgentContext:
     trusted_inputs: list[str] = field(default_factory=list)
     action_history: deque[ActionRecord] = field(default_factory=lambda: deque(maxlen=_HISTORY))
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The thread / asyncio task that installed this context, and how many calls it recorded:
+    # a scope's calls are handed back to its enclosing context on exit only in that flow.
+    _owner: tuple[int, int] = field(default=(0, 0), init=False, repr=False, compare=False)
+    _recorded: int = field(default=0, init=False, repr=False, compare=False)
+    _initial_task: str = field(default="", init=False, repr=False, compare=False)
 
     def record_action(
         self, tool_name: str, arguments: dict[str, Any], verdict: str, decision_id: str = ""
@@ -66,7 +96,50 @@ class AgentContext:
         """Append a tool call to the rolling history and return its record."""
         rec = ActionRecord(tool_name, arguments, verdict, decision_id)
         self.action_history.append(rec)
+        self._recorded += 1
         return rec
+
+    def child(self, task_description: str = "", **identity: str) -> AgentContext:
+        """A new context for a nested block (a ``scope()``): same identity, own task and history.
+
+        The child's history starts as a copy of this one's (what the flow did before
+        the block) and records only what happens inside it, so concurrent blocks
+        under one parent never see each other's calls. Metadata is copied shallowly,
+        without AgentGate's own bookkeeping keys (``agentgate.*``).
+        """
+        ctx = AgentContext(
+            agent_id=identity.get("agent_id") or self.agent_id,
+            task_id=identity.get("task_id") or self.task_id,
+            user_id=identity.get("user_id") or self.user_id,
+            task_description=task_description or self.task_description,
+            trusted_inputs=list(self.trusted_inputs),
+            action_history=deque(self.action_history, maxlen=_HISTORY),
+            metadata={k: v for k, v in self.metadata.items() if not k.startswith("agentgate.")},
+        )
+        ctx._owner = _flow()
+        ctx._initial_task = ctx.task_description
+        return ctx
+
+    def merge_child(self, child: AgentContext) -> None:
+        """Hand a finished child's calls back, when the child ran in the flow that owns this context.
+
+        Sequential code sees what its scopes did (``get_context().action_history`` after a
+        ``with scope():``); a scope entered in another task or thread that shares this
+        context never writes into it, so concurrent tasks stay apart.
+        """
+        if child._owner != self._owner:
+            return
+        if child._recorded:
+            n = min(child._recorded, len(child.action_history))
+            for rec in list(child.action_history)[-n:]:
+                self.action_history.append(rec)
+            self._recorded += n
+        # What an SDK hook learned inside the block (the user's words), not the scope's own task.
+        if not self.task_description and child.task_description != child._initial_task:
+            self.task_description = child.task_description
+        for text in child.trusted_inputs:
+            if text not in self.trusted_inputs:
+                self.trusted_inputs.append(text)
 
     def record_result(self, decision_id: str, result: Any) -> None:
         """Attach a tool's result to the history entry of the call that produced it."""
@@ -92,8 +165,16 @@ def get_context() -> AgentContext:
     ctx = _current.get()
     if ctx is None:
         ctx = AgentContext()
+        ctx._owner = _flow()
         _current.set(ctx)
     return ctx
+
+
+def _flow() -> tuple[int, int]:
+    """(thread, asyncio task) identity of the code running now."""
+    aio = sys.modules.get("asyncio")  # no asyncio imported: no event loop can be running
+    task = aio.current_task() if aio is not None and aio._get_running_loop() is not None else None
+    return threading.get_ident(), id(task) if task is not None else 0
 
 
 class agent_context:  # noqa: N801 - seed API spells it in lower case, like a function
@@ -136,6 +217,8 @@ class agent_context:  # noqa: N801 - seed API spells it in lower case, like a fu
         return self._ctx
 
     def __enter__(self) -> AgentContext:
+        if self._ctx._owner == (0, 0):
+            self._ctx._owner = _flow()
         self._tokens.append(_current.set(self._ctx))
         return self._ctx
 
@@ -158,3 +241,70 @@ def _use_context(ctx: AgentContext) -> Iterator[AgentContext]:
         yield ctx
     finally:
         _current.reset(token)
+
+
+# ------------------------------------------------------------------ threads
+
+
+def propagate(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap *fn* so it runs in a copy of the caller's context (agent, scopes) wherever it is called.
+
+    For threads and pools ``protect_all()`` does not patch (a process-wide pool created
+    by a C extension, a callback handed to a library's own worker)::
+
+        pool.apply_async(agentgate.propagate(tool), args)
+
+    The context is captured when ``propagate`` is called, as ``asyncio.to_thread`` does.
+    """
+    ctx = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        # A Context can be entered by one thread at a time: each call runs in its own copy.
+        return ctx.copy().run(fn, *args, **kwargs)
+
+    return run_in_context
+
+
+_originals: dict[str, Any] = {}
+_patch_lock = threading.Lock()
+
+
+def _thread_start(self: threading.Thread) -> None:
+    ctx = contextvars.copy_context()
+    run = self.run
+    # An instance attribute, not a class patch: subclasses that override run() are covered too.
+    self.run = functools.partial(ctx.run, run)  # type: ignore[method-assign]
+    _originals["Thread.start"](self)
+
+
+def _pool_submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    ctx = contextvars.copy_context()
+    return _originals["ThreadPoolExecutor.submit"](self, ctx.run, fn, *args, **kwargs)  # type: ignore[no-any-return]
+
+
+def install_thread_propagation() -> bool:
+    """Make threads and ``ThreadPoolExecutor`` tasks run in the context they were started from.
+
+    Patches ``threading.Thread.start`` and ``ThreadPoolExecutor.submit`` (which
+    ``executor.map`` and ``loop.run_in_executor`` use), the way OpenTelemetry's
+    threading instrumentation does: the caller's context is copied at start/submit
+    and the target runs inside the copy. Idempotent; returns False when already installed.
+    """
+    with _patch_lock:
+        if _originals:
+            return False
+        _originals["Thread.start"] = threading.Thread.start
+        _originals["ThreadPoolExecutor.submit"] = ThreadPoolExecutor.submit
+        threading.Thread.start = _thread_start  # type: ignore[method-assign]
+        ThreadPoolExecutor.submit = _pool_submit  # type: ignore[method-assign,assignment]
+        return True
+
+
+def uninstall_thread_propagation() -> None:
+    """Undo `install_thread_propagation`."""
+    with _patch_lock:
+        if not _originals:
+            return
+        threading.Thread.start = _originals.pop("Thread.start")  # type: ignore[method-assign]
+        ThreadPoolExecutor.submit = _originals.pop("ThreadPoolExecutor.submit")  # type: ignore[method-assign]

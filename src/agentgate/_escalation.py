@@ -148,10 +148,21 @@ class Escalator:
             self.approver = _as_approver(approver)
             self._mode = on_escalate
         self.thresholds = thresholds or getattr(judge, "thresholds", None) or JudgeThresholds()
+        self._sealed = True
+
+    # Part of the firewall: ``escalator.on_escalate = "allow"`` from code inside the agent's
+    # process would switch tier 2 off as surely as ``mode = "monitor"``.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(
+                f"an Escalator is immutable after construction (tried to set {name!r}); use agentgate.reconfigure(...)"
+            )
+        object.__setattr__(self, name, value)
 
     def _get_approver(self) -> Approver:
         if self.approver is None:
-            self.approver = ConsoleApprover()
+            object.__setattr__(self, "approver", ConsoleApprover())
+        assert self.approver is not None
         return self.approver
 
     # -- the decision flow (pure) -------------------------------------------------------

@@ -19,15 +19,17 @@ import asyncio
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from types import TracebackType
+from types import FrameType, MappingProxyType, TracebackType
 from typing import Any, cast
 
 from ._call import ToolCall, ToolSpec
-from ._context import AgentContext, agent_context, get_context
+from ._context import AgentContext, get_context
+from ._context import _current as _current_agent
 from ._decision import Effect, Finding, Severity, Verdict, VerdictType
 from ._errors import ConfigError, FirewallBlockedError
 from ._escalation import EscalationOutcome, EscalationRequest, Escalator
@@ -39,7 +41,7 @@ from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
 from .policy import EffectivePolicy, ScopePolicy, make_scope
 from .policy._config import Config, load_config, tool_spec_from_dict
 
-__all__ = ["Firewall", "get_firewall", "scope", "set_firewall"]
+__all__ = ["Firewall", "get_firewall", "reconfigure", "scope", "set_firewall"]
 
 logger = logging.getLogger("agentgate")
 
@@ -75,6 +77,7 @@ if hasattr(os, "register_at_fork"):
 
 
 _ANALYZER_FAILED = "analyzer.error"
+_UNSCOPED = "context.unscoped"
 
 
 class Firewall:
@@ -111,14 +114,18 @@ class Firewall:
     ) -> None:
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
-        self.config: Config = config if config is not None else Config.model_validate({})
-        cfg = self.config
-        self.mode = mode or cfg.mode
-        if self.mode not in ("enforce", "monitor"):
-            raise ConfigError(f"mode must be 'enforce' or 'monitor', not {self.mode!r}")
+        # A private deep copy: the caller's Config object stays theirs to edit, and edits
+        # to it can never change what this firewall enforces.
+        cfg = config.model_copy(deep=True) if config is not None else Config.model_validate({})
+        self._config: Config = cfg
+        self._mode: str = mode or cfg.mode
+        if self._mode not in ("enforce", "monitor"):
+            raise ConfigError(f"mode must be 'enforce' or 'monitor', not {self._mode!r}")
         self.analyzers: tuple[Analyzer, ...] = tuple(analyzers) if analyzers is not None else DEFAULT_ANALYZERS
         self.settings = settings or _settings_from_config(cfg)
-        self._agent_layers: dict[str, ScopePolicy] = {name: a.to_scope(name) for name, a in cfg.agents.items()}
+        self._agent_layers: Mapping[str, ScopePolicy] = MappingProxyType(
+            {name: a.to_scope(name) for name, a in cfg.agents.items()}
+        )
         self._specs: dict[str, ToolSpec] = {name: t.to_spec() for name, t in cfg.tools.items()}
         self._specs_lock = threading.Lock()
         self._revision = cfg.revision()
@@ -136,6 +143,38 @@ class Firewall:
             self.auditor = _open_auditor(audit, cfg, default=True)
         else:
             self.auditor = _open_auditor(audit, cfg, default=False)
+        self._sealed = True
+
+    # An in-process code interpreter must not be able to switch the firewall off
+    # (``get_firewall().mode = "monitor"``): after construction nothing is reassigned.
+    # Changes go through `agentgate.reconfigure`, which builds a new firewall and audits it.
+    # (Python cannot stop code that reaches for object.__setattr__ or gc; that is why
+    # code-interpreter tools are analyzed before they run.)
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(
+                f"a Firewall is immutable after construction (tried to set {name!r}); "
+                "use agentgate.reconfigure(...) to switch mode or policy (audited)"
+            )
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Firewall is immutable after construction (tried to delete {name!r})")
+
+    @property
+    def mode(self) -> str:
+        """``enforce`` or ``monitor``, fixed at construction (see `agentgate.reconfigure`)."""
+        return self._mode
+
+    @property
+    def config(self) -> Config:
+        """A copy of the configuration in force; editing it changes nothing (use `agentgate.reconfigure`)."""
+        return self._config.model_copy(deep=True)
+
+    @property
+    def policy(self) -> Mapping[str, ScopePolicy]:
+        """The agent policies in force, by agent name (read-only; the layers are frozen)."""
+        return self._agent_layers
 
     # ----------------------------------------------------------------- policy
 
@@ -162,8 +201,10 @@ class Firewall:
         with self._specs_lock:
             specs = dict(self._specs)
             specs.update(new)
-            self._specs = specs  # swap, so readers never see a half-updated dict
-            self._revision = _combine_revision(self.config.revision(), specs)
+            # Swap, so readers never see a half-updated dict. Declaring tools narrows how
+            # calls are read; it is not a mode or policy switch, so it stays allowed.
+            object.__setattr__(self, "_specs", specs)
+            object.__setattr__(self, "_revision", _combine_revision(self._config.revision(), specs))
 
     def spec_for(self, tool_name: str) -> ToolSpec | None:
         """The registered spec of *tool_name*, if any."""
@@ -213,6 +254,8 @@ class Firewall:
                 )
         if self._rate is not None:
             findings.extend(self._rate(call, ctx))
+        if _open_scopes and not ctx.policy.layers:
+            findings.append(_unscoped_finding(_open_scopes))
         return ctx, findings
 
     def evaluate_tier1(self, call: ToolCall) -> Verdict:
@@ -235,7 +278,7 @@ class Firewall:
                 decision_id=_decision_id(),
                 latency_us=(time.perf_counter_ns() - t0) / 1000,
                 policy_revision=self._revision,
-                mode=self.mode,
+                mode=self._mode,
             )
         return self._verdict(call, VerdictType.ALLOW, findings, [], t0, agent, record=False)
 
@@ -322,7 +365,7 @@ class Firewall:
                 _decision_id(),
                 0.0,
                 self._revision,
-                self.mode,
+                self._mode,
                 False,
                 o.judge_model,
                 o.judge_latency_ms,
@@ -351,14 +394,14 @@ class Firewall:
         # Positional: this runs for every decision, and keyword binding costs measurably more.
         v = Verdict._fast(
             action, 1, name, _max_sev(findings), reason, 1.0, True, tuple(findings), _decision_id(), 0.0,
-            self._revision, self.mode, False, None, None, None, {},
+            self._revision, self._mode, False, None, None, None, {},
         )  # fmt: skip
         if not record:
-            return _with_latency(v, t0, self.mode)
+            return _with_latency(v, t0, self._mode)
         return self._finish(call, v, t0, agent)
 
     def _finish(self, call: ToolCall, v: Verdict, t0: int, agent: AgentContext) -> Verdict:
-        v = _with_latency(v, t0, self.mode)
+        v = _with_latency(v, t0, self._mode)
         agent.record_action(call.tool_name, dict(call.arguments), v.action.value, v.decision_id)
         if self.auditor is not None:
             try:
@@ -443,6 +486,17 @@ def _reason(deciding: Sequence[Finding]) -> str:
     if len(ordered) > 1:
         head += f" (+{len(ordered) - 1} more: {', '.join(sorted({f.rule_id for f in ordered[1:]}))})"
     return head
+
+
+def _unscoped_finding(n: int) -> Finding:
+    return Finding(
+        _UNSCOPED,
+        Severity.MEDIUM,
+        Effect.ESCALATE,
+        f"call arrived with no scope and no agent policy while {n} scope(s) are open in this process "
+        "(a thread or pool the context did not reach?); run it inside the scope (agentgate.propagate) "
+        "or give agents a default policy (agents: default:)",
+    )
 
 
 def _escalation_failed(e: BaseException) -> EscalationOutcome:
@@ -533,11 +587,129 @@ def get_firewall() -> Firewall:
 
 
 def set_firewall(fw: Firewall) -> Firewall | None:
-    """Make *fw* the default (used by guard, scope, integrations); returns the previous one."""
+    """Make *fw* the default (used by guard, scope, integrations); returns the previous one.
+
+    Replacing a default firewall is a change of protection, so it is audited: a
+    ``config.change`` record (what changed, which code asked, which agent context was
+    active) is written to the trail of the firewall being replaced and to *fw*'s
+    trail, and logged at WARNING when the mode changes or the policy loosens
+    (INFO otherwise). `agentgate.reconfigure` is the way to change mode or policy.
+    """
+    if not isinstance(fw, Firewall):
+        raise TypeError(f"set_firewall() takes a Firewall, not {type(fw).__name__}")
     with _default_lock:
         prev = _default
         _set_default(fw)
+    if prev is not None and prev is not fw:
+        _audit_replacement(prev, fw)
     return prev
+
+
+_CHANGE_TOOL = "agentgate.set_firewall"
+
+
+def _caller() -> str:
+    """``module:function:line`` of the first frame outside AgentGate (who asked for the change)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        mod = frame.f_globals.get("__name__", "")
+        if not (isinstance(mod, str) and (mod == "agentgate" or mod.startswith("agentgate."))):
+            return f"{mod}:{frame.f_code.co_name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
+
+
+def _audit_replacement(prev: Firewall, new: Firewall) -> None:
+    caller = _caller()
+    changes = []
+    if prev.mode != new.mode:
+        changes.append(f"mode {prev.mode} -> {new.mode}")
+    if prev.policy_revision != new.policy_revision:
+        changes.append(f"policy {prev.policy_revision} -> {new.policy_revision}")
+    if prev.judge is not new.judge:
+        changes.append(f"judge {getattr(prev.judge, 'model', None)} -> {getattr(new.judge, 'model', None)}")
+    what = ", ".join(changes) or "same mode and policy"
+    reason = f"default firewall replaced by {caller}: {what}"
+    level = logging.WARNING if prev.mode != new.mode or prev.policy_revision != new.policy_revision else logging.INFO
+    logger.log(level, "agentgate: %s", reason)
+    agent = get_context()
+    call = ToolCall(
+        _CHANGE_TOOL,
+        {
+            "caller": caller,
+            "previous_mode": prev.mode,
+            "mode": new.mode,
+            "previous_policy_revision": prev.policy_revision,
+            "policy_revision": new.policy_revision,
+            "pid": os.getpid(),
+            "thread": threading.current_thread().name,
+        },
+        "agentgate",
+    )
+    verdict = Verdict(
+        VerdictType.ALLOW,
+        1,
+        "config.change",
+        Severity.HIGH if new.mode == "monitor" and prev.mode != "monitor" else Severity.MEDIUM,
+        reason,
+        decision_id=_decision_id(),
+        policy_revision=new.policy_revision,
+        mode=new.mode,
+    )
+    for auditor in dict.fromkeys(a for a in (prev.auditor, new.auditor) if a is not None):
+        try:
+            auditor.record(call, verdict, agent)
+        except Exception:  # the audit must never crash the host; the writer counts its own failures
+            logger.exception("agentgate: could not audit the firewall change")
+
+
+def _derive(cur: Firewall, config: Config | str | os.PathLike[str] | None, mode: str | None) -> Firewall:
+    """A new firewall like *cur* with another config and/or mode (same judge, analyzers, audit trail)."""
+    if config is None:
+        new = Firewall.__new__(Firewall)
+        for name, value in vars(cur).items():
+            object.__setattr__(new, name, value)
+        object.__setattr__(new, "_sealed", False)
+        new._policies = {}
+        if mode is not None:
+            if mode not in ("enforce", "monitor"):
+                raise ConfigError(f"mode must be 'enforce' or 'monitor', not {mode!r}")
+            new._mode = mode
+        new._sealed = True
+        return new
+    esc = cur.escalator
+    new = Firewall(
+        config,
+        analyzers=cur.analyzers,
+        judge=esc.judge,
+        approver=esc.approver,
+        mode=mode,
+        audit=cur.auditor if cur.auditor is not None else "none",
+    )
+    carried = {k: v for k, v in cur._specs.items() if k not in new._specs}
+    if carried:
+        new.register_tools(carried)
+    return new
+
+
+def reconfigure(config: Config | str | os.PathLike[str] | None = None, *, mode: str | None = None) -> Firewall:
+    """Switch the default firewall's policy and/or mode: builds a new firewall, audits the change.
+
+    A firewall is immutable after construction (``get_firewall().mode = "monitor"``
+    raises), so that code running inside the agent's process cannot quietly switch
+    protection off. This is the explicit way: the new firewall keeps the judge, the
+    analyzers and the audit trail, and the change is recorded there (``config.change``:
+    old and new mode and policy revision, the calling code, the agent context).
+
+    >>> fw = reconfigure(mode="monitor")  # doctest: +SKIP
+
+    Args:
+        config: A new agentgate.yaml (path or `Config`); None keeps the current one.
+        mode: ``"enforce"`` or ``"monitor"``; None keeps the current mode (or the new config's).
+    """
+    new = _derive(get_firewall(), config, mode)
+    set_firewall(new)
+    return new
 
 
 def _set_default(fw: Firewall | None) -> None:
@@ -567,14 +739,16 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
     >>> with scope(task="monthly report", allowed_operations=["read"], allowed_resources=["sales_data"]):
     ...     pass
 
-    The scope applies to the current thread / asyncio task only, combines with
-    the agent's policy and any enclosing scope by intersection (it can only
-    narrow), and ends with the block. ``agent_id``/``task_id``/``user_id`` also
-    set the agent context for the block, as in the seed. ``as`` gives the
-    default firewall (the seed yielded its engine).
+    The scope applies to the current thread / asyncio task only (and to threads and
+    executor tasks started inside it once ``protect_all()`` ran, or through
+    ``agentgate.propagate``), combines with the agent's policy and any enclosing scope
+    by intersection (it can only narrow), and ends with the block. Each entry pushes
+    a child `AgentContext` with the scope's task and its own history, popped on exit.
+    ``agent_id``/``task_id``/``user_id`` also set the agent identity for the block,
+    as in the seed. ``as`` gives the default firewall (the seed yielded its engine).
     """
 
-    __slots__ = ("_agent", "_token", "policy")
+    __slots__ = ("_identity", "_tokens", "policy")
 
     def __init__(
         self,
@@ -601,32 +775,26 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
             max_rate=max_rate,
             name=name,
         )
-        self._agent: agent_context | None = None
-        if agent_id or task_id or user_id:
-            cur = get_context()
-            self._agent = agent_context(
-                agent_id=agent_id or cur.agent_id,
-                task_id=task_id or cur.task_id,
-                user_id=user_id or cur.user_id,
-                task_description=task or cur.task_description,
-            )
-        self._token: Any = None
+        self._identity = {"agent_id": agent_id, "task_id": task_id, "user_id": user_id}
+        self._tokens: list[tuple[AgentContext, AgentContext, Any, Any]] = []
 
     def __enter__(self) -> Firewall:
-        if self._agent is not None:
-            self._agent.__enter__()
-        ctx = get_context()
-        if self.policy.task and not ctx.task_description:
-            ctx.task_description = self.policy.task
-        self._token = _scopes.set((*_scopes.get(), self.policy))
+        # A child context per entry (own task, own history): the enclosing AgentContext may
+        # be shared with other threads and tasks, so it is never written to.
+        parent = get_context()
+        child = parent.child(self.policy.task, **self._identity)
+        self._tokens.append((parent, child, _use_agent(child), _scopes.set((*_scopes.get(), self.policy))))
+        _scope_entered()
         # The seed yielded its engine. Hand out a lazy handle: entering a scope must not
         # create the default firewall (and its audit database) as a side effect.
         return cast(Firewall, _DefaultFirewallHandle())
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        _scopes.reset(self._token)
-        if self._agent is not None:
-            self._agent.__exit__(et, ev, tb)
+        parent, child, agent_token, scope_token = self._tokens.pop()
+        _scope_exited()
+        _scopes.reset(scope_token)
+        _reset_agent(agent_token)
+        parent.merge_child(child)
 
     async def __aenter__(self) -> Firewall:
         return self.__enter__()
@@ -647,6 +815,40 @@ class _DefaultFirewallHandle:
 
     def __repr__(self) -> str:
         return "<default AgentGate firewall>"
+
+
+def _use_agent(ctx: AgentContext) -> Any:
+    return _current_agent.set(ctx)
+
+
+def _reset_agent(token: Any) -> None:
+    _current_agent.reset(token)
+
+
+# How many scope() blocks are open anywhere in the process. A call decided under no
+# policy layer at all while this is non-zero most likely escaped its scope (a thread
+# or pool the context did not reach): it escalates instead of running unrestricted.
+# A plain int under a lock: entering a scope is rare next to deciding a call, and the
+# decision path only reads it (an int read is atomic).
+_open_scopes = 0
+_open_scopes_lock = threading.Lock()
+
+
+def _scope_entered() -> None:
+    global _open_scopes
+    with _open_scopes_lock:
+        _open_scopes += 1
+
+
+def _scope_exited() -> None:
+    global _open_scopes
+    with _open_scopes_lock:
+        _open_scopes = max(0, _open_scopes - 1)
+
+
+def open_scopes() -> int:
+    """How many ``scope()`` blocks are open in this process (any thread or task)."""
+    return _open_scopes
 
 
 def active_scopes() -> tuple[ScopePolicy, ...]:

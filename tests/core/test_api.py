@@ -41,7 +41,9 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "get_context",
         "get_firewall",
         "guard",
+        "propagate",
         "protect_all",
+        "reconfigure",
         "register_tools",
         "scope",
         "set_firewall",
@@ -79,15 +81,14 @@ def test_positional_and_keyword_calls_are_the_same_call() -> None:
 
 def test_guard_binds_defaults_and_flattens_kwargs() -> None:
     """Defaults are applied and **kwargs flattened, so a default or extra kwarg is analyzed too."""
-    fw = _fw()
     calls: list[ToolCall] = []
-    orig = fw.evaluate
 
-    def spy(call: ToolCall) -> agentgate.Verdict:
-        calls.append(call)
-        return orig(call)
+    class Spy(Firewall):
+        def evaluate(self, call: ToolCall) -> agentgate.Verdict:
+            calls.append(call)
+            return super().evaluate(call)
 
-    fw.evaluate = spy  # type: ignore[method-assign]
+    agentgate.set_firewall(Spy(audit="none"))
 
     @agentgate.guard
     def notify(channel: str = "#general", **extra: str) -> None:
