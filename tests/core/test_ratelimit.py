@@ -82,7 +82,7 @@ def test_memory_limiter_keeps_bounded_timestamps_per_key() -> None:
 
 def test_full_memory_limiter_escalates_instead_of_forgetting_live_windows() -> None:
     """With max_keys live windows, a new key is not counted: the analyzer escalates (rate.unavailable)."""
-    from agentgate.analyzers.ratelimit import RateLimitAnalyzer, RateLimiterFull
+    from agentgate.analyzers.ratelimit import RateLimitAnalyzer, RateLimiterFullError
 
     clock = _Clock()
     lim = MemoryRateLimiter(max_keys=3, clock=clock)
@@ -91,7 +91,7 @@ def test_full_memory_limiter_escalates_instead_of_forgetting_live_windows() -> N
     try:
         lim.hit("d", 1, 60.0)
         raise AssertionError("a fourth live key was counted")
-    except RateLimiterFull:
+    except RateLimiterFullError:
         pass
     assert lim.hit("a", 1, 60.0) == (False, 2)  # live windows were not evicted to make room
     fw = Firewall(audit=None, analyzers=())

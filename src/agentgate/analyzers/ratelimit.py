@@ -37,7 +37,7 @@ __all__ = [
     "MemoryRateLimiter",
     "RateLimitAnalyzer",
     "RateLimiter",
-    "RateLimiterFull",
+    "RateLimiterFullError",
     "RedisRateLimiter",
     "make_limiter",
 ]
@@ -51,7 +51,7 @@ class RateLimiter(Protocol):
         ...
 
 
-class RateLimiterFull(RuntimeError):
+class RateLimiterFullError(RuntimeError):
     """The in-memory limiter tracks `MemoryRateLimiter.max_keys` live windows and cannot count a new key."""
 
 
@@ -63,7 +63,7 @@ class MemoryRateLimiter:
     hit: a million one-off agent ids cost memory only while their windows are live.
     Each key keeps at most ``limit + 1`` timestamps (enough to tell "over the limit").
     When `max_keys` windows are all live at once, a new key is refused with
-    `RateLimiterFull` (the analyzer escalates) rather than evicting a live window,
+    `RateLimiterFullError` (the analyzer escalates) rather than evicting a live window,
     which would reset someone's budget.
 
     Args:
@@ -85,7 +85,7 @@ class MemoryRateLimiter:
         return len(self._hits)
 
     def hit(self, key: str, limit: int, window: float) -> tuple[bool, int]:
-        """See `RateLimiter.hit`. Raises `RateLimiterFull` when no window is free for a new key."""
+        """See `RateLimiter.hit`. Raises `RateLimiterFullError` when no window is free for a new key."""
         now = self._clock()
         cutoff = now - window
         with self._lock:
@@ -93,7 +93,7 @@ class MemoryRateLimiter:
             entry = self._hits.get(key)
             if entry is None:
                 if len(self._hits) >= self.max_keys:
-                    raise RateLimiterFull(f"{self.max_keys} rate-limit windows are live; cannot count {key!r}")
+                    raise RateLimiterFullError(f"{self.max_keys} rate-limit windows are live; cannot count {key!r}")
                 q: deque[float] = deque()
                 self._hits[key] = [q, window]
                 heapq.heappush(self._expiry, (now + window, key))
