@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
+from . import _firewall as _firewall_mod
 from ._call import ToolCall, ToolSpec, make_binder
 from ._context import install_thread_propagation, uninstall_thread_propagation
 from ._errors import ConfigError
@@ -25,8 +26,9 @@ logger = logging.getLogger("agentgate")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _patched: list[str] = []
-# The Config the last protect_all() loaded (kept by a later protect_all() without one).
-_loaded: list[Config] = []
+# Non-empty while protect_all() is in effect (until unprotect_all()): a later call without
+# a config then keeps the default firewall's policy.
+_loaded: list[bool] = []
 
 
 def protect_all(
@@ -69,10 +71,11 @@ def protect_all(
     if config is None and os.environ.get("AGENTGATE_CONFIG"):
         config = os.environ["AGENTGATE_CONFIG"]
     cfg = config if isinstance(config, Config) or config is None else load_config(config)
-    if cfg is None and _loaded:
-        # A second protect_all() without a config keeps the policy the first one loaded,
-        # rather than swapping in the permissive built-in default.
-        cfg = _loaded[0]
+    current = _firewall_mod._default
+    if cfg is None and _loaded and current is not None:
+        # A second protect_all() without a config keeps the policy in force (the one the
+        # first call loaded, or a later reconfigure()), not the permissive built-in default.
+        cfg = current.config
     if on_block not in ("raise", "return_error"):
         raise ConfigError(f"on_block must be 'raise' or 'return_error', not {on_block!r}")
     judge = _build_judge(cfg, judge_model, judge_api_key, judge_base_url)
@@ -89,7 +92,7 @@ def protect_all(
     prev = set_firewall(fw)  # audits and logs what changed when it replaces a firewall
     if prev is not None and prev is not fw:
         prev.flush(5.0)
-    _loaded[:] = [fw.config]
+    _loaded[:] = [True]
     patched = _install_integrations(on_block, frameworks)
     _patched[:] = patched
     # Tools run in worker threads (ThreadPoolExecutor, threading.Thread, run_in_executor)
@@ -111,6 +114,7 @@ def unprotect_all() -> None:
         mod = importlib.import_module(f"agentgate.integrations.{name}")
         mod.uninstall()
     _patched.clear()
+    _loaded.clear()
     uninstall_thread_propagation()
 
 
