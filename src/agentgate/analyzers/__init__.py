@@ -9,6 +9,7 @@ added by the firewall itself (``Firewall(rate_limit=...)``).
 from __future__ import annotations
 
 from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
+from .code import analyze_code
 from .config import analyze_config
 from .filesystem import analyze_files
 from .http import analyze_http
@@ -35,6 +36,7 @@ DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (
     analyze_http,
     analyze_shell,
     analyze_config,
+    analyze_code,
     analyze_secrets,
     analyze_injection,
 )
