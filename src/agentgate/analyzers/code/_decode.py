@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable
 from urllib.parse import unquote, unquote_plus, unquote_to_bytes
 
-__all__ = ["DECODERS", "MAX_DECODED", "TooLargeError", "UndecodableError", "codec_decode", "to_bytes"]
+__all__ = ["DECODERS", "ENCODERS", "MAX_DECODED", "TooLargeError", "UndecodableError", "codec_decode", "to_bytes"]
 
 #: Largest decoded output we materialize (bytes).
 MAX_DECODED = 256 * 1024
@@ -139,6 +139,22 @@ DECODERS: dict[str, Callable[[str | bytes], str | bytes]] = {
     "urllib.parse.unquote_plus": lambda v: unquote_plus(v.decode("latin-1") if isinstance(v, bytes) else v),
     "urllib.parse.unquote_to_bytes": lambda v: unquote_to_bytes(v),
     "html.unescape": lambda v: html.unescape(v.decode("latin-1") if isinstance(v, bytes) else v),
+}
+
+#: Encoders fold too: decode(encode(x)) chains are a way to spell x.
+ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    "base64.b64encode": base64.b64encode,
+    "base64.standard_b64encode": base64.standard_b64encode,
+    "base64.urlsafe_b64encode": base64.urlsafe_b64encode,
+    "base64.encodebytes": base64.encodebytes,
+    "base64.b32encode": base64.b32encode,
+    "base64.b16encode": base64.b16encode,
+    "base64.b85encode": base64.b85encode,
+    "base64.a85encode": base64.a85encode,
+    "binascii.hexlify": binascii.hexlify,
+    "binascii.b2a_hex": binascii.b2a_hex,
+    "binascii.b2a_base64": binascii.b2a_base64,
+    "zlib.compress": zlib.compress,
 }
 
 # codecs.decode(x, NAME) / bytes.decode(NAME): the transforming codecs, by normalized name.

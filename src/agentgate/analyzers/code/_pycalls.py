@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from agentgate._decision import Effect, Severity
 
 from . import _pytables as tables
-from ._decode import DECODERS
+from ._decode import DECODERS, ENCODERS, to_bytes
 from ._model import EMPTY, HOLE, NOCONST, UNKNOWN, V
 from ._python import _flow, _join, _s, _strv, argv_command, codec, pickle_globals
 
@@ -101,6 +101,14 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
     if name in DECODERS:
         v = _arg(args, kw, 0, "s", "data", "string", "hexstr") or UNKNOWN
         return p.decode(name, v, lambda: DECODERS[name](v.c))  # type: ignore[arg-type]
+    if name in ENCODERS:
+        v = _arg(args, kw, 0, "s", "data") or UNKNOWN
+        if not v.known or not isinstance(v.c, (str, bytes)):
+            return V(t=_flow(v))
+        try:
+            return _strv(ENCODERS[name](to_bytes(v.c)), v, limits=p.sh.limits)
+        except (ValueError, TypeError):
+            return V(t=_flow(v))
     if name in ("codecs.decode", "codecs.encode"):
         v = _arg(args, kw, 0, "obj") or UNKNOWN
         enc = _s(_arg(args, kw, 1, "encoding") or V("utf-8"))
