@@ -78,7 +78,7 @@ def main() -> int:
             ("engine_shell", "tier 1 only: shell"),
         ):
             print(_row(label, new[key], old[key] if old else None))  # type: ignore[index,arg-type]
-    for script in ("analyzers.py", "bench_audit.py"):
+    for script in ("analyzers.py", "bench_audit.py", "startup.py"):
         path = HERE / script
         if not path.exists():
             continue
