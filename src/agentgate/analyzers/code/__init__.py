@@ -43,8 +43,8 @@ code.firewall           block       the code imports ``agentgate`` (it must not 
                                     the firewall that is judging it)
 code.unparsable         escalate    the source parses as neither Python nor JavaScript (or a
                                     notebook cell is in a language not read)
-code.limit              escalate    too long (64 KiB), too many nodes, nesting or decoding
-                                    layers, or the analysis' time budget exhausted
+code.limit              escalate    too long (64 KiB), too many evaluation steps, nesting or
+                                    decoding layers, or the analysis' time budget exhausted
 ======================  ==========  ===========================================================
 
 A command the program runs is judged by the shell analyzer as if a shell tool ran it:

@@ -113,7 +113,6 @@ class Limits:
     """Bounds on one analysis; crossing any of them escalates (``code.limit``)."""
 
     max_source: int = 64 * 1024
-    max_nodes: int = 20_000
     max_depth: int = 4  # nested exec/eval/decoded programs
     max_steps: int = 60_000  # evaluation steps, including unrolled loops and comprehensions
     max_string: int = 64 * 1024

@@ -8,6 +8,7 @@ result is an unknown value carrying the taints of its inputs.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,35 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
         return V(t=_flow(fn, *args, *kw.values()))
     if name.startswith("@m."):
         return _method(p, name[3:], fn.items[0] if fn.items else UNKNOWN, args, kw)
+    if _special(name):
+        return _effect(p, name, fn, args, kw)
+    return _generic(p, name, fn, args, kw)
+
+
+@functools.lru_cache(maxsize=8192)
+def _special(name: str) -> bool:
+    """Whether any rule below matches *name* (most calls are generic: one cached lookup)."""
+    return (
+        name in tables.SHELL_FUNCS
+        or tables.is_foreign_exec(name)
+        or name in tables.ARGV_FUNCS
+        or name in tables.EXEC_FUNCS
+        or name in tables.DYNAMIC_CODE
+        or name in tables.DESERIALIZERS
+        or name in ("yaml.load", "yaml.load_all", "codecs.decode", "codecs.encode", "socket.socket")
+        or name in DECODERS
+        or name in ENCODERS
+        or name in _HANDLERS
+        or name in tables.URL_FUNCS
+        or name in tables.HOST_FUNCS
+        or name in tables.FILE_FUNCS
+        or name in tables.OUTPUT_FUNCS
+        or name.startswith(("pathlib.Path().", "socket.socket().", "agentgate"))
+        or name.endswith((".write", ".writelines"))
+    )
+
+
+def _effect(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
     dyn = "dynname" in fn.t
     if name in tables.SHELL_FUNCS or tables.is_foreign_exec(name):
         cmd = _arg(args, kw, 0, "cmd", "command", "args")
@@ -186,6 +216,11 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
         return V(ref="socket.socket()", t=frozenset({"socket"}))
     if name.startswith("agentgate"):
         p._imported(name)
+    return _generic(p, name, fn, args, kw)
+
+
+def _generic(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
+    """A call no rule names: URLs among its arguments get the literal checks; its result carries their taints."""
     if name.partition(".")[0] in tables.NETWORK_MODULES:
         _exfil(p, name, args, kw)
     for a in (*args, *kw.values()):

@@ -9,6 +9,7 @@ module (``requests.Session().get`` is ``requests.get``).
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
@@ -90,6 +91,7 @@ _CLIENTS = {
 }
 
 
+@functools.lru_cache(maxsize=8192)
 def canon(name: str) -> str:
     """The canonical dotted name of *name* (see module docstring)."""
     root, dot, rest = name.partition(".")

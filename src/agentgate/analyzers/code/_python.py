@@ -21,6 +21,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from agentgate._decision import Effect, Severity
 
@@ -54,10 +55,13 @@ class Shared:
         self.flags: set[str] = set()
 
     def tick(self, n: int = 1) -> None:
+        """Count *n* evaluation steps; every 256 steps, check the step bound and the time budget."""
         self.steps += n
+        if self.steps & 255 and n:
+            return
         if self.steps > self.limits.max_steps:
             raise LimitError(f"more than {self.limits.max_steps} evaluation steps")
-        if not self.steps & 255 and time.perf_counter() > self.deadline:
+        if time.perf_counter() > self.deadline:
             raise LimitError(f"analysis took longer than its {self.limits.budget_s * 1000:.0f} ms budget")
 
 
@@ -117,10 +121,10 @@ class _Py:
 
     def stmt(self, n: ast.stmt) -> None:
         self.sh.tick()
-        self.line = getattr(n, "lineno", self.line)
-        m = getattr(self, "s_" + type(n).__name__, None)
+        self.line = n.lineno
+        m = _STMT.get(type(n))
         if m is not None:
-            m(n)
+            m(self, n)
             return
         for c in ast.iter_child_nodes(n):
             if isinstance(c, ast.stmt):
@@ -162,6 +166,22 @@ class _Py:
                 "the code imports the firewall's own package; code run by an agent must not reach or reconfigure it",
                 mod,
             )
+
+    def s_If(self, n: ast.If | ast.While) -> None:
+        self.expr(n.test)
+        self.run(n.body)
+        self.run(n.orelse)
+
+    s_While = s_If
+
+    def s_Return(self, n: ast.Return) -> None:
+        if n.value is not None:
+            self.expr(n.value)
+
+    def s_Pass(self, n: ast.stmt) -> None:
+        return
+
+    s_Break = s_Continue = s_Global = s_Nonlocal = s_Pass
 
     def s_Assign(self, n: ast.Assign) -> None:
         v = self.expr(n.value)
@@ -269,10 +289,13 @@ class _Py:
     # ------------------------------------------------------------------ expressions
 
     def expr(self, n: ast.expr) -> V:
-        self.sh.tick()
-        m = getattr(self, "e_" + type(n).__name__, None)
+        sh = self.sh
+        sh.steps += 1
+        if not sh.steps & 255:
+            sh.tick(0)
+        m = _EXPR.get(type(n))
         if m is not None:
-            r: V = m(n)
+            r: V = m(self, n)
             return r
         t: frozenset[str] = EMPTY
         for c in ast.iter_child_nodes(n):
@@ -285,6 +308,19 @@ class _Py:
             elif isinstance(c, ast.arguments):
                 self._args(c)
         return V(t=t)
+
+    def e_Compare(self, n: ast.Compare) -> V:
+        t = _flow(self.expr(n.left))
+        for c in n.comparators:
+            t = t | _flow(self.expr(c))
+        return V(t=t)
+
+    def e_BoolOp(self, n: ast.BoolOp) -> V:
+        vals = [self.expr(v) for v in n.values]
+        return V(t=_flow(*vals))
+
+    def e_Await(self, n: ast.Await) -> V:
+        return self.expr(n.value)
 
     def e_Constant(self, n: ast.Constant) -> V:
         return V(n.value)
@@ -531,8 +567,6 @@ class _Py:
     e_SetComp = e_ListComp
 
     def e_Call(self, n: ast.Call) -> V:
-        from ._pycalls import call
-
         fn = self.expr(n.func)
         args: list[V] = []
         for a in n.args:
@@ -546,7 +580,7 @@ class _Py:
         for k in n.keywords:
             v = self.expr(k.value)
             kw[k.arg if k.arg is not None else f"**{len(kw)}"] = v
-        return call(self, fn, args, kw)
+        return _call()(self, fn, args, kw)
 
     # ------------------------------------------------------------------ helpers
 
@@ -621,6 +655,27 @@ class _Py:
             ]
 
 
+# Dispatch by node type, built once: the handler for ast.Call is _Py.e_Call, and so on.
+_STMT: dict[type, Callable[[_Py, Any], None]] = {
+    getattr(ast, k[2:]): v for k, v in vars(_Py).items() if k.startswith("s_") and hasattr(ast, k[2:])
+}
+_EXPR: dict[type, Callable[[_Py, Any], V]] = {
+    getattr(ast, k[2:]): v for k, v in vars(_Py).items() if k.startswith("e_") and hasattr(ast, k[2:])
+}
+
+
+def _call() -> Callable[[_Py, V, list[V], dict[str, V]], V]:
+    """`_pycalls.call` (imported late: the two modules need each other)."""
+    global _CALL
+    if _CALL is None:
+        from ._pycalls import call
+
+        _CALL = call
+    return _CALL
+
+
+_CALL: Callable[[_Py, V, list[V], dict[str, V]], V] | None = None
+
 _PATH_KEEP = frozenset({"expanduser", "resolve", "absolute", "parent", "joinpath", "with_name", "with_suffix"})
 
 
@@ -694,9 +749,7 @@ def codec(v: V, name: str) -> V:
 def analyze_python(source: str, sh: Shared, depth: int = 0, line0: int = 0) -> None:
     """Analyze *source*; observations go to ``sh.hits``. Raises SyntaxError and `LimitError`."""
     tree = ast.parse(source)
-    for count, _ in enumerate(ast.walk(tree), 1):
-        if count > sh.limits.max_nodes:
-            raise LimitError(f"more than {sh.limits.max_nodes} syntax nodes")
+    # No separate node count: every node evaluated is a step, and steps are bounded (max_steps).
     p = _Py(sh, depth, line0)
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         p.last_expr = tree.body[-1].value

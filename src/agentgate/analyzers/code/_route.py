@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +54,11 @@ def code_language(tool_name: str, arguments: Mapping[str, Any]) -> str | None:
                 lang = _LANG_WORDS.get(v.strip().lower())
             if lang is not None:
                 return lang
+    return _tool_language(tool_name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tool_language(tool_name: str) -> str | None:
     for t in tokens(tool_name):
         if t in _LANG_WORDS and _LANG_WORDS[t] != "shell":
             return _LANG_WORDS[t]
