@@ -9,6 +9,7 @@ from agentgate._decision import Effect, Severity
 
 from . import _js as js
 from ._model import EMPTY, HOLE, UNKNOWN, V
+from ._pycalls import _lexically_sensitive, looks_path
 from ._python import _flow, _strv, argv_command
 
 if TYPE_CHECKING:
@@ -137,8 +138,12 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
         return UNKNOWN
     for a in args:
         s = a.text()
-        if s is not None and a.known and "://" in s[:16] and not any(ch.isspace() for ch in s):
+        if s is None or not a.known:
+            continue
+        if "://" in s[:16] and not any(ch.isspace() for ch in s):
             _url(p, a, exact=False)
+        elif looks_path(s):
+            _path(p, a, "read", exact=False)
     res = name + "()"
     recv = fn.items[0] if fn.items else None
     return V(ref=res if len(res) < 200 else None, t=_flow(*args, *(() if recv is None else (recv,))))
@@ -224,13 +229,11 @@ def _dynamic(p: _Js, name: str, code: V | None, dyn: bool) -> None:
     p.recurse(text, f"{name}() runs", decoded)
 
 
-def _path(p: _Js, v: V, op: str) -> frozenset[str]:
-    from ._pycalls import _lexically_sensitive
-
+def _path(p: _Js, v: V, op: str, *, exact: bool = True) -> frozenset[str]:
     s = v.text()
     if s is None or not s.strip(HOLE):
         return EMPTY
-    exact = not s.startswith(HOLE)
+    exact = exact and not s.startswith(HOLE)
     path = s.replace(HOLE, "x") if exact else "/x" + s.lstrip(HOLE).replace(HOLE, "x")
     p.hit("path", path, op=op, exact=exact)
     return frozenset({"secret", "file"}) if op == "read" and _lexically_sensitive(path) else frozenset({"file"})

@@ -68,6 +68,10 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
         return V(t=_flow(fn, *args, *kw.values()))
     if name.startswith("@m."):
         return _method(p, name[3:], fn.items[0] if fn.items else UNKNOWN, args, kw)
+    if name in ("@methodcaller", "@attrgetter") and fn.items and args:
+        # operator.methodcaller('system', 'id')(os) is os.system('id'); attrgetter('system')(os) is os.system
+        attr = _getattr(p, "builtins.getattr", fn, [args[0], fn.items[0]], {})
+        return call(p, attr, list(fn.items[1:]), {}) if name == "@methodcaller" else attr
     if _special(name):
         return _effect(p, name, fn, args, kw)
     return _generic(p, name, fn, args, kw)
@@ -225,8 +229,13 @@ def _generic(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
         _exfil(p, name, args, kw)
     for a in (*args, *kw.values()):
         s = _s(a)
-        if s is not None and "://" in s[:16] and not any(ch.isspace() for ch in s):
+        if s is None:
+            continue
+        if "://" in s[:16] and not any(ch.isspace() for ch in s):
             _url(p, a, exact=False)
+        elif looks_path(s):
+            # pd.read_csv('/root/.ssh/id_rsa'), np.load('~/.aws/credentials'): any function may read a path
+            _path(p, a, "read", exact=False)
     receiver = fn.items[0] if fn.items else None
     res = tables.canon(name + "()")
     flow = _flow(*args, *kw.values(), *(() if receiver is None else (receiver,)))
@@ -472,6 +481,13 @@ def _path(p: _Py, v: V, op: str, *, exact: bool) -> frozenset[str]:
     return frozenset({"file"})
 
 
+def looks_path(s: str) -> bool:
+    """A whole-string path argument (the classifier's path sniffer)."""
+    from agentgate.analyzers.classify import SNIFFERS
+
+    return len(s) < 4096 and SNIFFERS["file"](s)
+
+
 def _lexically_sensitive(path: str) -> bool:
     from agentgate.analyzers.filesystem import home_dir, normalize_path, path_facts
 
@@ -543,6 +559,10 @@ def _import(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
     mod = s if name == "importlib.import_module" or (fromlist is not None and fromlist.items) else s.partition(".")[0]
     r = V(ref=tables.canon(mod))
     return r.taint("dynname") if v is not None and v.t & {"built", "decoded"} else r
+
+
+def _operator(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
+    return V(ref="@" + name.rpartition(".")[2], items=tuple(args)) if args else UNKNOWN
 
 
 def _globals(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
@@ -671,6 +691,8 @@ _HANDLERS = {
     "builtins.__import__": _import,
     "importlib.import_module": _import,
     "builtins.globals": _globals,
+    "operator.methodcaller": _operator,
+    "operator.attrgetter": _operator,
     "builtins.locals": _globals,
     "builtins.vars": _globals,
     "os.getenv": _env_get,
