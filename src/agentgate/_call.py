@@ -43,6 +43,8 @@ class ToolSpec:
             text, the command line, the URL); defaults to the resource arguments.
         side_effect: Whether the tool changes the world. ``False`` marks a pure read.
         dialect: SQL dialect for ``sql`` tools (sqlglot name: ``postgres``, ``mysql``...).
+        resource_kinds: ``(argument, resource kind)`` pairs declaring what an argument names
+            (``("to", "channel")``, ``("ref", "invoice")``); beats name conventions.
     """
 
     kind: str = "generic"
@@ -51,6 +53,7 @@ class ToolSpec:
     content_args: tuple[str, ...] = ()
     side_effect: bool | None = None
     dialect: str | None = None
+    resource_kinds: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ sniffing runs per call.
 >>> from agentgate._call import ToolCall
 >>> c = classify(ToolCall("execute_sql", {"query": "DROP TABLE users"}))
 >>> c.kind, c.operation, [t.argument for t in c.targets["sql"]]
-('sql', 'admin', ['query'])
+('sql', 'delete', ['query'])
+>>> classify(ToolCall("http_request", {"url": "https://hooks.slack.com/services/T0/B0/x", "method": "POST"})).operation
+'send'
 >>> c = classify(ToolCall("send_email", {"to": "bob@acme.com", "body": "see http://169.254.169.254/"}))
 >>> c.operation, [(r.argument, r.kind) for r in c.resources]
 ('send', [('to', 'email')])
@@ -33,7 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._call import ToolCall, ToolSpec
-from ..policy._operations import canonical, verb_operation
+from ..policy._operations import canonical, declared_operations, declared_version, verb_operation
 from .base import Resource, Target
 
 __all__ = ["SNIFFERS", "Classification", "classify", "sql_operation", "tokens"]
@@ -264,6 +266,18 @@ _RESOURCE_ARGS: dict[str, str] = {
         ),
         "email",
     ),
+    **dict.fromkeys(("customer", "customer_id", "customer_number", "client_id", "customer_ref"), "customer"),
+    **dict.fromkeys(("invoice", "invoice_id", "invoice_number", "invoice_ref"), "invoice"),
+    **dict.fromkeys(
+        ("schedule", "schedule_id", "scheduled_id", "scheduled_job", "job", "job_id", "job_name", "cron_job", "cron_id"),
+        "scheduled",
+    ),
+    **dict.fromkeys(("namespace", "ns", "k8s_namespace", "kube_namespace"), "namespace"),
+    **dict.fromkeys(("channel", "channel_id", "channel_name", "room", "slack_channel"), "channel"),
+    **dict.fromkeys(("phone", "phone_number", "to_number", "from_number", "mobile", "msisdn"), "phone"),
+    **dict.fromkeys(("repo", "repository", "repo_name", "github_repo", "full_name"), "github"),
+    **dict.fromkeys(("remote", "remote_url", "git_url", "git_remote", "clone_url"), "git"),
+    **dict.fromkeys(("bucket", "bucket_name", "s3_bucket", "s3_uri", "s3_url"), "s3"),
     **dict.fromkeys(
         (
             "iban",
@@ -286,12 +300,7 @@ _RESOURCE_ARGS: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
-            "channel",
-            "channel_id",
             "chat_id",
-            "room",
-            "phone",
-            "phone_number",
             "user_id_to",
             "key",
             "config_key",
@@ -300,12 +309,8 @@ _RESOURCE_ARGS: dict[str, str] = {
             "service_name",
             "cluster",
             "environment",
-            "namespace",
             "deployment",
             "app",
-            "bucket",
-            "repo",
-            "repository",
             "branch",
             "queue",
             "topic",
@@ -376,11 +381,54 @@ _KIND_DEFAULT_OP = {
     "email": "send",
     "message": "send",
     "payment": "transfer",
-    "http": "network",
-    "deploy": "deploy",
+    "deploy": "configure",
     "config": "configure",
 }
 _OPERATION_ARGS = ("operation", "action", "op", "mode", "method", "verb")
+
+# HTTP: the method is the effect. A tool that names no method sends a GET (every client's default).
+_HTTP_METHOD_OP = {
+    "get": "read",
+    "head": "read",
+    "options": "read",
+    "trace": "read",
+    "post": "write",
+    "put": "write",
+    "patch": "write",
+    "delete": "delete",
+}
+_METHOD_ARGS = ("method", "http_method", "verb", "request_method")
+# Host labels and path segments that name a messaging API: a POST there delivers a
+# message to people (Slack/Teams/Discord webhooks, chat.postMessage, Telegram sendMessage,
+# Twilio Messages, SendGrid mail/send, Graph sendMail), so it is a send, not a write.
+_MESSAGING_WORDS = frozenset(
+    {
+        "webhook", "webhooks", "hooks", "hook", "incomingwebhook", "messages", "message", "sendmessage",
+        "chat.postmessage", "postmessage", "sendmail", "mail", "email", "emails", "sms", "notify",
+        "notifications", "notification", "sendtext", "chat", "publish", "send",
+    }
+)  # fmt: skip
+_MESSAGING_HOSTS = ("slack.com", "discord.com", "discordapp.com", "api.telegram.org", "api.twilio.com", "sendgrid.com",
+                    "mailgun.net", "postmarkapp.com", "chat.googleapis.com", "webhook.office.com", "ntfy.sh",
+                    "api.pushover.net", "events.pagerduty.com", "hooks.zapier.com")  # fmt: skip
+_URL_SPLIT = re.compile(r"[/?#&=]+")
+
+
+def messaging_endpoint(url: str) -> bool:
+    """True when *url* names a messaging API (a POST there is a ``send``).
+
+    >>> messaging_endpoint("https://hooks.slack.com/services/T0/B0/x"), messaging_endpoint("https://api.acme.com/v1/orders")
+    (True, False)
+    """
+    low = url.strip().lower()
+    rest = low.split("://", 1)[1] if "://" in low else low
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
+    if any(host == h or host.endswith("." + h) for h in _MESSAGING_HOSTS):
+        return True
+    if any(lab in _MESSAGING_WORDS for lab in host.split(".")[:-2]):
+        return True
+    path = rest[len(host) :] if rest.startswith(host) else rest
+    return any(seg in _MESSAGING_WORDS for seg in _URL_SPLIT.split(path.split("?", 1)[0]) if seg)
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -486,76 +534,32 @@ SNIFFERS: dict[str, Callable[[str], bool]] = {
 }
 
 _FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*([A-Za-z]+)", re.DOTALL)
-_SQL_ADMIN_WORDS = frozenset(
-    {
-        "drop",
-        "create",
-        "alter",
-        "grant",
-        "revoke",
-        "rename",
-        "comment",
-        "vacuum",
-        "reindex",
-        "cluster",
-        "attach",
-        "detach",
-        "pragma",
-        "copy",
-        "load",
-        "exec",
-        "execute",
-        "call",
-        "do",
-        "set",
-        "prepare",
-        "deallocate",
-        "lock",
-        "declare",
-        "use",
-        "import",
-        "export",
-        "unload",
-        "refresh",
-        "handler",
-        "analyze",
-        "begin",
-        "commit",
-        "rollback",
-    }
-)
+# First keyword → operation (docs/policy.md). Additive DDL is a write, destructive DDL a
+# delete, privileges and server settings configure, procedures execute; statements that do
+# nothing by themselves (BEGIN, DECLARE, USE) read. The SQL analyzer refines this per statement.
 _SQL_WORD_OP = {
-    "select": "read",
-    "with": "read",
-    "show": "read",
-    "explain": "read",
-    "describe": "read",
-    "values": "read",
-    "table": "read",
-    "desc": "read",
-    "insert": "write",
-    "update": "write",
-    "merge": "write",
-    "upsert": "write",
-    "replace": "write",
-    "delete": "delete",
-    "truncate": "delete",
-}
+    **dict.fromkeys(("select", "with", "show", "explain", "describe", "values", "table", "desc", "export",
+                     "unload", "begin", "commit", "rollback", "declare", "use", "prepare", "deallocate",
+                     "handler"), "read"),
+    **dict.fromkeys(("insert", "update", "merge", "upsert", "replace", "create", "alter", "rename", "comment",
+                     "copy", "load", "import", "lock", "refresh", "vacuum", "reindex", "cluster", "analyze"),
+                    "write"),
+    **dict.fromkeys(("delete", "truncate", "drop"), "delete"),
+    **dict.fromkeys(("grant", "revoke", "set", "pragma", "attach", "detach"), "configure"),
+    **dict.fromkeys(("exec", "execute", "call", "do"), "execute"),
+}  # fmt: skip
 
 
 def sql_operation(sql: str) -> str | None:
     """The operation of a SQL text by its first keyword; None when it does not look like SQL.
 
-    DDL, DCL and anything administrative is ``admin``. The SQL analyzer refines
-    this from the parsed statements (every statement, CTE bodies, ...).
+    The SQL analyzer refines this from the parsed statements (every statement,
+    CTE bodies, ...).
     """
     m = _FIRST_WORD.match(sql)
     if not m:
         return None
-    word = m.group(1).lower()
-    if word in _SQL_WORD_OP:
-        return _SQL_WORD_OP[word]
-    return "admin" if word in _SQL_ADMIN_WORDS else None
+    return _SQL_WORD_OP.get(m.group(1).lower())
 
 
 _sniffed: dict[str, tuple[str, ...]] = {}
@@ -605,18 +609,28 @@ def _tool_kind(name_tokens: tuple[str, ...]) -> str:
 _RESOURCE_KIND_FOR_TOOL = {"file": "path", "http": "url", "email": "email", "payment": "account", "sql": "sql"}
 
 
-@functools.lru_cache(maxsize=4096)
 def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -> _Static:
+    return _static_cached(tool_name, spec, arg_names, declared_version())
+
+
+@functools.lru_cache(maxsize=4096)
+def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...], _version: int) -> _Static:
     name_tokens = tokens(tool_name)
     kind = spec.kind if spec is not None and spec.kind != "generic" else _tool_kind(name_tokens)
     if spec is not None and spec.operation:
-        op: str | None = canonical(spec.operation)
+        op: str | None = spec.operation.strip().lower()
         op_source = "spec"
     else:
-        op = verb_operation(list(name_tokens))
+        op = verb_operation(name_tokens, declared_operations())
         op_source = "name" if op else "none"
-        if kind == "http" and op in (None, "read"):
-            op, op_source = "network", "name"
+        if kind == "http":
+            # The method decides per call (classify); the name only when it is one (http_post).
+            methods = [_HTTP_METHOD_OP[t] for t in name_tokens if t in _HTTP_METHOD_OP]
+            if methods:
+                op = methods[0]
+            elif op is None or op == "send":
+                op = "read" if op is None else op
+            op_source = "http"
         elif kind == "sql":
             op, op_source = None, "none"  # the statement decides
         elif kind == "config" and op == "write":
@@ -626,8 +640,13 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
 
     resources: dict[str, str] = {}
     if spec is not None:
-        for a in spec.resource_args:
-            resources[a] = _RESOURCE_KIND_FOR_TOOL.get(kind) or _RESOURCE_ARGS.get(a.lower(), "generic")
+        declared_kinds = dict(spec.resource_kinds)
+        for a in (*spec.resource_args, *declared_kinds):
+            resources[a] = (
+                declared_kinds.get(a)
+                or _RESOURCE_KIND_FOR_TOOL.get(kind)
+                or _RESOURCE_ARGS.get(a.lower(), "generic")
+            )
     for a in arg_names:
         if a in resources:
             continue
@@ -643,7 +662,9 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
         if rk == "host" and a.lower() in ("ip", "address_ip") and kind != "http":
             rk = "generic"  # lookup_ip(ip=...) reads about an address; only a network tool connects to it
         if rk == "email" and kind == "message":
-            rk = "generic"  # chat recipients are names or ids, not mail addresses
+            rk = "recipient"  # chat recipients: a #channel, a phone number or a name (decided per value)
+        if rk == "phone" and kind not in ("message", "email", "generic", "payment") and a.lower() == "mobile":
+            rk = "generic"
         resources[a] = rk
 
     content: list[tuple[str, str, str]] = []
@@ -666,6 +687,34 @@ def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -
         if ak and not any(c[0] == a and c[1] == ak for c in content):
             content.append((a, ak, "name"))
     return _Static(kind, op, op_source, tuple(resources.items()), tuple(content), spec.side_effect if spec else None)
+
+
+_E164 = re.compile(r"\+?[0-9][0-9 ().\-]{5,20}")
+_KEY_ARGS = ("key", "object_key", "s3_key", "prefix", "object", "path")
+
+
+def _recipient_kind(v: str) -> str:
+    """A chat recipient: ``#name`` is a channel, a phone number is E.164, an address is e-mail."""
+    s = v.strip()
+    if s.startswith("#"):
+        return "channel"
+    if _E164.fullmatch(s):
+        return "phone"
+    if "@" in s and "." in s.rsplit("@", 1)[-1]:
+        return "email"
+    return "channel"
+
+
+def _s3_value(v: str, args: Mapping[str, Any]) -> str:
+    """``bucket/key`` of an S3 object named by a bucket argument (plus a key argument) or an s3:// URL."""
+    s = v.strip()
+    if s.lower().startswith("s3://"):
+        return s[5:]
+    for k in _KEY_ARGS:
+        key = args.get(k)
+        if isinstance(key, str) and key:
+            return f"{s.rstrip('/')}/{key.lstrip('/')}"
+    return s
 
 
 def _split_recipients(v: str) -> list[str]:
@@ -697,6 +746,12 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         for v in _leaf_values(args[a]):
             if rk == "email":
                 resources.extend(Resource(a, r, "email") for r in _split_recipients(v))
+            elif rk == "recipient":
+                resources.append(Resource(a, v, _recipient_kind(v)))
+            elif rk == "s3":
+                resources.append(Resource(a, _s3_value(v, args), "s3"))
+            elif rk == "generic" and v.startswith("#") and len(v) > 1:
+                resources.append(Resource(a, v, "channel"))
             else:
                 resources.append(Resource(a, v, rk))
 
@@ -716,6 +771,9 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
                 targets.setdefault(ak, []).append(Target(path, v, "sniff"))
 
     op, op_source = st.operation, st.operation_source
+    if op_source == "http":
+        op = _http_operation(args, st, op)
+        op_source = "content" if op is not None else "none"
     if st.kind == "sql" and op is None:
         ops = [o for t in targets.get("sql", ()) if (o := sql_operation(t.value))]
         if ops:
@@ -724,8 +782,6 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         for a in _OPERATION_ARGS:
             word: Any = args.get(a)
             if isinstance(word, str) and word:
-                if st.kind == "http" and a == "method":
-                    break
                 op, op_source = canonical(word), "content"
                 break
     return Classification(
@@ -741,7 +797,27 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
 _NO_TARGETS: Mapping[str, tuple[Target, ...]] = MappingProxyType({})
 
 
-_OP_STRENGTH = ("admin", "delete", "write", "read")
+def _http_operation(args: Mapping[str, Any], st: _Static, name_op: str | None) -> str | None:
+    """An HTTP tool's operation: its method argument, else its name, else GET; a write to a
+    messaging endpoint is a send."""
+    op = name_op
+    for a in _METHOD_ARGS:
+        m = args.get(a)
+        if isinstance(m, str) and m.strip():
+            op = _HTTP_METHOD_OP.get(m.strip().lower())
+            if op is None:
+                return None  # CONNECT, PROPFIND, a typo: nothing says what it does
+            break
+    if op == "write":
+        for a, rk in st.resource_args:
+            if rk == "url":
+                for v in _leaf_values(args.get(a)):
+                    if messaging_endpoint(v):
+                        return "send"
+    return op
+
+
+_OP_STRENGTH = ("configure", "execute", "delete", "write", "read")
 
 
 def _strongest(ops: list[str]) -> str:

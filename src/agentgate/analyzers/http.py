@@ -345,7 +345,7 @@ def _tier(ctx: Context, argument: str, source: str, value: str) -> str:
     server_fetch = any(w in leaf for w in _SERVER_FETCH_WORDS)
     if source == "spec":
         return "fetch"
-    if cls.kind == "http" or cls.operation == "network":
+    if cls.kind == "http":
         if source == "name":
             return "fetch"
         if "." in argument:  # a field of a request body: the remote side may fetch it, we do not

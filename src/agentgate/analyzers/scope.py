@@ -8,6 +8,9 @@ rule                   effect    when
 scope.operation        BLOCK     the call's operation is not allowed (or is denied) by a layer
 scope.operation_unknown ESCALATE the policy restricts operations and nothing says what the call does
 scope.resource         BLOCK     a recipient, account or named resource is outside the allowed set
+policy.unknown_agent   BLOCK     the agent id is not listed and the policy has no ``agents.default``
+policy.tool            BLOCK     the tool is denied, or not in the agent's ``tools.allow``
+policy.argument        BLOCK     an argument value breaks a value rule (``amount: {max: 500}``)
 =====================  ========  ==========================================================
 
 Paths, URLs/hosts and SQL tables are checked by their own analyzers (filesystem,
@@ -29,11 +32,16 @@ from collections.abc import Sequence
 
 from .._call import ToolCall
 from .._decision import Effect, Finding, Severity
+from ..policy._engine import call_rule_findings
 from .base import Context
 
 __all__ = ["analyze_scope"]
 
-_OWN_KINDS = frozenset({"email", "account", "generic", "table"})
+# Paths, URLs and hosts are checked by their analyzers after resolution; SQL tables by the SQL analyzer.
+_OWN_KINDS = frozenset(
+    {"email", "account", "generic", "table", "customer", "invoice", "scheduled", "namespace", "channel", "phone",
+     "github", "git", "s3"}
+)  # fmt: skip
 
 
 def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
@@ -41,7 +49,7 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     policy = ctx.policy
     if not policy.layers:
         return ()
-    out: list[Finding] = []
+    out: list[Finding] = call_rule_findings(ctx) if policy.has_call_rules else []
     cls = ctx.classification
     if policy.restricts_operations:
         op = cls.operation
@@ -77,13 +85,15 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             if res.kind not in _OWN_KINDS:
                 continue
             if not policy.allows_resource(res.value, res.kind):
-                pats = ", ".join(policy.resource_patterns()) or "none"
+                layer = policy.resource_layer(res.value, res.kind)
+                pats = ", ".join(layer.allowed_resources if layer else ()) or "none"
+                where = layer.name if layer else "scope"
                 out.append(
                     Finding(
                         "scope.resource",
                         Severity.HIGH,
                         Effect.BLOCK,
-                        f"{res.argument}={res.value!r} is outside the allowed resources ({pats})",
+                        f"{res.argument}={res.value!r} ({res.kind}) is outside the resources of {where} ({pats})",
                         res.value,
                         res.argument,
                     )

@@ -694,7 +694,7 @@ _ANY_HOST_AUTH = frozenset({"secrets.jwt", "secrets.openai_key", "secrets.passwo
 def _destination(ctx: Context) -> str | None:
     cls = ctx.classification
     kind, op = cls.kind, cls.operation
-    if kind == "http" or (op == "network" and kind not in ("email", "message")):
+    if kind == "http":
         return "network"
     if kind in ("email", "message") or op == "send":
         return "send"

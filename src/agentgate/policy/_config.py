@@ -11,14 +11,18 @@ Example::
     on_escalate: block         # block | allow | ask
     audit: sqlite:///.agentgate/audit.db
     rate_limit: {max_calls: 100, window_seconds: 60}
+    operations: [aggregate]    # user-defined operations must be declared
     agents:
       default:
         allowed_operations: [read]
       reporting_agent:
-        allowed_operations: [read, aggregate, write_report]
-        allowed_resources: [sales_data, reports_output]
+        allowed_operations: [read, aggregate, write]
+        allowed_resources: [sales_data, "reports/**"]
     tools:
       execute_sql: {kind: sql, resource_arg: query, dialect: postgres}
+
+Loading is bounded (see ``_load``): one parse, no alias bombs, no deep nesting,
+duplicate keys are errors, and a file that is not UTF-8 is reported with its line.
 """
 
 from __future__ import annotations
@@ -30,11 +34,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._call import KINDS, ToolSpec
+from .._decision import Effect, Severity
 from .._errors import ConfigError, ConfigProblem
+from ._engine import PROTECTED_PREFIXES, Override, Suppression
+from ._history import compile_history
+from ._load import decode_config, load_yaml_text
+from ._operations import RETIRED_OPERATIONS, check_operation
+from ._resources import RESOURCE_KINDS
+from ._rules import ToolLists, compile_value_rules
 from ._scope import ScopePolicy
 
 __all__ = ["AgentPolicyModel", "Config", "ToolModel", "load_config", "parse_config", "tool_spec_from_dict"]
@@ -42,6 +52,64 @@ __all__ = ["AgentPolicyModel", "Config", "ToolModel", "load_config", "parse_conf
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ToolListsModel(_Strict):
+    """``tools: {allow: [...], deny: [...]}`` of an agent: globs on tool names."""
+
+    allow: list[str] = Field(default_factory=list, description="Only these tools (globs); empty = any.")
+    deny: list[str] = Field(default_factory=list, description="Never these tools (globs); wins over allow.")
+
+
+class ConstraintModel(_Strict):
+    """Constraints on one argument's value (see docs/policy.md, "Rules on argument values")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    min: float | int | str | None = Field(None, description="Inclusive lower bound (a number).")
+    max: float | int | str | None = Field(None, description="Inclusive upper bound (a number).")
+    in_: list[Any] | None = Field(None, alias="in", description="Allowed values (strings case-insensitive).")
+    not_in: list[Any] | None = Field(None, description="Forbidden values.")
+    glob: str | None = Field(None, description="Glob the whole value must match (case-insensitive).")
+    regex: str | None = Field(None, description="RE2 regex the whole value must match (linear time).")
+    max_items: int | None = Field(None, ge=0, description="At most this many list/dict entries.")
+    max_length: int | None = Field(None, ge=0, description="At most this many characters.")
+    required: bool | None = Field(None, description="The argument must be passed.")
+    forbidden: bool | None = Field(None, description="The argument must not be passed.")
+
+    def raw(self) -> dict[str, Any]:
+        """The constraints given, by their YAML names."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class SuppressionModel(_Strict):
+    """Silence one rule (for one tool and/or resource); the reason is recorded with every decision."""
+
+    rule: str = Field(description="Rule id or glob, e.g. sql.drop.")
+    reason: str = Field(min_length=3, description="Why (required; recorded in the verdict and audit).")
+    tool: str | None = Field(None, description="Only for this tool (name or glob).")
+    resource: str | None = Field(None, description="Only when every resource of the call matches this pattern.")
+
+    @field_validator("rule")
+    @classmethod
+    def _not_protected(cls, v: str) -> str:
+        if v.startswith(PROTECTED_PREFIXES) or v in ("*", "**"):
+            raise ValueError(f"{v!r}: the policy's own rules (scope.*, policy.*) cannot be suppressed; change the scope")
+        return v
+
+
+class OverrideModel(_Strict):
+    """Change one rule's severity and/or effect; the reason is recorded with every decision."""
+
+    rule: str = Field(description="Rule id or glob.")
+    reason: str = Field(min_length=3, description="Why (required; recorded in the verdict and audit).")
+    severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+    effect: Literal["block", "escalate", "info"] | None = None
+
+    @field_validator("rule")
+    @classmethod
+    def _not_protected(cls, v: str) -> str:
+        return SuppressionModel._not_protected(v)
 
 
 class AgentPolicyModel(_Strict):
@@ -53,9 +121,20 @@ class AgentPolicyModel(_Strict):
     deny_operations: list[str] = Field(default_factory=list, description="Operations always denied.")
     denied_resources: list[str] = Field(default_factory=list, description="Resources always denied.")
     max_rate: int | None = Field(None, ge=1, description="Max tool calls per minute for this agent.")
+    tools: ToolListsModel | None = Field(None, description="Tool allow/deny lists (globs).")
+    arguments: dict[str, dict[str, ConstraintModel]] = Field(
+        default_factory=dict, description="Value rules: {tool or glob: {argument: constraints}}."
+    )
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="History rules (after/forbid, limit, first_time)."
+    )
+    suppress: list[SuppressionModel] = Field(default_factory=list, description="Suppressions for this agent's calls.")
+    overrides: list[OverrideModel] = Field(default_factory=list, description="Severity/effect overrides.")
 
-    def to_scope(self, name: str) -> ScopePolicy:
-        """The frozen policy layer for evaluation."""
+    def to_scope(self, name: str, declared: list[str] | None = None) -> ScopePolicy:
+        """The frozen policy layer for evaluation (raises ValueError for a bad rule)."""
+        layer = f"agent:{name}"
+        rules = {t: {a: c.raw() for a, c in args.items()} for t, args in self.arguments.items()}
         return ScopePolicy(
             task=self.task,
             allowed_resources=tuple(self.allowed_resources),
@@ -63,7 +142,10 @@ class AgentPolicyModel(_Strict):
             deny_operations=tuple(self.deny_operations),
             denied_resources=tuple(self.denied_resources),
             max_rate=self.max_rate,
-            name=f"agent:{name}",
+            name=layer,
+            tools=ToolLists(tuple(self.tools.allow), tuple(self.tools.deny)) if self.tools else ToolLists(),
+            value_rules=compile_value_rules(rules),
+            history=compile_history(self.history, layer, declared),
         )
 
 
@@ -79,6 +161,24 @@ class ToolModel(_Strict):
     content_args: list[str] = Field(default_factory=list, description="Arguments holding the payload to analyze.")
     side_effect: bool | None = Field(None, description="False for pure reads.")
     dialect: str | None = Field(None, description="SQL dialect (sqlglot name) for sql tools.")
+    resources: dict[str, str] = Field(
+        default_factory=dict, description="Resource kind per argument, e.g. {to: channel, ref: invoice}."
+    )
+
+    @field_validator("operation")
+    @classmethod
+    def _operation_word(cls, v: str | None) -> str | None:
+        if v is not None and v.strip().lower() in RETIRED_OPERATIONS:
+            raise ValueError(f"operation {v.strip().lower()!r} is retired: {RETIRED_OPERATIONS[v.strip().lower()]}")
+        return v
+
+    @field_validator("resources")
+    @classmethod
+    def _resource_kinds(cls, v: dict[str, str]) -> dict[str, str]:
+        for arg, kind in v.items():
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"{arg}: unknown resource kind {kind!r}; expected one of {', '.join(sorted(RESOURCE_KINDS))}")
+        return v
 
     @field_validator("kind")
     @classmethod
@@ -90,7 +190,11 @@ class ToolModel(_Strict):
     def to_spec(self) -> ToolSpec:
         """The frozen spec for evaluation."""
         ra = tuple(self.resource_args) + ((self.resource_arg,) if self.resource_arg else ())
-        return ToolSpec(self.kind, self.operation, ra, tuple(self.content_args), self.side_effect, self.dialect)
+        ra += tuple(a for a in self.resources if a not in ra)
+        op = self.operation.strip().lower() if self.operation else None
+        return ToolSpec(
+            self.kind, op, ra, tuple(self.content_args), self.side_effect, self.dialect, tuple(self.resources.items())
+        )
 
 
 class RateLimitModel(_Strict):
@@ -144,8 +248,17 @@ class Config(_Strict):
     audit: AuditModel | None = None
     rate_limit: RateLimitModel | None = None
     analyzers: AnalyzerSettingsModel = Field(default_factory=AnalyzerSettingsModel)  # type: ignore[arg-type]
-    agents: dict[str, AgentPolicyModel] = Field(default_factory=dict)
+    operations: list[str] = Field(default_factory=list, description="User-defined operations (declared, so a typo is an error).")
+    agents: dict[str, AgentPolicyModel] = Field(
+        default_factory=dict,
+        description="Agent policies by agent id; without a 'default' entry, unlisted agent ids are refused.",
+    )
     tools: dict[str, ToolModel] = Field(default_factory=dict)
+    suppress: list[SuppressionModel] = Field(default_factory=list, description="Suppressions for every agent.")
+    overrides: list[OverrideModel] = Field(default_factory=list, description="Severity/effect overrides for every agent.")
+    history_backend: str | None = Field(
+        None, description="Where history rules keep state: memory, or redis://... (default: rate_limit.backend)."
+    )
     source: str | None = Field(None, exclude=True, description="File the config came from.")
 
     @model_validator(mode="before")
@@ -169,6 +282,33 @@ class Config(_Strict):
             raise ValueError("only version 1 is supported")
         return v
 
+    @field_validator("operations")
+    @classmethod
+    def _declared_words(cls, v: list[str]) -> list[str]:
+        out = []
+        for op in v:
+            low = op.strip().lower()
+            if low in RETIRED_OPERATIONS:
+                raise ValueError(f"operation {low!r} is retired: {RETIRED_OPERATIONS[low]}")
+            if not low or not low.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"operation names are words (letters, digits, _ or -), not {op!r}")
+            out.append(low)
+        return out
+
+    def agent_layers(self) -> dict[str, ScopePolicy]:
+        """Every agent's frozen policy layer."""
+        return {name: a.to_scope(name, self.operations) for name, a in self.agents.items()}
+
+    def suppressions(self, agent: str | None) -> tuple[tuple[Suppression, ...], tuple[Override, ...]]:
+        """The escape hatches in force for *agent*: the file's own, then the agent's."""
+        sups = [Suppression(s.rule, s.reason, s.tool, s.resource, "config") for s in self.suppress]
+        ovs = [_override(o, "config") for o in self.overrides]
+        a = self.agents.get(agent) if agent else None
+        if a is not None:
+            sups += [Suppression(s.rule, s.reason, s.tool, s.resource, f"agent:{agent}") for s in a.suppress]
+            ovs += [_override(o, f"agent:{agent}") for o in a.overrides]
+        return tuple(sups), tuple(ovs)
+
     def revision(self) -> str:
         """Short hash identifying this policy (recorded with every decision)."""
         blob = json.dumps(self.model_dump(mode="json", exclude={"source"}), sort_keys=True).encode()
@@ -178,33 +318,14 @@ class Config(_Strict):
 # ------------------------------------------------------------------------ loading
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key and sequence item."""
-
-
-def _compose_lines(text: str) -> dict[tuple[str | int, ...], int]:
-    """Map each key path to its 1-based line, from the YAML node tree."""
-    lines: dict[tuple[str | int, ...], int] = {}
-    try:
-        root = yaml.compose(text, Loader=_LineLoader)
-    except yaml.YAMLError:
-        return lines
-
-    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
-                lines[(*path, key)] = k.start_mark.line + 1
-                walk(v, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
-
-    if root is not None:
-        lines[()] = root.start_mark.line + 1
-        walk(root, ())
-    return lines
+def _override(o: OverrideModel, layer: str) -> Override:
+    return Override(
+        o.rule,
+        o.reason,
+        Severity(o.severity) if o.severity else None,
+        Effect(o.effect) if o.effect else None,
+        layer,
+    )
 
 
 def _line_for(lines: Mapping[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
@@ -217,17 +338,28 @@ def _line_for(lines: Mapping[tuple[str | int, ...], int], loc: tuple[str | int, 
     return lines.get(())
 
 
-def parse_config(data: Any, *, source: str | None = None, text: str | None = None) -> Config:
-    """Validate already-loaded data (a dict) as a Config; errors carry lines when *text* is given."""
-    lines = _compose_lines(text) if text is not None else {}
+def parse_config(
+    data: Any,
+    *,
+    source: str | None = None,
+    text: str | None = None,
+    lines: Mapping[tuple[str | int, ...], int] | None = None,
+) -> Config:
+    """Validate already-loaded data (a dict) as a Config; errors carry lines when *text* or *lines* is given.
+
+    Every problem is reported at once: schema errors, unknown or retired operation
+    names (with a did-you-mean), bad value/history rules.
+    """
+    if lines is None:
+        lines = load_yaml_text(text, source or "<config>")[1] if text is not None else {}
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem("top level must be a mapping of settings", source, lines.get(()))])
+    problems: list[ConfigProblem] = _operation_problems(data, source, lines)
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        problems = []
         for err in e.errors():
             loc = tuple(err["loc"])
             key = ".".join(str(p) for p in loc) or None
@@ -238,7 +370,50 @@ def parse_config(data: Any, *, source: str | None = None, text: str | None = Non
                 msg = f"{msg} (got {err['input']!r})"
             problems.append(ConfigProblem(msg, source, _line_for(lines, loc), key))
         raise ConfigError(problems) from None
+    if not problems:
+        for name, agent in cfg.agents.items():
+            try:
+                agent.to_scope(name, cfg.operations)
+            except ValueError as e:
+                loc = ("agents", name)
+                problems.append(ConfigProblem(str(e), source, _line_for(lines, loc), f"agents.{name}"))
+    if problems:
+        raise ConfigError(problems)
     return cfg.model_copy(update={"source": source})
+
+
+def _operation_problems(data: Mapping[str, Any], source: str | None, lines: Mapping[tuple[str | int, ...], int]) -> list[ConfigProblem]:
+    """Unknown and retired operation names anywhere in the raw file, each with its line."""
+    declared = [str(o).strip().lower() for o in data.get("operations") or () if isinstance(o, str)]
+    out: list[ConfigProblem] = []
+    agents = data.get("agents")
+    if isinstance(agents, Mapping):
+        for name, agent in agents.items():
+            if not isinstance(agent, Mapping):
+                continue
+            for field in ("allowed_operations", "deny_operations"):
+                ops = agent.get(field)
+                if not isinstance(ops, list):
+                    continue
+                for i, op in enumerate(ops):
+                    if not isinstance(op, str):
+                        continue
+                    try:
+                        check_operation(op, declared)
+                    except ValueError as e:
+                        loc = ("agents", name, field, i)
+                        out.append(ConfigProblem(str(e), source, _line_for(lines, loc), f"agents.{name}.{field}[{i}]"))
+    tools = data.get("tools")
+    if isinstance(tools, Mapping):
+        for name, tool in tools.items():
+            op = tool.get("operation") if isinstance(tool, Mapping) else None
+            if isinstance(op, str) and op.strip().lower() not in RETIRED_OPERATIONS:
+                try:
+                    check_operation(op, declared)
+                except ValueError as e:
+                    loc = ("tools", name, "operation")
+                    out.append(ConfigProblem(str(e), source, _line_for(lines, loc), f"tools.{name}.operation"))
+    return out
 
 
 def _suggest(loc: tuple[Any, ...], data: Any) -> str:
@@ -258,7 +433,20 @@ def _suggest(loc: tuple[Any, ...], data: Any) -> str:
             continue
         field = model.model_fields.get(str(part))
         ann = getattr(field, "annotation", None) if field else None
-        for cand in (AgentPolicyModel, ToolModel, RateLimitModel, AuditModel, JudgeModel, AnalyzerSettingsModel):
+        if model is AgentPolicyModel and part == "arguments":
+            model = ConstraintModel
+            continue
+        for cand in (
+            AgentPolicyModel,
+            ToolModel,
+            RateLimitModel,
+            AuditModel,
+            JudgeModel,
+            AnalyzerSettingsModel,
+            ToolListsModel,
+            SuppressionModel,
+            OverrideModel,
+        ):
             if ann is cand or (ann is not None and cand.__name__ in str(ann)):
                 model = cand
                 break
@@ -267,23 +455,18 @@ def _suggest(loc: tuple[Any, ...], data: Any) -> str:
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load and validate agentgate.yaml; raises ConfigError (missing file, bad YAML, every schema problem)."""
+    """Load and validate agentgate.yaml (parsed once); raises ConfigError listing every problem."""
     p = Path(path)
     src = str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError([ConfigProblem("config file not found", src)]) from None
     except OSError as e:
         raise ConfigError([ConfigProblem(f"cannot read config file: {e.strerror}", src)]) from None
-    try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError([ConfigProblem(f"invalid YAML: {problem}", src, line)]) from None
-    return parse_config(data, source=src, text=text)
+    text = decode_config(raw, src)
+    data, lines = load_yaml_text(text, src)
+    return parse_config(data, source=src, lines=lines)
 
 
 # Seed-compatible register_tools vocabulary: action_type → (kind, operation).
@@ -297,12 +480,12 @@ _ACTION_TYPES: dict[str, tuple[str, str | None]] = {
     "send": ("message", "send"),
     "config": ("config", "configure"),
     "configure": ("config", "configure"),
-    "deploy": ("deploy", "deploy"),
+    "deploy": ("deploy", "configure"),
     "export": ("generic", "send"),
     "execute": ("shell", "execute"),
     "shell": ("shell", "execute"),
-    "http": ("http", "network"),
-    "network": ("http", "network"),
+    "http": ("http", None),
+    "network": ("http", None),
     "file": ("file", None),
     "filesystem": ("file", None),
     "payment": ("payment", "transfer"),

@@ -5,23 +5,23 @@ The policy in force for a call is the **intersection** of its layers: the agent'
 policy from agentgate.yaml (or ``default``) and every active ``scope()``, outermost
 first. Combination rules:
 
-* An operation is allowed iff every layer that lists ``allowed_operations`` allows
-  it (directly, by synonym, or by subsumption) and no layer lists it in
-  ``deny_operations``. ``deny_operations`` always wins.
+* An operation is allowed iff every layer that lists ``allowed_operations`` lists
+  it (no operation implies another) and no layer lists it in ``deny_operations``.
+  ``deny_operations`` always wins.
 * A resource is allowed iff every layer that lists ``allowed_resources`` has a
   pattern matching it, and no layer's ``denied_resources`` matches it.
 * A layer with no list places no restriction on that dimension; a nested scope
   can therefore only narrow, never widen.
+* Tool lists, value rules and history rules of every layer apply (all must pass).
+* A layer with ``refuse`` set (an agent id not listed in a policy that has no
+  ``agents.default``) refuses every call.
 
 Resource matching is explicit (no fuzzy prefix matching): a pattern is an exact
-name or a glob. ``*`` matches within one path segment, ``**`` across segments,
-``?`` one character. Case rules: host names, e-mail addresses, SQL identifiers and
-other names compare case-insensitively; file paths compare case-sensitively
-(POSIX). See docs/policy.md.
+name, a glob or a typed ``kind:value`` (see ``_resources``). See docs/policy.md.
 
 >>> s = ScopePolicy(allowed_operations=("read",), allowed_resources=("sales_data", "reports/**", "*@acme.com"))
 >>> p = EffectivePolicy((s,))
->>> p.allows_operation("select"), p.allows_operation("delete")
+>>> p.allows_operation("read"), p.allows_operation("delete")
 (True, False)
 >>> p.allows_resource("SALES_DATA", "table"), p.allows_resource("bob@ACME.com", "email"), p.allows_resource("eve@evil.com", "email")
 (True, True, False)
@@ -29,26 +29,27 @@ other names compare case-insensitively; file paths compare case-sensitively
 
 from __future__ import annotations
 
-import functools
-import os
-import posixpath
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from ._operations import BUILTIN_OPERATIONS, canonical, subsumes
+from ._operations import check_operation, subsumes
+from ._resources import RESOURCE_KINDS, match_pattern, match_resource, normalize_pattern
+from ._rules import ToolLists, ValueRule
 
-__all__ = ["RESOURCE_KINDS", "EffectivePolicy", "ScopePolicy", "match_resource"]
+if TYPE_CHECKING:
+    from ._history import HistoryRule
 
-#: Resource kinds with their own matching rules.
-RESOURCE_KINDS = frozenset({"path", "url", "host", "table", "email", "account", "generic"})
+__all__ = ["RESOURCE_KINDS", "EffectivePolicy", "ScopePolicy", "make_scope", "match_resource"]
 
 
 @dataclass(frozen=True, slots=True)
 class ScopePolicy:
     """One layer of policy (a ``scope()`` block or an agent entry in agentgate.yaml).
 
-    Empty tuples mean "no restriction on this dimension".
+    Empty tuples mean "no restriction on this dimension". Operation names are
+    validated by `make_scope` and the config loader; resource patterns are kept in
+    their canonical spelling (``account: x`` → ``account:x``).
     """
 
     task: str = ""
@@ -58,15 +59,21 @@ class ScopePolicy:
     denied_resources: tuple[str, ...] = ()
     max_rate: int | None = None
     name: str = "scope"
+    tools: ToolLists = field(default_factory=ToolLists)
+    value_rules: tuple[ValueRule, ...] = ()
+    history: tuple[HistoryRule, ...] = ()
+    refuse: str = ""
     _ops: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _deny: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_ops", frozenset(canonical(o) for o in self.allowed_operations))
-        object.__setattr__(self, "_deny", frozenset(canonical(o) for o in self.deny_operations))
+        object.__setattr__(self, "_ops", frozenset(o.strip().lower() for o in self.allowed_operations))
+        object.__setattr__(self, "_deny", frozenset(o.strip().lower() for o in self.deny_operations))
+        object.__setattr__(self, "allowed_resources", tuple(normalize_pattern(p) for p in self.allowed_resources))
+        object.__setattr__(self, "denied_resources", tuple(normalize_pattern(p) for p in self.denied_resources))
 
     def allows_operation(self, op: str) -> bool:
-        """This layer alone: is *op* (canonical) allowed?"""
+        """This layer alone: is *op* allowed?"""
         if self._denies(op):
             return False
         if not self.allowed_operations:
@@ -74,16 +81,15 @@ class ScopePolicy:
         return any(subsumes(a, op) for a in self._ops)
 
     def _denies(self, op: str) -> bool:
-        # Denying a broad operation denies what it subsumes: deny [admin] denies everything.
         return any(subsumes(d, op) for d in self._deny)
 
     def allows_resource(self, value: str, kind: str) -> bool:
         """This layer alone: is *value* (of resource *kind*) allowed?"""
-        if self.denied_resources and any(match_resource(p, value, kind) for p in self.denied_resources):
+        if self.denied_resources and any(match_pattern(p, value, kind) for p in self.denied_resources):
             return False
         if not self.allowed_resources:
             return True
-        return any(match_resource(p, value, kind) for p in self.allowed_resources)
+        return any(match_pattern(p, value, kind) for p in self.allowed_resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,8 @@ class EffectivePolicy:
     restricts_operations: bool = field(default=False, init=False, compare=False)
     restricts_resources: bool = field(default=False, init=False, compare=False)
     has_resource_rules: bool = field(default=False, init=False, compare=False)
+    has_call_rules: bool = field(default=False, init=False, compare=False)
+    has_history: bool = field(default=False, init=False, compare=False)
     _memo: dict[tuple[str, str], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +113,12 @@ class EffectivePolicy:
         object.__setattr__(self, "restricts_operations", any(x.allowed_operations or x.deny_operations for x in lays))
         object.__setattr__(self, "restricts_resources", any(x.allowed_resources for x in lays))
         object.__setattr__(self, "has_resource_rules", any(x.allowed_resources or x.denied_resources for x in lays))
+        object.__setattr__(
+            self,
+            "has_call_rules",
+            any(x.refuse or x.value_rules or x.tools.allow or x.tools.deny for x in lays),
+        )
+        object.__setattr__(self, "has_history", any(x.history for x in lays))
 
     @property
     def task(self) -> str:
@@ -121,11 +135,11 @@ class EffectivePolicy:
         return min(rates) if rates else None
 
     def allows_operation(self, op: str) -> bool:
-        """Is *op* (any spelling) allowed by every layer?"""
+        """Is *op* allowed by every layer?"""
         key = ("op", op)
         hit = self._memo.get(key)
         if hit is None:
-            c = canonical(op)
+            c = op.strip().lower()
             hit = all(lay.allows_operation(c) for lay in self.layers)
             self._remember(key, hit)
         return hit
@@ -141,6 +155,13 @@ class EffectivePolicy:
             self._remember(key, hit)
         return hit
 
+    def resource_layer(self, value: str, kind: str = "generic") -> ScopePolicy | None:
+        """The first layer that refuses the resource, for messages and ``policy explain``."""
+        for lay in self.layers:
+            if not lay.allows_resource(value, kind):
+                return lay
+        return None
+
     def _remember(self, key: tuple[str, str], value: bool) -> None:
         if len(self._memo) > 4096:
             self._memo.clear()
@@ -148,7 +169,7 @@ class EffectivePolicy:
 
     def denying_layer(self, op: str) -> ScopePolicy | None:
         """The first layer that forbids *op*, for messages."""
-        c = canonical(op)
+        c = op.strip().lower()
         for lay in self.layers:
             if not lay.allows_operation(c):
                 return lay
@@ -167,6 +188,8 @@ class EffectivePolicy:
         parts = []
         for lay in self.layers:
             bits = []
+            if lay.refuse:
+                bits.append("refuses every call")
             if lay.allowed_operations:
                 bits.append("ops=" + ",".join(lay.allowed_operations))
             if lay.deny_operations:
@@ -175,135 +198,14 @@ class EffectivePolicy:
                 bits.append("resources=" + ",".join(lay.allowed_resources))
             if lay.denied_resources:
                 bits.append("denied_resources=" + ",".join(lay.denied_resources))
+            if lay.tools.allow or lay.tools.deny:
+                bits.append(f"tools(allow={','.join(lay.tools.allow) or '*'}; deny={','.join(lay.tools.deny) or '-'})")
+            if lay.value_rules:
+                bits.append(f"{len(lay.value_rules)} value rules")
+            if lay.history:
+                bits.append(f"{len(lay.history)} history rules")
             parts.append(f"{lay.name}({'; '.join(bits) or 'unrestricted'})")
         return " ∩ ".join(parts) or "unrestricted"
-
-
-# --------------------------------------------------------------------------- matching
-
-
-@functools.lru_cache(maxsize=4096)
-def _glob_regex(pattern: str, sep: str, ignore_case: bool) -> re.Pattern[str]:
-    """Translate a glob to a regex. ``*`` stays within *sep*-separated segments; ``**`` crosses them."""
-    i, n, out = 0, len(pattern), []
-    not_sep = f"[^{re.escape(sep)}]" if sep else "."
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if i + 1 < n and pattern[i + 1] == "*":
-                i += 2
-                # "a/**/b" also matches "a/b"
-                if sep and i < n and pattern[i] == sep:
-                    out.append(f"(?:.*{re.escape(sep)})?")
-                    i += 1
-                else:
-                    out.append(".*")
-                continue
-            out.append(f"{not_sep}*")
-        elif c == "?":
-            out.append(not_sep)
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z", re.IGNORECASE if ignore_case else 0)
-
-
-def _is_glob(p: str) -> bool:
-    return any(ch in p for ch in "*?[")
-
-
-def _norm_path(p: str, cwd: str | None = None) -> str:
-    p = os.path.expanduser(p)
-    if not posixpath.isabs(p):
-        p = posixpath.join(cwd or os.getcwd(), p)
-    return posixpath.normpath(p)
-
-
-def _match_path(pattern: str, value: str) -> bool:
-    """Path containment: the value (already resolved by the caller when it can be)
-    must equal the pattern's path or lie under it; globs are matched against the
-    normalized absolute path."""
-    v = _norm_path(value)
-    if _is_glob(pattern):
-        return bool(_glob_regex(_norm_path(pattern), "/", False).match(v))
-    root = _norm_path(pattern)
-    return v == root or v.startswith(root.rstrip("/") + "/")
-
-
-def _host_of(value: str) -> str:
-    v = value.strip()
-    if "://" in v:
-        v = v.split("://", 1)[1]
-    v = v.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    v = v.rsplit("@", 1)[-1]
-    if v.startswith("["):
-        return v[1 : v.find("]")] if "]" in v else v
-    return v.rsplit(":", 1)[0] if v.count(":") == 1 else v
-
-
-def match_resource(pattern: str, value: str, kind: str = "generic") -> bool:
-    """Does *value* (a resource of *kind*) match *pattern*? See module docstring.
-
-    >>> match_resource("reports", "reports/q3.csv", "path"), match_resource("reports", "reports2/x", "path")
-    (True, False)
-    >>> match_resource("*.example.com", "api.example.com", "host"), match_resource("*.example.com", "example.com.evil.io", "host")
-    (True, False)
-    >>> match_resource("public.orders", "PUBLIC.ORDERS", "table"), match_resource("orders", "public.orders", "table")
-    (True, True)
-    """
-    if not pattern:
-        return False
-    if kind == "path":
-        return _match_path(pattern, value)
-    if kind in ("url", "host"):
-        host = _host_of(value).rstrip(".").lower()
-        pat = pattern.strip().lower()
-        if "://" in pat or "/" in pat:
-            # A URL pattern matches the whole URL (scheme, host, path), case-insensitively.
-            return (
-                bool(_glob_regex(pat, "/", True).match(value.strip().lower()))
-                if _is_glob(pat)
-                else value.strip().lower().rstrip("/") == pat.rstrip("/")
-            )
-        pat = pat.rstrip(".")
-        if _is_glob(pat):
-            return bool(_glob_regex(pat, "", True).match(host))
-        return host == pat
-    if kind == "table":
-        v = value.strip().strip('"`[]').lower()
-        pat = pattern.strip().lower()
-        if "." not in pat:
-            v = v.rsplit(".", 1)[-1]  # a bare pattern names the table in any schema
-        if _is_glob(pat):
-            return bool(_glob_regex(pat, "", True).match(v))
-        return v == pat
-    if kind == "email":
-        v = value.strip().lower()
-        pat = pattern.strip().lower()
-        if _is_glob(pat):
-            return "@" in v and v.count("@") == 1 and bool(_glob_regex(pat, "", True).match(v))
-        return v == pat
-    if kind == "account":
-        # IBANs and card numbers are printed in groups; spaces and dashes are not part of them.
-        v = "".join(value.split()).replace("-", "").lower()
-        pat = "".join(pattern.split()).replace("-", "").lower()
-        return bool(_glob_regex(pat, "", True).match(v)) if _is_glob(pat) else v == pat
-    # generic names: case-insensitive, exact or glob
-    v = value.strip().lower()
-    pat = pattern.strip().lower()
-    if _is_glob(pat):
-        return bool(_glob_regex(pat, "/", True).match(v))
-    return v == pat
 
 
 def make_scope(
@@ -315,8 +217,19 @@ def make_scope(
     denied_resources: Iterable[str] | None = None,
     max_rate: int | None = None,
     name: str = "scope",
+    tools: Mapping[str, Sequence[str]] | None = None,
+    arguments: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    declared: Iterable[str] | None = None,
 ) -> ScopePolicy:
-    """Build a ScopePolicy from user lists (validating types; strings are not lists)."""
+    """Build a ScopePolicy from user values, validating them (every problem in one `ConfigError`).
+
+    Operation names must be built-in or declared (*declared*, else the process's
+    `declare_operations`); retired names say what replaces them.
+    """
+    from .._errors import ConfigError, ConfigProblem
+
+    problems: list[ConfigProblem] = []
     for label, val in (
         ("allowed_resources", allowed_resources),
         ("allowed_operations", allowed_operations),
@@ -324,9 +237,42 @@ def make_scope(
         ("denied_resources", denied_resources),
     ):
         if isinstance(val, str):
-            from .._errors import ConfigError
+            problems.append(ConfigProblem(f"must be a list of strings, not the string {val!r}", key=label))
+        elif val is not None and not all(isinstance(x, str) for x in val):
+            problems.append(ConfigProblem("must be a list of strings", key=label))
+    if not problems:
+        decl = list(declared) if declared is not None else None
+        for label, ops in (("allowed_operations", allowed_operations), ("deny_operations", deny_operations)):
+            for i, op in enumerate(ops or ()):
+                try:
+                    check_operation(op, decl)
+                except ValueError as e:
+                    problems.append(ConfigProblem(str(e), key=f"{label}[{i}]"))
+    tool_lists = ToolLists()
+    rules: tuple[ValueRule, ...] = ()
+    hist: tuple[HistoryRule, ...] = ()
+    if tools is not None:
+        bad = set(tools) - {"allow", "deny"}
+        if bad or any(isinstance(v, str) for v in tools.values()):
+            problems.append(ConfigProblem("tools takes {allow: [globs], deny: [globs]}", key="tools"))
+        else:
+            tool_lists = ToolLists(tuple(tools.get("allow", ())), tuple(tools.get("deny", ())))
+    if arguments:
+        from ._rules import compile_value_rules
 
-            raise ConfigError(f"{label} must be a list of strings, not the string {val!r}")
+        try:
+            rules = compile_value_rules(arguments)
+        except ValueError as e:
+            problems.append(ConfigProblem(str(e), key="arguments"))
+    if history:
+        from ._history import compile_history
+
+        try:
+            hist = compile_history(history, name)
+        except ValueError as e:
+            problems.append(ConfigProblem(str(e), key="history"))
+    if problems:
+        raise ConfigError(problems)
     return ScopePolicy(
         task=task,
         allowed_resources=tuple(allowed_resources or ()),
@@ -335,9 +281,7 @@ def make_scope(
         denied_resources=tuple(denied_resources or ()),
         max_rate=max_rate,
         name=name,
+        tools=tool_lists,
+        value_rules=rules,
+        history=hist,
     )
-
-
-def is_builtin(op: str) -> bool:
-    """True for the ten built-in operations (after synonyms)."""
-    return canonical(op) in BUILTIN_OPERATIONS

@@ -76,10 +76,65 @@ _READ_CMDS = _words(
 _PATTERN_FIRST = _words("grep egrep fgrep rg ag ack sed awk gawk jq")
 _OP_OF = {
     **dict.fromkeys(_words("rm rmdir unlink shred wipefs truncate"), "delete"),
-    **dict.fromkeys(_words("cp mv touch mkdir tee ln install dd rsync"), "write"),
-    **dict.fromkeys(_NETWORK, "network"),
-    **dict.fromkeys(_words("chmod chown chgrp setfacl chattr mount umount") | _PRIV | _ACCOUNT | {"su"}, "admin"),
+    **dict.fromkeys(_words("cp mv touch mkdir tee ln install dd"), "write"),
+    **dict.fromkeys(_DOWNLOADERS | _words("dig nslookup host ping ftp tftp smbclient"), "read"),
+    **dict.fromkeys(_RAW_NET, "write"),
+    **dict.fromkeys(_words("ssh"), "execute"),
+    **dict.fromkeys(_words("sendmail mail mutt"), "send"),
+    **dict.fromkeys(_words("chmod chown chgrp setfacl chattr mount umount") | _PRIV | _ACCOUNT | {"su"}, "configure"),
 }
+# Request bodies and uploads: a downloader given one of these writes to the remote side.
+_DL_WRITE_OPTS = _words(
+    "-d --data --data-raw --data-binary --data-urlencode --json -F --form --form-string -T --upload-file "
+    "--post-data --post-file --body-data --body-file"
+)
+_DL_METHOD_OPTS = _words("-X --request --method")
+# Cloud and cluster CLIs: the subcommand says the effect (aws s3 rm, kubectl scale, gsutil cp).
+_SUBCOMMAND_CLIS = _words("aws gsutil gcloud az rclone kubectl helm terraform systemctl service docker gh")
+_SUBCOMMAND_OP = {
+    **dict.fromkeys(_words("ls get list describe cat show status logs top diff plan version view"), "read"),
+    **dict.fromkeys(_words("cp mv sync put mb create copy upload label annotate commit build push"), "write"),
+    **dict.fromkeys(_words("rm rb delete remove purge destroy uninstall prune"), "delete"),
+    **dict.fromkeys(
+        _words("scale restart rollout apply install upgrade rollback set patch enable disable edit cordon drain "
+               "reload autoscale iam"),
+        "configure",
+    ),
+    **dict.fromkeys(_words("run exec start stop kill"), "execute"),
+}  # fmt: skip
+
+
+def command_operation(base: str, args: list[str], opts: list[str], ops: list[str]) -> str | None:
+    """The effect of one command (docs/policy.md): downloaders read unless they send a body or
+    use a writing method; copies to a ``host:path`` write there; cloud/cluster CLIs by subcommand."""
+    from agentgate.analyzers.classify import messaging_endpoint
+
+    op = _OP_OF.get(base)
+    if base in _DOWNLOADERS:
+        method = None
+        for i, a in enumerate(args):
+            if a in _DL_METHOD_OPTS and i + 1 < len(args):
+                method = args[i + 1].upper()
+            elif a.startswith(("--request=", "--method=")):
+                method = a.split("=", 1)[1].upper()
+            elif a.startswith("-X") and len(a) > 2:
+                method = a[2:].upper()
+        if method == "DELETE":
+            return "delete"
+        if method in ("POST", "PUT", "PATCH") or any(o.split("=", 1)[0] in _DL_WRITE_OPTS for o in opts):
+            return "send" if any(messaging_endpoint(o) for o in ops if "://" in o) else "write"
+        return "read"
+    if base in ("scp", "rsync", "sftp"):
+        remote = [o for o in ops if ":" in o and not o.startswith("/")]
+        if "--delete" in opts and base == "rsync":
+            return "delete"
+        return "write" if remote and ops and ops[-1] in remote else "read"
+    if base in _SUBCOMMAND_CLIS:
+        for w in ops[:3]:
+            for part in w.lower().split("-"):
+                if part in _SUBCOMMAND_OP:
+                    return _SUBCOMMAND_OP[part]
+    return op
 _EXT = re.compile(r"\.\w{1,5}$")
 _PLAIN_NAME = re.compile(r"[\w./+-]+")
 _BRACE_LIST = re.compile(r"\{[^{}]*,[^{}]*\}")

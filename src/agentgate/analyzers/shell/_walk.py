@@ -23,6 +23,7 @@ from agentgate.analyzers.shell._rules import (
     _KNOWN_CMDS,
     _NETWORK,
     _OP_OF,
+    command_operation,
     _PARENT,
     _PATTERN_FIRST,
     _PERSONAL,
@@ -431,12 +432,12 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         out.secret = f"the environment ({base})"
 
     # -- operations against the scope
-    op = _OP_OF.get(base)
+    op = command_operation(base, args, opts, ops)
     if (base == "sed" and "i" in short) or (base == "find" and "-delete" in args):
         op = "write" if base == "sed" else "delete"
     if base == "git" and ops:
         op = {
-            "push": "network",
+            "push": "write",
             "clean": "delete",
             "rm": "delete",
             "commit": "write",

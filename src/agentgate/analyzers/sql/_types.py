@@ -16,7 +16,19 @@ __all__ = ["Hit", "SqlAnalysis", "Statement"]
 
 # ------------------------------------------------------------------ vocabularies
 
-_CLASS_OP = {"read": "read", "write": "write", "delete": "delete", "ddl": "admin", "dcl": "admin", "admin": "admin"}
+# Statement class → operation (docs/policy.md): additive DDL (``ddl``: CREATE, ADD COLUMN) is a write;
+# destructive DDL (``ddl_drop``: DROP, ALTER ... DROP) a delete, which the sql.drop/sql.alter rules
+# still block whatever the scope grants; privileges and server settings configure; EXEC/CALL execute.
+_CLASS_OP = {
+    "read": "read",
+    "write": "write",
+    "delete": "delete",
+    "ddl": "write",
+    "ddl_drop": "delete",
+    "exec": "execute",
+    "dcl": "configure",
+    "admin": "configure",
+}
 _CLASS_RANK = {
     "": -1,
     "session": 0,
@@ -25,8 +37,10 @@ _CLASS_RANK = {
     "write": 2,
     "delete": 3,
     "ddl": 4,
-    "dcl": 5,
-    "admin": 6,
+    "ddl_drop": 5,
+    "exec": 6,
+    "dcl": 7,
+    "admin": 8,
 }
 
 

@@ -78,7 +78,8 @@ NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 # Raw-text statements (sqlglot Command) we know to be harmless: keyword -> class.
 COMMAND_CLASS = {
-    **dict.fromkeys(("vacuum", "analyze", "reindex", "cluster", "checkpoint", "call", "optimize", "flush"), "admin"),
+    **dict.fromkeys(("vacuum", "analyze", "reindex", "cluster", "checkpoint", "optimize", "flush"), "admin"),
+    "call": "exec",
     **dict.fromkeys(
         ("discard", "reset", "listen", "unlisten", "deallocate", "set", "unlock", "declare", "use"), "session"
     ),

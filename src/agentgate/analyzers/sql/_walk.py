@@ -144,7 +144,7 @@ def _statement(st: exp.Expression, acc: _Acc) -> None:
         name = st.this.this.name if isinstance(st.this, exp.EQ) else st.this.name if st.this is not None else ""
         acc.klass("read" if name.lower() in vocab.READ_PRAGMAS else "admin")
         if name.lower() in ("writable_schema", "trusted_schema"):
-            acc.hit("sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", acc.text, grant_op="admin")
+            acc.hit("sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", acc.text, grant_op="configure")
     tables: list[exp.Table] = []
     ctes: set[str] = set()
     dispatch = _DISPATCH
@@ -228,7 +228,7 @@ def _on_update(node: exp.Update, acc: _Acc) -> None:
                 "sql.privilege",
                 f"the UPDATE sets {col.name} = {eq.expression.sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
                 acc.text,
-                grant_op="admin",
+                grant_op="configure",
                 effect=Effect.ESCALATE,
             )
 
@@ -257,7 +257,7 @@ def _on_insert(node: exp.Insert, acc: _Acc) -> None:
                     "sql.privilege",
                     f"the INSERT gives {col} = {vals[i].sql(dialect=acc.dialect)[:40]}: an application-level privilege grant",
                     acc.text,
-                    grant_op="admin",
+                    grant_op="configure",
                     effect=Effect.ESCALATE,
                 )
                 return
@@ -277,18 +277,20 @@ def _on_truncate(node: exp.TruncateTable, acc: _Acc) -> None:
     for t in node.expressions:
         _target(t, acc)
     names = ", ".join(_tname(t) for t in node.expressions if isinstance(t, exp.Table)) or "the table"
-    acc.hit("sql.truncate", f"TRUNCATE empties {names}; not reversible", acc.text, grant_op="delete")
+    acc.hit("sql.truncate", f"TRUNCATE empties {names}; not reversible", acc.text)
 
 
 def _on_alter(node: exp.Alter, acc: _Acc) -> None:
     acc.klass("ddl")
     _target(node.this, acc)
     what = f"{node.args.get('kind') or ''} {_tname(node.this) if isinstance(node.this, exp.Table) else ''}".strip()
+    # Additive changes (ADD COLUMN, RENAME) are writes a scope may grant; dropping a column never is.
+    destructive = any(isinstance(a, exp.Drop) for a in node.args.get("actions") or ())
     acc.hit(
         "sql.alter",
         f"ALTER {what} changes the schema; run it as a reviewed migration",
         acc.text,
-        grant_op="admin",
+        grant_op=None if destructive else "write",
     )
 
 
@@ -300,7 +302,7 @@ def _on_grant(node: exp.Expression, acc: _Acc) -> None:
         "sql.privilege",
         f"{verb} changes database privileges; an agent must not grant or revoke access",
         acc.text,
-        grant_op="admin",
+        grant_op="configure",
     )
 
 
@@ -458,7 +460,7 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
 
 def _drop(node: exp.Drop, acc: _Acc) -> None:
     kind = str(node.args.get("kind") or "").upper()
-    acc.klass("ddl")
+    acc.klass("ddl_drop")
     if isinstance(node.parent, exp.Alter):
         return  # ALTER TABLE ... DROP COLUMN: reported once, as sql.alter
     tables = [t for t in (node.args.get("tables") or [node.this]) if isinstance(t, exp.Table)]
@@ -469,7 +471,6 @@ def _drop(node: exp.Drop, acc: _Acc) -> None:
         "sql.drop",
         f"DROP {kind} {names} destroys it and its data; not reversible".replace("  ", " "),
         acc.text,
-        grant_op="admin",
     )
 
 
@@ -522,7 +523,7 @@ def _copy(node: exp.Copy, acc: _Acc) -> None:
 
 
 def _execute(node: exp.Expression, acc: _Acc) -> None:
-    acc.klass("admin")
+    acc.klass("exec")
     this = node.this
     if isinstance(this, exp.Subquery):  # EXEC('...') / EXEC(@s)
         this = this.this
@@ -558,14 +559,14 @@ def _execute(node: exp.Expression, acc: _Acc) -> None:
             "sql.alter",
             "sp_configure changes server configuration (it is how xp_cmdshell gets enabled)",
             acc.text,
-            grant_op="admin",
+            grant_op="configure",
         )
     elif proc in vocab.PRIV_PROCS:
         acc.hit(
             "sql.privilege",
             f"{proc} changes logins or role membership",
             acc.text,
-            grant_op="admin",
+            grant_op="configure",
         )
 
 
@@ -590,7 +591,7 @@ def _set_item(node: exp.SetItem, acc: _Acc) -> None:
                 "sql.alter",
                 "SET GLOBAL changes server configuration for every session",
                 acc.text,
-                grant_op="admin",
+                grant_op="configure",
             )
     elif name in ("role", "session_authorization"):
         acc.klass("dcl")
@@ -598,7 +599,7 @@ def _set_item(node: exp.SetItem, acc: _Acc) -> None:
             "sql.privilege",
             "SET ROLE / SESSION AUTHORIZATION switches identity",
             acc.text,
-            grant_op="admin",
+            grant_op="configure",
         )
 
 
@@ -640,14 +641,14 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
     text = f"{kw} {rest}".strip()
     if kw in ("CREATE", "ALTER", "DROP", "RENAME") and w0 in _PRIV_OBJECTS:
         acc.klass("dcl")
-        acc.hit("sql.privilege", f"{kw} {w0} changes database accounts or roles", text, grant_op="admin")
+        acc.hit("sql.privilege", f"{kw} {w0} changes database accounts or roles", text, grant_op="configure")
     elif kw == "SET" and (w0 == "ROLE" or (w0 == "SESSION" and w1 in ("AUTHORIZATION", "ROLE")) or w0 == "PASSWORD"):
         acc.klass("dcl")
         acc.hit(
             "sql.privilege",
             "SET ROLE / SESSION AUTHORIZATION / PASSWORD switches identity or credentials",
             text,
-            grant_op="admin",
+            grant_op="configure",
         )
     elif kw == "CREATE" and w0 == "EXTENSION":
         acc.klass("ddl")
@@ -659,15 +660,15 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
                 text,
             )
     elif kw in ("CREATE", "ALTER", "DROP"):
-        acc.klass("ddl")
+        acc.klass("ddl_drop" if kw == "DROP" else "ddl")
         if kw == "DROP":
-            acc.hit("sql.drop", f"DROP {w0} destroys a database object", text, grant_op="admin")
+            acc.hit("sql.drop", f"DROP {w0} destroys a database object", text)
         elif kw == "ALTER":
             acc.hit(
                 "sql.alter",
                 f"ALTER {w0} changes {'server configuration' if w0 == 'SYSTEM' else 'the schema'}; not for agents",
                 text,
-                grant_op="admin",
+                grant_op="configure",
             )
         else:
             acc.hit("sql.unrecognized", f"CREATE {w0} is not understood by the analyzer; review it", text)
@@ -709,7 +710,7 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
         else:
             acc.hit("sql.dynamic", "EXECUTE IMMEDIATE of an expression runs SQL we cannot see; inline it", text)
     elif kw in ("EXECUTE", "EXEC"):
-        acc.klass("admin")
+        acc.klass("exec")
         if acc.dialect != "tsql" and acc.depth < _MAX_DEPTH:
             # EXEC proc / EXEC('...') is T-SQL; other dialects keep it as raw text.
             sub = _parse(text, "tsql", acc.depth + 1)
@@ -718,7 +719,7 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
                 return
         acc.hit("sql.dynamic", "EXECUTE runs a prepared or dynamic statement we cannot see; inline it", text)
     elif kw == "DO":
-        acc.klass("admin")
+        acc.klass("exec")
         acc.hit("sql.dynamic", "DO runs an anonymous procedural block the analyzer cannot inspect", text)
     elif kw == "LOAD":
         acc.klass("admin")
@@ -733,12 +734,12 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
             acc.merge(sub, "REPLACE")
     elif kw == "GRANT" or kw == "REVOKE":
         acc.klass("dcl")
-        acc.hit("sql.privilege", f"{kw} changes database privileges", text, grant_op="admin")
+        acc.hit("sql.privilege", f"{kw} changes database privileges", text, grant_op="configure")
     elif kw.lower() in vocab.COMMAND_CLASS:
         acc.klass(vocab.COMMAND_CLASS[kw.lower()])
         if kw == "SET" and w0 == "GLOBAL":
             acc.klass("admin")
-            acc.hit("sql.alter", "SET GLOBAL changes server configuration", text, grant_op="admin")
+            acc.hit("sql.alter", "SET GLOBAL changes server configuration", text, grant_op="configure")
     else:
         acc.klass("admin")
         acc.hit("sql.unrecognized", f"{kw} is not a statement the analyzer understands; review it", text)
