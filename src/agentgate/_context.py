@@ -75,6 +75,9 @@ class AgentContext:
         trusted_inputs: Further trusted text (e.g. the user's messages).
         action_history: The last 50 tool calls with their verdicts (and results).
         metadata: Anything else the caller attaches.
+        parent: The nearest enclosing context with an agent id, when this one was entered
+            inside it (a sub-agent, handoff or delegated run): its policy also applies here,
+            so a child can only narrow what its parent may do.
     """
 
     agent_id: str = ""
@@ -89,6 +92,17 @@ class AgentContext:
     _owner: tuple[int, int] = field(default=(0, 0), init=False, repr=False, compare=False)
     _recorded: int = field(default=0, init=False, repr=False, compare=False)
     _initial_task: str = field(default="", init=False, repr=False, compare=False)
+    parent: AgentContext | None = None
+
+    def lineage(self) -> tuple[str, ...]:
+        """Agent ids from the outermost delegating agent to this one (ids may repeat only once each)."""
+        ids: list[str] = []
+        cur: AgentContext | None = self
+        while cur is not None:
+            if cur.agent_id and cur.agent_id not in ids:
+                ids.append(cur.agent_id)
+            cur = cur.parent
+        return tuple(reversed(ids))
 
     def record_action(
         self, tool_name: str, arguments: dict[str, Any], verdict: str, decision_id: str = ""
@@ -116,6 +130,8 @@ class AgentContext:
             action_history=deque(self.action_history, maxlen=_HISTORY),
             metadata={k: v for k, v in self.metadata.items() if not k.startswith("agentgate.")},
         )
+        # Delegation lineage: a block under another agent id is that agent's sub-agent.
+        ctx.parent = self if self.agent_id and ctx.agent_id != self.agent_id else self.parent
         ctx._owner = _flow()
         ctx._initial_task = ctx.task_description
         return ctx
@@ -188,7 +204,7 @@ class agent_context:  # noqa: N801 - seed API spells it in lower case, like a fu
     generated for ``task_id``; ``agent_id`` stays empty (the ``default`` policy).
     """
 
-    __slots__ = ("_ctx", "_tokens")
+    __slots__ = ("_ctx", "_task_given", "_tokens")
 
     def __init__(
         self,
@@ -209,6 +225,7 @@ class agent_context:  # noqa: N801 - seed API spells it in lower case, like a fu
             trusted_inputs=list(trusted_inputs or ()),
             metadata=metadata,
         )
+        self._task_given = bool(task_id)
         self._tokens: list[Token[AgentContext | None]] = []
 
     @property
@@ -219,6 +236,14 @@ class agent_context:  # noqa: N801 - seed API spells it in lower case, like a fu
     def __enter__(self) -> AgentContext:
         if self._ctx._owner == (0, 0):
             self._ctx._owner = _flow()
+        outer = _current.get()
+        if outer is not None and outer is not self._ctx:
+            # Delegation: a context entered inside an agent's is its sub-agent. The parent's
+            # policy keeps applying (policy_for intersects the lineage) and the task, with its
+            # budgets, is shared unless the caller names another.
+            self._ctx.parent = outer if outer.agent_id else outer.parent
+            if not self._task_given and outer.task_id:
+                self._ctx.task_id = outer.task_id
         self._tokens.append(_current.set(self._ctx))
         return self._ctx
 

@@ -40,6 +40,9 @@ from .analyzers.http import analyze_http, pending_resolutions, prefetch
 from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
 from .policy import EffectivePolicy, ScopePolicy, make_scope
 from .policy._config import Config, load_config, tool_spec_from_dict
+from .policy._engine import HistoryEngine, apply_overrides
+from .policy._history import HistoryStore, make_history_store
+from .policy._operations import declare_operations
 
 __all__ = ["Firewall", "get_firewall", "reconfigure", "scope", "set_firewall"]
 
@@ -123,13 +126,29 @@ class Firewall:
             raise ConfigError(f"mode must be 'enforce' or 'monitor', not {self._mode!r}")
         self.analyzers: tuple[Analyzer, ...] = tuple(analyzers) if analyzers is not None else DEFAULT_ANALYZERS
         self.settings = settings or _settings_from_config(cfg)
-        self._agent_layers: Mapping[str, ScopePolicy] = MappingProxyType(
-            {name: a.to_scope(name) for name, a in cfg.agents.items()}
-        )
+        if cfg.operations:
+            declare_operations(cfg.operations)  # so scope() in code and tool-name reading know them
+        self._agent_layers: Mapping[str, ScopePolicy] = MappingProxyType(cfg.agent_layers())
+        # A policy that lists agents but no default refuses the others: a typo in agent_id
+        # must not run unrestricted.
+        self._unlisted: ScopePolicy | None = None
+        if cfg.agents and "default" not in cfg.agents:
+            listed = ", ".join(sorted(cfg.agents))
+            self._unlisted = ScopePolicy(
+                name="agents",
+                refuse=f"this agent id is not listed under agents: ({listed}) and the policy has no agents.default",
+            )
+        self._bases: dict[tuple[str, ...], tuple[ScopePolicy, ...]] = {}
+        self._hatches = {name: cfg.suppressions(name) for name in cfg.agents}
+        self._hatches[""] = cfg.suppressions(None)
+        self._has_hatches = any(s or o for s, o in self._hatches.values())
+        self._history = HistoryEngine(_history_store(cfg, rate_limit))
         self._specs: dict[str, ToolSpec] = {name: t.to_spec() for name, t in cfg.tools.items()}
         self._specs_lock = threading.Lock()
         self._revision = cfg.revision()
-        self._policies: dict[tuple[int, int], tuple[tuple[ScopePolicy, ...], ScopePolicy | None, EffectivePolicy]] = {}
+        self._policies: dict[
+            tuple[int, int], tuple[tuple[ScopePolicy, ...], tuple[ScopePolicy, ...], EffectivePolicy]
+        ] = {}
         self._rate = _rate_analyzer(cfg, rate_limit)
         escalate_kwargs: dict[str, Any] = {"judge": judge, "on_escalate": on_escalate or cfg.on_escalate}
         if on_judge_error is not None or cfg.on_judge_error != "block":
@@ -211,22 +230,43 @@ class Firewall:
         return self._specs.get(tool_name)
 
     def policy_for(self, agent: AgentContext) -> EffectivePolicy:
-        """The effective policy for *agent* in the current context (agent policy ∩ scopes)."""
-        base = self._agent_layers.get(agent.agent_id) if agent.agent_id else None
-        if base is None:
-            base = self._agent_layers.get("default")
+        """The effective policy for *agent* in the current context.
+
+        Layers, outermost first: the policy of every agent in the delegation lineage
+        (a sub-agent entered inside another agent's context keeps its parent's policy),
+        then every active ``scope()``. Unlisted ids use ``agents.default``, or are
+        refused when the policy lists agents but has no default.
+        """
+        lineage = (agent.agent_id,) if agent.parent is None else agent.lineage()
+        bases = self._bases.get(lineage)
+        if bases is None:
+            bases = self._base_layers(lineage)
         scopes = _scopes.get()
         # Reuse the EffectivePolicy (and its memo) while the same layers are in force.
-        # Keyed by identity; the entry keeps the tuple alive so an id is never reused under it.
-        key = (id(base), id(scopes))
+        # Keyed by identity; the entry keeps the tuples alive so an id is never reused under them.
+        key = (id(bases), id(scopes))
         hit = self._policies.get(key)
-        if hit is not None and hit[0] is scopes and hit[1] is base:
+        if hit is not None and hit[0] is scopes and hit[1] is bases:
             return hit[2]
-        pol = EffectivePolicy((base, *scopes) if base is not None else scopes)
+        pol = EffectivePolicy((*bases, *scopes))
         if len(self._policies) > 1024:
             self._policies.clear()
-        self._policies[key] = (scopes, base, pol)
+        self._policies[key] = (scopes, bases, pol)
         return pol
+
+    def _base_layers(self, lineage: tuple[str, ...]) -> tuple[ScopePolicy, ...]:
+        out: list[ScopePolicy] = []
+        for aid in lineage or ("",):
+            lay = self._agent_layers.get(aid) if aid else None
+            if lay is None:
+                lay = self._agent_layers.get("default") or self._unlisted
+            if lay is not None and lay not in out:
+                out.append(lay)
+        bases = tuple(out)
+        if len(self._bases) > 1024:
+            self._bases.clear()
+        self._bases[lineage] = bases
+        return bases
 
     # --------------------------------------------------------------- decision
 
@@ -235,7 +275,9 @@ class Firewall:
         cls = classify(call, self._specs.get(call.tool_name) if call.spec is None else None)
         return Context(call, agent, policy, cls, self.settings)
 
-    def _tier1(self, call: ToolCall, agent: AgentContext, ctx: Context | None = None) -> tuple[Context, list[Finding]]:
+    def _tier1(
+        self, call: ToolCall, agent: AgentContext, ctx: Context | None = None, dry: bool = False
+    ) -> tuple[Context, list[Finding]]:
         if ctx is None:
             ctx = self._context(call, agent)
         findings: list[Finding] = []
@@ -256,13 +298,36 @@ class Firewall:
             findings.extend(self._rate(call, ctx))
         if _open_scopes and not ctx.policy.layers:
             findings.append(_unscoped_finding(_open_scopes))
+        if self._has_hatches:
+            findings = self._apply_hatches(call, agent, ctx, findings)
+        if ctx.policy.has_history:
+            extra, pending = self._history.check(ctx, findings)
+            findings.extend(extra)
+            if dry:
+                self._history.settle(pending, allowed=False)
+            else:
+                ctx.scratch["history"] = pending
         return ctx, findings
+
+    def _apply_hatches(
+        self, call: ToolCall, agent: AgentContext, ctx: Context, findings: list[Finding]
+    ) -> list[Finding]:
+        sups, ovs = self._hatches.get(agent.agent_id) or self._hatches[""]
+        if not (sups or ovs) or not findings:
+            return findings
+        resources = [(r.value, r.kind) for r in ctx.classification.resources]
+        for a in (ctx.scratch.get("sql") or {}).values():
+            resources.extend((t, "table") for t in (*a.tables_written, *a.tables_read))
+        findings, sup, ov = apply_overrides(findings, call.tool_name, resources, sups, ovs)
+        if sup or ov:
+            ctx.scratch["hatches"] = {k: v for k, v in (("suppressed", sup), ("overridden", ov)) if v}
+        return findings
 
     def evaluate_tier1(self, call: ToolCall) -> Verdict:
         """Tier 1 only: may return ESCALATE. Not audited; for tooling (eval, ``check --tier1``)."""
         t0 = time.perf_counter_ns()
         agent = get_context()
-        _, findings = self._tier1(call, agent)
+        _, findings = self._tier1(call, agent, dry=True)
         block, esc = _split(findings)
         if block:
             return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent, record=False)
@@ -288,12 +353,13 @@ class Firewall:
         agent = get_context()
         ctx, findings = self._tier1(call, agent)
         block, esc = _split(findings)
+        scratch = ctx.scratch if ("history" in ctx.scratch or "hatches" in ctx.scratch) else None
         if block:
-            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent)
+            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent, scratch=scratch)
         if esc:
             outcome = self._resolve(self.escalator.resolve, ctx, findings)
-            return self._escalated(call, outcome, findings, t0, agent)
-        return self._verdict(call, VerdictType.ALLOW, findings, (), t0, agent)
+            return self._escalated(call, outcome, findings, t0, agent, scratch)
+        return self._verdict(call, VerdictType.ALLOW, findings, (), t0, agent, scratch=scratch)
 
     async def evaluate_async(self, call: ToolCall) -> Verdict:
         """Decide *call* (async): the same decisions as `evaluate`; tier 2 is awaited."""
@@ -307,16 +373,17 @@ class Firewall:
             await asyncio.to_thread(prefetch, names, self.settings)
         ctx, findings = self._tier1(call, agent, ctx)
         block, esc = _split(findings)
+        scratch = ctx.scratch if ("history" in ctx.scratch or "hatches" in ctx.scratch) else None
         if block:
-            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent)
+            return self._verdict(call, VerdictType.BLOCK, findings, block, t0, agent, scratch=scratch)
         if esc:
             req = self._request(ctx, findings)
             try:
                 outcome = await self.escalator.aresolve(req)
             except Exception as e:
                 outcome = _escalation_failed(e)
-            return self._escalated(call, outcome, findings, t0, agent)
-        return self._verdict(call, VerdictType.ALLOW, findings, (), t0, agent)
+            return self._escalated(call, outcome, findings, t0, agent, scratch)
+        return self._verdict(call, VerdictType.ALLOW, findings, (), t0, agent, scratch=scratch)
 
     def check(self, call: ToolCall) -> Verdict:
         """`evaluate`, raising `FirewallBlockedError` on BLOCK in enforce mode."""
@@ -348,7 +415,13 @@ class Firewall:
         return out
 
     def _escalated(
-        self, call: ToolCall, o: EscalationOutcome, findings: list[Finding], t0: int, agent: AgentContext
+        self,
+        call: ToolCall,
+        o: EscalationOutcome,
+        findings: list[Finding],
+        t0: int,
+        agent: AgentContext,
+        scratch: dict[str, Any] | None = None,
     ) -> Verdict:
         action = VerdictType.BLOCK if o.action is not VerdictType.ALLOW else VerdictType.ALLOW
         return self._finish(
@@ -374,6 +447,7 @@ class Firewall:
             ),
             t0,
             agent,
+            scratch,
         )
 
     def _verdict(
@@ -385,6 +459,7 @@ class Firewall:
         t0: int,
         agent: AgentContext,
         record: bool = True,
+        scratch: dict[str, Any] | None = None,
     ) -> Verdict:
         if deciding:
             top = max(deciding, key=_rank)
@@ -398,10 +473,19 @@ class Firewall:
         )  # fmt: skip
         if not record:
             return _with_latency(v, t0, self._mode)
-        return self._finish(call, v, t0, agent)
+        return self._finish(call, v, t0, agent, scratch)
 
-    def _finish(self, call: ToolCall, v: Verdict, t0: int, agent: AgentContext) -> Verdict:
+    def _finish(
+        self, call: ToolCall, v: Verdict, t0: int, agent: AgentContext, scratch: dict[str, Any] | None = None
+    ) -> Verdict:
         v = _with_latency(v, t0, self._mode)
+        if scratch is not None:
+            hatches = scratch.get("hatches")
+            if hatches:
+                v.extra.update(hatches)  # a fresh dict per verdict; recorded in the audit trail below
+            pending = scratch.get("history")
+            if pending is not None:
+                self._history.settle(pending, allowed=v.action is VerdictType.ALLOW)
         agent.record_action(call.tool_name, dict(call.arguments), v.action.value, v.decision_id)
         if self.auditor is not None:
             try:
@@ -541,6 +625,16 @@ def _rate_analyzer(cfg: Config, rate_limit: int | Mapping[str, Any] | None) -> R
     # Scopes and agents may set max_rate even without a firewall-wide limit, so the
     # analyzer is always present; it only counts keys that have a budget.
     return RateLimitAnalyzer(make_limiter(backend), max_calls=max_calls, window_seconds=window, per_tool=per_tool)
+
+
+def _history_store(cfg: Config, rate_limit: int | Mapping[str, Any] | None) -> HistoryStore:
+    """History rules keep state where the rate limiter does (Redis shares it across processes)."""
+    backend = cfg.history_backend
+    if backend is None and isinstance(rate_limit, Mapping) and "backend" in rate_limit:
+        backend = str(rate_limit["backend"])
+    if backend is None and cfg.rate_limit is not None:
+        backend = cfg.rate_limit.backend
+    return make_history_store(backend)
 
 
 def _combine_revision(base: str, specs: Mapping[str, ToolSpec]) -> str:
@@ -746,6 +840,8 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
     a child `AgentContext` with the scope's task and its own history, popped on exit.
     ``agent_id``/``task_id``/``user_id`` also set the agent identity for the block,
     as in the seed. ``as`` gives the default firewall (the seed yielded its engine).
+    ``tools``, ``arguments`` and ``history`` take the same rules as an agent in
+    agentgate.yaml (docs/policy.md).
     """
 
     __slots__ = ("_identity", "_tokens", "policy")
@@ -763,6 +859,9 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
         *,
         denied_resources: Sequence[str] | None = None,
         name: str = "scope",
+        tools: Mapping[str, Sequence[str]] | None = None,
+        arguments: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         if max_rate is not None and (not isinstance(max_rate, int) or max_rate < 1):
             raise ConfigError(f"max_rate must be a positive int, not {max_rate!r}")
@@ -774,6 +873,9 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
             denied_resources=denied_resources,
             max_rate=max_rate,
             name=name,
+            tools=tools,
+            arguments=arguments,
+            history=history,
         )
         self._identity = {"agent_id": agent_id, "task_id": task_id, "user_id": user_id}
         self._tokens: list[tuple[AgentContext, AgentContext, Any, Any]] = []

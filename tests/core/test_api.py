@@ -231,7 +231,7 @@ def test_nested_scopes_only_narrow() -> None:
             assert fw.evaluate(ToolCall("delete_file", {"path": "x"})).blocked
         with scope(deny_operations=["read"]):
             assert fw.evaluate(ToolCall("read_file", {"path": "x"})).blocked
-    with scope(allowed_operations=["admin"], deny_operations=["delete"]):
+    with scope(allowed_operations=["configure", "delete"], deny_operations=["delete"]):
         assert fw.evaluate(ToolCall("update_config", {"key": "x"})).allowed
         assert fw.evaluate(ToolCall("remove_user", {"user": "x"})).blocked
 

@@ -58,15 +58,15 @@ def test_sniffing_routes_values_wherever_they_sit() -> None:
 
 
 def test_synonyms_and_matching_case_rules() -> None:
-    """Synonyms canonicalize; hosts/emails/tables are case-insensitive; paths are not."""
+    """Synonyms canonicalize tool words; no operation implies another; hosts/emails/tables are case-insensitive; paths are not."""
     assert canonical("config") == "configure" and canonical("Pay") == "transfer"
     assert match_resource("*@acme.com", "Bob@ACME.com", "email")
     assert not match_resource("*@acme.com", "bob@acme.com.evil.io", "email")
     assert match_resource("reports/**", "reports/2026/q3.csv", "path")
     assert not match_resource("reports/**", "Reports/q3.csv", "path")
     assert not match_resource("reports", "reports-old/x", "path")
-    pol = EffectivePolicy((make_scope(allowed_operations=["admin"]),))
-    assert pol.allows_operation("delete") and pol.allows_operation("send")
+    pol = EffectivePolicy((make_scope(allowed_operations=["write"]),))
+    assert pol.allows_operation("write") and not pol.allows_operation("delete") and not pol.allows_operation("send")
 
 
 def test_account_matching_ignores_print_grouping() -> None:

@@ -38,7 +38,7 @@ def test_scope_declaration() -> None:
     with agentgate.scope(
         task="Generate the monthly sales report",
         allowed_resources=["sales_data", "reports"],
-        allowed_operations=["read", "aggregate", "write"],
+        allowed_operations=["read", "write"],
     ):
         query_sales("sales_data")
         write_report("reports/monthly.md", "...")
@@ -53,10 +53,11 @@ def test_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's agentgate.yaml applies to reporting_agent."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "agentgate.yaml").write_text(
+        "operations: [aggregate]\n"
         "agents:\n"
         "  reporting_agent:\n"
-        "    allowed_operations: [read, aggregate, write_report]\n"
-        "    allowed_resources: [sales_data, reports_output]\n"
+        "    allowed_operations: [read, aggregate, write]\n"
+        '    allowed_resources: [sales_data, "reports/**"]\n'
     )
     agentgate.protect_all(config="agentgate.yaml", audit="none", frameworks=[])
 

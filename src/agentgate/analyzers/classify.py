@@ -269,7 +269,17 @@ _RESOURCE_ARGS: dict[str, str] = {
     **dict.fromkeys(("customer", "customer_id", "customer_number", "client_id", "customer_ref"), "customer"),
     **dict.fromkeys(("invoice", "invoice_id", "invoice_number", "invoice_ref"), "invoice"),
     **dict.fromkeys(
-        ("schedule", "schedule_id", "scheduled_id", "scheduled_job", "job", "job_id", "job_name", "cron_job", "cron_id"),
+        (
+            "schedule",
+            "schedule_id",
+            "scheduled_id",
+            "scheduled_job",
+            "job",
+            "job_id",
+            "job_name",
+            "cron_job",
+            "cron_id",
+        ),
         "scheduled",
     ),
     **dict.fromkeys(("namespace", "ns", "k8s_namespace", "kube_namespace"), "namespace"),
@@ -398,6 +408,8 @@ _HTTP_METHOD_OP = {
     "delete": "delete",
 }
 _METHOD_ARGS = ("method", "http_method", "verb", "request_method")
+# A request body means the tool POSTs: clients send a body with writing methods only.
+_BODY_ARGS = ("body", "data", "json", "payload", "json_body", "form", "files", "content")
 # Host labels and path segments that name a messaging API: a POST there delivers a
 # message to people (Slack/Teams/Discord webhooks, chat.postMessage, Telegram sendMessage,
 # Twilio Messages, SendGrid mail/send, Graph sendMail), so it is a send, not a write.
@@ -429,6 +441,7 @@ def messaging_endpoint(url: str) -> bool:
         return True
     path = rest[len(host) :] if rest.startswith(host) else rest
     return any(seg in _MESSAGING_WORDS for seg in _URL_SPLIT.split(path.split("?", 1)[0]) if seg)
+
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -643,9 +656,7 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
         declared_kinds = dict(spec.resource_kinds)
         for a in (*spec.resource_args, *declared_kinds):
             resources[a] = (
-                declared_kinds.get(a)
-                or _RESOURCE_KIND_FOR_TOOL.get(kind)
-                or _RESOURCE_ARGS.get(a.lower(), "generic")
+                declared_kinds.get(a) or _RESOURCE_KIND_FOR_TOOL.get(kind) or _RESOURCE_ARGS.get(a.lower(), "generic")
             )
     for a in arg_names:
         if a in resources:
@@ -808,6 +819,9 @@ def _http_operation(args: Mapping[str, Any], st: _Static, name_op: str | None) -
             if op is None:
                 return None  # CONNECT, PROPFIND, a typo: nothing says what it does
             break
+    else:
+        if op == "read" and any(args.get(b) not in (None, "", {}, []) for b in _BODY_ARGS):
+            op = "write"
     if op == "write":
         for a, rk in st.resource_args:
             if rk == "url":

@@ -24,7 +24,7 @@ on_escalate: block
 agents:
   reporting_agent:
     task: Generate the monthly sales report
-    allowed_operations: [read, write, send, network]
+    allowed_operations: [read, write, send]
     allowed_resources: [sales_data, orders, "reports/**", "*@acme.com", api.acme.com]
 tools:
   run_query: {kind: sql, resource_arg: query, dialect: postgres}

@@ -94,7 +94,9 @@ class SuppressionModel(_Strict):
     @classmethod
     def _not_protected(cls, v: str) -> str:
         if v.startswith(PROTECTED_PREFIXES) or v in ("*", "**"):
-            raise ValueError(f"{v!r}: the policy's own rules (scope.*, policy.*) cannot be suppressed; change the scope")
+            raise ValueError(
+                f"{v!r}: the policy's own rules (scope.*, policy.*) cannot be suppressed; change the scope"
+            )
         return v
 
 
@@ -177,7 +179,9 @@ class ToolModel(_Strict):
     def _resource_kinds(cls, v: dict[str, str]) -> dict[str, str]:
         for arg, kind in v.items():
             if kind not in RESOURCE_KINDS:
-                raise ValueError(f"{arg}: unknown resource kind {kind!r}; expected one of {', '.join(sorted(RESOURCE_KINDS))}")
+                raise ValueError(
+                    f"{arg}: unknown resource kind {kind!r}; expected one of {', '.join(sorted(RESOURCE_KINDS))}"
+                )
         return v
 
     @field_validator("kind")
@@ -248,14 +252,18 @@ class Config(_Strict):
     audit: AuditModel | None = None
     rate_limit: RateLimitModel | None = None
     analyzers: AnalyzerSettingsModel = Field(default_factory=AnalyzerSettingsModel)  # type: ignore[arg-type]
-    operations: list[str] = Field(default_factory=list, description="User-defined operations (declared, so a typo is an error).")
+    operations: list[str] = Field(
+        default_factory=list, description="User-defined operations (declared, so a typo is an error)."
+    )
     agents: dict[str, AgentPolicyModel] = Field(
         default_factory=dict,
         description="Agent policies by agent id; without a 'default' entry, unlisted agent ids are refused.",
     )
     tools: dict[str, ToolModel] = Field(default_factory=dict)
     suppress: list[SuppressionModel] = Field(default_factory=list, description="Suppressions for every agent.")
-    overrides: list[OverrideModel] = Field(default_factory=list, description="Severity/effect overrides for every agent.")
+    overrides: list[OverrideModel] = Field(
+        default_factory=list, description="Severity/effect overrides for every agent."
+    )
     history_backend: str | None = Field(
         None, description="Where history rules keep state: memory, or redis://... (default: rate_limit.backend)."
     )
@@ -382,7 +390,9 @@ def parse_config(
     return cfg.model_copy(update={"source": source})
 
 
-def _operation_problems(data: Mapping[str, Any], source: str | None, lines: Mapping[tuple[str | int, ...], int]) -> list[ConfigProblem]:
+def _operation_problems(
+    data: Mapping[str, Any], source: str | None, lines: Mapping[tuple[str | int, ...], int]
+) -> list[ConfigProblem]:
     """Unknown and retired operation names anywhere in the raw file, each with its line."""
     declared = [str(o).strip().lower() for o in data.get("operations") or () if isinstance(o, str)]
     out: list[ConfigProblem] = []
@@ -411,8 +421,8 @@ def _operation_problems(data: Mapping[str, Any], source: str | None, lines: Mapp
                 try:
                     check_operation(op, declared)
                 except ValueError as e:
-                    loc = ("tools", name, "operation")
-                    out.append(ConfigProblem(str(e), source, _line_for(lines, loc), f"tools.{name}.operation"))
+                    tloc = ("tools", name, "operation")
+                    out.append(ConfigProblem(str(e), source, _line_for(lines, tloc), f"tools.{name}.operation"))
     return out
 
 

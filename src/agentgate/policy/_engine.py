@@ -50,7 +50,9 @@ def call_rule_findings(ctx: Context) -> list[Finding]:
                 out.append(Finding("policy.tool", Severity.HIGH, Effect.BLOCK, f"{msg} ({lay.name})", call.tool_name))
         if lay.value_rules:
             for msg in check_values(lay.value_rules, call.tool_name, call.arguments):
-                out.append(Finding("policy.argument", Severity.HIGH, Effect.BLOCK, f"{msg} ({lay.name})", call.tool_name))
+                out.append(
+                    Finding("policy.argument", Severity.HIGH, Effect.BLOCK, f"{msg} ({lay.name})", call.tool_name)
+                )
     return out
 
 
@@ -266,9 +268,24 @@ def apply_overrides(
         sup = next((s for s in suppressions if s.applies(f, tool, resources)), None)
         if sup is not None:
             suppressed.append(
-                {"rule": f.rule_id, "tool": tool, "evidence": (f.evidence or "")[:120], "reason": sup.reason, "by": sup.layer}
+                {
+                    "rule": f.rule_id,
+                    "tool": tool,
+                    "evidence": (f.evidence or "")[:120],
+                    "reason": sup.reason,
+                    "by": sup.layer,
+                }
             )
-            out.append(Finding(f.rule_id, f.severity, Effect.INFO, f"suppressed ({sup.reason}): {f.message}", f.evidence, f.argument))
+            out.append(
+                Finding(
+                    f.rule_id,
+                    f.severity,
+                    Effect.INFO,
+                    f"suppressed ({sup.reason}): {f.message}",
+                    f.evidence,
+                    f.argument,
+                )
+            )
             continue
         ov = next((o for o in overrides if o.rule == f.rule_id or fnmatch.fnmatchcase(f.rule_id, o.rule)), None)
         if ov is not None:

@@ -81,9 +81,7 @@ class Matcher:
             return False
         if self.operations and operation not in self.operations:
             return False
-        if self.resources and not any(
-            match_pattern(p, r.value, r.kind) for r in resources for p in self.resources
-        ):
+        if self.resources and not any(match_pattern(p, r.value, r.kind) for r in resources for p in self.resources):
             return False
         return not self.findings or any(fnmatch.fnmatchcase(rid, p) for rid in rule_ids for p in self.findings)
 
@@ -174,7 +172,7 @@ def compile_history(
             if ms is not None:
                 if not isinstance(ms, Mapping) or len(ms) != 1:
                     raise ValueError(f"{where}.max_sum: one argument and its maximum, like {{amount: 1000}}")
-                (arg, cap), = ms.items()
+                ((arg, cap),) = ms.items()
                 n = number(cap)
                 if n is None:
                     raise ValueError(f"{where}.max_sum.{arg}: {cap!r} is not a number")
@@ -209,7 +207,13 @@ class HistoryStore(Protocol):
         ...
 
     def reserve(
-        self, key: str, member: str, amount: Decimal, window: float | None, max_calls: int | None, max_sum: Decimal | None
+        self,
+        key: str,
+        member: str,
+        amount: Decimal,
+        window: float | None,
+        max_calls: int | None,
+        max_sum: Decimal | None,
     ) -> tuple[bool, int, Decimal]:
         """Atomically: if adding one call of *amount* keeps the window within both limits, add it.
         Returns (added, calls, sum) — after adding, or as they stand when refused."""
@@ -247,7 +251,13 @@ class MemoryHistoryStore:
             self._flags[key] = time.monotonic()
 
     def reserve(
-        self, key: str, member: str, amount: Decimal, window: float | None, max_calls: int | None, max_sum: Decimal | None
+        self,
+        key: str,
+        member: str,
+        amount: Decimal,
+        window: float | None,
+        max_calls: int | None,
+        max_sum: Decimal | None,
     ) -> tuple[bool, int, Decimal]:
         """See `HistoryStore.reserve`."""
         now = time.monotonic()
@@ -327,7 +337,13 @@ class RedisHistoryStore:
         self._client.set(self._prefix + "f:" + key, b"1", px=int(_TASK_TTL * 1000))
 
     def reserve(
-        self, key: str, member: str, amount: Decimal, window: float | None, max_calls: int | None, max_sum: Decimal | None
+        self,
+        key: str,
+        member: str,
+        amount: Decimal,
+        window: float | None,
+        max_calls: int | None,
+        max_sum: Decimal | None,
     ) -> tuple[bool, int, Decimal]:
         """See `HistoryStore.reserve`."""
         full = f"{member}|{amount}"

@@ -30,7 +30,7 @@ MAX_DEPTH = 64
 MAX_ALIAS_NODES = 100_000
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_resolver = yaml.resolver.Resolver()
+_resolve: Any = yaml.resolver.Resolver().resolve
 
 
 def decode_config(raw: bytes, source: str) -> str:
@@ -64,34 +64,36 @@ def _compose(text: str, source: str) -> yaml.Node | None:
 
     try:
         while loader.check_event():
-            ev = loader.get_event()
-            if isinstance(ev, yaml.DocumentStartEvent):
+            ev: Any = loader.get_event()
+            # Dispatch on the class name: the C and Python parsers' events (and marks) differ in type.
+            name = type(ev).__name__
+            if name == "DocumentStartEvent":
                 documents += 1
                 if documents > 1:
                     problems.append(ConfigProblem("more than one YAML document", source, ev.start_mark.line + 1))
                     break
-            elif isinstance(ev, yaml.ScalarEvent):
-                tag = ev.tag if ev.tag not in (None, "!") else _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+            elif name == "ScalarEvent":
+                tag = ev.tag if ev.tag not in (None, "!") else _resolve(yaml.ScalarNode, ev.value, ev.implicit)
                 node: yaml.Node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
                 nodes += 1
                 sizes[id(node)] = 1
                 if ev.anchor:
                     anchors[ev.anchor] = node
                 attach(node)
-            elif isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            elif name in ("SequenceStartEvent", "MappingStartEvent"):
                 if len(stack) >= MAX_DEPTH:
                     problems.append(
                         ConfigProblem(f"nested deeper than {MAX_DEPTH} levels", source, ev.start_mark.line + 1)
                     )
                     break
-                cls = yaml.SequenceNode if isinstance(ev, yaml.SequenceStartEvent) else yaml.MappingNode
-                tag = ev.tag if ev.tag not in (None, "!") else _resolver.resolve(cls, None, ev.implicit)
+                cls: Any = yaml.SequenceNode if name == "SequenceStartEvent" else yaml.MappingNode
+                tag = ev.tag if ev.tag not in (None, "!") else _resolve(cls, None, ev.implicit)
                 node = cls(tag, [], ev.start_mark, None, flow_style=ev.flow_style)
                 nodes += 1
                 if ev.anchor:
                     anchors[ev.anchor] = node
                 stack.append((node, []))
-            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            elif name in ("SequenceEndEvent", "MappingEndEvent"):
                 node, items = stack.pop()
                 node.end_mark = ev.end_mark
                 if isinstance(node, yaml.MappingNode):
@@ -102,13 +104,15 @@ def _compose(text: str, source: str) -> yaml.Node | None:
                     node.value = items
                 sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in items)
                 attach(node)
-            elif isinstance(ev, yaml.AliasEvent):
+            elif name == "AliasEvent":
                 target = anchors.get(ev.anchor)
                 if target is None:
                     problems.append(ConfigProblem(f"unknown alias *{ev.anchor}", source, ev.start_mark.line + 1))
                     break
                 if any(n is target for n, _ in stack):
-                    problems.append(ConfigProblem(f"alias *{ev.anchor} refers to itself", source, ev.start_mark.line + 1))
+                    problems.append(
+                        ConfigProblem(f"alias *{ev.anchor} refers to itself", source, ev.start_mark.line + 1)
+                    )
                     break
                 alias_nodes += sizes.get(id(target), 1)
                 if alias_nodes > MAX_ALIAS_NODES:
@@ -135,7 +139,7 @@ def _compose(text: str, source: str) -> yaml.Node | None:
 def _duplicates(pairs: list[tuple[yaml.Node, yaml.Node]], source: str, problems: list[ConfigProblem]) -> None:
     seen: dict[str, int] = {}
     for k, _ in pairs:
-        if not isinstance(k, yaml.ScalarNode) or k.value == "<<" and k.tag == "tag:yaml.org,2002:merge":
+        if not isinstance(k, yaml.ScalarNode) or (k.value == "<<" and k.tag == "tag:yaml.org,2002:merge"):
             continue
         line = k.start_mark.line + 1
         if k.value in seen:

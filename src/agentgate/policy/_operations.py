@@ -211,7 +211,20 @@ _APPROVE_TRANSFER = frozenset({"token", "tokens", "allowance", "spender", "erc20
 # could be nouns (``release`` in ``get_release_notes``, ``run`` in ``get_run_status``)
 # only count as the verb when they come first.
 _OVERRIDING = frozenset(
-    {"delete", "remove", "purge", "destroy", "wipe", "erase", "truncate", "transfer", "wire", "withdraw", "pay", "refund"}
+    {
+        "delete",
+        "remove",
+        "purge",
+        "destroy",
+        "wipe",
+        "erase",
+        "truncate",
+        "transfer",
+        "wire",
+        "withdraw",
+        "pay",
+        "refund",
+    }
 )
 
 

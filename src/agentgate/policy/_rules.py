@@ -83,7 +83,7 @@ def number(value: Any) -> Decimal | None:
 
 def _compile_regex(text: str) -> Any:
     try:
-        import re2
+        import re2  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - google-re2 is a core dependency
         raise ValueError("regex rules need the google-re2 package (linear-time matching)") from None
     try:
@@ -99,7 +99,9 @@ def compile_value_rules(raw: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> t
         for arg, cons in args.items():
             bad = sorted(set(cons) - set(_CONSTRAINTS))
             if bad:
-                raise ValueError(f"{tool}.{arg}: unknown constraint {bad[0]!r}; expected one of {', '.join(_CONSTRAINTS)}")
+                raise ValueError(
+                    f"{tool}.{arg}: unknown constraint {bad[0]!r}; expected one of {', '.join(_CONSTRAINTS)}"
+                )
             kw: dict[str, Any] = {}
             for key in ("min", "max"):
                 if key in cons:

@@ -47,8 +47,8 @@ shell.obfuscation   block /     ``$IFS``, quote-spliced or escaped command names
                                 commands built from variables, non-literal ``eval`` (escalate)
 shell.scope         block /     a path operand outside the scope's path roots (block for writes,
                     escalate    deletes and reads by known readers; escalate for other commands)
-shell.operation     block       a command's verb (``rm`` is delete, ``curl`` network, ``cp`` write,
-                                ``chmod`` admin) that the scope does not allow; read and execute are
+shell.operation     block       a command's verb (``rm`` is delete, ``curl`` read or write, ``cp`` write,
+                                ``chmod`` configure) that the scope does not allow; read and execute are
                                 left to the scope analyzer's check of the tool's operation
 shell.unparsable    escalate    a command from a shell tool that no parser understood
 ==================  ==========  ===================================================================

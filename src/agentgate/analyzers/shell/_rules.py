@@ -135,6 +135,8 @@ def command_operation(base: str, args: list[str], opts: list[str], ops: list[str
                 if part in _SUBCOMMAND_OP:
                     return _SUBCOMMAND_OP[part]
     return op
+
+
 _EXT = re.compile(r"\.\w{1,5}$")
 _PLAIN_NAME = re.compile(r"[\w./+-]+")
 _BRACE_LIST = re.compile(r"\{[^{}]*,[^{}]*\}")

@@ -22,8 +22,6 @@ from agentgate.analyzers.shell._rules import (
     _INTERP,
     _KNOWN_CMDS,
     _NETWORK,
-    _OP_OF,
-    command_operation,
     _PARENT,
     _PATTERN_FIRST,
     _PERSONAL,
@@ -62,6 +60,7 @@ from agentgate.analyzers.shell._rules import (
     _State,
     _sub_flags,
     _write_target,
+    command_operation,
 )
 
 # ------------------------------------------------------------------------------ walk

@@ -144,7 +144,9 @@ def _statement(st: exp.Expression, acc: _Acc) -> None:
         name = st.this.this.name if isinstance(st.this, exp.EQ) else st.this.name if st.this is not None else ""
         acc.klass("read" if name.lower() in vocab.READ_PRAGMAS else "admin")
         if name.lower() in ("writable_schema", "trusted_schema"):
-            acc.hit("sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", acc.text, grant_op="configure")
+            acc.hit(
+                "sql.alter", f"PRAGMA {name} lets SQL rewrite the schema table itself", acc.text, grant_op="configure"
+            )
     tables: list[exp.Table] = []
     ctes: set[str] = set()
     dispatch = _DISPATCH
