@@ -35,7 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._call import ToolCall, ToolSpec
-from ..policy._operations import canonical, declared_operations, declared_version, verb_operation
+from ..policy._operations import BUILTIN_OPERATIONS, canonical, declared_operations, declared_version, verb_operation
 from .base import Resource, Target
 
 __all__ = ["SNIFFERS", "Classification", "classify", "sql_operation", "tokens"]
@@ -793,7 +793,11 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         for a in _OPERATION_ARGS:
             word: Any = args.get(a)
             if isinstance(word, str) and word:
-                op, op_source = canonical(word), "content"
+                if st.kind == "http" and a in _METHOD_ARGS:
+                    break  # an HTTP method was read above; an unknown one says nothing
+                c = canonical(word)
+                if c in BUILTIN_OPERATIONS or c in declared_operations():
+                    op, op_source = c, "content"
                 break
     return Classification(
         st.kind,
