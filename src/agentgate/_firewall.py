@@ -315,7 +315,7 @@ class Firewall:
         sups, ovs = self._hatches.get(agent.agent_id) or self._hatches[""]
         if not (sups or ovs) or not findings:
             return findings
-        resources = [(r.value, r.kind) for r in ctx.classification.resources]
+        resources = [(r.value, r.kind) for r in ctx.classification.resources if r.kind != "sql"]
         for a in (ctx.scratch.get("sql") or {}).values():
             resources.extend((t, "table") for t in (*a.tables_written, *a.tables_read))
         findings, sup, ov = apply_overrides(findings, call.tool_name, resources, sups, ovs)

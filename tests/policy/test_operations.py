@@ -140,12 +140,16 @@ def test_ddl_by_effect_and_destructive_ddl_never_implied() -> None:
     fw = _fw()
     spec = ToolSpec("sql")
     with scope(allowed_operations=["read", "write", "delete"]):
-        assert fw.evaluate(ToolCall("run_sql", {"query": "CREATE TABLE tmp_r AS SELECT * FROM orders"}, spec=spec)).allowed
+        assert fw.evaluate(
+            ToolCall("run_sql", {"query": "CREATE TABLE tmp_r AS SELECT * FROM orders"}, spec=spec)
+        ).allowed
         assert fw.evaluate(ToolCall("run_sql", {"query": "DELETE FROM orders WHERE id = 4"}, spec=spec)).allowed
         assert fw.evaluate(ToolCall("run_sql", {"query": "DROP TABLE tmp_r"}, spec=spec)).blocked
         assert fw.evaluate(ToolCall("run_sql", {"query": "trUNCATE /* x */ orders"}, spec=spec)).blocked
     with scope(allowed_operations=["read"]):
-        assert fw.evaluate(ToolCall("run_sql", {"query": "CREATE TABLE tmp_r AS SELECT * FROM orders"}, spec=spec)).blocked
+        assert fw.evaluate(
+            ToolCall("run_sql", {"query": "CREATE TABLE tmp_r AS SELECT * FROM orders"}, spec=spec)
+        ).blocked
 
 
 def test_deny_operations_wins_over_allow_in_any_layer() -> None:

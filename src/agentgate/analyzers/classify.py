@@ -766,6 +766,10 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             else:
                 resources.append(Resource(a, v, rk))
 
+    if resources and any(r.kind == "s3" for r in resources):
+        # The object key is part of the bucket's resource (bucket/key), not a name of its own.
+        resources = [r for r in resources if not (r.kind == "generic" and r.argument in _KEY_ARGS)]
+
     targets: dict[str, list[Target]] = {}
     seen: set[tuple[str, str]] = set()
     for a, ak, src in st.content_args:
