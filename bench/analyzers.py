@@ -183,7 +183,42 @@ def main() -> int:
 
     c = _measure(classify_cold, 3000)
     print(f"  {'classify':<11} {_pct(c, 0.5):>10.1f} {_pct(c, 0.99):>10.1f}   (once per call, shared by all analyzers)")
+    _worst()
     return 0
+
+
+# The most expensive inputs found for the code analyzer (parsing cannot be interrupted, so the
+# largest source it accepts bounds it; everything longer escalates unparsed).
+WORST: dict[str, tuple[str, str]] = {
+    "code: most statements accepted": ("run_python", "x=1\n" * 1990),
+    "code: densest accepted source": ("run_python", "x=[" + "1," * 3990 + "]"),
+    "code: 16 KiB of ordinary code": (
+        "run_python",
+        ('import os\nprint(os.path.join("data", "file.csv"), len(items))\n' * 250)[:16000],
+    ),
+    "code: 16 KiB not Python, not JS": ("execute_code", "a b c d e f g h i j k l m n o p\n" * 480),
+    "code: unrolled folding": (
+        "run_python",
+        "\n".join(f"y{i} = ''.join(chr(c) for c in range(4096))" for i in range(40)),
+    ),
+    "code: 16 KiB JavaScript": ("run_js", "var x = require('fs').readFileSync('a');\n" * 380),
+    "code: 1 MB source": ("run_python", "x = 1\n" * 170_000),
+}
+
+
+def _worst() -> None:
+    from agentgate.analyzers.code import analyze_code
+
+    print(f"\n  {'worst input':<36} {'ms':>8}   (cold, one call; the limit is 50 ms per call)")
+    for label, (tool, src) in WORST.items():
+        times = []
+        for i in range(3):
+            call = ToolCall(tool, {"code": src + f"\n# {i}"})
+            ctx = make_context(call, settings=SETTINGS)
+            t0 = time.perf_counter_ns()
+            analyze_code(call, ctx)
+            times.append((time.perf_counter_ns() - t0) / 1e6)
+        print(f"  {label:<36} {max(times):>8.1f}")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,7 @@ def test_sniffed_code_keeps_only_blocking_findings() -> None:
 def test_limits_escalate() -> None:
     """Oversized sources, deep nesting, decode layers and evaluation steps escalate as code.limit."""
     assert "code.limit" in {f.rule_id for f in _run("x = 1\n" * 20000)}
+    assert "code.limit" in {f.rule_id for f in _run("x = [" + "1, " * 5000 + "]")}  # dense: parse cost bound
     nested = "x = " + "(" * 400 + "1" + ")" * 400
     assert _effect(_run(nested)) == "escalate"
     layers = "print(1)"

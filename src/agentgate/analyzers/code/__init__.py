@@ -43,7 +43,7 @@ code.firewall           block       the code imports ``agentgate`` (it must not 
                                     the firewall that is judging it)
 code.unparsable         escalate    the source parses as neither Python nor JavaScript (or a
                                     notebook cell is in a language not read)
-code.limit              escalate    too long (64 KiB), too many evaluation steps, nesting or
+code.limit              escalate    too long (16 KiB) or dense, too many evaluation steps, nesting or
                                     decoding layers, or the analysis' time budget exhausted
 ======================  ==========  ===========================================================
 

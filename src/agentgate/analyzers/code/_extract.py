@@ -20,6 +20,7 @@ from ._python import Shared, analyze_python
 __all__ = ["Extraction", "extract"]
 
 LIMITS = Limits()
+_DELIMITERS = ",;\n(=.+["
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,9 @@ def _run(source: str, language: str | None) -> Extraction:
     sh = Shared(LIMITS)
     if len(source) > LIMITS.max_source:
         msg = f"source longer than {LIMITS.max_source // 1024} KiB; not analyzed"
+        return Extraction(language or "?", (_finding("code.limit", msg, source[:80]),))
+    if sum(source.count(ch) for ch in _DELIMITERS) > LIMITS.max_delimiters:
+        msg = f"source denser than {LIMITS.max_delimiters} statements, arguments and elements; not analyzed"
         return Extraction(language or "?", (_finding("code.limit", msg, source[:80]),))
     try:
         if language == "shell":

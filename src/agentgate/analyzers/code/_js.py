@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -550,7 +551,19 @@ def analyze_js(source: str, sh: Shared) -> bool:
             )
         )
         return True
-    tree = parser.parse(source.encode("utf-8", "surrogatepass"))
+    data = source.encode("utf-8", "surrogatepass")
+    if len(data) <= 2048:
+        tree = parser.parse(data)
+    else:
+        # a long source is parsed in chunks so the time budget can cancel the parse
+        deadline = sh.deadline
+        try:
+            tree = parser.parse(
+                lambda off, _pt: data[off : off + 65536],
+                progress_callback=lambda *_: time.perf_counter() > deadline,
+            )
+        except ValueError:
+            raise LimitError(f"parsing took longer than the analysis' {sh.limits.budget_s * 1000:.0f} ms budget") from None
     root = tree.root_node
     if root.has_error:
         return False

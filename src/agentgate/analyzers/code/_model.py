@@ -112,12 +112,15 @@ class Hit:
 class Limits:
     """Bounds on one analysis; crossing any of them escalates (``code.limit``)."""
 
-    max_source: int = 64 * 1024
+    max_source: int = 16 * 1024  # parsing is not interruptible: this bounds its cost (~15 ms on a quiet core)
+    # Parsing costs per token, and dense code has ~8 tokens per 16 bytes: the delimiters
+    # counted here bound it (ordinary code has 1000-3000 in 16 KiB).
+    max_delimiters: int = 4000
     max_depth: int = 4  # nested exec/eval/decoded programs
     max_steps: int = 60_000  # evaluation steps, including unrolled loops and comprehensions
     max_string: int = 64 * 1024
     max_decodes: int = 32
-    budget_s: float = 0.025
+    budget_s: float = 0.020
 
 
 class LimitError(Exception):

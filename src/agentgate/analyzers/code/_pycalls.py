@@ -666,6 +666,8 @@ def _builtin_fold(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> 
         if f == "int" and a0 is not None and isinstance(a0.c, (str, int)) and a0.known:
             base = args[1].c if len(args) > 1 and type(args[1].c) is int else 10
             return V(int(a0.c, int(str(base))) if isinstance(a0.c, str) else a0.c, t=flow)
+        if f == "reversed" and a0 is not None and isinstance(a0.c, (str, bytes)) and a0.known:
+            return _strv(a0.c[::-1], a0)  # iterating it yields the same characters as reversed()
         if f in ("list", "tuple", "reversed", "sorted", "set") and a0 is not None:
             el = p.elements(a0)
             if el is not None:
@@ -677,7 +679,7 @@ def _builtin_fold(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> 
                 return V(items=tuple(_builtin_fold(p, args[0].ref or "", args[0], [e], {}) for e in el), t=flow)
         if f == "range" and all(type(a.c) is int for a in args) and 0 < len(args) <= 3:
             r = range(*(int(str(a.c)) for a in args))
-            if len(r) <= 4096:
+            if len(r) <= 1024:
                 return V(items=tuple(V(i) for i in r))
         if f in ("hex", "oct", "bin") and a0 is not None and type(a0.c) is int:
             return _strv({"hex": hex, "oct": oct, "bin": bin}[f](a0.c), a0)
@@ -757,6 +759,9 @@ def _method(p: _Py, m: str, recv: V, args: list[V], kw: dict[str, V]) -> V:
     texts = [a.c for a in args]
     try:
         if m == "join" and isinstance(c, (str, bytes)) and args:
+            a = args[0]
+            if isinstance(a.c, type(c)) and a.known and recv.known:
+                return _strv(c.join(a.c), recv, a, limits=lim)  # type: ignore[arg-type]  # joining a string's characters
             el = p.elements(args[0])
             if el is not None and recv.known:
                 parts = [e.c if isinstance(e.c, type(c)) else (HOLE if isinstance(c, str) else b"\x00") for e in el]

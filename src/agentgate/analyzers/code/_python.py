@@ -55,9 +55,9 @@ class Shared:
         self.flags: set[str] = set()
 
     def tick(self, n: int = 1) -> None:
-        """Count *n* evaluation steps; every 256 steps, check the step bound and the time budget."""
+        """Count *n* evaluation steps; every 64 steps, check the step bound and the time budget."""
         self.steps += n
-        if self.steps & 255 and n:
+        if self.steps & 63 and n:
             return
         if self.steps > self.limits.max_steps:
             raise LimitError(f"more than {self.limits.max_steps} evaluation steps")
@@ -291,7 +291,7 @@ class _Py:
     def expr(self, n: ast.expr) -> V:
         sh = self.sh
         sh.steps += 1
-        if not sh.steps & 255:
+        if not sh.steps & 63:
             sh.tick(0)
         m = _EXPR.get(type(n))
         if m is not None:
@@ -534,7 +534,7 @@ class _Py:
             g = n.generators[0]
             it = self.expr(g.iter)
             elems = self.elements(it)
-            if elems is not None and len(elems) <= 4096:
+            if elems is not None and len(elems) <= _MAX_ITEMS:
                 saved = dict(self.env)
                 out: list[V] = []
                 folded = True
@@ -589,12 +589,11 @@ class _Py:
         if v.items is not None:
             return list(v.items)
         c = v.c
-        if isinstance(c, str) and HOLE not in c and len(c) <= 4096:
+        # one V per element: bounded, so a long literal costs one step, not thousands
+        if isinstance(c, str) and HOLE not in c and len(c) <= _MAX_ITEMS:
             return [V(ch) for ch in c]
-        if isinstance(c, (bytes, bytearray)) and len(c) <= 4096:
+        if isinstance(c, (bytes, bytearray)) and len(c) <= _MAX_ITEMS:
             return [V(b) for b in c]
-        if isinstance(c, range) and len(c) <= 4096:
-            return [V(i) for i in c]
         return None
 
     def _env_var(self, name: str) -> V:
@@ -675,6 +674,8 @@ def _call() -> Callable[[_Py, V, list[V], dict[str, V]], V]:
 
 
 _CALL: Callable[[_Py, V, list[V], dict[str, V]], V] | None = None
+
+_MAX_ITEMS = 1024
 
 _PATH_KEEP = frozenset({"expanduser", "resolve", "absolute", "parent", "joinpath", "with_name", "with_suffix"})
 
