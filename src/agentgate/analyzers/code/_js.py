@@ -563,7 +563,9 @@ def analyze_js(source: str, sh: Shared) -> bool:
                 progress_callback=lambda *_: time.perf_counter() > deadline,
             )
         except ValueError:
-            raise LimitError(f"parsing took longer than the analysis' {sh.limits.budget_s * 1000:.0f} ms budget") from None
+            raise LimitError(
+                f"parsing took longer than the analysis' {sh.limits.budget_s * 1000:.0f} ms budget"
+            ) from None
     root = tree.root_node
     if root.has_error:
         return False
