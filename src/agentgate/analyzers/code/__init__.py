@@ -33,7 +33,11 @@ code.dynamic            block /     embedded pickles that import callables, ``ma
                         escalate    embedded bytes, hand-built code objects (block); ``exec``/
                                     ``eval``/``Function``/``vm`` of values not known statically,
                                     imports and ``getattr`` by run-time names (escalate)
-code.process            escalate    a process whose command is computed at run time; signals
+code.process            block /     ``LD_PRELOAD``/``PYTHONPATH``/``NODE_OPTIONS``/``PATH``... set for
+                        escalate    later processes (block); a process whose command is computed at
+                                    run time, signals (escalate)
+code.file_search        escalate    walking or globbing the whole filesystem or home directory
+code.credential_store   escalate    the OS credential store (``keyring``, ``win32cred``)
 code.env_dump           escalate    the whole environment or a secret printed, displayed or
                                     written to a file (it lands in the model's transcript)
 code.introspection      block /     ``__subclasses__``/``__globals__``/frame globals (sandbox

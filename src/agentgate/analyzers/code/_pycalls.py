@@ -476,6 +476,12 @@ def _path(p: _Py, v: V, op: str, *, exact: bool) -> frozenset[str]:
     else:
         path = s.replace(HOLE, "x")
     p.hit("path", path, op=op, exact=exact)
+    if any(ch in path for ch in "*?["):
+        # a glob reads its directory: ~/.ssh/* is the SSH directory
+        head = path[: min(i for i in (path.find("*"), path.find("?"), path.find("[")) if i >= 0)]
+        head = head.rpartition("/")[0]
+        if head.strip("/"):
+            p.hit("path", head, op=op, exact=exact)
     if op == "read" and _lexically_sensitive(path):
         return frozenset({"secret", "file"})
     return frozenset({"file"})
@@ -500,6 +506,16 @@ def _lexically_sensitive(path: str) -> bool:
 
 def _file_call(p: _Py, name: str, args: list[V], kw: dict[str, V]) -> V:
     t: frozenset[str] = EMPTY
+    if name in _WALKERS and args and _s(args[0]) is not None:
+        where = (_s(args[0]) or "").strip()
+        if where in ("/", "~", "~/", "C:\\", "C:/") or (name.startswith("glob.") and where.startswith(("/**", "~/**"))):
+            p.find(
+                "code.file_search",
+                _ESC,
+                Severity.HIGH,
+                f"{name} walks the whole filesystem or home directory: how credentials and keys are hunted",
+                where,
+            )
     for idx, kname, op in tables.FILE_FUNCS[name]:
         v = _arg(args, kw, idx, kname)
         if v is None:
@@ -510,10 +526,69 @@ def _file_call(p: _Py, name: str, args: list[V], kw: dict[str, V]) -> V:
             fl = _arg(args, kw, 1, "flags")
             op = "read" if fl is not None and fl.c == 0 else "write"
         t = t | _path(p, v, op, exact=True)
-    return V(ref=name + "()", t=t)
+    # only what opens a file yields its contents (shutil.copy returns a path, not the data)
+    return V(ref=name + "()", t=t if name in _OPENERS else EMPTY)
+
+
+_OPENERS = frozenset({"builtins.open", "os.open", "sqlite3.connect", "shelve.open", "tarfile.open", "zipfile.ZipFile"})
 
 
 # ----------------------------------------------------------------------------- handlers
+
+
+_WALKERS = frozenset({"os.walk", "os.scandir", "os.listdir", "glob.glob", "glob.iglob"})
+# Variables that make every process started later load or run something else.
+_LOADER_VARS = frozenset(
+    {
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "DYLD_INSERT_LIBRARIES",
+        "DYLD_LIBRARY_PATH",
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "BASH_ENV",
+        "ENV",
+        "PROMPT_COMMAND",
+        "PERL5OPT",
+        "NODE_OPTIONS",
+        "RUBYOPT",
+        "GIT_SSH_COMMAND",
+        "GIT_EXEC_PATH",
+        "PATH",
+    }
+)
+
+
+def env_assigned(p: _Py, key: str) -> None:
+    """``os.environ[KEY] = ...`` / ``os.putenv``: a loader variable redirects every later process."""
+    if key.upper() in _LOADER_VARS:
+        p.find(
+            "code.process",
+            _BLOCK,
+            Severity.HIGH,
+            f"sets {key}, which makes every process started afterwards load or run other code",
+            key,
+        )
+
+
+def _putenv(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
+    key = _s(args[0]) if args else None
+    if key is not None:
+        env_assigned(p, key)
+    return UNKNOWN
+
+
+def _keyring(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
+    p.find(
+        "code.credential_store",
+        _ESC,
+        Severity.HIGH,
+        f"{name} reads the operating system's credential store",
+        name,
+    )
+    return V(t=frozenset({"secret"}))
 
 
 def _getattr(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
@@ -707,6 +782,10 @@ _HANDLERS = {
     "os.environ.values": _env_all,
     "os.environ.keys": _env_all,
     "os.environ.__str__": _env_all,
+    "os.putenv": _putenv,
+    "keyring.get_password": _keyring,
+    "keyring.get_credential": _keyring,
+    "win32cred.CredRead": _keyring,
     "os.dup2": _dup2,
     "os.dup": _dup2,
     "os.kill": _kill,

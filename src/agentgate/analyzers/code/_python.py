@@ -186,6 +186,12 @@ class _Py:
     def s_Assign(self, n: ast.Assign) -> None:
         v = self.expr(n.value)
         for t in n.targets:
+            if isinstance(t, ast.Subscript) and self.expr(t.value).ref == "os.environ":
+                key = _s(self.expr(t.slice))
+                if key is not None:
+                    from ._pycalls import env_assigned
+
+                    env_assigned(self, key)
             self.bind(t, v)
 
     def s_AnnAssign(self, n: ast.AnnAssign) -> None:
