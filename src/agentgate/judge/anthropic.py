@@ -16,7 +16,7 @@ from typing import Any
 
 from agentgate._errors import MissingDependencyError
 
-from .base import ANSWER_JSON_SCHEMA, JudgeFailure, LLMJudge, _AttemptError
+from .base import ANSWER_JSON_SCHEMA, JudgeFailure, LLMJudge, _AttemptError, async_http_client, http_client
 from .openai import classify_sdk_error, malformed_body
 from .prompt import JudgePrompt
 
@@ -57,10 +57,10 @@ class AnthropicJudge(LLMJudge):
         }
 
     def _new_sync_client(self) -> Any:
-        return _sdk().Anthropic(**self._client_kwargs())
+        return _sdk().Anthropic(**self._client_kwargs(), http_client=http_client(_sdk(), self.timeout))
 
     def _new_async_client(self) -> Any:
-        return _sdk().AsyncAnthropic(**self._client_kwargs())
+        return _sdk().AsyncAnthropic(**self._client_kwargs(), http_client=async_http_client(_sdk(), self.timeout))
 
     def _request(self, prompt: JudgePrompt, timeout: float) -> dict[str, Any]:
         kw: dict[str, Any] = {

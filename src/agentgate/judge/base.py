@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import random
+import sys
 import threading
 import time
 import weakref
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -311,7 +314,14 @@ class LLMJudge:
     policy around it, identical for sync and async:
 
     * a total deadline of `timeout` seconds for the whole review, including
-      waiting for a concurrency slot, every attempt and every backoff;
+      waiting for a concurrency slot, every attempt and every backoff. The SDKs'
+      timeouts are per phase (a server trickling one byte at a time never trips a
+      read timeout), so the deadline is enforced around them: the async path awaits
+      the attempt with ``asyncio.wait_for``; the sync path runs the attempt on a
+      daemon thread and stops waiting at the deadline. An answer that arrives after
+      the deadline is a failure, never obeyed;
+    * response bodies capped at `max_response_bytes`, and a body read is abandoned
+      at the deadline (`http_client` / `async_http_client` install the checks);
     * up to `max_retries` extra attempts for retryable failures (429, 5xx,
       connection errors), with exponential backoff and jitter, honouring
       ``Retry-After`` only when it fits in the remaining budget;
@@ -336,6 +346,7 @@ class LLMJudge:
     backoff: float = 0.1
     thresholds: JudgeThresholds | None = None
     default_headers: dict[str, str] = field(default_factory=dict)
+    max_response_bytes: int = 1_000_000
     _sync_slots: threading.BoundedSemaphore = field(init=False, repr=False)
     _async_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         init=False, repr=False
@@ -354,6 +365,8 @@ class LLMJudge:
             problems.append(f"judge max_retries must be >= 0, not {self.max_retries!r}")
         if self.max_concurrency < 1:
             problems.append(f"judge max_concurrency must be >= 1, not {self.max_concurrency!r}")
+        if self.max_response_bytes < 1024:
+            problems.append(f"judge max_response_bytes must be >= 1024, not {self.max_response_bytes!r}")
         if problems:
             raise ConfigError("; ".join(problems))
         self._sync_slots = threading.BoundedSemaphore(self.max_concurrency)
@@ -428,6 +441,9 @@ class LLMJudge:
 
     def judge(self, req: EscalationRequest) -> JudgeResult:
         """Review one escalated call with the sync SDK client (never ``asyncio.run``)."""
+        # The client (TLS context, pools) is built once, before the clock starts: the
+        # deadline bounds the review, not our own one-time setup.
+        self._client()
         start = time.monotonic()
         deadline = start + self.timeout
         prompt = self._prompt(req)
@@ -436,12 +452,9 @@ class LLMJudge:
         try:
             attempts = 0
             while True:
-                remaining = deadline - time.monotonic()
                 attempts += 1
                 try:
-                    # An empty contextvars context: the reviewer is not a participant, so
-                    # SDK hooks that read the agent's context (the integrations) see none.
-                    text = contextvars.Context().run(self._attempt_sync, prompt, remaining)
+                    text = self._attempt_before(prompt, deadline)
                     break
                 except _AttemptError as exc:
                     wait = self._next_wait(exc.failure, attempts, deadline)
@@ -452,6 +465,7 @@ class LLMJudge:
 
     async def ajudge(self, req: EscalationRequest) -> JudgeResult:
         """Review one escalated call with the async SDK client."""
+        self._aclient()  # built before the clock starts, as in `judge`
         start = time.monotonic()
         deadline = start + self.timeout
         prompt = self._prompt(req)
@@ -468,9 +482,11 @@ class LLMJudge:
                 try:
                     # The SDK timeout bounds each phase of the request; wait_for bounds the total.
                     attempt = asyncio.get_running_loop().create_task(
-                        self._attempt_async(prompt, remaining), context=contextvars.Context()
+                        self._bounded_async(prompt, remaining, deadline), context=contextvars.Context()
                     )
                     text = await asyncio.wait_for(attempt, timeout=remaining)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError
                     break
                 except TimeoutError:
                     raise JudgeError(f"judge {self.model}: timeout after {self.timeout:.2f}s") from None
@@ -480,6 +496,49 @@ class LLMJudge:
         finally:
             slots.release()
         return self._result(text, start, attempts, prompt)
+
+    def _attempt_before(self, prompt: JudgePrompt, deadline: float) -> str:
+        """One sync attempt that returns by *deadline* or raises `JudgeError` (timeout).
+
+        The attempt runs on a daemon thread in an empty contextvars context (the
+        reviewer is not a participant: SDK hooks that read the agent's context see
+        none). Waiting stops at the deadline whatever the server does; the abandoned
+        request ends at its next body chunk (`_Bounded`) and never delays exit.
+        """
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise JudgeError(f"judge {self.model}: timeout after {self.timeout:.2f}s")
+        box: list[Any] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                box.append(("ok", self._attempt_sync(prompt, remaining)))
+            except BaseException as exc:  # handed to the waiting caller
+                box.append(("err", exc))
+            finally:
+                done.set()
+
+        # The limits are set and the attempt runs in one fresh context, on a daemon thread.
+        worker = threading.Thread(
+            target=contextvars.Context().run,
+            args=(_with_limits, (deadline, self.max_response_bytes), run),
+            name="agentgate-judge",
+            daemon=True,
+        )
+        worker.start()
+        if not done.wait(remaining) or time.monotonic() > deadline:
+            raise JudgeError(f"judge {self.model}: timeout after {self.timeout:.2f}s (no complete answer in time)")
+        kind, value = box[0]
+        if kind == "ok":
+            return str(value)
+        if isinstance(value, (_AttemptError, JudgeError)):
+            raise value
+        raise _AttemptError(JudgeFailure(f"{type(value).__name__}: {str(value)[:200]}")) from value
+
+    async def _bounded_async(self, prompt: JudgePrompt, remaining: float, deadline: float) -> str:
+        _limits.set((deadline, self.max_response_bytes))
+        return await self._attempt_async(prompt, remaining)
 
     def _loop_slots(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -512,3 +571,100 @@ class LLMJudge:
             attempts=attempts,
             injection_markers=prompt.injection_markers,
         )
+
+
+# ----------------------------------------------------------------------- body limits
+
+# (deadline, max bytes) of the judge request running in this context; set by LLMJudge
+# around each attempt, read by the HTTP clients' response hooks.
+_limits: contextvars.ContextVar[tuple[float, int] | None] = contextvars.ContextVar(
+    "agentgate_judge_limits", default=None
+)
+
+
+def _with_limits(limits: tuple[float, int], fn: Any) -> None:
+    _limits.set(limits)
+    fn()
+
+
+def httpx_of(sdk: Any) -> Any:
+    """The httpx module an SDK is built on (``httpx``, or ``httpx2`` in newer SDKs)."""
+    base = next(c for c in sdk.DefaultHttpxClient.__mro__[1:] if c.__name__ == "Client")
+    return sys.modules[base.__module__.split(".")[0]]
+
+
+class _Limit:
+    """Counts a response body's bytes against the size cap and the review deadline."""
+
+    def __init__(self, hx: Any, limits: tuple[float, int]) -> None:
+        self.hx = hx
+        self.deadline, self.cap = limits
+        self.seen = 0
+
+    def check(self, chunk: bytes) -> None:
+        self.seen += len(chunk)
+        if self.seen > self.cap:
+            raise self.hx.DecodingError(f"judge response larger than {self.cap} bytes")
+        if time.monotonic() > self.deadline:
+            raise self.hx.ReadTimeout("judge response not complete by the review deadline")
+
+
+@functools.cache
+def _bounded_streams(hx: Any) -> tuple[type[Any], type[Any]]:
+    """Stream wrappers for one httpx module, built on first use (``import agentgate`` stays light)."""
+
+    class BoundedStream(hx.SyncByteStream):  # type: ignore[misc]
+        def __init__(self, stream: Any, limits: tuple[float, int]) -> None:
+            self._stream, self._limit = stream, _Limit(hx, limits)
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self._stream:
+                self._limit.check(chunk)
+                yield chunk
+
+        def close(self) -> None:
+            self._stream.close()
+
+    class AsyncBoundedStream(hx.AsyncByteStream):  # type: ignore[misc]
+        def __init__(self, stream: Any, limits: tuple[float, int]) -> None:
+            self._stream, self._limit = stream, _Limit(hx, limits)
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self._stream:
+                self._limit.check(chunk)
+                yield chunk
+
+        async def aclose(self) -> None:
+            await self._stream.aclose()
+
+    return BoundedStream, AsyncBoundedStream
+
+
+def _bound(hx: Any, response: Any, index: int) -> None:
+    limits = _limits.get()
+    if limits is None:
+        return
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits[1]:
+        raise hx.DecodingError(f"judge response declares {declared} bytes, more than {limits[1]}")
+    response.stream = _bounded_streams(hx)[index](response.stream, limits)
+
+
+def http_client(sdk: Any, timeout: float) -> Any:
+    """The SDK's default HTTP client with bodies capped and cut at the review deadline."""
+    hx = httpx_of(sdk)
+
+    def hook(response: Any) -> None:
+        _bound(hx, response, 0)
+
+    return sdk.DefaultHttpxClient(timeout=timeout, event_hooks={"response": [hook]})
+
+
+def async_http_client(sdk: Any, timeout: float) -> Any:
+    """The async twin of `http_client`."""
+    hx = httpx_of(sdk)
+
+    async def hook(response: Any) -> None:
+        _bound(hx, response, 1)
+
+    return sdk.DefaultAsyncHttpxClient(timeout=timeout, event_hooks={"response": [hook]})

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from agentgate._errors import MissingDependencyError
 
-from .base import ANSWER_JSON_SCHEMA, JudgeFailure, LLMJudge, _AttemptError
+from .base import ANSWER_JSON_SCHEMA, JudgeFailure, LLMJudge, _AttemptError, async_http_client, http_client, httpx_of
 from .prompt import JudgePrompt
 
 __all__ = ["OpenAIJudge", "is_reasoning_model"]
@@ -71,6 +71,8 @@ def classify_sdk_error(exc: Exception, sdk: Any, timeout: float) -> JudgeFailure
         retryable = code in (408, 409, 429) or code >= 500
         return JudgeFailure(f"HTTP {code} from the judge endpoint", retryable, _retry_after(exc.response.headers))
     if isinstance(exc, sdk.APIConnectionError):
+        if isinstance(exc.__cause__, httpx_of(sdk).DecodingError):  # our body cap (or a corrupt body): no retry
+            return JudgeFailure(f"unreadable response from the judge endpoint: {exc.__cause__}")
         return JudgeFailure(f"connection error: {exc}", retryable=True)
     if isinstance(exc, sdk.APIResponseValidationError):
         return JudgeFailure(f"malformed response from the judge endpoint: {exc}")
@@ -117,10 +119,10 @@ class OpenAIJudge(LLMJudge):
         }
 
     def _new_sync_client(self) -> Any:
-        return _sdk().OpenAI(**self._client_kwargs())
+        return _sdk().OpenAI(**self._client_kwargs(), http_client=http_client(_sdk(), self.timeout))
 
     def _new_async_client(self) -> Any:
-        return _sdk().AsyncOpenAI(**self._client_kwargs())
+        return _sdk().AsyncOpenAI(**self._client_kwargs(), http_client=async_http_client(_sdk(), self.timeout))
 
     def _request(self, prompt: JudgePrompt, timeout: float) -> dict[str, Any]:
         kw: dict[str, Any] = {
