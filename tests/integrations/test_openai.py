@@ -188,7 +188,7 @@ def test_chat_audit_holds_allowed_and_blocked(
 def test_chat_blocked_call_hidden_among_allowed_ones_blocks_the_whole_completion(
     oai_patched: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
 ) -> None:
-    """Parallel calls: one destructive call among reads stops the completion, so none of them runs."""
+    """Parallel calls: one destructive call among reads stops the completion; the trail says the reads never ran."""
     oai_llm_server.load(
         Turn(tool_calls=(("read_file", {"path": "a"}), ("delete_file", {"path": "b"}), ("read_file", {"path": "c"})))
     )
@@ -196,7 +196,13 @@ def test_chat_blocked_call_hidden_among_allowed_ones_blocks_the_whole_completion
     with read_only(), pytest.raises(FirewallBlockedError):
         chat_loop(oai_client, tools)
     assert tools.log == []
-    assert oai_patched.decisions() == [("read_file", "allow"), ("delete_file", "block"), ("read_file", "allow")]
+    records = oai_patched.records()
+    assert [(r.tool_name, r.verdict, r.policy_name) for r in records[3:]] == [
+        ("read_file", "block", "batch.withdrawn"),
+        ("read_file", "block", "batch.withdrawn"),
+    ]
+    assert oai_patched.decisions()[:3] == [("read_file", "allow"), ("delete_file", "block"), ("read_file", "allow")]
+    assert "delete_file" in (records[3].reasoning or "") and records[3].decision_id != records[0].decision_id
 
 
 def test_chat_benign_look_alike_is_allowed(
@@ -514,7 +520,7 @@ def test_responses_client_executed_builtin_items_are_decided() -> None:
 def test_return_error_rewrites_the_completion_for_the_model(
     oai_audit: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
 ) -> None:
-    """on_block=return_error: the blocked call is removed and the message says why; the loop ends cleanly."""
+    """on_block=return_error: the allowed sibling runs, the blocked call comes back to the model as a refusing tool result."""
     oai_integration.install(on_block="return_error")
     try:
         oai_llm_server.load(
@@ -531,11 +537,65 @@ def test_return_error_rewrites_the_completion_for_the_model(
         oai_integration.install()  # back to the default for later tests
         oai_integration.uninstall()
     assert tools.log == [("read_file", "/srv/y")]
-    assert answer == "ok"
-    sent = oai_llm_server.script.requests[1]["messages"][2]
-    assert [tc["function"]["name"] for tc in sent["tool_calls"]] == ["read_file"]
-    assert "delete_file was blocked" in sent["content"]
-    assert sent["content"].startswith("Cleaning up.")
+    assert answer == "ok"  # the loop went on to the model's next turn
+    assert oai_audit.decisions() == [("delete_file", "block"), ("read_file", "allow")]  # what ran, and what did not
+    sent = oai_llm_server.script.requests[1]["messages"]
+    assistant = sent[2]
+    assert assistant["content"] == "Cleaning up."
+    assert sorted(tc["function"]["name"] for tc in assistant["tool_calls"]) == ["delete_file", "read_file"]
+    by_id = {tc["id"]: tc["function"]["name"] for tc in assistant["tool_calls"]}
+    results = {by_id[m["tool_call_id"]]: m["content"] for m in sent[3:] if m["role"] == "tool"}
+    assert results["read_file"] == "contents of /srv/y"
+    assert results["delete_file"].startswith("[AgentGate] This tool call was blocked by policy (")
+    assert "scope.operation" in results["delete_file"] and results["delete_file"].endswith("It did not run.")
+    assert len([m for m in sent if m["role"] == "tool"]) == 2  # every call answered exactly once
+
+
+async def test_return_error_async_keeps_allowed_siblings(
+    oai_audit: AuditTap, oai_aclient: openai.AsyncOpenAI, oai_llm_server: LLMServer
+) -> None:
+    """The async client: same split, the refusal arrives as the blocked call's tool result."""
+    oai_integration.install(on_block="return_error")
+    try:
+        oai_llm_server.load(
+            Turn(tool_calls=(("read_file", {"path": "/srv/a"}), ("delete_file", {"path": "/srv/b"}))), Turn(text="ok")
+        )
+        tools = Tools()
+        async with agentgate.scope(allowed_operations=["read"]):
+            answer = await achat_loop(oai_aclient, tools)
+    finally:
+        oai_integration.uninstall()
+        oai_integration.install()
+        oai_integration.uninstall()
+    assert tools.log == [("read_file", "/srv/a")] and answer == "ok"
+    sent = oai_llm_server.script.requests[1]["messages"]
+    assert [m.get("tool_call_id") is not None for m in sent if m["role"] == "tool"] == [True, True]
+    assert any("blocked by policy" in m["content"] for m in sent if m["role"] == "tool")
+
+
+def test_return_error_responses_api_answers_the_blocked_call(
+    oai_audit: AuditTap, oai_client: openai.OpenAI, oai_llm_server: LLMServer
+) -> None:
+    """Responses API: the allowed call runs; the next input carries the blocked call and its refusal output."""
+    oai_integration.install(on_block="return_error")
+    try:
+        oai_llm_server.load(
+            Turn(tool_calls=(("read_file", {"path": "/srv/r"}), ("delete_file", {"path": "/srv/d"}))), Turn(text="ok")
+        )
+        tools = Tools()
+        with read_only():
+            answer = responses_loop(oai_client, tools)
+    finally:
+        oai_integration.uninstall()
+        oai_integration.install()
+        oai_integration.uninstall()
+    assert tools.log == [("read_file", "/srv/r")] and answer == "ok"
+    assert oai_audit.decisions() == [("read_file", "allow"), ("delete_file", "block")]
+    sent = oai_llm_server.script.requests[1]["input"]
+    calls = {i["call_id"]: i["name"] for i in sent if i.get("type") == "function_call"}
+    outputs = {calls[i["call_id"]]: i["output"] for i in sent if i.get("type") == "function_call_output"}
+    assert sorted(outputs) == ["delete_file", "read_file"]
+    assert "blocked by policy" in outputs["delete_file"]
 
 
 def test_return_error_with_only_blocked_calls_turns_into_a_text_answer(

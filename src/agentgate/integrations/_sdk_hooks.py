@@ -19,6 +19,7 @@ Three things happen around each proposal:
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from agentgate._context import get_context
+from agentgate._decision import Verdict
 from agentgate._errors import FirewallBlockedError
 
 from ._common import aguard_call, guard_call
@@ -34,6 +36,7 @@ __all__ = [
     "ON_BLOCK_CHOICES",
     "Blocked",
     "ClassPatcher",
+    "Decided",
     "Proposed",
     "adecide_all",
     "block_note",
@@ -41,6 +44,7 @@ __all__ = [
     "decide_all",
     "managed_elsewhere",
     "record_results",
+    "refuse",
     "stash_trusted",
     "wrap_astream",
     "wrap_stream",
@@ -203,30 +207,90 @@ def stash_trusted(task_texts: Sequence[str], other_texts: Sequence[str] = ()) ->
         del trusted[: len(trusted) - _MAX_TRUSTED]
 
 
-def decide_all(calls: Iterable[Proposed], framework: str) -> list[Blocked]:
+class Decided(list[Blocked]):
+    """The blocked calls of a batch, in order (a list), plus the allowed ones with their verdicts."""
+
+    allowed: list[tuple[Proposed, Verdict]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allowed = []
+
+
+def decide_all(calls: Iterable[Proposed], framework: str) -> Decided:
     """Decide every proposed call (all are audited); return the blocked ones in order."""
-    blocked: list[Blocked] = []
+    out = Decided()
     for call in calls:
         try:
             verdict = guard_call(call.name, call.arguments, framework=framework, call_id=call.call_id)
         except FirewallBlockedError as exc:
-            blocked.append(Blocked(call, exc))
+            out.append(Blocked(call, exc))
             continue
+        out.allowed.append((call, verdict))
         _remember(call.call_id, verdict.decision_id)
-    return blocked
+    return out
 
 
-async def adecide_all(calls: Iterable[Proposed], framework: str) -> list[Blocked]:
+async def adecide_all(calls: Iterable[Proposed], framework: str) -> Decided:
     """Async twin of `decide_all`."""
-    blocked: list[Blocked] = []
+    out = Decided()
     for call in calls:
         try:
             verdict = await aguard_call(call.name, call.arguments, framework=framework, call_id=call.call_id)
         except FirewallBlockedError as exc:
-            blocked.append(Blocked(call, exc))
+            out.append(Blocked(call, exc))
             continue
+        out.allowed.append((call, verdict))
         _remember(call.call_id, verdict.decision_id)
-    return blocked
+    return out
+
+
+def refuse(decided: Decided, framework: str) -> None:
+    """Raise the first block of a batch whose allowed siblings will therefore never be handed over.
+
+    Each allowed sibling was audited ALLOW a moment ago; since it will not run, a
+    ``batch.withdrawn`` BLOCK record follows it in the trail (same call id, the
+    reason names the sibling that was blocked) and its history entry becomes
+    ``block``, so the trail and the history say what actually ran.
+    """
+    if not decided:
+        return
+    first = decided[0]
+    if decided.allowed:
+        _withdraw(decided.allowed, first, framework)
+    raise first.error
+
+
+def _withdraw(allowed: Sequence[tuple[Proposed, Verdict]], cause: Blocked, framework: str) -> None:
+    from agentgate._decision import Severity, VerdictType
+    from agentgate._firewall import _decision_id, get_firewall
+
+    from ._common import _call
+
+    fw = get_firewall()
+    agent = get_context()
+    ids = {v.decision_id for _, v in allowed}
+    for rec in agent.action_history:
+        if rec.decision_id in ids:
+            rec.verdict = "block"
+    if fw.auditor is None:
+        return
+    for call, verdict in allowed:
+        withdrawn = Verdict(
+            VerdictType.BLOCK,
+            verdict.tier_used,
+            "batch.withdrawn",
+            Severity.LOW,
+            f"allowed (decision {verdict.decision_id}) but never handed to the agent: {cause.call.name} "
+            "in the same completion was blocked and the whole completion was refused",
+            decision_id=_decision_id(),
+            policy_revision=verdict.policy_revision,
+            mode=verdict.mode,
+        )
+        try:
+            fw.auditor.record(_call(call.name, call.arguments, framework, call.call_id), withdrawn, agent)
+        except Exception:  # the audit must never crash the host; the writer counts its own failures
+            logging.getLogger("agentgate").exception("agentgate audit enqueue failed")
 
 
 def block_note(blocked: Sequence[Blocked]) -> str:
@@ -256,10 +320,9 @@ class StreamAccumulator(Protocol):
         ...
 
 
-def _raise_first(blocked: list[Blocked]) -> None:
+def _raise_first(decided: Decided, framework: str) -> None:
     # Part of the call was already streamed out; a stream cannot be rewritten, so always raise.
-    if blocked:
-        raise blocked[0].error
+    refuse(decided, framework)
 
 
 def wrap_stream(
@@ -282,11 +345,11 @@ def wrap_stream(
             for item in inner:
                 ready = acc.feed(item)
                 if ready:
-                    _raise_first(decide_all(ready, framework))
+                    _raise_first(decide_all(ready, framework), framework)
                 yield item
             ready = acc.end()
             if ready:
-                _raise_first(decide_all(ready, framework))
+                _raise_first(decide_all(ready, framework), framework)
         finally:
             inner.close()  # type: ignore[attr-defined]
 
@@ -314,11 +377,11 @@ def wrap_astream(
             async for item in inner:
                 ready = acc.feed(item)
                 if ready:
-                    _raise_first(await adecide_all(ready, framework))
+                    _raise_first(await adecide_all(ready, framework), framework)
                 yield item
             ready = acc.end()
             if ready:
-                _raise_first(await adecide_all(ready, framework))
+                _raise_first(await adecide_all(ready, framework), framework)
         finally:
             await inner.aclose()  # type: ignore[attr-defined]
 

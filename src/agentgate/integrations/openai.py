@@ -34,12 +34,15 @@ from __future__ import annotations
 import functools
 import importlib.util
 import shlex
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
+
+from agentgate._context import current_context, get_context
 
 from ._sdk_hooks import (
     Blocked,
     ClassPatcher,
+    Decided,
     Proposed,
     adecide_all,
     block_note,
@@ -47,6 +50,7 @@ from ._sdk_hooks import (
     decide_all,
     managed_elsewhere,
     record_results,
+    refuse,
     stash_trusted,
     wrap_astream,
     wrap_stream,
@@ -94,13 +98,14 @@ def install(on_block: str = "raise") -> bool:
         return True
     if not available():
         return False
-    from openai import _legacy_response, _response, _streaming
+    from openai import _base_client, _legacy_response, _response, _streaming
 
     _patcher.patch(_response.APIResponse, "parse", _wrap_parse)
     _patcher.patch(_response.AsyncAPIResponse, "parse", _wrap_aparse)
     _patcher.patch(_legacy_response.LegacyAPIResponse, "parse", _wrap_parse)
     _patcher.patch(_streaming.Stream, "__stream__", _wrap_stream)
     _patcher.patch(_streaming.AsyncStream, "__stream__", _wrap_astream)
+    _patcher.patch(_base_client.BaseClient, "_build_request", _wrap_build_request)
     return True
 
 
@@ -274,50 +279,218 @@ def _run_calls(run: Any) -> list[Proposed]:
     return calls
 
 
-def _rewrite(kind: str, obj: Any, blocked: list[Blocked]) -> None:
-    """Remove the blocked calls from a completion and tell the model why (``return_error``)."""
+def _rewrite(kind: str, obj: Any, blocked: Sequence[Blocked]) -> None:
+    """Remove the blocked calls from a completion (``return_error``); the model is told on the next request.
+
+    Allowed siblings stay and run. The refusal reaches the model as the blocked call's
+    tool result: `_inject_refusals` puts the call back into the assistant turn the loop
+    sends next and answers it with the refusal. Only when *every* call was blocked does
+    the completion also carry the refusal as text (there is nothing left to dispatch).
+    """
     ids = {b.call.call_id for b in blocked}
     note = block_note(blocked)
+    refusals = {str(b.call.call_id): _refusal(b) for b in blocked}
     if kind == "chat":
         for choice in obj.choices:
             msg = choice.message
             before = list(msg.tool_calls or ())
             kept = [tc for tc in before if tc.id not in ids]
-            removed = len(kept) != len(before)
+            gone = [tc for tc in before if tc.id in ids]
+            removed = bool(gone)
             if getattr(msg, "function_call", None) is not None and f"function_call:{choice.index}" in ids:
                 msg.function_call = None
                 removed = True
             if not removed:
                 continue
             msg.tool_calls = kept or None
-            msg.content = f"{msg.content}\n{note}" if msg.content else note
-            if not kept and choice.finish_reason in ("tool_calls", "function_call"):
-                choice.finish_reason = "stop"
+            if not kept:
+                msg.content = f"{msg.content}\n{note}" if msg.content else note
+                if choice.finish_reason in ("tool_calls", "function_call"):
+                    choice.finish_reason = "stop"
+            if gone:
+                _remember_refusal(
+                    {
+                        "kind": "chat",
+                        "anchors": [tc.id for tc in kept],
+                        "note": "" if kept else note,
+                        "calls": [tc.model_dump(mode="json", exclude_none=True) for tc in gone],
+                        "refusals": refusals,
+                    }
+                )
         return
     from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
-    def keep(item: Any) -> bool:
-        call = _item_call(item)
-        return call is None or call.call_id not in ids
-
-    obj.output = [item for item in obj.output if keep(item)]
-    obj.output.append(
-        ResponseOutputMessage(
-            id="msg_agentgate_blocked",
-            type="message",
-            role="assistant",
-            status="completed",
-            content=[ResponseOutputText(type="output_text", text=note, annotations=[])],
+    removed_items = [item for item in obj.output if (c := _item_call(item)) is not None and c.call_id in ids]
+    obj.output = [item for item in obj.output if not any(item is r for r in removed_items)]
+    kept_ids = [c.call_id for c in map(_item_call, obj.output) if c is not None]
+    if not kept_ids:
+        obj.output.append(
+            ResponseOutputMessage(
+                id="msg_agentgate_blocked",
+                type="message",
+                role="assistant",
+                status="completed",
+                content=[ResponseOutputText(type="output_text", text=note, annotations=[])],
+            )
         )
+    _remember_refusal(
+        {
+            "kind": "response",
+            "response_id": _get(obj, "id"),
+            "anchors": kept_ids,
+            "note": "" if kept_ids else note,
+            "calls": [_dump(item) for item in removed_items],
+            "refusals": refusals,
+        }
     )
 
 
-def _settle(kind: str, obj: Any, blocked: list[Blocked]) -> None:
-    if not blocked:
+# -- refusals as tool results --------------------------------------------------------
+
+_REFUSALS_KEY = "agentgate.openai_refusals"
+_MAX_REFUSALS = 64
+
+
+def _refusal(b: Blocked) -> str:
+    v = b.error.verdict
+    return (
+        f"[AgentGate] This tool call was blocked by policy ({v.policy_name or 'firewall'}): "
+        f"{v.reasoning or 'not allowed'}. It did not run."
+    )
+
+
+def _remember_refusal(entry: dict[str, Any]) -> None:
+    meta = get_context().metadata
+    found = meta.get(_REFUSALS_KEY)
+    if not isinstance(found, list):
+        found = meta[_REFUSALS_KEY] = []
+    found.append(entry)
+    del found[:-_MAX_REFUSALS]
+
+
+def _inject_refusals(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The request body with every blocked call answered by its refusal, or None when nothing applies.
+
+    Agent loops resend the conversation each turn; the assistant turn that proposed a
+    blocked call comes back without it (it was removed). That turn is recognised by an
+    allowed sibling's id (or, when all were blocked, by the refusal text) and gets the
+    call back, followed by a tool result carrying the refusal, so the model reads why as
+    the result of the call it made. With ``previous_response_id`` (the server keeps the
+    response, blocked calls included) the refusals are appended as call outputs. The
+    caller's own message list is never modified.
+    """
+    pending = get_context().metadata.get(_REFUSALS_KEY)
+    if not pending:
+        return None
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        chat = _inject_chat(messages, [e for e in pending if e["kind"] == "chat"])
+        return None if chat is None else {**body, "messages": chat}
+    entries = [e for e in pending if e["kind"] == "response"]
+    if not entries:
+        return None
+    items = body.get("input")
+    chained = [e for e in entries if e["response_id"] and e["response_id"] == body.get("previous_response_id")]
+    if chained:
+        base = list(items) if isinstance(items, list) else ([{"role": "user", "content": items}] if items else [])
+        answered = _outputs(base)
+        extra = [
+            {"type": "function_call_output", "call_id": cid, "output": text}
+            for e in chained
+            for cid, text in e["refusals"].items()
+            if cid not in answered
+        ]
+        return {**body, "input": [*base, *extra]} if extra else None
+    if isinstance(items, list):
+        resp = _inject_response(items, entries)
+        return None if resp is None else {**body, "input": resp}
+    return None
+
+
+def _outputs(items: Sequence[Any]) -> set[str]:
+    """Call ids that already have an output item."""
+    return {
+        str(_get(i, "call_id"))
+        for i in items
+        if isinstance(_get(i, "type"), str) and str(_get(i, "type")).endswith("_call_output")
+    }
+
+
+def _inject_chat(messages: list[Any], entries: list[dict[str, Any]]) -> list[Any] | None:
+    if not entries:
+        return None
+    answered = {str(_get(m, "tool_call_id")) for m in messages if _get(m, "role") == "tool"}
+    out: list[Any] = []
+    changed = False
+    for msg in messages:
+        out.append(msg)
+        if _get(msg, "role") != "assistant":
+            continue
+        ids = {_get(tc, "id") for tc in _get(msg, "tool_calls") or ()}
+        content = _text_of(_get(msg, "content"))
+        for e in entries:
+            missing = [c for c in e["calls"] if c.get("id") not in ids and c.get("id") not in answered]
+            if not missing:
+                continue
+            anchored = bool(ids & set(e["anchors"])) if e["anchors"] else bool(e["note"]) and e["note"] in content
+            if not anchored:
+                continue
+            restored = dict(msg) if isinstance(msg, dict) else dict(_dump(msg))
+            restored["tool_calls"] = [*(_dump(tc) for tc in _get(msg, "tool_calls") or ()), *missing]
+            out[-1] = restored
+            ids |= {c.get("id") for c in missing}
+            out.extend({"role": "tool", "tool_call_id": c["id"], "content": e["refusals"][c["id"]]} for c in missing)
+            changed = True
+    return out if changed else None
+
+
+def _inject_response(items: list[Any], entries: list[dict[str, Any]]) -> list[Any] | None:
+    present = {str(_get(i, "call_id")) for i in items if _get(i, "type") in _CLIENT_CALL_ITEMS} | _outputs(items)
+    out: list[Any] = []
+    changed = False
+    for item in items:
+        out.append(item)
+        call_id = _get(item, "call_id")
+        is_message = _get(item, "type") in (None, "message") and _get(item, "role") == "assistant"
+        for e in entries:
+            missing = [c for c in e["calls"] if str(c.get("call_id")) not in present]
+            if not missing:
+                continue
+            if e["anchors"]:
+                anchored = call_id in e["anchors"]
+            else:
+                anchored = is_message and bool(e["note"]) and e["note"] in _text_of(_get(item, "content"))
+            if not anchored:
+                continue
+            for c in missing:
+                cid = str(c["call_id"])
+                out.append(c)
+                out.append({"type": "function_call_output", "call_id": cid, "output": e["refusals"][cid]})
+                present.add(cid)
+            changed = True
+    return out if changed else None
+
+
+def _wrap_build_request(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def build(self: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        body = getattr(options, "json_data", None)
+        ctx = current_context()  # never creates one: this runs for every request, the judge's too
+        if isinstance(body, dict) and ctx is not None and _REFUSALS_KEY in ctx.metadata:
+            new = _inject_refusals(body)
+            if new is not None:
+                options = options.model_copy(update={"json_data": new})
+        return original(self, options, *args, **kwargs)
+
+    return build
+
+
+def _settle(kind: str, obj: Any, decided: Decided) -> None:
+    if not decided:
         return
     if _settings["on_block"] == "raise" or isinstance(obj, dict) or kind == "run":
-        raise blocked[0].error  # a plain dict (``parse(to=dict)``) or a waiting run is not rewritten
-    _rewrite(kind, obj, blocked)
+        refuse(decided, FRAMEWORK)  # a plain dict (``parse(to=dict)``) or a waiting run is not rewritten
+    _rewrite(kind, obj, decided)
 
 
 def _wrap_parse(original: Callable[..., Any]) -> Callable[..., Any]:
