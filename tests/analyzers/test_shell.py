@@ -12,10 +12,12 @@ import yaml
 from agentgate._call import ToolCall
 from agentgate._decision import Effect, Finding
 from agentgate.analyzers import shell as shell_module
-from agentgate.analyzers.base import make_context
+from agentgate.analyzers.base import AnalyzerSettings, make_context
 from agentgate.analyzers.shell import _iter_commands, analyze_shell, parse
 from agentgate.policy import EffectivePolicy, make_scope
 
+# Host names resolve to a public address (tests have no DNS); literal addresses are what they are.
+SETTINGS = AnalyzerSettings(resolver=lambda host, timeout: ["93.184.216.34"])
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "analyzers" / "shell.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(FIXTURES.read_text())
 
@@ -35,7 +37,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _run(cmd: str, *, tool: str = "bash", arg: str = "command", scope: dict[str, Any] | None = None) -> list[Finding]:
     call = ToolCall(tool, {arg: cmd})
     policy = EffectivePolicy((make_scope(**scope),)) if scope else None
-    return list(analyze_shell(call, make_context(call, policy=policy)))
+    return list(analyze_shell(call, make_context(call, policy=policy, settings=SETTINGS)))
 
 
 def _effect(findings: list[Finding]) -> str:

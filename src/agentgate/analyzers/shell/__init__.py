@@ -81,6 +81,7 @@ from collections import OrderedDict
 from agentgate._decision import Finding, Severity
 from agentgate.analyzers.base import Context
 from agentgate.analyzers.filesystem import home_dir
+from agentgate.analyzers.shell._delegate import delegate
 
 # The parser and the model live in _parse, the rules in _rules and _walk (modules stay
 # small); the names tests and tools import from here are re-exported.
@@ -111,16 +112,20 @@ __all__ = ["Cmd", "Redirect", "Word", "analyze_shell", "parse"]
 
 
 _CACHE_SIZE = 4096
-_cache: OrderedDict[tuple[object, ...], tuple[tuple[Finding, ...], tuple[tuple[str, str, object], ...]]] = OrderedDict()
+_Entry = tuple[tuple[Finding, ...], tuple[tuple[str, str, object], ...], tuple[tuple[str, str], ...]]
+_cache: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePolicy) -> list[Finding]:
-    """`_analyze` memoized by input string, working directory, home and policy.
+def _analyze_cached(
+    value: str, argument: str, strong: bool, policy: EffectivePolicy
+) -> tuple[list[Finding], tuple[tuple[str, str], ...]]:
+    """`_analyze` memoized by input string, working directory, home and policy: (findings, routed operands).
 
     The file-system facts an analysis relied on (symlink targets, existence,
     environment variables) are recorded as probes and re-checked on every hit,
-    so a link swapped between two calls is still seen.
+    so a link swapped between two calls is still seen. Routed operands are
+    cached, never their verdicts: DNS answers and settings change between calls.
     """
     cwd = os.getcwd()
     home = home_dir()
@@ -130,13 +135,14 @@ def _analyze_cached(value: str, argument: str, strong: bool, policy: EffectivePo
         if hit is not None:
             _cache.move_to_end(key)
     if hit is not None and all(_probe_holds(p, cwd) for p in hit[1]):
-        return list(hit[0])
+        return list(hit[0]), hit[2]
     st = _analyze(value, argument, strong, policy, cwd, home)
+    routed = tuple(dict.fromkeys(st.routed))
     with _cache_lock:
-        _cache[key] = (tuple(st.out), tuple(st.probes))
+        _cache[key] = (tuple(st.out), tuple(st.probes), routed)
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return st.out
+    return st.out, routed
 
 
 def _analyze(value: str, argument: str, strong: bool, policy: EffectivePolicy, cwd: str, home: str) -> _State:
@@ -173,7 +179,6 @@ def _command_arg(argument: str) -> bool:
 
 def analyze_shell(call: object, ctx: Context) -> list[Finding]:
     """The shell analyzer: every shell target of the call (see module docstring)."""
-    del call
     targets = ctx.targets("shell")
     if not targets:
         return []
@@ -182,7 +187,12 @@ def analyze_shell(call: object, ctx: Context) -> list[Finding]:
     for t in targets:
         if not t.value.strip():
             continue
-        for f in _analyze_cached(t.value, t.argument, t.source == "sniff" and not _command_arg(t.argument), ctx.policy):
+        findings, routed = _analyze_cached(
+            t.value, t.argument, t.source == "sniff" and not _command_arg(t.argument), ctx.policy
+        )
+        if routed:
+            findings = findings + delegate(call, ctx, t.argument, routed)
+        for f in findings:
             key = (f.rule_id, f.message, f.evidence)
             if key not in seen:
                 seen.add(key)

@@ -216,13 +216,17 @@ def _join_continuations(s: str) -> str:
 class _Converter:
     """Builds the model from one tree; sets ``error`` on anything it cannot vouch for."""
 
-    __slots__ = ("error", "src")
+    __slots__ = ("ascii", "error", "s", "src")
 
-    def __init__(self, src: bytes) -> None:
+    def __init__(self, src: bytes, string: str) -> None:
         self.src = src
+        self.s = string
+        self.ascii = len(src) == len(string)  # byte offsets are string offsets: slice without decoding
         self.error = ""
 
     def text(self, n: Node) -> str:
+        if self.ascii:
+            return self.s[n.start_byte : n.end_byte]
         return self.src[n.start_byte : n.end_byte].decode("utf-8", "surrogateescape")
 
     def fail(self, why: str) -> None:
@@ -232,10 +236,14 @@ class _Converter:
     def gaps(self, n: Node, children: list[Node]) -> None:
         """Source bytes between *n*'s children that no child covers must be blanks."""
         prev = n.start_byte
+        src = self.src
         for c in children:
-            if c.start_byte > prev and self.src[prev : c.start_byte].strip():
-                self.fail(f"text the grammar skipped: {self.src[prev : c.start_byte].decode(errors='replace')!r}")
-            prev = max(prev, c.end_byte)
+            start = c.start_byte
+            if start > prev and src[prev:start].strip():
+                self.fail(f"text the grammar skipped: {src[prev:start].decode(errors='replace')!r}")
+            end = c.end_byte
+            if end > prev:
+                prev = end
         if n.end_byte > prev and self.src[prev : n.end_byte].strip():
             self.fail(f"text the grammar skipped: {self.src[prev : n.end_byte].decode(errors='replace')!r}")
 
@@ -394,6 +402,7 @@ class _Converter:
         redirs: list[Redirect] = []
         prev = n.start_byte
         body_seen = False
+        owner = 0  # the stage the trailing redirections belong to
         for c in children:
             gap = self.src[prev : c.start_byte]
             if gap.strip():
@@ -419,16 +428,18 @@ class _Converter:
             elif not body_seen:
                 body_seen = True
                 self.stage(c, stages, after)
+                if t == "pipeline":
+                    owner = len(stages) - 1  # "a | b > f": the file is b's output
             else:
                 self.fail(f"shell construct {t} after a redirection is not modelled")
         if self.src[prev : n.end_byte].strip():
             self.fail("text the grammar skipped after a redirection")
         if not stages:
             return [Cmd(redirects=tuple(redirs))]
-        # The redirections written after the statement apply to its first command (before any
-        # continuation a here-document carried in), or to the compound stage as a whole.
-        first = stages[0]
-        stages[0] = Cmd(first.words, (*first.redirects, *redirs), first.assigns, first.body)
+        # The redirections written after a simple command apply to it (a here-document's "| sh"
+        # continuation comes after it), after a pipeline to its last stage, after a compound to it whole.
+        first = stages[owner]
+        stages[owner] = Cmd(first.words, (*first.redirects, *redirs), first.assigns, first.body)
         return stages
 
     def redirects(self, n: Node, stages: list[Cmd], after: list[Pipeline]) -> list[Redirect]:
@@ -516,12 +527,19 @@ class _Converter:
         words: list[Word] = []
         redirs: list[Redirect] = []
         assigns: list[tuple[str, Word]] = []
-        children = n.children
-        self.gaps(n, children)
         op: str | None = None
-        for c in children:
+        prev = n.start_byte
+        src = self.src
+        for c in n.children:
+            start = c.start_byte
+            if start > prev and src[prev:start].strip():
+                self.fail(f"text the grammar skipped: {src[prev:start].decode(errors='replace')!r}")
+            prev = c.end_byte
             t = c.type
-            if t == "command_name":
+            if t == "word":
+                raw = self.text(c)
+                words.append(Word(_ESCAPE.sub(r"\1", raw), raw) if "\\" in raw else Word(raw, raw))
+            elif t == "command_name":
                 for x in c.children:
                     if x.is_named:
                         words.append(self.word(x))
@@ -547,6 +565,8 @@ class _Converter:
                 words.append(self.word(c))
             else:
                 self.fail(f"shell construct {t} in a command is not modelled")
+        if n.end_byte > prev and src[prev : n.end_byte].strip():
+            self.fail("text the grammar skipped at the end of a command")
         return Cmd(tuple(words), tuple(redirs), tuple(assigns))
 
     def recover_words(self, n: Node, words: list[Word]) -> None:
@@ -684,7 +704,7 @@ def parse(command: str) -> tuple[Script, str]:
         src = _join_continuations(src)
     data = src.encode("utf-8", "surrogateescape")
     tree = _PARSER.parse(data)
-    conv = _Converter(data)
+    conv = _Converter(data, src)
     root = tree.root_node
     script = conv.script(root)
     if not conv.error and root.has_error:

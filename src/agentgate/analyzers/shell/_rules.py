@@ -40,6 +40,11 @@ _NETWORK = (
     | _words("ssh scp sftp rsync ftp tftp dig nslookup host smbclient ping sendmail mail mutt aws gsutil rclone")
 )
 _DECODERS = _words("base64 base32 xxd uudecode gunzip zcat openssl rev tr")
+# Programs whose output is a rewriting of their input: piped into a shell, the code that runs is not the text written.
+_TRANSFORMS = _words(
+    "tr sed awk gawk rev xxd od base64 base32 basenc uudecode gunzip zcat bzcat xzcat gzip bzip2 xz zstd "
+    "iconv recode perl python python3 ruby node cut paste fold col dd"
+)
 _ENV_DUMP = _words("env printenv set declare export compgen")
 _CONTENT = _words(
     "cat tac nl less more head tail strings xxd od hexdump base64 base32 sort uniq cut paste diff cmp comm fold "
@@ -223,6 +228,11 @@ class _State:
     # Read once per analysis (both are part of the cache key, so they cannot change under it).
     home: str = ""
     pcwd: str = ""  # the process's working directory (``st.cwd`` moves with ``cd``)
+    # Operands for other analyzers: ("sql:<dialect>" | "url" | "host", value); see _route.
+    routed: list[tuple[str, str]] = field(default_factory=list)
+    # Files written earlier in this command: resolved path -> content, or None with why unknown.
+    staged: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    stdin: str | None = None  # text known to reach the current command's standard input
 
 
 @dataclass(slots=True)
@@ -237,6 +247,7 @@ class _Stage:
     xargs_delete: bool = False
     shell_stdin: bool = False
     echo_text: str | None = None
+    transform: bool = False  # rewrites its input (tr, sed, rev, xxd ...): what comes out is not what went in
 
 
 _BLOCK, _ESC = Effect.BLOCK, Effect.ESCALATE
@@ -538,14 +549,6 @@ def _inline_code(base: str, args: list[str]) -> str | None:
         if not a.startswith("-"):
             return None  # a script file: later words are its arguments
     return None
-
-
-def _executes(target: str, st: _State, who: str) -> None:
-    if not st.downloaded:
-        return
-    np = _path(target, st)
-    if np.resolved in st.downloaded or np.lexical in st.downloaded:
-        _emit(st, "shell.remote_code", _BLOCK, f"{who} executes {target}, which was just downloaded", target)
 
 
 def _ssh_remote(args: list[str]) -> list[str]:

@@ -7,7 +7,10 @@ import re
 import shlex
 
 from agentgate._decision import Severity
+from agentgate.analyzers.shell._caps import Cap, capabilities, env_assignment, judge_payload
+from agentgate.analyzers.shell._infra import INFRA_TOOLS, infra
 from agentgate.analyzers.shell._parse import Cmd, Pipeline, Script, Word, _iter_commands, parse
+from agentgate.analyzers.shell._route import route_database, route_network
 from agentgate.analyzers.shell._rules import (
     _ACCOUNT,
     _BLOCK,
@@ -36,12 +39,12 @@ from agentgate.analyzers.shell._rules import (
     _SHELLS,
     _SYS,
     _TOP,
+    _TRANSFORMS,
     _VAR,
     _WRAPPER_OPTS,
     _WRAPPERS,
     _danger,
     _emit,
-    _executes,
     _expand,
     _files,
     _fork_bomb,
@@ -84,7 +87,12 @@ def _parse_into(text: str, st: _State, why: str) -> None:
 
 
 def _pipeline(pl: Pipeline, st: _State) -> None:
-    stages = [_stage(c, st, i, len(pl)) for i, c in enumerate(pl)]
+    stages: list[_Stage] = []
+    for i, c in enumerate(pl):
+        # What the previous stage prints, when it is literal text, is this stage's input.
+        st.stdin = stages[-1].echo_text if stages else None
+        stages.append(_stage(c, st, i, len(pl)))
+    st.stdin = None
     if len(stages) < 2:
         return
     for j, sj in enumerate(stages):
@@ -105,6 +113,24 @@ def _pipeline(pl: Pipeline, st: _State) -> None:
                     _BLOCK,
                     f"decoded content is piped into {sj.name}: the payload is hidden from review",
                     sj.name,
+                )
+            elif any(b.transform for b in before):
+                _emit(
+                    st,
+                    "shell.remote_code",
+                    _BLOCK,
+                    f"text rewritten by {next(b.name for b in before if b.transform)} is piped into {sj.name}: "
+                    "the code that runs is not the code written",
+                    sj.name,
+                )
+            elif before and before[-1].echo_text is None and before[-1].name not in ("cat", "(...)"):
+                _emit(
+                    st,
+                    "shell.remote_code",
+                    _ESC,
+                    f"the output of {before[-1].name} is run by {sj.name}: the code is only known at run time",
+                    sj.name,
+                    Severity.HIGH,
                 )
             for b in before:
                 if b.echo_text is not None:
@@ -265,6 +291,7 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
     # Word objects aligned with argv (wrappers and embedding prefixes only remove a prefix).
     wobjs = cmd.words[len(cmd.words) - len(argv) :]
     _command(argv, wobjs, cmd, st, out, index)
+    _stage_files(cmd, st, out)
     if out.secret:
         # A file filled from a secret source is itself a secret for the rest of the script.
         for r in cmd.redirects:
@@ -274,6 +301,54 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
         out.xargs_delete = out.name in ("rm", "shred", "unlink")
         out.shell_stdin = out.shell_stdin or out.name in _SHELLS
     return out
+
+
+def _run_file(target: str, st: _State, runner: str, wobjs: tuple[Word, ...]) -> None:
+    """*runner* (a shell, an interpreter, or ``""`` for ``./file``) runs *target*: judge a file this command wrote."""
+    del wobjs
+    np = _path(target, st)
+    if np.resolved in st.downloaded or np.lexical in st.downloaded:
+        _emit(st, "shell.remote_code", _BLOCK, f"{runner or 'it'} executes {target}, which was just downloaded", target)
+        return
+    staged = st.staged.get(np.resolved)
+    if staged is None:
+        return
+    content, why = staged
+    if content is None:
+        decoded = "decoded" in why
+        _emit(
+            st,
+            "shell.remote_code",
+            _BLOCK if decoded else _ESC,
+            f"{runner or 'the command'} runs {target}, {why}: its code is not visible here",
+            target,
+            None if decoded else Severity.HIGH,
+        )
+        return
+    if not runner:
+        first = content.lstrip().split("\n", 1)[0]
+        runner = posixpath.basename(first[2:].split()[-1]) if first.startswith("#!") and first[2:].split() else "sh"
+    if runner in _SHELLS or runner == "sh":
+        _parse_into(content, st, f"{target} (written earlier in this command)")
+    else:
+        _inline(runner, content, st)
+
+
+def _stage_files(cmd: Cmd, st: _State, out: _Stage) -> None:
+    """Remember what a redirection writes, so running the file later runs known (or unknown) code."""
+    for r in cmd.redirects:
+        if r.target is None or r.op not in (">", ">>", ">|", "&>", "&>>"):
+            continue
+        np = _path(_expand(r.target, st)[0], st)
+        if out.echo_text is not None:
+            prev = st.staged.get(np.resolved, (None, ""))[0] if r.op in (">>", "&>>") else None
+            st.staged[np.resolved] = ((prev + "\n" if prev else "") + out.echo_text, "")
+        elif out.decode or out.transform:
+            st.staged[np.resolved] = (None, f"written by {out.name} from decoded or rewritten text")
+        elif out.download:
+            st.downloaded.update((np.lexical, np.resolved))
+        else:
+            st.staged[np.resolved] = (None, f"written by {out.name or 'a command'} at run time")
 
 
 def _substitution(sub: Script, st: _State) -> None:
@@ -418,6 +493,9 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     )
     if base in ("echo", "printf") and all(not w.dynamic for w in wobjs):
         out.echo_text = " ".join(ops[1:] if base == "printf" and len(ops) > 1 else ops)
+    elif base == "cat" and not ops and st.stdin is not None:
+        out.echo_text = st.stdin  # "echo x | cat | sh" passes the text on
+    out.transform = base in _TRANSFORMS or (base == "openssl" and bool(ops) and ops[0] in ("enc", "base64"))
     stdin_code = not ops or ops[0] in ("-", "/dev/stdin") or "s" in short
     out.shell_stdin = index > 0 and (
         (base in _SHELLS and "c" not in short and stdin_code)
@@ -489,7 +567,7 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
                 st, "shell.privilege", _BLOCK, "su switches user; agents must not hold another account's shell", shown
             )
         elif ops and not stdin_code and "c" not in short:
-            _executes(ops[0], st, name)
+            _run_file(ops[0], st, base, wobjs)
     elif is_interp:
         code = _inline_code(base, args)
         if base in ("pwsh", "powershell") and any(a.lower() in ("-enc", "-encodedcommand", "-e", "-ec") for a in args):
@@ -497,16 +575,46 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         elif code is not None:
             _inline(base, code, st)
         elif ops:
-            _executes(ops[0], st, name)
+            _run_file(ops[0], st, base, wobjs)
     elif base == "eval":
         if all(not w.dynamic for w in wobjs[1:]):
             _parse_into(" ".join(args), st, "eval")
         else:
             _emit(st, "shell.obfuscation", _ESC, "eval of a value only known at run time", shown)
     elif base in ("source", ".") and ops:
-        _executes(ops[0], st, name)
-    if st.downloaded and (posixpath.basename(argv[0]) != argv[0] or argv[0].startswith(".")):
-        _executes(argv[0], st, "it")
+        _run_file(ops[0], st, "sh", wobjs)
+    if (st.downloaded or st.staged) and (posixpath.basename(argv[0]) != argv[0] or argv[0].startswith(".")):
+        _run_file(argv[0], st, "", ())
+
+    # -- operands other analyzers own, programs that run other programs, infrastructure
+    stdin = st.stdin
+    for r in cmd.redirects:
+        if r.op == "<<" and r.heredoc is not None:
+            stdin = r.heredoc
+        elif r.op == "<<<" and r.target is not None:
+            stdin = r.target.text
+    routed = route_database(base, args, st, stdin, shown)
+    if base in _NETWORK:
+        route_network(base, args, st)
+    capabilities(base, args, [w.dynamic for w in wobjs[1:]], st)
+    for nm, w in cmd.assigns:
+        env_assignment(nm, _expand(w, st)[0], w.dynamic and not _expand(w, st)[1], st)
+    if base in ("export", "env", "declare", "typeset", "readonly", "local"):
+        for a, w in zip(args, wobjs[1:], strict=False):
+            nm, eq, val = a.partition("=")
+            if eq and not nm.startswith("-"):
+                env_assignment(nm, val, w.dynamic, st)
+    if base in INFRA_TOOLS:
+        effect = infra(base, args, st, shown, stdin)
+        if effect and st.policy.restricts_operations and not st.policy.allows_operation(effect):
+            _emit(
+                st,
+                "shell.operation",
+                _BLOCK,
+                f"{name} is a {effect} operation, which the scope does not allow",
+                shown,
+                Severity.HIGH,
+            )
 
     # -- per-command rules
     if base in ("rm", "rmdir", "unlink", "shred"):
@@ -598,7 +706,21 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         if _raw_socket(a):
             _emit(st, "shell.reverse_shell", _BLOCK, f"{a} opens a raw network socket", a)
 
-    _files(base, args, opts, ops, wobjs, st, out)
+    if routed:
+        # A database client's operands are SQL and connection settings; only a database file is a file.
+        if base in ("sqlite3", "duckdb") and ops:
+            _files(base, [ops[0]], [], [ops[0]], wobjs, st, out)
+    elif base in INFRA_TOOLS and base != "git" and not (base == "aws" and ops[:1] == ["s3"]):
+        pass  # resources of their kind (namespace:, s3://), checked by _infra, not file paths
+    elif base == "aws":
+        for t in ops[2:]:
+            if not t.startswith("s3://"):
+                _read(_path(t, st), t, base, st, out, content=True)  # a local file uploaded to a bucket
+    else:
+        _files(base, args, opts, ops, wobjs, st, out)
+
+
+_FIND_EXEC = Cap("-exec", "value", routine=True)
 
 
 def _find(args: list[str], st: _State, shown: str) -> str | None:
@@ -633,7 +755,7 @@ def _find(args: list[str], st: _State, shown: str) -> str | None:
             if payload and danger and posixpath.basename(payload[0]) in ("rm", "shred", "unlink", "truncate"):
                 _emit(st, "shell.destructive", _BLOCK, f"find -exec {payload[0]} deletes files in {danger}", shown)
             if payload:
-                _parse_into(shlex.join(payload), st, "find -exec")
+                judge_payload(st, "find", args[j], shlex.join(payload), _FIND_EXEC)
             j = end
         j += 1
     return danger

@@ -1,0 +1,374 @@
+"""Programs that can run other programs: a GTFOBins-style capability table (data, not command strings).
+
+Many ordinary tools execute a command given to them as an option value, a script
+fragment or an environment variable. Each entry below says *where* the command sits;
+the walk extracts it and analyzes it as if it were typed directly (so ``tar
+--checkpoint-action=exec='rm -rf /'`` is ``rm -rf /``). On top of that:
+
+* a payload that is an interactive shell (``/bin/sh``, ``bash -i``) is the GTFOBins
+  escape itself: **block** (``shell.exec_escape``);
+* a payload only known at run time (``$var``, ``$(...)``) cannot be checked: **escalate**;
+* an *unusual* path to execution (``awk system()``, ``sed e``, ``tar --checkpoint-action``,
+  ``git -c core.pager``, ``ssh -o ProxyCommand`` that is not a proxy, ``LD_PRELOAD``,
+  ``nsenter``) escalates even when the payload is harmless: an agent that means to run
+  ``id`` runs ``id``. Routine paths (``find -exec``, ``xargs``, ``rsync -e ssh``,
+  ``GIT_SSH_COMMAND='ssh -i key'``, ``trap 'rm -f $tmp' EXIT``) only have their payload analyzed.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from agentgate._decision import Severity
+from agentgate.analyzers.shell._rules import _BLOCK, _ESC, _SHELLS, _emit, _State, _words
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """Where a program takes a command.
+
+    Attributes:
+        option: The option carrying it (``--checkpoint-action``), or ``""`` for the program text.
+        form: ``value`` (the option's value is a command), ``exec=`` (``key=value``, the command after
+            ``exec=``), ``git-config`` (``-c key=value`` with command keys), ``ssh-option``
+            (``-o Key=command``), ``awk`` / ``sed`` / ``vim`` (the command inside that language),
+            ``rest`` (every word after the option is the command).
+        routine: Whether this path is everyday use (only the payload is judged).
+        transport: Payloads whose program is one of these are routine even on an unusual path
+            (``ProxyCommand ssh -W %h:%p bastion``).
+    """
+
+    option: str
+    form: str
+    routine: bool = False
+    transport: frozenset[str] = frozenset()
+
+
+_SSH_LIKE = _words("ssh autossh sshpass ssh.exe mosh")
+_PROXY_LIKE = _SSH_LIKE | _words("nc ncat netcat connect connect-proxy corkscrew cloudflared aws gcloud socat")
+
+#: program → its command-taking capabilities
+CAPABILITIES: dict[str, tuple[Cap, ...]] = {
+    "awk": (Cap("", "awk"),),
+    "sed": (Cap("", "sed"),),
+    "tar": (
+        Cap("--checkpoint-action", "exec="),
+        Cap("--to-command", "value"),
+        Cap("--info-script", "value"),
+        Cap("--new-volume-script", "value"),
+        Cap("-F", "value"),
+        Cap("--rsh-command", "value", transport=_SSH_LIKE),
+        Cap("--use-compress-program", "value", routine=True),
+        Cap("-I", "value", routine=True),
+    ),
+    "zip": (Cap("-TT", "value"), Cap("--unzip-command", "value")),
+    "rsync": (Cap("-e", "value", transport=_SSH_LIKE), Cap("--rsh", "value", transport=_SSH_LIKE)),
+    "scp": (Cap("-S", "value", transport=_SSH_LIKE),),
+    "ssh": (Cap("-o", "ssh-option", transport=_PROXY_LIKE),),
+    "git": (
+        Cap("-c", "git-config", transport=_SSH_LIKE),
+        Cap("--upload-pack", "value"),
+        Cap("--receive-pack", "value"),
+        Cap("--exec", "value"),
+    ),
+    "vim": (Cap("-c", "vim"), Cap("--cmd", "vim"), Cap("+", "vim")),
+    "man": (Cap("-P", "value"), Cap("--pager", "value"), Cap("-H", "value")),
+    "less": (Cap("+", "vim"),),
+    "nsenter": (Cap("", "rest"),),
+    "unshare": (Cap("", "rest"),),
+    "chroot": (Cap("", "rest"),),
+    "script": (Cap("-c", "value", routine=True), Cap("--command", "value", routine=True)),
+    "flock": (Cap("-c", "value", routine=True), Cap("--command", "value", routine=True)),
+    "gdb": (Cap("-ex", "vim"), Cap("--eval-command", "vim")),
+    "expect": (Cap("-c", "value"),),
+    "tmux": (Cap("", "rest", routine=True),),
+    "screen": (Cap("", "rest", routine=True),),
+    "systemd-run": (Cap("", "rest"),),
+    "trap": (Cap("", "trap", routine=True),),
+    "alias": (Cap("", "alias", routine=True),),
+    "mysql": (Cap("--pager", "value"), Cap("--init-command", "sql")),
+    "perf": (Cap("", "rest", routine=True),),
+    "strace": (Cap("", "rest", routine=True),),
+    "ltrace": (Cap("", "rest", routine=True),),
+    "valgrind": (Cap("", "rest", routine=True),),
+    "firejail": (Cap("", "rest", routine=True),),
+    "proxychains": (Cap("", "rest", routine=True),),
+    "torsocks": (Cap("", "rest", routine=True),),
+    "taskset": (Cap("", "rest", routine=True),),
+    "setarch": (Cap("", "rest", routine=True),),
+    "faketime": (Cap("", "rest", routine=True),),
+}
+for _alias, _of in (("gawk", "awk"), ("mawk", "awk"), ("nawk", "awk"), ("gsed", "sed"), ("gtar", "tar")):
+    CAPABILITIES[_alias] = CAPABILITIES[_of]
+for _v in ("vi", "nvim", "ex", "view", "rvim", "vimdiff"):
+    CAPABILITIES[_v] = CAPABILITIES["vim"]
+CAPABILITIES["more"] = CAPABILITIES["less"]
+
+#: environment variables whose value is a command (or code) some program will run
+ENV_COMMANDS: dict[str, Cap] = {
+    "GIT_SSH_COMMAND": Cap("", "value", routine=True, transport=_SSH_LIKE),
+    "GIT_SSH": Cap("", "value", routine=True, transport=_SSH_LIKE),
+    "RSYNC_RSH": Cap("", "value", routine=True, transport=_SSH_LIKE),
+    "GIT_PROXY_COMMAND": Cap("", "value"),
+    "GIT_EXTERNAL_DIFF": Cap("", "value"),
+    "GIT_PAGER": Cap("", "value", routine=True),
+    "GIT_EDITOR": Cap("", "value", routine=True),
+    "PAGER": Cap("", "value", routine=True),
+    "MANPAGER": Cap("", "value", routine=True),
+    "EDITOR": Cap("", "value", routine=True),
+    "VISUAL": Cap("", "value", routine=True),
+    "LESSOPEN": Cap("", "pipe"),
+    "LESSCLOSE": Cap("", "value"),
+    "PROMPT_COMMAND": Cap("", "value"),
+    "BASH_ENV": Cap("", "file"),
+    "ENV": Cap("", "file"),
+}
+#: environment variables that make every program load a native library
+ENV_LOADERS = _words("LD_PRELOAD LD_AUDIT DYLD_INSERT_LIBRARIES")
+#: runtime option variables, and the flags in them that load code
+ENV_OPTION_LOADERS: dict[str, re.Pattern[str]] = {
+    "NODE_OPTIONS": re.compile(r"(?:^|\s)(?:--require|-r|--import|--loader|--experimental-loader)\b"),
+    "PERL5OPT": re.compile(r"(?:^|\s)-[Md]"),
+    "RUBYOPT": re.compile(r"(?:^|\s)-r"),
+    "JAVA_TOOL_OPTIONS": re.compile(r"-javaagent|-agentpath|-agentlib"),
+    "_JAVA_OPTIONS": re.compile(r"-javaagent|-agentpath|-agentlib"),
+}
+_GIT_COMMAND_KEYS = _words(
+    "core.sshcommand core.pager core.editor core.fsmonitor core.hookspath core.askpass sequence.editor "
+    "diff.external credential.helper gpg.program uploadpack.packobjectshook protocol.ext.allow"
+)
+_SSH_COMMAND_KEYS = _words("proxycommand localcommand knownhostscommand")
+_AWK_EXEC = re.compile(
+    r"""\bsystem\s*\(\s*(?:"((?:[^"\\]|\\.)*)"|([^)]*))|\|\s*"((?:[^"\\]|\\.)*)"|"((?:[^"\\]|\\.)*)"\s*\|"""
+)
+_VIM_EXEC = re.compile(
+    r"^\s*:?\s*(?:!|(?:call\s+)?system\s*\(|silent\s*!|sh(?:ell)?\b|term(?:inal)?\b|py3?\s|python3?\s|lua\s|perl\s|ruby\s)"
+)
+
+
+def _payload_program(text: str) -> str:
+    first = text.strip().split(None, 1)[0] if text.strip() else ""
+    return posixpath.basename(first.strip("'\"")).lower()
+
+
+def judge_payload(st: _State, prog: str, how: str, payload: str | None, cap: Cap, dynamic: bool = False) -> None:
+    """Analyze a command *prog* runs through *how*, and judge the path itself (module docstring)."""
+    from agentgate.analyzers.shell._walk import _parse_into  # the walk imports this module
+
+    where = f"{prog} {how}".strip()
+    if payload is None or dynamic:
+        _emit(st, "shell.exec_escape", _ESC, f"{where} runs a command only known at run time", where, Severity.HIGH)
+        return
+    payload = payload.strip()
+    if not payload:
+        return
+    inner = _payload_program(payload)
+    words = payload.split()
+    if inner in _SHELLS and (len(words) == 1 or words[1] in ("-i", "-l", "-p", "--login", "-", "-s")):
+        _emit(st, "shell.exec_escape", _BLOCK, f"{where} spawns an interactive shell (a GTFOBins escape)", payload)
+        return
+    _parse_into(payload, st, where)
+    if not cap.routine and inner not in cap.transport:
+        _emit(st, "shell.exec_escape", _ESC, f"{where} runs the command {payload[:80]!r}", payload, Severity.HIGH)
+
+
+def capabilities(base: str, args: list[str], dyn: list[bool], st: _State) -> None:
+    """Extract and judge every command *base* would run through its capabilities (see `CAPABILITIES`)."""
+    caps = CAPABILITIES.get(base)
+    if not caps:
+        return
+    for cap in caps:
+        if cap.form in ("awk", "sed") and not cap.option:
+            _script_language(base, cap, args, st)
+            continue
+        if cap.form in ("rest", "trap", "alias"):
+            _rest(base, cap, args, dyn, st)
+            continue
+        for k, a in enumerate(args):
+            val: str | None = None
+            d = False
+            if cap.option == "+" and a.startswith("+") and len(a) > 1:
+                val = a[1:]
+                d = dyn[k]
+            elif a == cap.option and k + 1 < len(args):
+                val, d = args[k + 1], dyn[k + 1]
+            elif cap.option.startswith("--") and a.startswith(cap.option + "="):
+                val, d = a.split("=", 1)[1], dyn[k]
+            elif cap.option == "-TT" and a.startswith("-TT") and len(a) > 3:
+                val, d = a[3:], dyn[k]
+            if val is None:
+                continue
+            _one(base, cap, val, d, st)
+
+
+def _one(base: str, cap: Cap, val: str, d: bool, st: _State) -> None:
+    form = cap.form
+    if form == "value":
+        judge_payload(st, base, cap.option, val, cap, d)
+    elif form == "sql":
+        from agentgate.analyzers.shell._route import _sql
+
+        _sql(st, "mysql", val)
+    elif form == "exec=":
+        for part in val.split(","):
+            if part.startswith("exec="):
+                judge_payload(st, base, f"{cap.option}=exec", part[5:], cap, d)
+    elif form == "git-config":
+        key, _, value = val.partition("=")
+        key = key.lower()
+        if key in _GIT_COMMAND_KEYS or (key.startswith("alias.") and value.startswith("!")):
+            if key == "protocol.ext.allow":
+                if value.lower() == "always":
+                    _emit(
+                        st,
+                        "shell.exec_escape",
+                        _ESC,
+                        "git -c protocol.ext.allow=always lets ext:: URLs run commands",
+                        val,
+                    )
+                return
+            c = cap if key == "core.sshcommand" else Cap(cap.option, cap.form)
+            judge_payload(st, base, f"-c {key}", value.lstrip("!"), c, d)
+    elif form == "ssh-option":
+        key, sep, value = val.partition("=")
+        if not sep:
+            key, _, value = val.partition(" ")
+        if key.strip().lower() in _SSH_COMMAND_KEYS:
+            c = cap if key.strip().lower() == "proxycommand" else Cap(cap.option, cap.form)
+            judge_payload(st, base, f"-o {key.strip()}", value, c, d)
+    elif form == "vim":
+        m = _VIM_EXEC.match(val)
+        if m:
+            cmd = val.strip().lstrip(":").strip()
+            cmd = cmd[len("silent") :].strip() if cmd.startswith("silent") else cmd
+            payload = cmd[1:] if cmd.startswith("!") else None
+            if payload is None:
+                _emit(
+                    st,
+                    "shell.exec_escape",
+                    _ESC if not re.match(r"sh(?:ell)?\b|term", cmd) else _BLOCK,
+                    f"{base} {cap.option} {cmd[:40]!r} runs commands from the editor",
+                    val,
+                    Severity.HIGH,
+                )
+            else:
+                judge_payload(st, base, f"{cap.option} !", payload, cap, d)
+
+
+def _rest(base: str, cap: Cap, args: list[str], dyn: list[bool], st: _State) -> None:
+    if cap.form == "trap":
+        if args and not args[0].startswith("-"):
+            judge_payload(st, base, "", args[0], cap, dyn[0])
+        return
+    if cap.form == "alias":
+        for k, a in enumerate(args):
+            name, sep, value = a.partition("=")
+            if sep:
+                judge_payload(st, base, name, value, cap, dyn[k])
+                prog = _payload_program(value)
+                if prog and prog != name and name in _SHADOWED:
+                    _emit(st, "shell.exec_escape", _ESC, f"alias {name} makes {name} run {prog}", a, Severity.HIGH)
+        return
+    k = 0
+    while k < len(args) and args[k].startswith("-"):
+        k += 1
+    rest = args[k:]
+    if base == "nsenter" and ("-t" in args or "--target" in args or any(a.startswith("--target=") for a in args)):
+        t = args[args.index("-t") + 1] if "-t" in args and args.index("-t") + 1 < len(args) else ""
+        if t == "1" or "--target=1" in args or "-a" in args or "--all" in args:
+            _emit(
+                st, "shell.privilege", _BLOCK, "nsenter into PID 1's namespaces escapes the container", " ".join(args)
+            )
+        # option values follow their flags: the command starts after the last value-taking option
+        rest = [a for a in args if not a.startswith("-") and a != t]
+    if base == "chroot" and rest:
+        rest = rest[1:]
+    if base in ("tmux", "screen") and rest:
+        rest = rest[1:] if rest[0] in ("new", "new-session", "new-window", "send-keys") else []
+    if base in ("strace", "ltrace", "perf") and rest and rest[0] in ("record", "stat", "trace"):
+        rest = rest[1:]
+    if rest:
+        judge_payload(st, base, "", " ".join(rest), cap, any(dyn[len(args) - len(rest) :]))
+    elif base in ("nsenter", "unshare", "chroot"):
+        judge_payload(st, base, "", "sh", cap)  # no command: the default is an interactive shell
+
+
+_SHADOWED = _words("ls cd cat sudo su git ssh cp mv rm grep find echo python python3 pip npm curl wget make")
+
+
+def _script_language(base: str, cap: Cap, args: list[str], st: _State) -> None:
+    """awk and sed programs: the command strings their exec primitives run."""
+    progs: list[str] = []
+    k = 0
+    first_operand: str | None = None
+    while k < len(args):
+        a = args[k]
+        if a in ("-e", "--expression") and k + 1 < len(args):
+            progs.append(args[k + 1])
+            k += 2
+            continue
+        if a.startswith("--expression="):
+            progs.append(a.split("=", 1)[1])
+        elif a in ("-f", "--file", "-v", "-F") and k + 1 < len(args):
+            k += 2
+            continue
+        elif not a.startswith("-") and first_operand is None:
+            first_operand = a
+        k += 1
+    if not progs and first_operand is not None:
+        progs.append(first_operand)
+    for p in progs:
+        if base.endswith("awk"):
+            for m in _AWK_EXEC.finditer(p):
+                lit = m.group(1) if m.group(1) is not None else m.group(3) if m.group(3) is not None else m.group(4)
+                judge_payload(st, base, "system()", lit, Cap("", "awk"), lit is None)
+        else:
+            for payload, known in _sed_exec(p):
+                judge_payload(st, base, "e", payload, Cap("", "sed"), not known)
+
+
+_SED_ADDR = re.compile(
+    r"\s*(?:\d+|\$|/(?:[^/\\]|\\.)*/[IM]*)?(?:\s*,\s*(?:\d+|\$|/(?:[^/\\]|\\.)*/[IM]*|[~+]\d+))?\s*!?\s*"
+)
+
+
+def _sed_exec(prog: str) -> list[tuple[str, bool]]:
+    """The commands a GNU sed program runs: ``e command`` and the ``e`` flag of ``s///``."""
+    out: list[tuple[str, bool]] = []
+    for raw in re.split(r"[;\n]", prog):
+        m = _SED_ADDR.match(raw)
+        body = raw[m.end() :] if m else raw
+        if body.startswith("e"):
+            cmd = body[1:].strip()
+            out.append((cmd, True) if cmd else ("", False))
+        elif body.startswith("s") and len(body) > 1:
+            d = body[1]
+            parts = re.split(r"(?<!\\)" + re.escape(d), body[2:])
+            if len(parts) >= 3 and "e" in parts[2].strip():
+                out.append((parts[1], "\\" not in parts[1] and "&" not in parts[1]))
+    return out
+
+
+def env_assignment(name: str, value: str, dynamic: bool, st: _State) -> None:
+    """An environment variable set for (or exported to) later commands: commands and loaders it carries."""
+    cap = ENV_COMMANDS.get(name)
+    if cap is not None:
+        if cap.form == "file":
+            _emit(
+                st, "shell.exec_escape", _ESC, f"{name}={value} makes every non-interactive shell source a file", value
+            )
+        elif cap.form == "pipe":
+            judge_payload(st, name, "", value.lstrip("|").replace("%s", "x"), cap, dynamic)
+        else:
+            judge_payload(st, name, "", value, cap, dynamic)
+    elif (name in ENV_LOADERS and value) or ((p := ENV_OPTION_LOADERS.get(name)) is not None and p.search(value)):
+        _emit(
+            st,
+            "shell.exec_escape",
+            _ESC,
+            f"{name}={value[:60]} makes programs load code they were not built with",
+            f"{name}={value}"[:200],
+            Severity.HIGH,
+        )
