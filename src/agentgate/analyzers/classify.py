@@ -601,6 +601,7 @@ class _Static:
     resource_args: tuple[tuple[str, str], ...]  # (argument, resource kind)
     content_args: tuple[tuple[str, str, str], ...]  # (argument, analyzer kind, source)
     side_effect: bool | None
+    infra: tuple[str, ...] = ()  # a dedicated CLI tool (``kubectl``, ``git_push``): program and subcommand words
 
 
 def _tool_kind(name_tokens: tuple[str, ...]) -> str:
@@ -697,7 +698,135 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
         ak = _ALWAYS.get(rk)
         if ak and not any(c[0] == a and c[1] == ak for c in content):
             content.append((a, ak, "name"))
-    return _Static(kind, op, op_source, tuple(resources.items()), tuple(content), spec.side_effect if spec else None)
+    infra: tuple[str, ...] = ()
+    if kind != "shell":
+        at = next((i for i, t in enumerate(name_tokens) if t in _INFRA_PROGRAMS), None)
+        if at is not None:
+            infra = (name_tokens[at], *(t for t in name_tokens[at + 1 :] if t not in ("cli", "cmd", "command", "tool")))
+    return _Static(
+        kind, op, op_source, tuple(resources.items()), tuple(content), spec.side_effect if spec else None, infra
+    )
+
+
+# ------------------------------------------------------------- dedicated CLI tools
+
+_INFRA_PROGRAMS = frozenset(
+    ["kubectl", "oc", "helm", "terraform", "tofu", "terragrunt", "pulumi", "aws", "gcloud", "gsutil", "az", "docker", "podman", "git", "eksctl"]
+)
+# Argument names read in this order as the command's words, after the program and the name's subcommand.
+_CLI_WORDS = (
+    "service",
+    "subcommand",
+    "command",
+    "operation",
+    "action",
+    "verb",
+    "resource",
+    "resource_type",
+    "kind",
+    "type",
+    "name",
+    "resource_name",
+    "release",
+    "chart",
+    "remote",
+    "branch",
+    "refspec",
+    "target",
+)
+_CLI_REST = ("args", "argv", "arguments", "params", "parameters", "flags", "options", "extra_args")
+_CLI_STDIN = ("manifest", "yaml", "document", "template", "spec", "body", "policy_document")
+_CLI_OPTIONS = {"namespace": "-n", "context": "--context", "region": "--region", "project": "--project"}
+
+
+def _kebab(key: str) -> str:
+    return "--" + "-".join(tokens(key.lstrip("-")))
+
+
+def _cli_words(value: Any) -> list[str]:
+    """One argument's value as command words (a string is split like a shell would; a dict is --key value)."""
+    import shlex
+
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError:
+            return value.split()
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    if isinstance(value, dict):
+        out: list[str] = []
+        for k, v in value.items():
+            if v is True:
+                out.append(_kebab(str(k)))
+            elif v is False or v is None:
+                continue
+            elif isinstance(v, (dict, list)):
+                import json
+
+                out.extend((_kebab(str(k)), json.dumps(v)))
+            else:
+                out.extend((_kebab(str(k)), str(v)))
+        return out
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    return []
+
+
+def _infra_command(infra: tuple[str, ...], args: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The command line a dedicated CLI tool runs (``aws_cli{service, operation, params}`` → ``aws s3 rb …``).
+
+    Returns (argument label, command line), or None when the arguments say nothing.
+    """
+    import shlex
+
+    program = infra[0]
+    words: list[str] = list(infra[1:])
+    flags: list[str] = []
+    used: list[str] = []
+    stdin = None
+    lowered = {k.lower(): k for k in args}
+    for key in _CLI_WORDS:
+        k = lowered.get(key)
+        if k is None:
+            continue
+        v = _cli_words(args[k])
+        if v and v[0] == program:
+            v = v[1:]
+        if program == "aws" and key in ("operation", "action") and len(v) == 1:
+            v = ["-".join(tokens(v[0]))]  # DeleteBucket / delete_bucket → delete-bucket
+        words.extend(v)
+        used.append(k)
+    for key, opt in _CLI_OPTIONS.items():
+        k = lowered.get(key)
+        if k is not None and isinstance(args[k], str) and args[k]:
+            flags.extend((opt, args[k]))
+            used.append(k)
+    for key in _CLI_REST:
+        k = lowered.get(key)
+        if k is not None:
+            v = _cli_words(args[k])
+            if v and v[0] == program:
+                v = v[1:]
+            words.extend(v)
+            used.append(k)
+    for key in _CLI_STDIN:
+        k = lowered.get(key)
+        if k is not None and isinstance(args[k], str) and args[k].strip():
+            stdin = args[k]
+            flags.extend(("-f", "-"))
+            used.append(k)
+            break
+    for k, v in args.items():
+        if k not in used and v is True:
+            flags.append(_kebab(k))  # force=True, auto_approve=True
+            used.append(k)
+    if not used:
+        return None
+    line = shlex.join([program, *words, *flags])
+    if stdin is not None:
+        line += "\n".join([" <<'AGENTGATE_EOF'", stdin.rstrip("\n"), "AGENTGATE_EOF"])
+    return "+".join(used), line
 
 
 _E164 = re.compile(r"\+?[0-9][0-9 ().\-]{5,20}")
@@ -784,6 +913,11 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         for ak in _sniff(v):
             if (path, ak) not in seen:
                 targets.setdefault(ak, []).append(Target(path, v, "sniff"))
+
+    if st.infra:
+        cli = _infra_command(st.infra, args)
+        if cli is not None:
+            targets.setdefault("shell", []).append(Target(cli[0], cli[1], "name"))
 
     op, op_source = st.operation, st.operation_source
     if op_source == "http":

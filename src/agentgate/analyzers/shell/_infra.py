@@ -151,9 +151,9 @@ _K_CLUSTER_SCOPED = _words(
 _K_DATA = _words("persistentvolumeclaim persistentvolumeclaims pvc statefulset statefulsets sts secret secrets")
 _K_CHEAP = _words("pod pods po job jobs replicaset replicasets rs event events")
 _PRIV_MANIFEST = re.compile(
-    r"privileged\s*:\s*true|host(?:PID|IPC|Network)\s*:\s*true|allowPrivilegeEscalation\s*:\s*true"
+    r"privileged[\"']?\s*:\s*true|host(?:PID|IPC|Network)[\"']?\s*:\s*true|allowPrivilegeEscalation[\"']?\s*:\s*true"
     r"|docker\.sock|containerd\.sock|SYS_ADMIN|cluster-admin"
-    r"|hostPath\s*:\s*\{?\s*(?:type\s*:\s*\w+\s*,?\s*)?path\s*:\s*[\"']?/[\"']?\s*(?:$|[,}\n])",
+    r"|hostPath[\"']?\s*:\s*\{?\s*(?:[\"']?type[\"']?\s*:\s*[\"']?\w+[\"']?\s*,?\s*)?[\"']?path[\"']?\s*:\s*[\"']?/[\"']?\s*(?:$|[,}\n])",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -538,7 +538,9 @@ class _Converter:
             t = c.type
             if t == "word":
                 raw = self.text(c)
-                words.append(Word(_ESCAPE.sub(r"\1", raw), raw) if "\\" in raw else Word(raw, raw))
+                words.append(
+                    Word(_ESCAPE.sub(r"\1", raw), raw, "$" in raw) if "\\" in raw else Word(raw, raw, "$" in raw)
+                )
             elif t == "command_name":
                 for x in c.children:
                     if x.is_named:
@@ -625,8 +627,9 @@ class _Converter:
         raw = self.text(n)
         if t == "word" or t == "number" or t == "test_operator" or t == "extglob_pattern" or t == "regex":
             if "\\" in raw:
-                return Word(_ESCAPE.sub(r"\1", raw), raw)
-            return Word(raw, raw)
+                return Word(_ESCAPE.sub(r"\1", raw), raw, "$" in raw)
+            # tree-sitter-bash leaves "$$" and a trailing "$" inside plain words: bash expands the first.
+            return Word(raw, raw, "$" in raw)
         if t == "raw_string":
             return Word(raw[1:-1], raw)
         if t == "ansi_c_string":
@@ -654,7 +657,7 @@ class _Converter:
             self.fail("a word does not parse")
             return Word(raw, raw, "$" in raw or "`" in raw)
         if not n.is_named:
-            return Word(raw, raw)
+            return Word(raw, raw, "$" in raw)  # "$$" comes as an anonymous token
         # brace_expression, array, variable names: kept as written, substitutions still found.
         found = self.subs_in(n)
         return Word(raw, raw, bool(found) or "$" in raw, tuple(f[0] for f in found), tuple(f[1] for f in found))

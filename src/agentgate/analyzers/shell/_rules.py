@@ -154,6 +154,9 @@ _HUNT_NAME = re.compile(
     r"id_|\.pem|\.key|\.env|\.netrc|\.pgpass|credential|secret|passw|\.kdbx|\.ppk|\.p12|\.pfx|wallet|shadow", re.I
 )
 _ESCAPED_NAME = re.compile(r"\\[xX][0-9a-fA-F]{2}|\\[0-7]{3}|\\u[0-9a-fA-F]{4}")
+_NUMERIC_SPECIAL = re.compile(
+    r"\$(?:\$|\{\$\}|!|\{!\}|\{?(?:RANDOM|PPID|BASHPID|SECONDS|EPOCHSECONDS|LINENO|SRANDOM)\b\}?)"
+)
 _VAR = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
 _FORK_BOMB = re.compile(
     r"([\w:.]+)\s*\(\s*\)\s*\{\s*\1\s*\|\s*\1\s*&?\s*;?\s*\}|\bfork\s*(?:\(\s*\))?\s*while\s+fork|while\s*(?:true|1|:)\s*;?\s*do\s+\$0\s*&"
@@ -283,7 +286,10 @@ def _expand(w: Word, st: _State) -> tuple[str, bool]:
             return m.group()
         return v
 
-    text = _VAR.sub(sub, w.text) if "$" in w.text else w.text
+    text = w.text
+    if "$" in text:
+        # $$, $RANDOM, $PPID ... are numbers: "/tmp/build.$$" names one file, whatever the number.
+        text = _VAR.sub(sub, _NUMERIC_SPECIAL.sub("0", text))
     if w.subs:
         text, static = _static_subs(w, text)
         known = known and static

@@ -180,6 +180,15 @@ def _unwrap(args: list[str], st: _State, raw0: str) -> tuple[list[str], list[str
             k += 2 if a in takes else 1
         if name in ("timeout",) and k < len(args):
             k += 1  # the duration
+        if name == "xargs" and st.stdin is not None:
+            # xargs runs its command with the piped words as arguments ("echo /x | xargs rm -rf").
+            items = st.stdin.split()
+            rep = next((args[j + 1] for j in range(1, k - 1) if args[j] in ("-I", "-i", "--replace")), None) or next(
+                (args[j][2:] for j in range(1, k) if args[j].startswith("-I") and len(args[j]) > 2), None
+            )
+            args = args[:k] + (
+                [a.replace(rep, items[0] if items else "") for a in args[k:]] if rep else [*args[k:], *items]
+            )
         if name in _PRIV:
             _privilege(name, args[1:k], args[k:], st)
         args = args[k:]
