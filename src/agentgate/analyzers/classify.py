@@ -711,7 +711,23 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
 # ------------------------------------------------------------- dedicated CLI tools
 
 _INFRA_PROGRAMS = frozenset(
-    ["kubectl", "oc", "helm", "terraform", "tofu", "terragrunt", "pulumi", "aws", "gcloud", "gsutil", "az", "docker", "podman", "git", "eksctl"]
+    [
+        "kubectl",
+        "oc",
+        "helm",
+        "terraform",
+        "tofu",
+        "terragrunt",
+        "pulumi",
+        "aws",
+        "gcloud",
+        "gsutil",
+        "az",
+        "docker",
+        "podman",
+        "git",
+        "eksctl",
+    ]
 )
 # Argument names read in this order as the command's words, after the program and the name's subcommand.
 _CLI_WORDS = (
