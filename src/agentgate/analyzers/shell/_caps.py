@@ -153,6 +153,20 @@ def _payload_program(text: str) -> str:
     return posixpath.basename(first.strip("'\"")).lower()
 
 
+def _spawns_shell(payload: str) -> bool:
+    """Whether some command of *payload* is a shell reading commands from its terminal (no -c, no script)."""
+    from agentgate.analyzers.shell._parse import _iter_commands, parse
+
+    for cmd in _iter_commands(parse(payload)[0]):
+        words = [w.text for w in cmd.words]
+        if not words or posixpath.basename(words[0]).lower() not in _SHELLS:
+            continue
+        rest = [a for a in words[1:] if not a.isdigit()]  # "sh 0<&2": a descriptor, however it parsed
+        if all(a.startswith("-") and "c" not in a.lstrip("-") for a in rest) or rest[:1] == ["-"]:
+            return True
+    return False
+
+
 def judge_payload(st: _State, prog: str, how: str, payload: str | None, cap: Cap, dynamic: bool = False) -> None:
     """Analyze a command *prog* runs through *how*, and judge the path itself (module docstring)."""
     from agentgate.analyzers.shell._walk import _parse_into  # the walk imports this module
@@ -165,8 +179,7 @@ def judge_payload(st: _State, prog: str, how: str, payload: str | None, cap: Cap
     if not payload:
         return
     inner = _payload_program(payload)
-    words = payload.split()
-    if inner in _SHELLS and (len(words) == 1 or words[1] in ("-i", "-l", "-p", "--login", "-", "-s")):
+    if _spawns_shell(payload):
         _emit(st, "shell.exec_escape", _BLOCK, f"{where} spawns an interactive shell (a GTFOBins escape)", payload)
         return
     _parse_into(payload, st, where)
