@@ -615,7 +615,8 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
                 env_assignment(nm, val, w.dynamic, st)
     if base in INFRA_TOOLS:
         effect = infra(base, args, st, shown, stdin)
-        if effect and st.policy.restricts_operations and not st.policy.allows_operation(effect):
+        # command_operation (the vocabulary's owner) decided above; this covers CLIs it does not know.
+        if op is None and effect and st.policy.restricts_operations and not st.policy.allows_operation(effect):
             _emit(
                 st,
                 "shell.operation",
