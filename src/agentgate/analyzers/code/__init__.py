@@ -20,9 +20,12 @@ the scope's hosts). Its own rules:
 ======================  ==========  ===========================================================
 rule                    effect      what
 ======================  ==========  ===========================================================
-code.obfuscation        block       a process or ``exec`` runs a command/code decoded at run
-                                    time, or reaches ``os.system``/``exec`` through a computed
-                                    name (``getattr(os, 'sys'+'tem')``, ``__import__('o'+'s')``)
+code.obfuscation        block       a process or ``exec`` runs a command/code decoded or unscrambled
+                                    at run time (base64..., reversed, character codes), or reaches
+                                    ``os.system``/``exec`` reflectively (``getattr``, a module's
+                                    ``__dict__``, ``globals()[...]``) or by a computed name
+                                    (``__import__('o'+'s')``, ``require('child_'+'process')``),
+                                    or reaches ``process`` through ``Function('return process')``
 code.remote_code        block       code or a command that arrived over the network (an HTTP
                                     response, a socket) is executed or deserialized
 code.reverse_shell      block       a socket duplicated onto stdio, a process whose stdio is a

@@ -25,7 +25,7 @@ from agentgate._decision import Effect, Severity
 
 from ._model import EMPTY, HOLE, NOCONST, UNKNOWN, LimitError, V
 from ._pytables import SECRET_NAME
-from ._python import Shared, _flow, _strv
+from ._python import Shared, _flow, _strv, secret
 
 __all__ = ["SECRET_NAME", "analyze_js", "decode_js"]
 
@@ -367,19 +367,35 @@ class _Js:
         obj = self.node(n.child_by_field_name("object"))
         prop = n.child_by_field_name("property")
         name = prop.text.decode() if prop is not None else ""
-        if name == "constructor" and obj.ref is not None and obj.ref.endswith("constructor"):
-            return V(ref="Function")
         if name == "constructor":
+            if obj.ref == "@constructor":
+                # x.constructor.constructor is Function: code from a string, outside any vm sandbox
+                self.find(
+                    "code.introspection",
+                    _BLOCK,
+                    Severity.HIGH,
+                    "reaches the Function constructor through .constructor.constructor (a sandbox escape)",
+                    "constructor.constructor",
+                )
+                return V(ref="Function")
             return V(ref="@constructor")
-        if obj.ref == "@constructor" and name == "constructor":
-            return V(ref="Function")
         return self._env_prop(obj, name, False)
+
+    def global_value(self, dotted: str) -> V:
+        """The value of a dotted global name (``process``, ``process.mainModule``)."""
+        head, _, rest = dotted.partition(".")
+        v = self.env.get(head) or (
+            V(ref=head) if head in _GLOBALS else V(ref="global") if head in _GLOBAL_OBJECTS else UNKNOWN
+        )
+        for part in rest.split(".") if rest else ():
+            v = self._env_prop(v, part, False)
+        return v
 
     def _env_prop(self, obj: V, name: str, dyn: bool) -> V:
         if obj.ref == "process.env":
             if name in ("HOME", "USERPROFILE"):
                 return V("~")
-            return V(t=frozenset({"secret"})) if SECRET_NAME.search(name) else UNKNOWN
+            return V(t=secret(name)) if SECRET_NAME.search(name) else UNKNOWN
         r = self._prop(obj, name)
         if r.ref == "process.env":
             r = r.taint("env")
@@ -393,21 +409,21 @@ class _Js:
         if type(idx.c) is int and obj.items is not None and 0 <= idx.c < len(obj.items):
             return obj.items[idx.c]
         if obj.ref == "process.env":
-            return V(t=frozenset({"secret"}))
+            return V(t=secret())
         return V(t=_flow(obj, idx))
 
     def n_ternary_expression(self, n: Any) -> V:
         vals = [self.node(c) for c in n.named_children]
         return V(t=_flow(*vals))
 
-    def _function(self, n: Any) -> V:
+    def _function(self, n: Any, first: V = UNKNOWN) -> V:
         saved = self.env
         self.env = dict(saved)
         params = n.child_by_field_name("parameters") or n.child_by_field_name("parameter")
         if params is not None:
-            for p in [params] if params.type == "identifier" else params.named_children:
+            for i, p in enumerate([params] if params.type == "identifier" else params.named_children):
                 if p.type == "identifier":
-                    self.env[p.text.decode()] = UNKNOWN
+                    self.env[p.text.decode()] = first if i == 0 else UNKNOWN
         try:
             body = n.child_by_field_name("body")
             if body is not None:
@@ -460,6 +476,19 @@ class _Js:
             fn = self.node(fnode) if fnode is not None else UNKNOWN
         args: list[V] = []
         an = n.child_by_field_name("arguments")
+        if (
+            fnode is not None
+            and fnode.type == "member_expression"
+            and an is not None
+            and an.named_child_count
+            and fnode.child_by_field_name("property") is not None
+            and fnode.child_by_field_name("property").text == b"then"
+            and an.named_children[0].type in ("arrow_function", "function_expression")
+        ):
+            # promise.then(v => ...): v is what the promise resolves to (import(m) resolves to m)
+            value = self.node(fnode.child_by_field_name("object"))
+            self._function(an.named_children[0], value)
+            return V(t=_flow(value))
         if an is not None:
             if an.type == "template_string":  # tagged template: Bun.$`cmd`
                 args.append(self.node(an))

@@ -9,8 +9,9 @@ from agentgate._decision import Effect, Severity
 
 from . import _js as js
 from ._model import EMPTY, HOLE, UNKNOWN, V
+from ._pycalls import _exfil as py_exfil
 from ._pycalls import _lexically_sensitive, looks_path
-from ._python import _flow, _strv, argv_command
+from ._python import _flow, _strv, argv_command, secret
 
 if TYPE_CHECKING:
     from ._js import _Js
@@ -67,11 +68,27 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
     if name in ("Deno.run", "Deno.Command"):
         _process(p, name, _deno_cmd(name, args), dyn, argv=True)
         return V(ref="Deno.ChildProcess()")
+    if name == "Function()":
+        # the function Function('return process') built: calling it yields what its body returns
+        return fn.items[0] if fn.items else UNKNOWN
     if name in js._DYNAMIC:
         code = args[-1] if name == "Function" and args else a0
         if name in ("setTimeout", "setInterval", "setImmediate") and (code is None or code.text() is None):
             return UNKNOWN  # a callback, not a string
         _dynamic(p, name, code, dyn)
+        if name == "Function" and code is not None:
+            body = (code.text() or "").strip().rstrip(";").strip()
+            if body.startswith("return ") and body[7:].strip().replace(".", "").replace("_", "").isalnum():
+                got = p.global_value(body[7:].strip())
+                if got.ref is not None and got.ref.partition(".")[0] in ("process", "require", "global", "module"):
+                    p.find(
+                        "code.obfuscation",
+                        _BLOCK,
+                        Severity.HIGH,
+                        f"Function({body!r}) reaches {got.ref} through code built from a string (a sandbox escape)",
+                        body,
+                    )
+                return V(ref="Function()", items=(got,))
         return V(ref=name + "()")
     if name == "Buffer.from":
         enc = args[1].text() if len(args) > 1 else None
@@ -89,7 +106,7 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
         return v
     if name == "String.fromCharCode":
         if all(type(a.c) is int for a in args):
-            return _strv("".join(chr(int(a.c) & 0x10FFFF) for a in args), *args)  # type: ignore[call-overload]
+            return _strv("".join(chr(int(a.c) & 0x10FFFF) for a in args), *args).taint("scrambled")  # type: ignore[call-overload]
         return V(t=_flow(*args))
     if name in ("JSON.stringify", "Object.entries", "Object.keys", "Object.values", "Object.assign", "String"):
         return V(t=_flow(*args))
@@ -99,7 +116,9 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
         return V(t=frozenset({"env"}))
     if name in ("Deno.env.get",):
         s = a0.text() if a0 is not None else None
-        return V(t=frozenset({"secret"})) if s is None or js.SECRET_NAME.search(s) else UNKNOWN
+        if s is None:
+            return V(t=secret())
+        return V(t=secret(s)) if js.SECRET_NAME.search(s) else UNKNOWN
     if name in js._FILE_OPS:
         t: frozenset[str] = EMPTY
         for idx, op in js._FILE_OPS[name]:
@@ -109,8 +128,10 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
                 _dumped(p, args[1], "writes to a file")
         return V(t=t)
     if name in js._URL_FUNCS or name in js._HOST_FUNCS:
-        _exfil(p, name, args)
         target = args[1] if name == "XMLHttpRequest().open" and len(args) > 1 else a0
+        if name in js._HOST_FUNCS:
+            target = next((a for a in args if isinstance(a.c, (str, dict))), None)
+        _exfil(p, name, args, target)
         if name in js._HOST_FUNCS:
             _host(p, name, args)
             p.sh.flags.add("socket")
@@ -189,13 +210,13 @@ def _process(p: _Js, name: str, cmd: V | None, dyn: bool, *, argv: bool) -> None
     if command is None or not command.strip(HOLE + " "):
         p.find("code.process", _ESC, Severity.HIGH, f"{short}() runs a command computed at run time", name)
         return
-    decoded = "decoded" in t
+    decoded = bool(t & {"decoded", "scrambled"})
     if decoded:
         p.find(
             "code.obfuscation",
             _BLOCK,
             Severity.CRITICAL,
-            f"{short}() runs a command decoded at run time (base64/hex/fromCharCode...): a hidden command",
+            f"{short}() runs a command decoded or unscrambled at run time (base64/hex, reversed, fromCharCode): a hidden command",
             command[:200].replace(HOLE, "?"),
         )
     p.hit("shell", command.replace(HOLE, "$ARG"), obfuscated=decoded)
@@ -211,13 +232,13 @@ def _dynamic(p: _Js, name: str, code: V | None, dyn: bool) -> None:
         p.find("code.remote_code", _BLOCK, Severity.CRITICAL, f"{name}() runs code received over the network", name)
         return
     text = code.text()
-    decoded = "decoded" in t
+    decoded = bool(t & {"decoded", "scrambled"})
     if decoded:
         p.find(
             "code.obfuscation",
             _BLOCK,
             Severity.CRITICAL,
-            f"{name}() runs code decoded at run time: hidden code",
+            f"{name}() runs code decoded or unscrambled at run time: hidden code",
             (text or name)[:200].replace(HOLE, "?"),
         )
     if text is None:
@@ -226,6 +247,8 @@ def _dynamic(p: _Js, name: str, code: V | None, dyn: bool) -> None:
         return
     if HOLE in text:
         p.find("code.dynamic", _ESC, Severity.HIGH, f"{name}() runs code with parts computed at run time", name)
+    if name == "Function":
+        text = f"(function () {{\n{text}\n}})"  # a function body may return
     p.recurse(text, f"{name}() runs", decoded)
 
 
@@ -236,7 +259,7 @@ def _path(p: _Js, v: V, op: str, *, exact: bool = True) -> frozenset[str]:
     exact = exact and not s.startswith(HOLE)
     path = s.replace(HOLE, "x") if exact else "/x" + s.lstrip(HOLE).replace(HOLE, "x")
     p.hit("path", path, op=op, exact=exact)
-    return frozenset({"secret", "file"}) if op == "read" and _lexically_sensitive(path) else frozenset({"file"})
+    return secret() | {"file"} if op == "read" and _lexically_sensitive(path) else frozenset({"file"})
 
 
 def _url(p: _Js, v: V, *, exact: bool) -> None:
@@ -279,16 +302,13 @@ def _host_opts(p: _Js, opts: dict[str, V]) -> None:
             return
 
 
-def _exfil(p: _Js, name: str, args: list[V]) -> None:
+def _exfil(p: _Js, name: str, args: list[V], dest: V | None = None) -> None:
+    flat: list[V] = []
     for v in args:
-        t = _flow(v)
+        flat.append(v)
         if isinstance(v.c, dict):
-            for x in v.c.values():
-                t = t | _flow(x)
-        if t & {"env", "secret"}:
-            what = "the whole environment" if "env" in t else "a credential (secret variable or key file)"
-            p.find("code.exfiltration", _BLOCK, Severity.CRITICAL, f"{name} sends {what} over the network", name)
-            return
+            flat.extend(x for x in v.c.values() if isinstance(x, V))
+    py_exfil(p, name, flat, {}, dest)
 
 
 def _dumped(p: _Js, v: V, how: str) -> None:
@@ -330,7 +350,7 @@ def _method(p: _Js, m: str, recv: V, args: list[V]) -> V:
             return recv
     if recv.items is not None:
         if m == "reverse":
-            return V(items=tuple(reversed(recv.items)), t=_flow(recv))
+            return V(items=tuple(reversed(recv.items)), t=_flow(recv) | {"scrambled"})
         if m == "join":
             sep = a0.c if a0 is not None and isinstance(a0.c, str) else ("," if a0 is None else None)
             if sep is not None:
@@ -342,5 +362,6 @@ def _method(p: _Js, m: str, recv: V, args: list[V]) -> V:
             and a0.ref == "String.fromCharCode"
             and all(type(i.c) is int for i in recv.items)
         ):
-            return V(items=tuple(V(chr(int(str(i.c)) & 0x10FFFF)) for i in recv.items), t=_flow(recv) | {"built"})
+            chars = tuple(V(chr(int(str(i.c)) & 0x10FFFF)) for i in recv.items)
+            return V(items=chars, t=_flow(recv) | {"built", "scrambled"})
     return V(t=_flow(recv, *args))

@@ -4,7 +4,8 @@ An abstract value (`V`) is what the analyzer knows about a run-time value: a con
 (``c``), a reference to a module, function or object (``ref``, a dotted canonical name
 such as ``os.system`` or ``socket.socket()``), the elements of a literal sequence
 (``items``) and taints (``t``): where the value came from (``decoded``, ``remote``,
-``env``, ``secret``, ``socket``) or how its name was reached (``dynname``). A string
+``env``, ``secret``, ``socket``; ``scrambled`` for text reversed, re-mapped character by
+character or rebuilt from character codes) or how its name was reached (``dynname``). A string
 constant may hold `HOLE` characters where an unknown value was interpolated
 (``f"rm -rf {d}"``): the router replaces them with what each analyzer reads as
 "unknown" (a shell variable, a placeholder path segment).
@@ -38,7 +39,7 @@ NOCONST: Final = _NoConst()
 EMPTY: frozenset[str] = frozenset()
 
 #: Taints that follow data through unknown calls (json.dumps(os.environ) is still the environment).
-FLOWING: Final = frozenset({"decoded", "remote", "env", "secret", "socket", "file"})
+FLOWING: Final = frozenset({"decoded", "scrambled", "remote", "env", "secret", "socket", "file"})
 
 
 class V:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from agentgate._decision import Effect, Severity
 
 from . import _pytables as tables
 from ._decode import DECODERS, ENCODERS, to_bytes
 from ._model import EMPTY, HOLE, NOCONST, UNKNOWN, V
-from ._python import _flow, _join, _s, _strv, argv_command, codec, pickle_globals
+from ._python import _flow, _join, _s, _strv, argv_command, codec, pickle_globals, secret
 
 if TYPE_CHECKING:
     from ._python import _Py
@@ -156,14 +157,24 @@ def _effect(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
     if h is not None:
         return h(p, name, fn, args, kw)
     if name in tables.URL_FUNCS:
-        _exfil(p, name, args, kw)
         url = _arg(args, kw, tables.URL_FUNCS[name], "url", "uri")
+        _exfil(p, name, args, kw, url)
         if url is not None:
             _url(p, url, exact=True)
         return V(ref=name + "()", t=frozenset({"remote"}))
     if name in tables.HOST_FUNCS:
-        _exfil(p, name, args, kw)
         addr = _arg(args, kw, 1 if name.endswith("sendto") else 0, "host", "hostname", "address")
+        if name.startswith("socket.geth") or name == "socket.getaddrinfo":
+            if _flow(*args, *kw.values()) & {"env", "secret"}:
+                p.find(
+                    "code.exfiltration",
+                    _BLOCK,
+                    Severity.CRITICAL,
+                    f"{name} puts a credential or the environment into a DNS name: DNS exfiltration",
+                    name,
+                )
+        else:
+            _exfil(p, name, [a for a in args if a is not addr], kw, (addr.items[0] if addr and addr.items else addr))
         if addr is not None:
             host = addr.items[0] if addr.items else addr
             hs = host.text()
@@ -224,9 +235,19 @@ def _effect(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
 
 
 def _generic(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
-    """A call no rule names: URLs among its arguments get the literal checks; its result carries their taints."""
-    if name.partition(".")[0] in tables.NETWORK_MODULES:
+    """A call no rule names: URLs and paths among its arguments get checked; its result carries their taints."""
+    receiver = fn.items[0] if fn.items else None
+    res = tables.canon(name + "()")
+    # Positional arguments and the receiver are the data a call transforms (json.dumps(env),
+    # b64encode(key)); keyword arguments mostly configure it (OpenAI(api_key=...) is a client,
+    # not the key), except the ones that name the data.
+    data_kw = [v for k, v in kw.items() if k in _DATA_KW or k.startswith("**")]
+    out = V(ref=res if len(res) < 200 else None, t=_flow(*args, *data_kw, *(() if receiver is None else (receiver,))))
+    root = name.partition(".")[0]
+    if root in tables.NETWORK_MODULES:
         _exfil(p, name, args, kw)
+    if root in _PURE_MODULES or name in _PURE_FUNCS:
+        return out
     for a in (*args, *kw.values()):
         s = _s(a)
         if s is None:
@@ -236,10 +257,7 @@ def _generic(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
         elif looks_path(s):
             # pd.read_csv('/root/.ssh/id_rsa'), np.load('~/.aws/credentials'): any function may read a path
             _path(p, a, "read", exact=False)
-    receiver = fn.items[0] if fn.items else None
-    res = tables.canon(name + "()")
-    flow = _flow(*args, *kw.values(), *(() if receiver is None else (receiver,)))
-    return V(ref=res if len(res) < 200 else None, t=flow)
+    return out
 
 
 # ----------------------------------------------------------------------------- effects
@@ -286,13 +304,13 @@ def _process(p: _Py, name: str, cmd: V | None, dyn: bool, *, shell: bool) -> Non
             name,
         )
         return
-    decoded = "decoded" in t
+    decoded = bool(t & {"decoded", "scrambled"})
     if decoded:
         p.find(
             "code.obfuscation",
             _BLOCK,
             Severity.CRITICAL,
-            f"{short}() runs a command that was decoded at run time (base64/hex/zlib/rot13...): a hidden command",
+            f"{short}() runs a command that was decoded or unscrambled at run time (base64/hex/zlib/rot13, reversed, character codes): a hidden command",
             command[:200].replace(HOLE, "?"),
         )
     p.hit("shell", command.replace(HOLE, "$ARG"), obfuscated=decoded)
@@ -324,13 +342,13 @@ def _dynamic(p: _Py, name: str, code: V | None, dyn: bool) -> None:
     if code.ref is not None and code.ref.endswith("compile()"):
         return  # compile() analyzed the source already
     text = code.text()
-    decoded = "decoded" in t
+    decoded = bool(t & {"decoded", "scrambled"})
     if decoded:
         p.find(
             "code.obfuscation",
             _BLOCK,
             Severity.CRITICAL,
-            f"{short}() runs code that was decoded at run time (base64/hex/zlib/marshal...): hidden code",
+            f"{short}() runs code that was decoded or unscrambled at run time (base64/hex/zlib, reversed, character codes): hidden code",
             (text or name)[:200].replace(HOLE, "?"),
         )
     if text is None:
@@ -423,19 +441,122 @@ def _unsafe_yaml(kw: dict[str, V], args: list[V]) -> bool:
     return not (ref is not None and ref.endswith(("SafeLoader", "CSafeLoader", "BaseLoader")))
 
 
-def _exfil(p: _Py, name: str, args: list[V], kw: dict[str, V]) -> None:
-    for v in (*args, *kw.values()):
-        t = _flow(v)
-        if t & {"env", "secret"}:
-            what = "the whole environment" if "env" in t else "a credential (secret variable or key file)"
-            p.find(
-                "code.exfiltration",
-                _BLOCK,
-                Severity.CRITICAL,
-                f"{name} sends {what} over the network",
-                name,
-            )
-            return
+def _exfil(p: Any, name: str, args: list[V], kw: dict[str, V], dest: V | None = None) -> None:
+    """The environment or a credential leaving the machine (shared by the Python and JavaScript sides)."""
+    t = _flow(*args, *kw.values())
+    if "env" in t:
+        p.find(
+            "code.exfiltration", _BLOCK, Severity.CRITICAL, f"{name} sends the whole environment over the network", name
+        )
+        return
+    if "secret" not in t:
+        return
+    names = sorted(x[7:] for x in t if x.startswith("secret:"))
+    host = _host_of(dest) if dest is not None else None
+    if names and "?" not in names and host is not None and all(_issued_by(n, host) for n in names):
+        return  # OPENAI_API_KEY to api.openai.com: a credential going to its issuer
+    what = ", ".join(n for n in names if n != "?") or "a credential (key file or secret)"
+    # A key file's contents leave the machine: block. A named variable to a host that is not its
+    # vendor: block; one whose name names no vendor (API_KEY), or to a host not known: escalate.
+    generic = "?" not in names and (host is None or all(not _vendor_tokens(n) for n in names))
+    p.find(
+        "code.exfiltration",
+        _ESC if generic else _BLOCK,
+        Severity.HIGH if generic else Severity.CRITICAL,
+        f"{name} sends {what} to {host or 'a host not known statically'}, which did not issue it",
+        name,
+    )
+
+
+# Words of a variable name that say what it is, not whose it is.
+_GENERIC_WORDS = frozenset(
+    {
+        "api",
+        "key",
+        "keys",
+        "token",
+        "tokens",
+        "secret",
+        "secrets",
+        "access",
+        "password",
+        "pass",
+        "passwd",
+        "pwd",
+        "auth",
+        "client",
+        "id",
+        "private",
+        "session",
+        "cookie",
+        "bearer",
+        "oauth",
+        "credential",
+        "credentials",
+        "app",
+        "personal",
+        "pat",
+        "sk",
+        "dsn",
+        "url",
+        "uri",
+        "conn",
+        "connection",
+        "string",
+        "signature",
+        "account",
+        "service",
+        "user",
+        "username",
+        "login",
+        "refresh",
+        "write",
+        "read",
+        "admin",
+        "prod",
+        "dev",
+        "test",
+        "staging",
+        "default",
+        "my",
+        "env",
+        "var",
+        "value",
+    }
+)
+_VENDOR_ALIASES = {"gh": "github", "hf": "huggingface", "gcp": "google", "gcloud": "google", "az": "azure"}
+
+
+def _vendor_tokens(var: str) -> list[str]:
+    out = []
+    for w in var.lower().replace("-", "_").split("_"):
+        w = _VENDOR_ALIASES.get(w, w)
+        if len(w) >= 3 and w not in _GENERIC_WORDS and not w.isdigit():
+            out.append(w)
+    return out
+
+
+def _issued_by(var: str, host: str) -> bool:
+    """The variable's vendor word names the host (GITHUB_TOKEN -> api.github.com, AWS_* -> *.amazonaws.com)."""
+    return any(tok in host for tok in _vendor_tokens(var))
+
+
+def _host_of(v: V) -> str | None:
+    s = v.text()
+    if s is None or not v.known:
+        if isinstance(v.c, dict):  # JavaScript options object
+            for k in ("url", "hostname", "host"):
+                x = v.c.get(k)
+                if isinstance(x, V):
+                    return _host_of(x)
+        return None
+    s = s.strip()
+    if "://" not in s:
+        return s.lower().split(":", 1)[0] or None
+    try:
+        return urlsplit(s).hostname
+    except ValueError:
+        return None
 
 
 def _url(p: _Py, v: V, *, exact: bool) -> None:
@@ -483,7 +604,7 @@ def _path(p: _Py, v: V, op: str, *, exact: bool) -> frozenset[str]:
         if head.strip("/"):
             p.hit("path", head, op=op, exact=exact)
     if op == "read" and _lexically_sensitive(path):
-        return frozenset({"secret", "file"})
+        return secret() | {"file"}
     return frozenset({"file"})
 
 
@@ -530,6 +651,22 @@ def _file_call(p: _Py, name: str, args: list[V], kw: dict[str, V]) -> V:
     return V(ref=name + "()", t=t if name in _OPENERS else EMPTY)
 
 
+# Calls that only compute on their arguments: a URL or path given to them is text, not a fetch.
+_PURE_MODULES = frozenset({"re", "json", "hashlib", "html", "string", "textwrap", "difflib", "shlex", "unicodedata"})
+_PURE_FUNCS = frozenset(
+    {
+        *(f"urllib.parse.{f}" for f in ("urlparse", "urlsplit", "urljoin", "quote", "quote_plus", "urlencode")),
+        *(f"builtins.{f}" for f in ("print", "len", "str", "repr", "isinstance", "format", "hash", "sorted")),
+        *(f"os.path.{f}" for f in ("exists", "isfile", "isdir", "splitext", "split", "getsize", "islink")),
+        "logging.info",
+        "logging.debug",
+        "logging.warning",
+        "logging.error",
+    }
+)
+_DATA_KW = frozenset(
+    {"obj", "data", "s", "string", "value", "text", "body", "content", "json", "msg", "message", "payload"}
+)
 _OPENERS = frozenset({"builtins.open", "os.open", "sqlite3.connect", "shelve.open", "tarfile.open", "zipfile.ZipFile"})
 
 
@@ -588,7 +725,7 @@ def _keyring(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
         f"{name} reads the operating system's credential store",
         name,
     )
-    return V(t=frozenset({"secret"}))
+    return V(t=secret())
 
 
 def _getattr(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
@@ -596,7 +733,7 @@ def _getattr(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
         return UNKNOWN
     obj, attr = args[0], args[1]
     a = _s(attr)
-    dyn = bool(attr.t & {"built", "decoded"})
+    dyn = True  # reflective access: no one calls os.system through getattr for a good reason
     if a is None:
         if obj.ref is not None and obj.ref.partition(".")[0] in _POWERFUL:
             p.find(
@@ -649,7 +786,7 @@ def _globals(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
 def _env_get(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
     key = _s(args[0]) if args else None
     if key is None:
-        return V(t=frozenset({"secret"})) if args else UNKNOWN
+        return V(t=secret()) if args else UNKNOWN
     return p._env_var(key)
 
 
@@ -722,7 +859,7 @@ def _builtin_fold(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> 
     flow = _flow(*args)
     try:
         if f == "chr" and a0 is not None and type(a0.c) is int:
-            return _strv(chr(a0.c), a0)
+            return _strv(chr(a0.c), a0).taint("scrambled")
         if f == "ord" and a0 is not None and isinstance(a0.c, (str, bytes)) and len(a0.c) == 1:
             return V(ord(a0.c), t=flow)
         if f in ("bytes", "bytearray") and a0 is not None:
@@ -742,11 +879,12 @@ def _builtin_fold(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> 
             base = args[1].c if len(args) > 1 and type(args[1].c) is int else 10
             return V(int(a0.c, int(str(base))) if isinstance(a0.c, str) else a0.c, t=flow)
         if f == "reversed" and a0 is not None and isinstance(a0.c, (str, bytes)) and a0.known:
-            return _strv(a0.c[::-1], a0)  # iterating it yields the same characters as reversed()
+            return _strv(a0.c[::-1], a0).taint("scrambled")  # iterating it yields reversed()'s characters
         if f in ("list", "tuple", "reversed", "sorted", "set") and a0 is not None:
             el = p.elements(a0)
             if el is not None:
-                el = list(reversed(el)) if f == "reversed" else el
+                if f == "reversed":
+                    return V(items=tuple(reversed(el)), t=flow | {"scrambled"})
                 return V(items=tuple(el), t=flow)
         if f == "map" and len(args) == 2 and args[0].ref in ("builtins.chr", "builtins.str", "builtins.ord"):
             el = p.elements(args[1])
@@ -860,7 +998,7 @@ def _method(p: _Py, m: str, recv: V, args: list[V], kw: dict[str, V]) -> V:
                 return _strv(c.format(*texts, **{k: v.c for k, v in kw.items()}), recv, *args, limits=lim)
             return _strv(HOLE, recv, *args)
         if m == "translate" and isinstance(c, str) and args and isinstance(args[0].c, dict):
-            return _strv(c.translate(args[0].c), recv)
+            return _strv(c.translate(args[0].c), recv).taint("scrambled")
         if m == "maketrans" and all(isinstance(x, str) for x in texts) and len(texts) == 2:
             return V(str.maketrans(str(texts[0]), str(texts[1])))
         if m == "hex" and isinstance(c, (bytes, bytearray)):

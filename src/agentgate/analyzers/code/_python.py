@@ -70,16 +70,27 @@ def _s(v: V) -> str | None:
     return v.text() if v.known else None
 
 
+def _keep(t: frozenset[str]) -> frozenset[str]:
+    if "secret" in t:  # the names of secrets ("secret:GITHUB_TOKEN") flow with them
+        return t & FLOWING | {x for x in t if x.startswith("secret:")}
+    return t & FLOWING
+
+
 def _flow(*vals: V) -> frozenset[str]:
     out: frozenset[str] = EMPTY
     for v in vals:
         if v.t:
-            out = out | (v.t & FLOWING)
+            out = out | _keep(v.t)
         if v.items:
             for i in v.items:
                 if i.t:
-                    out = out | (i.t & FLOWING)
+                    out = out | _keep(i.t)
     return out
+
+
+def secret(name: str = "?") -> frozenset[str]:
+    """The taints of a credential named *name* (``?``: a key file, a store, a name not known)."""
+    return frozenset({"secret", "secret:" + name})
 
 
 def _strv(s: str | bytes, *vals: V, built: bool = True, limits: Limits | None = None) -> V:
@@ -474,7 +485,8 @@ class _Py:
             if all(p.c is None or type(p.c) is int for p in parts):
                 sl = slice(ints[0], ints[1], ints[2])
                 if isinstance(c, (str, bytes)) and (HOLE not in c if isinstance(c, str) else True):
-                    return _strv(c[sl], base)
+                    out = _strv(c[sl], base)
+                    return out.taint("scrambled") if ints[2] not in (None, 1) else out
                 if base.items is not None:
                     return V(items=base.items[sl], t=_flow(base))
             return V(t=_flow(base))
@@ -491,7 +503,8 @@ class _Py:
                     r = V(ref=tables.canon(ks))
                 else:
                     r = V(ref=tables.canon(f"{ref[: -len('.__dict__')]}.{ks}"))
-                return r.taint("dynname") if key.t & {"built", "decoded"} else r
+                # a module's or the globals' dictionary is reflective access; sys.modules is a lookup
+                return r.taint("dynname") if ref != "sys.modules" or key.t & {"built", "decoded"} else r
         if ref is not None and key.c is not NOCONST and ref.startswith(("ctypes.", "cffi.")):
             return V(ref=f"{ref}[]")
         c = base.c
@@ -605,7 +618,7 @@ class _Py:
     def _env_var(self, name: str) -> V:
         if name in ("HOME", "USERPROFILE"):
             return V("~")
-        return V(t=frozenset({"secret"})) if tables.SECRET_NAME.search(name) else UNKNOWN
+        return V(t=secret(name)) if tables.SECRET_NAME.search(name) else UNKNOWN
 
     def _dumped(self, v: V, how: str) -> None:
         what = "the whole environment" if "env" in v.t else "a credential (secret environment variable or key file)"
