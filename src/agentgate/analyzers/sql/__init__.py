@@ -102,7 +102,16 @@ __all__ = ["Hit", "SqlAnalysis", "Statement", "analyze_sql", "parse_fragment", "
 # ----------------------------------------------------------------- the analyzer
 
 _GRANTABLE = frozenset(
-    {"sql.drop", "sql.truncate", "sql.alter", "sql.privilege", "sql.delete_all", "sql.update_all", "sql.tautology"}
+    {
+        "sql.drop",
+        "sql.truncate",
+        "sql.alter",
+        "sql.privilege",
+        "sql.delete_all",
+        "sql.update_all",
+        "sql.tautology",
+        "sql.server_control",
+    }
 )
 _BOUND = re.compile(r"(?:params|parameters|bind|binds|bindings|bind_params|query_params|bind_values)\b", re.IGNORECASE)
 _TEXT_CARRIERS = frozenset({"file", "email", "message"})
@@ -223,8 +232,15 @@ def _grants(ctx: Context, op: str) -> bool:
 
 
 def _is_catalog(name: str) -> bool:
+    """A metadata table (schemas, tables, columns, indexes): not data. Catalogs that hold
+    data, queries or credentials (pg_stats, pg_largeobject, pg_authid) are not exempt."""
     parts = name.lower().split(".")
-    return parts[-1] in vocab.CATALOG_TABLES or any(p in vocab.CATALOG_SCHEMAS for p in parts[:-1])
+    last, quals = parts[-1], parts[:-1]
+    if last in vocab.DATA_CATALOG_TABLES or last in vocab.ACTIVITY_TABLES or last in vocab.SYS_CRED_TABLES:
+        return False
+    if any(p in vocab.CATALOG_SCHEMAS for p in quals):
+        return True
+    return last in vocab.CATALOG_TABLES or (last in vocab.SYS_CATALOG_VIEWS and bool(quals) and quals[-1] == "sys")
 
 
 def _scope_tables(a: SqlAnalysis, ctx: Context, argument: str, out: list[Finding]) -> None:

@@ -13,9 +13,11 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlglot import exp
 
-__all__ = ["NO", "const", "matches_all_rows", "or_neutralized", "truth"]
+__all__ = ["NO", "bounded", "const", "matches_all_rows", "or_neutralized", "truth"]
 
 NO = object()
 
@@ -91,6 +93,13 @@ def truth(e: exp.Expression) -> bool | None:
     depend on the row, None when it does (or we cannot tell)."""
     while isinstance(e, exp.Paren):
         e = e.this
+    if e.args.get("negate"):  # some dialects parse x NOT IN (...) as In(negate=True)
+        v = _truth(e)
+        return None if v is None else not v
+    return _truth(e)
+
+
+def _truth(e: exp.Expression) -> bool | None:
     if isinstance(e, exp.Boolean):
         return bool(e.this)
     if isinstance(e, exp.Not):
@@ -148,8 +157,112 @@ def matches_all_rows(cond: exp.Expression) -> bool:
         cond = cond.this
     if isinstance(cond, exp.Not) and isinstance(cond.this, exp.Is) and isinstance(cond.this.expression, exp.Null):
         return isinstance(cond.this.this, exp.Column)
+    if isinstance(cond, exp.Is) and cond.args.get("negate") and isinstance(cond.expression, exp.Null):
+        return isinstance(cond.this, exp.Column)
     if isinstance(cond, (exp.GT, exp.GTE)) and isinstance(cond.this, exp.Column):
         name = cond.this.name.lower()
         bound = const(cond.expression)
         return (name == "id" or name.endswith("_id")) and isinstance(bound, float) and bound <= 0
     return False
+
+
+# Functions that normalize a column without changing which rows an equality selects.
+_NORMALIZERS = frozenset({"lower", "upper", "trim", "ltrim", "rtrim", "lcase", "ucase", "date", "coalesce"})
+
+
+def _has_column(e: exp.Expression) -> bool:
+    """Does *e* reference a column outside any subquery (a subquery is one value here)?"""
+    if isinstance(e, exp.Column):
+        return True
+    return any(
+        isinstance(n, exp.Column) and not any(isinstance(p, (exp.Subquery, exp.Query)) for p in _parents(n, e))
+        for n in e.find_all(exp.Column)
+    )
+
+
+def _parents(n: exp.Expression, stop: exp.Expression) -> list[Any]:
+    out: list[Any] = []
+    p: Any = n.parent
+    while p is not None and p is not stop:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _bare_column(e: exp.Expression, *, normalized: bool) -> bool:
+    while isinstance(e, exp.Paren):
+        e = e.this
+    if isinstance(e, exp.Column) and not isinstance(e.this, exp.Star):
+        return True
+    if normalized and isinstance(e, exp.Cast):
+        return _bare_column(e.this, normalized=True)
+    if normalized and isinstance(e, exp.Func):
+        f: Any = e
+        name = (f.name if isinstance(f, exp.Anonymous) else f.sql_name()).lower()
+        args = [a for a in (f.this, *f.expressions) if isinstance(a, exp.Expression)]
+        return name in _NORMALIZERS and len(args) >= 1 and _bare_column(args[0], normalized=False)
+    return False
+
+
+def _value(e: exp.Expression) -> bool:
+    """A literal, a parameter, a column-free expression or a scalar subquery."""
+    while isinstance(e, exp.Paren):
+        e = e.this
+    if isinstance(e, exp.Subquery):
+        return True
+    return not _has_column(e) and not isinstance(e, (exp.Boolean, exp.Null))
+
+
+def _match_all_pattern(e: exp.Expression) -> bool:
+    pat = const(e)
+    return isinstance(pat, str) and bool(pat) and set(pat) <= {"%", "_"}
+
+
+def bounded(cond: exp.Expression) -> bool:
+    """Does the condition really bound the rows: some conjunct compares a column to a value?
+
+    ``id = 5``, ``email IN ('a', 'b')``, ``created_at < now() - interval '30 days'``,
+    ``lower(name) = 'x'``, ``id = $1``, ``id IN (SELECT ... WHERE ...)`` bound; ``1 = 1``,
+    ``id = id``, ``id <> 5``, ``NOT (id = 5)``, ``name LIKE '%'``, ``x IS NOT NULL`` and an
+    OR with one unbounded branch do not. No attempt is made to prove tautologies: what is
+    not a bound is unbounded.
+    """
+    while isinstance(cond, exp.Paren):
+        cond = cond.this
+    if cond.args.get("negate"):
+        return False  # NOT IN / NOT LIKE / IS NOT NULL select everything but a few rows
+    if isinstance(cond, exp.And):
+        return bounded(cond.this) or bounded(cond.expression)
+    if isinstance(cond, exp.Or):
+        return bounded(cond.this) and bounded(cond.expression)
+    if isinstance(cond, (exp.EQ, exp.NullSafeEQ)):
+        a, b = cond.this, cond.expression
+        return (_bare_column(a, normalized=True) and _value(b)) or (_bare_column(b, normalized=True) and _value(a))
+    if isinstance(cond, (exp.GT, exp.GTE, exp.LT, exp.LTE)):
+        a, b = cond.this, cond.expression
+        return (_bare_column(a, normalized=False) and _value(b)) or (_bare_column(b, normalized=False) and _value(a))
+    if isinstance(cond, exp.In):
+        if not _bare_column(cond.this, normalized=True):
+            return False
+        query = cond.args.get("query")
+        if query is not None:
+            inner = query.this if isinstance(query, exp.Subquery) else query
+            where = inner.args.get("where") if isinstance(inner, exp.Select) else None
+            return where is not None and bounded(where.this)
+        return bool(cond.expressions) and all(_value(x) for x in cond.expressions)
+    if isinstance(cond, exp.Between):
+        return _bare_column(cond.this, normalized=False) and _value(cond.args["low"]) and _value(cond.args["high"])
+    if isinstance(cond, (exp.Like, exp.ILike)):
+        return (
+            _bare_column(cond.this, normalized=True)
+            and _value(cond.expression)
+            and not _match_all_pattern(cond.expression)
+        )
+    if isinstance(cond, exp.Is):
+        return _bare_column(cond.this, normalized=False) and isinstance(cond.expression, exp.Null)
+    if isinstance(cond, exp.Exists):
+        inner = cond.this
+        where = inner.args.get("where") if isinstance(inner, exp.Select) else None
+        return where is not None
+    # WHERE is_expired: a boolean column selects what the data says.
+    return isinstance(cond, exp.Column)

@@ -25,7 +25,7 @@ from agentgate.analyzers.sql import _vocab as vocab
 from agentgate.analyzers.sql._types import Hit, SqlAnalysis, Statement
 from agentgate.analyzers.sql._walk import _analyze
 
-__all__ = ["parse_fragment", "parse_sql"]
+__all__ = ["READINGS", "divergent", "mysql_text", "parse_fragment", "parse_sql"]
 
 
 class _DropCommandFallback(logging.Filter):
@@ -50,22 +50,97 @@ _MAX_LEN = 200_000
 
 @functools.lru_cache(maxsize=4096)
 def parse_sql(text: str, dialect: str | None = None, guess: bool = True) -> SqlAnalysis:
-    """Parse *text* (in *dialect*, or guessing among the common ones) and analyze it.
+    """Parse *text* (in *dialect*, or under every plausible dialect) and analyze it.
 
-    With no *dialect*, sqlglot's default dialect is tried, then (when *guess*)
-    PostgreSQL, MySQL, T-SQL and SQLite. Cached per ``(text, dialect, guess)``. Never raises: a text that does not parse
-    comes back with ``error`` set (and any hits the token stream alone proves,
-    such as ``INTO OUTFILE``).
+    With no *dialect* (and *guess*), a text holding a token the dialects read
+    differently (``#``, ``--`` without a space, nested or executable ``/* */``
+    comments, backslashes, dollar quotes) is parsed as PostgreSQL, MySQL/MariaDB,
+    SQLite and T-SQL, and the readings are merged: every hit of every reading
+    counts, so what one database executes is never lost to what another calls a
+    comment. Other texts are parsed once (sqlglot's default dialect first, then
+    the others until one parses). Cached per ``(text, dialect, guess)``. Never
+    raises: a text that does not parse comes back with ``error`` set (and any hits
+    the token stream alone proves, such as ``INTO OUTFILE``).
 
     >>> parse_sql("DELETE FROM sessions WHERE expires_at < now()").statements[0].sql_class
     'delete'
     >>> [h.rule for h in parse_sql("SELECT * FROM users INTO OUTFILE '/tmp/x'").hits]
     ['sql.file_access']
+    >>> [h.rule for h in parse_sql("DELETE FROM users WHERE id = 7 --1 OR 1=1").hits]  # MySQL: 7 - -1 OR 1=1
+    ['sql.tautology']
     """
     return _parse(text, dialect, 0, guess)
 
 
-_MYSQL_EXEC_COMMENT = re.compile(r"/\*!\d*(.*?)\*/", re.DOTALL)
+#: Dialect families whose comment, string and quoting rules differ; one reading each.
+READINGS = ("postgres", "mysql", "sqlite", "tsql")
+_MYSQL_FAMILY = frozenset({"mysql", "mariadb", "singlestore", "doris", "starrocks"})
+_ALIASES = {"mariadb": "mysql", "postgresql": "postgres", "mssql": "tsql", "sqlserver": "tsql"}
+_DOLLAR_QUOTE = re.compile(r"\$\w*\$")
+
+
+def divergent(text: str) -> bool:
+    """Does *text* hold a token that PostgreSQL, MySQL/MariaDB, SQLite and T-SQL read differently?"""
+    if "#" in text or "\\" in text or ("$" in text and _DOLLAR_QUOTE.search(text)):
+        return True
+    i = text.find("/*")
+    if i >= 0 and (text.startswith(("/*!", "/*M!"), i) or text.find("/*", i + 2) >= 0):
+        return True
+    j = text.find("--")
+    while j >= 0:
+        nxt = text[j + 2 : j + 3]
+        if nxt and not nxt.isspace():
+            return True
+        j = text.find("--", j + 2)
+    return False
+
+
+def mysql_text(text: str) -> str:
+    """*text* as MySQL and MariaDB execute it, for a tokenizer that does not know two rules:
+    ``/*! ... */`` (both) and ``/*M! ... */`` (MariaDB) comments are code, run with
+    their version prefix dropped; ``--`` starts a comment only before whitespace, so
+    ``--1`` is two minus signs. One linear scan that knows MySQL's strings
+    (backslash escapes) and comments, so a quote or comment never hides a rewrite.
+
+    >>> mysql_text("SELECT 1 /*!50000 , 2*/ /*M!100100 , 3*/ WHERE x = 1--1 # c")
+    'SELECT 1   , 2    , 3  WHERE x = 1- -1 # c'
+    """
+    if "/*" not in text and "--" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    in_code = False  # inside a /*! ... */ whose body runs
+    for m in _MYSQL_TOKENS.finditer(text):
+        tok = m.group()
+        if tok == "-":  # a minus before another minus: "--1" is - -1
+            out.append(text[pos : m.end()] + " ")
+            pos = m.end()
+        elif tok.startswith("/*") and m.group("code") is not None:
+            out.append(text[pos : m.start()] + " ")
+            pos = m.end()
+            in_code = True
+        elif tok == "*/" and in_code:
+            out.append(text[pos : m.start()] + " ")
+            pos = m.end()
+            in_code = False
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# One pass over what MySQL treats specially; every branch is possessive or bounded, and an
+# unterminated string or comment runs to the end, so the scan is linear on any input.
+_MYSQL_TOKENS = re.compile(
+    r"""'(?:[^'\\]|\\(?:.|$)|'')*+(?:'|$)"""
+    r"""|"(?:[^"\\]|\\(?:.|$)|"")*+(?:"|$)"""
+    r"|`[^`]*+(?:`|$)"
+    r"|\#[^\n]*+"
+    r"|--(?:\s|$)[^\n]*+"
+    r"|-(?=-)"
+    r"|(?P<code>/\*M?!\d{0,6})"
+    r"|/\*(?:[^*]|\*(?!/))*+(?:\*/|$)"
+    r"|\*/",
+    re.DOTALL,
+)
 
 
 def _parse(text: str, dialect: str | None, depth: int, guess: bool = True) -> SqlAnalysis:
@@ -73,14 +148,88 @@ def _parse(text: str, dialect: str | None, depth: int, guess: bool = True) -> Sq
         return SqlAnalysis(
             dialect, (), (), f"SQL text of {len(text)} characters exceeds the {_MAX_LEN}-character analysis limit"
         )
-    if "/*!" in text and dialect in (None, "mysql", "singlestore", "doris", "starrocks"):
-        # MySQL runs the body of /*! ... */ comments: analyze what it runs.
-        text = _MYSQL_EXEC_COMMENT.sub(r" \1 ", text)
+    dialect = _ALIASES.get(dialect, dialect) if dialect else dialect
+    if dialect is None and guess and divergent(text):
+        return _readings(text, depth)
+    if dialect in _MYSQL_FAMILY:
+        text = mysql_text(text)
     parsed = _statements(text, dialect, guess)
     if isinstance(parsed, SqlAnalysis):
         return parsed
     stmts, d = parsed
     return _analyze(stmts, d, depth, text) if stmts else SqlAnalysis(d, (), ())
+
+
+def _readings(text: str, depth: int) -> SqlAnalysis:
+    """Analyze *text* once per dialect family and merge the readings (most severe wins)."""
+    readings: list[SqlAnalysis] = []
+    partial: list[SqlAnalysis] = []
+    for d in READINGS:
+        t = mysql_text(text) if d == "mysql" else text
+        parsed = _statements(t, d, guess=False)
+        if isinstance(parsed, SqlAnalysis):
+            # A database runs a script statement by statement until one fails: what
+            # parses before (or after) the broken part still runs in this dialect.
+            stmts = _each_statement(t, d)
+            if stmts:
+                partial.append(_analyze(stmts, d, depth, t))
+            continue
+        stmts, _ = parsed
+        readings.append(_analyze(stmts, d, depth, t) if stmts else SqlAnalysis(d, (), ()))
+    if readings and partial:
+        readings.extend(partial)
+    elif partial:
+        # No reading parses whole: report the statements that do, and the failure.
+        failed = _statements(text, None, guess=True)
+        error = failed.error if isinstance(failed, SqlAnalysis) else None
+        merged = _merge(partial)
+        return SqlAnalysis(merged.dialect, merged.statements, merged.hits, error or "no dialect parses the whole text")
+    if not readings:
+        failed = _statements(text, None, guess=True)
+        if isinstance(failed, SqlAnalysis):
+            return failed
+        stmts, found = failed
+        return _analyze(stmts, found, depth, text) if stmts else SqlAnalysis(found, (), ())
+    return _merge(readings)
+
+
+def _merge(readings: list[SqlAnalysis]) -> SqlAnalysis:
+    """One analysis holding every hit and statement of every reading."""
+    if len(readings) == 1:
+        return readings[0]
+    hits: dict[tuple[str, str, Effect], Hit] = {}
+    for a in readings:
+        for h in a.hits:
+            hits.setdefault((h.rule, h.evidence, h.effect), h)
+    stmts_all = tuple(dict.fromkeys(s for a in readings for s in a.statements))
+    return SqlAnalysis(readings[0].dialect, stmts_all, tuple(hits.values()))
+
+
+def _each_statement(text: str, dialect: str) -> list[exp.Expression]:
+    """The statements of *text* that parse on their own, split at semicolons."""
+    try:
+        tokenizer, parser = _engine(dialect)
+        tokens = tokenizer.tokenize(text)
+    except (ValueError, TokenError, SqlglotError):
+        return []
+    out: list[exp.Expression] = []
+    chunk: list[Token] = []
+    for tok in [*tokens, None]:
+        if tok is not None and tok.token_type is not TokenType.SEMICOLON:
+            chunk.append(tok)
+            continue
+        if chunk:
+            try:
+                trees = parser.parse(chunk, text)
+            except (ParseError, SqlglotError, RecursionError):
+                trees = []
+            out.extend(
+                t
+                for t in trees
+                if isinstance(t, exp.Expression) and not isinstance(t, exp.Semicolon) and _is_statement(t)
+            )
+        chunk = []
+    return out
 
 
 _local = threading.local()

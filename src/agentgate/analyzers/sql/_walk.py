@@ -14,6 +14,7 @@ from typing import Any
 from sqlglot import exp
 
 from agentgate._decision import Effect, Severity
+from agentgate.analyzers.sql import _builtins as builtins
 from agentgate.analyzers.sql import _fold as fold
 from agentgate.analyzers.sql import _vocab as vocab
 from agentgate.analyzers.sql._types import _CLASS_OP, _CLASS_RANK, Hit, SqlAnalysis, Statement, _unique
@@ -39,6 +40,8 @@ _RULES: dict[str, tuple[Severity, Effect]] = {
     "sql.credential_write": (Severity.HIGH, Effect.ESCALATE),
     "sql.dynamic": (Severity.HIGH, Effect.ESCALATE),
     "sql.unrecognized": (Severity.MEDIUM, Effect.ESCALATE),
+    "sql.server_control": (Severity.HIGH, Effect.BLOCK),
+    "sql.function": (Severity.MEDIUM, Effect.ESCALATE),
 }
 
 
@@ -282,9 +285,20 @@ def _on_truncate(node: exp.TruncateTable, acc: _Acc) -> None:
     acc.hit("sql.truncate", f"TRUNCATE empties {names}; not reversible", acc.text)
 
 
+_ADDITIVE = (exp.ColumnDef, exp.AddConstraint, exp.Constraint, exp.Index)
+
+
 def _on_alter(node: exp.Alter, acc: _Acc) -> None:
-    acc.klass("ddl")
     _target(node.this, acc)
+    actions = node.args.get("actions") or []
+    if (
+        str(node.args.get("kind") or "").upper() == "TABLE"
+        and actions
+        and all(isinstance(a, _ADDITIVE) for a in actions)
+    ):
+        acc.klass("ddl")  # ADD COLUMN / ADD CONSTRAINT: additive, a write; nothing existing changes or goes
+        return
+    acc.klass("ddl")
     what = f"{node.args.get('kind') or ''} {_tname(node.this) if isinstance(node.this, exp.Table) else ''}".strip()
     # Additive changes (ADD COLUMN, RENAME) are writes a scope may grant; dropping a column never is.
     destructive = any(isinstance(a, exp.Drop) for a in node.args.get("actions") or ())
@@ -376,6 +390,13 @@ def _table(t: exp.Table, acc: _Acc, ctes: set[str]) -> None:
             effect=Effect.BLOCK,
         )
         return
+    if low in vocab.DATA_CATALOG_TABLES:
+        acc.hit(
+            "sql.credential_read",
+            f"{full} holds data, other sessions' queries or authentication rules, not metadata; confirm the task needs it",
+            full,
+        )
+        return
     words = _words(name)
     # Whole rows of a secrets table leave (SELECT *, COPY) or it is written; a count or
     # a metadata column does not leak a secret (credential columns are checked apart).
@@ -410,7 +431,21 @@ def _on_column(c: exp.Column, acc: _Acc) -> None:
         )
 
 
+_KNOWN_FUNCS = builtins.PG_PURE | builtins.MYSQL | builtins.SQLITE | vocab.HARMLESS_VOLATILE
+
+
+def _string_args(f: exp.Func) -> list[str]:
+    args = [a for a in (f.this, *f.expressions) if isinstance(a, exp.Expression)]
+    return [
+        a.name
+        for a in args
+        if isinstance(a, (exp.Literal, exp.National)) and (not isinstance(a, exp.Literal) or a.is_string)
+    ]
+
+
 def _function(f: exp.Func, acc: _Acc) -> None:
+    if isinstance(f.parent, exp.Pragma):
+        return  # PRAGMA table_info(t): the pragma's name, classified by the statement
     name = (f.name if isinstance(f, exp.Anonymous) else f.sql_name()).lower()
     if name in vocab.FILE_READERS:
         # DuckDB-style readers are how analytics agents load their own data files;
@@ -418,12 +453,89 @@ def _function(f: exp.Func, acc: _Acc) -> None:
         path = next((a.name for a in (f.this, *f.expressions) if isinstance(a, exp.Literal) and a.is_string), "")
         if path.startswith(("/", "~", "\\")) or ".." in path or re.match(r"[A-Za-z]:[\\/]", path):
             acc.hit("sql.file_access", f"{name}() reads {path!r}, outside the working tree", acc.text)
-    elif name in vocab.FILE_FUNCS:
+        return
+    if name in vocab.SQL_ARG_FUNCS:
+        # The string argument is SQL the server runs: analyze it like the statement around it.
+        strings = _string_args(f)
+        pos = vocab.SQL_ARG_FUNCS[name]
+        query = strings[pos] if strings and (pos < 0 or pos < len(strings)) else None
+        if query is not None:
+            _nested(query, acc, f"{name}()")
+        else:
+            acc.hit("sql.dynamic", f"{name}() runs SQL built at run time; we cannot see it", acc.text)
+    if name in vocab.FILE_FUNCS:
         acc.hit("sql.file_access", f"{name}() reads or writes files on the database server", acc.text)
     elif name in vocab.OS_FUNCS:
         acc.hit("sql.os_command", f"{name}() loads or runs code outside the database", acc.text)
     elif name in vocab.NET_FUNCS:
         acc.hit("sql.network", f"{name}() opens a connection out of the database server", acc.text)
+    elif name in vocab.ADMIN_FUNCS:
+        acc.klass("admin")
+        acc.hit(
+            "sql.server_control",
+            f"{name}() controls the server or other sessions; not for agents",
+            acc.text,
+            grant_op="configure",
+        )
+    elif name in vocab.TABLE_ARG_FUNCS:
+        for t in _string_args(f)[:1]:
+            acc.reads.append(t)
+            if t.lower().split(".")[-1] in vocab.SYS_CRED_TABLES:
+                acc.hit(
+                    "sql.credential_read",
+                    f"{name}() dumps {t}, which holds password hashes",
+                    t,
+                    severity=Severity.CRITICAL,
+                    effect=Effect.BLOCK,
+                )
+    elif name in vocab.DUMP_FUNCS:
+        acc.hit("sql.credential_read", f"{name}() dumps every table of a schema or database", acc.text)
+    elif name == "set_config":
+        strings = _string_args(f)
+        if strings:
+            _setting(strings[0].lower(), strings[1] if len(strings) > 1 else None, acc)
+    elif name in vocab.DELAY_FUNCS:
+        acc.hit(
+            "sql.function",
+            f"{name}() stalls the server: the time-based blind-injection and denial-of-service shape",
+            acc.text,
+        )
+    elif isinstance(f, exp.Anonymous) and name in builtins.PG_VOLATILE and name not in _KNOWN_FUNCS:
+        acc.klass("write")
+        acc.hit("sql.function", f"{name}() is a built-in with side effects (VOLATILE); judge it", name)
+    elif isinstance(f, exp.Anonymous) and name not in _KNOWN_FUNCS:
+        # A function no engine lists as a built-in is user code: it may write, call out or
+        # run anything, so the statement is not a read (a read-only scope stops it).
+        acc.klass("write")
+        acc.hit(
+            "sql.function",
+            f"{name}() is not a known built-in: treated as a change, not a read",
+            name,
+            severity=Severity.INFO,
+            effect=Effect.INFO,
+        )
+
+
+def _setting(name: str, value: str | None, acc: _Acc) -> None:
+    """A server setting changed by SET or set_config()."""
+    if name in ("role", "session_authorization"):
+        acc.klass("dcl")
+        acc.hit("sql.privilege", f"setting {name} switches identity", acc.text, grant_op="configure")
+    elif name in vocab.FILE_SETTINGS:
+        acc.klass("admin")
+        acc.hit(
+            "sql.file_access", f"setting {name} points server files somewhere else (a web-shell technique)", acc.text
+        )
+    elif name in vocab.GUARD_SETTINGS and (
+        value is None or value.strip().strip("'\"").lower() in vocab.GUARD_OFF_VALUES
+    ):
+        acc.klass("admin")
+        acc.hit(
+            "sql.server_control",
+            f"setting {name} to {value!r} switches off a guard (triggers, auditing, integrity or read-only mode)",
+            acc.text,
+            grant_op="configure",
+        )
 
 
 def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
@@ -448,6 +560,15 @@ def _unbounded(node: exp.Delete | exp.Update, acc: _Acc, op: str) -> None:
             acc.text,
             grant_op=op,
             severity=sev,
+        )
+    elif not fold.bounded(where.this):
+        acc.hit(
+            rule,
+            f"{verb} on {target}: the WHERE ({where.this.sql(dialect=acc.dialect)[:60]}) compares no column to a value, so nothing bounds the rows it hits",
+            acc.text,
+            grant_op=op,
+            severity=sev,
+            effect=Effect.BLOCK,
         )
     elif fold.matches_all_rows(where.this):
         acc.hit(
@@ -476,22 +597,27 @@ def _drop(node: exp.Drop, acc: _Acc) -> None:
     )
 
 
+
+
 def _create(node: exp.Create, acc: _Acc) -> None:
     kind = str(node.args.get("kind") or "").upper()
-    acc.klass("ddl")
+    acc.klass("ddl")  # additive DDL: CREATE TABLE [AS SELECT] / INDEX / VIEW (a write, docs/policy.md)
     this = node.this
     if kind in ("FUNCTION", "PROCEDURE"):
         if isinstance(this, exp.UserDefinedFunction) and isinstance(this.this, exp.Table):
             acc.skip_ids.add(id(this.this))  # the function's name is not a table
         props = node.args.get("properties")
+        lang = "sql"
         for p in props.expressions if props is not None else ():
-            if isinstance(p, exp.LanguageProperty) and p.name.lower() in vocab.UNTRUSTED_LANGS:
-                acc.hit(
-                    "sql.os_command",
-                    f"CREATE {kind} in the untrusted language {p.name} runs arbitrary code on the database host",
-                    p.name,
-                )
-        return  # the function's name is not a table; its body is not executed now
+            if isinstance(p, exp.LanguageProperty):
+                lang = p.name.lower()
+        body = node.expression
+        text = body.name if isinstance(body, (exp.Heredoc, exp.Literal)) else None
+        _routine(kind, lang, text, acc)
+        if text is not None and isinstance(body, exp.Expression):
+            for n in body.walk():
+                acc.skip_ids.add(id(n))
+        return  # the function's name is not a table
     if isinstance(this, exp.Index):
         _target(this.args.get("table"), acc)
     else:
@@ -603,6 +729,15 @@ def _set_item(node: exp.SetItem, acc: _Acc) -> None:
             acc.text,
             grant_op="configure",
         )
+    elif name in vocab.GUARD_SETTINGS and isinstance(eq, exp.EQ):
+        value = eq.expression
+        if isinstance(value, exp.Boolean):
+            text = "true" if value.this else "false"
+        elif isinstance(value, (exp.Literal, exp.Column, exp.Identifier, exp.Var)):
+            text = value.name
+        else:
+            text = value.sql()
+        _setting(name, text, acc)
 
 
 def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
@@ -613,6 +748,124 @@ def _parse(text: str, dialect: str | None, depth: int) -> SqlAnalysis:
     from agentgate.analyzers.sql._parse import _parse as parse
 
     return parse(text, dialect, depth)
+
+
+def _routine(kind: str, lang: str, body: str | None, acc: _Acc) -> None:
+    """A function, procedure or DO body: what it would run, by language."""
+    what = f"the {kind.lower()} body"
+    if lang in vocab.UNTRUSTED_LANGS:
+        acc.hit(
+            "sql.os_command",
+            f"{kind} in the untrusted language {lang} runs arbitrary code on the database host",
+            lang,
+        )
+        return
+    if body is None:
+        return  # RETURN expr / BEGIN ATOMIC bodies are part of the parsed statement and walked with it
+    if lang == "sql":
+        _nested(body, acc, what)
+    elif lang in ("plpgsql", "plsql", "tsql", ""):
+        _procedural(body, acc, what)
+    else:
+        acc.hit("sql.dynamic", f"{kind} in the language {lang}: a body the analyzer cannot read", lang)
+
+
+_PL_OPEN = frozenset({"BEGIN", "DECLARE", "ELSE", "LOOP", "EXCEPTION", "ATOMIC"})
+_PL_COND = {"IF": "THEN", "ELSIF": "THEN", "WHEN": "THEN", "WHILE": "LOOP"}
+_PL_SKIP = frozenset({"END", "RAISE", "NULL", "EXIT", "CONTINUE", "GET", "OPEN", "CLOSE", "FETCH", "ASSERT"})
+_ASSIGN = re.compile(r"^[A-Za-z_][\w.]*\s*(?::=|=)\s*")
+
+
+def _pl_statements(chunk: str) -> list[str] | None:
+    """The SQL statements in one ``;``-separated piece of PL/pgSQL (control words
+    dropped, ``PERFORM`` read as ``SELECT``); None when the piece is not readable."""
+    out: list[str] = []
+    t = chunk.strip()
+    while t:
+        parts = t.split(None, 1)
+        w = parts[0].upper()
+        rest = parts[1] if len(parts) > 1 else ""
+        if w.startswith("<<") or w in _PL_OPEN:
+            t = rest
+            continue
+        if w in _PL_SKIP:
+            return out
+        if w in _PL_COND:
+            i = rest.upper().find(f" {_PL_COND[w]}")
+            if i < 0:
+                return out
+            t = rest[i + len(_PL_COND[w]) + 1 :]
+            continue
+        if w == "FOR":
+            up = rest.upper()
+            i, j = up.find(" IN "), up.rfind(" LOOP")
+            if i >= 0 and j > i:
+                out.append(rest[i + 4 : j])
+                t = rest[j + 5 :]
+                continue
+            return None
+        if w == "EXECUTE":
+            lit = rest.strip().rstrip(";").strip()
+            # EXECUTE 'literal' runs the literal; anything built at run time is unreadable.
+            if len(lit) >= 2 and lit[0] == lit[-1] == "'" and "'" not in lit[1:-1].replace("''", ""):
+                out.append(lit[1:-1].replace("''", "'"))
+                return out
+            return None
+        if w == "PERFORM":
+            out.append("SELECT " + rest)
+        elif w == "RETURN":
+            body = rest[6:] if rest.upper().startswith("QUERY ") else rest
+            if body.strip():
+                out.append(body if rest.upper().startswith("QUERY ") else "SELECT " + body)
+        elif _ASSIGN.match(t) and not t.upper().startswith(("SET ", "UPDATE ")):
+            out.append("SELECT " + t[_ASSIGN.match(t).end() :])  # type: ignore[union-attr]
+        else:
+            out.append(t)
+        return out
+    return out
+
+
+def _procedural(body: str, acc: _Acc, where: str) -> None:
+    """Analyze a procedural body statement by statement; what we cannot read escalates."""
+    unread = 0
+    for chunk in _split_statements(body):
+        stmts = _pl_statements(chunk)
+        if stmts is None:
+            unread += 1
+            continue
+        for st in stmts:
+            if acc.depth >= _MAX_DEPTH:
+                unread += 1
+                continue
+            sub = _parse(st, acc.dialect or "postgres", acc.depth + 1)
+            if sub.error:
+                unread += 1
+            acc.merge(sub, where)
+    if unread:
+        acc.hit(
+            "sql.dynamic",
+            f"{where} holds {unread} statement(s) the analyzer cannot read; it is not run unseen",
+            body[:120],
+        )
+
+
+def _split_statements(body: str) -> list[str]:
+    """*body* split at the semicolons outside strings, quoted names and comments."""
+    out: list[str] = []
+    start = 0
+    for m in _PL_TOKENS.finditer(body):
+        if m.group() == ";":
+            out.append(body[start : m.start()])
+            start = m.end()
+    out.append(body[start:])
+    return [c for c in out if c.strip()]
+
+
+# Strings, quoted names, comments (skipped whole, possessively: linear) and semicolons.
+_PL_TOKENS = re.compile(
+    r"'(?:[^']|'')*+(?:'|$)|\"[^\"]*+(?:\"|$)|--[^\n]*+|/\*(?:[^*]|\*(?!/))*+(?:\*/|$)|\$\w*\$|;",
+    re.DOTALL,
+)
 
 
 def _nested(text: str, acc: _Acc, where: str) -> None:
@@ -661,6 +914,14 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
                 f"CREATE EXTENSION {ext} gives SQL access to files, the network or untrusted code",
                 text,
             )
+    elif kw in ("CREATE", "ALTER") and _routine_kind(words) is not None:
+        acc.klass("ddl")
+        body, lang = _routine_text(rest)
+        kind = _routine_kind(words)
+        if body is None and lang is None:
+            acc.hit("sql.unrecognized", f"{kw} {kind} is not understood by the analyzer; review it", text)
+        else:
+            _routine(f"CREATE {kind}", lang or "sql", body, acc)
     elif kw in ("CREATE", "ALTER", "DROP"):
         acc.klass("ddl_drop" if kw == "DROP" else "ddl")
         if kw == "DROP":
@@ -722,7 +983,11 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
         acc.hit("sql.dynamic", "EXECUTE runs a prepared or dynamic statement we cannot see; inline it", text)
     elif kw == "DO":
         acc.klass("exec")
-        acc.hit("sql.dynamic", "DO runs an anonymous procedural block the analyzer cannot inspect", text)
+        body, lang = _routine_text(rest)
+        if body is None:
+            acc.hit("sql.dynamic", "DO runs an anonymous procedural block the analyzer cannot inspect", text)
+        else:
+            _routine("DO", lang or "plpgsql", body, acc)
     elif kw == "LOAD":
         acc.klass("admin")
         if w0 == "DATA":
@@ -745,6 +1010,54 @@ def _command(cmd: exp.Command, acc: _Acc) -> None:
     else:
         acc.klass("admin")
         acc.hit("sql.unrecognized", f"{kw} is not a statement the analyzer understands; review it", text)
+
+
+def _routine_kind(words: list[str]) -> str | None:
+    """FUNCTION or PROCEDURE when the raw CREATE [OR REPLACE] text defines one."""
+    ws = [w.upper() for w in words[:3]]
+    if ws[:2] == ["OR", "REPLACE"]:
+        ws = ws[2:]
+    return ws[0] if ws and ws[0] in ("FUNCTION", "PROCEDURE") else None
+
+
+_LANGUAGE = re.compile(r"\bLANGUAGE\s+'?([A-Za-z0-9_]+)", re.IGNORECASE)
+
+
+def _routine_text(rest: str) -> tuple[str | None, str | None]:
+    """The body (dollar-quoted or a string literal after AS) and language of a routine."""
+    m = _LANGUAGE.search(rest)
+    lang = m.group(1).lower() if m else None
+    i = rest.find("$")
+    while i >= 0:
+        j = rest.find("$", i + 1)
+        if j < 0:
+            break
+        tag = rest[i : j + 1]
+        if tag[1:-1].replace("_", "a").isalnum() or tag == "$$":
+            end = rest.find(tag, j + 1)
+            if end >= 0:
+                return rest[j + 1 : end], lang
+            return None, lang
+        i = rest.find("$", i + 1)
+    up = rest.upper()
+    k = up.find(" AS '")
+    if k < 0 and up.startswith("'"):
+        k = -4
+    if k >= -4 and (k >= 0 or up.startswith("'")):
+        start = k + 5 if k >= 0 else 1
+        body: list[str] = []
+        n = start
+        while n < len(rest):
+            c = rest[n]
+            if c == "'":
+                if rest[n + 1 : n + 2] == "'":
+                    body.append("'")
+                    n += 2
+                    continue
+                return "".join(body), lang
+            body.append(c)
+            n += 1
+    return None, lang
 
 
 # ------------------------------------------------------------------- dispatch
