@@ -38,6 +38,13 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def mariadb_params() -> dict[str, object]:
+    """Connection parameters of the real MariaDB on 127.0.0.1:3306 (root, no password, database ``test``)."""
+    require_service("MariaDB", "127.0.0.1", 3306)
+    return {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
+
+
+@pytest.fixture
 def redis_url() -> str:
     """URL of the real Redis on 127.0.0.1:6379."""
     require_service("Redis", "127.0.0.1", 6379)

@@ -1,8 +1,13 @@
-"""SQL analyzer: parse once with sqlglot, walk the AST once, report what the SQL does.
+"""SQL analyzer: parse with sqlglot, walk the AST once, report what the SQL does.
 
 Every SQL string reaching a tool (declared by the tool spec, implied by the tool
 or argument name, or sniffed in any string argument) is parsed with sqlglot into
-statements. Each statement gets a class (``read``, ``write``, ``delete``, ``ddl``,
+statements. With no dialect configured, a text holding a token the databases
+read differently (``#``, ``--`` without a space, nested or executable ``/*! */``
+and ``/*M! */`` comments, backslashes in strings, dollar quotes) is read once per
+dialect family (PostgreSQL, MySQL/MariaDB, SQLite, T-SQL) and every reading's
+findings count: what one database executes is never lost to what another calls
+a comment (proved against the real PostgreSQL, MariaDB and SQLite in the tests). Each statement gets a class (``read``, ``write``, ``delete``, ``ddl``,
 ``dcl``, ``admin``, ``session``, ``transaction``), the tables it reads and writes
 (through CTEs, subqueries, joins, schema-qualified and quoted names; CTE names
 are not tables, but a CTE that shadows a table still reads the real table in its
@@ -17,8 +22,11 @@ rule                   effect              why
 sql.drop               BLOCK (critical)    DROP destroys objects and their data; no undo
 sql.truncate           BLOCK (critical)    TRUNCATE empties a table without row-level undo
 sql.alter              BLOCK (high)        schema/server changes belong in reviewed migrations
-sql.delete_all         BLOCK (critical)    DELETE with no WHERE empties the table
-sql.update_all         BLOCK (high)        UPDATE with no WHERE rewrites every row
+sql.delete_all         BLOCK (critical)    DELETE with no real bound: no WHERE, or one where no
+                                           conjunct compares a column to a value (``id <> 0``,
+                                           ``NOT (id = 5)``, ``x IS NOT NULL``, ``id IN (SELECT id
+                                           FROM t)``); we do not try to prove tautologies
+sql.update_all         BLOCK (high)        UPDATE with no real bound, the same way
 sql.tautology          BLOCK / ESCALATE    an always-true WHERE (``1=1``, ``'a'='a'``, ``OR TRUE``)
                                            in DELETE/UPDATE hits every row (BLOCK); ``x OR 1=1``
                                            in a SELECT is the injection signature, and a lone
@@ -36,8 +44,20 @@ sql.credential_read    BLOCK / ESCALATE    system credential catalogs (pg_shadow
                                            BLOCK); password/token/key columns or tables of the
                                            application (ESCALATE: rarely legitimate, judge it)
 sql.credential_write   ESCALATE (high)     UPDATE … SET password_hash = …: account takeover shape
-sql.dynamic            ESCALATE (high)     EXEC(@s), PREPARE … FROM @v, EXECUTE name, DO blocks:
-                                           the SQL that runs is not in the text we see
+sql.dynamic            ESCALATE (high)     EXEC(@s), PREPARE … FROM @v, EXECUTE name, procedural
+                                           statements we cannot read: the SQL that runs is not
+                                           in the text we see (``EXEC('…')``, ``sp_executesql``,
+                                           ``query_to_xml('…')``, ``dblink(…, '…')``, SQL and
+                                           PL/pgSQL function and DO bodies are read and judged)
+sql.server_control     BLOCK (high)        other sessions and the server: pg_terminate_backend,
+                                           pg_cancel_backend, pg_reload_conf, replication slots;
+                                           a guard setting switched off by SET or set_config
+                                           (session_replication_role = replica, row_security,
+                                           log_statement, sql_log_bin, foreign_key_checks)
+sql.function           ESCALATE (medium)   a VOLATILE built-in with side effects (lo_creat) or a
+                                           delay (pg_sleep, SLEEP, BENCHMARK). A function that
+                                           no engine lists as a built-in is user code: the
+                                           statement counts as a change, not a read (INFO)
 sql.stacked            ESCALATE / INFO     several statements where a read pivots into a change
                                            is the stacked-injection shape (ESCALATE); other
                                            scripts (BEGIN; UPDATE …; COMMIT) are noted (INFO)
@@ -65,9 +85,17 @@ Context changes effects, never silently to ALLOW:
   interpolated value shows an injection (`parse_fragment`); scope checks do not
   apply; BLOCK findings become ESCALATE (an injection stays BLOCK); in tools
   that only carry text (file, e-mail, message tools) every finding is INFO.
-* Catalog reads (``information_schema``, ``pg_catalog``, ``sys``,
-  ``sqlite_master``) are metadata discovery: exempt from the allowed-table list,
-  but not from denied resources nor from the credential rules.
+* Metadata catalog reads (``information_schema``, ``pg_class``, ``pg_tables``,
+  ``sys.tables``, ``sqlite_master``) are discovery: exempt from the allowed-table
+  list, but not from denied resources. Catalogs that hold data, queries or
+  credentials (``pg_authid``, ``pg_shadow``, ``pg_stats``, ``pg_largeobject``,
+  ``pg_stat_activity``, ``mysql.user``) are tables like any other.
+* Additive DDL (``CREATE TABLE [AS SELECT]``, ``CREATE INDEX``, ``CREATE VIEW``,
+  ``ALTER TABLE … ADD COLUMN``/``ADD CONSTRAINT``) is a ``write``; ``OR REPLACE``,
+  drops, renames and type changes stay schema changes.
+* Built-in function names come from the engines themselves
+  (``scripts/gen_sql_builtins.py``: PostgreSQL's IMMUTABLE/STABLE functions, MariaDB's
+  help topics, SQLite's function list).
 
 >>> from agentgate._call import ToolCall
 >>> from agentgate.analyzers.base import make_context

@@ -193,7 +193,7 @@ def _bare_column(e: exp.Expression, *, normalized: bool) -> bool:
     while isinstance(e, exp.Paren):
         e = e.this
     if isinstance(e, exp.Column) and not isinstance(e.this, exp.Star):
-        return True
+        return not _parameter(e)
     if normalized and isinstance(e, exp.Cast):
         return _bare_column(e.this, normalized=True)
     if normalized and isinstance(e, exp.Func):
@@ -208,9 +208,14 @@ def _value(e: exp.Expression) -> bool:
     """A literal, a parameter, a column-free expression or a scalar subquery."""
     while isinstance(e, exp.Paren):
         e = e.this
-    if isinstance(e, exp.Subquery):
+    if isinstance(e, exp.Subquery) or _parameter(e):
         return True
-    return not _has_column(e) and not isinstance(e, (exp.Boolean, exp.Null))
+    return not _has_column(e) and not isinstance(e, exp.Null)
+
+
+def _parameter(e: exp.Expression) -> bool:
+    """A bind parameter some dialect reads as a column (``$1``, ``:id``, ``@id``)."""
+    return isinstance(e, exp.Column) and e.name[:1] in ("$", ":", "@", "?")
 
 
 def _match_all_pattern(e: exp.Expression) -> bool:

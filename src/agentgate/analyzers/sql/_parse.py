@@ -197,9 +197,15 @@ def _merge(readings: list[SqlAnalysis]) -> SqlAnalysis:
     """One analysis holding every hit and statement of every reading."""
     if len(readings) == 1:
         return readings[0]
+    # A reading that kept raw text it does not understand, where another reading parsed
+    # every statement, is that dialect failing on the other's syntax (PostgreSQL's $$
+    # bodies read as MySQL), not a statement we missed.
+    understood = any(not any(h.rule == "sql.unrecognized" for h in a.hits) for a in readings)
     hits: dict[tuple[str, str, Effect], Hit] = {}
     for a in readings:
         for h in a.hits:
+            if understood and h.rule == "sql.unrecognized":
+                continue
             hits.setdefault((h.rule, h.evidence, h.effect), h)
     stmts_all = tuple(dict.fromkeys(s for a in readings for s in a.statements))
     return SqlAnalysis(readings[0].dialect, stmts_all, tuple(hits.values()))

@@ -379,6 +379,11 @@ def _table(t: exp.Table, acc: _Acc, ctes: set[str]) -> None:
     low = name.lower()
     if low in ctes and not t.args.get("db") and _is_cte_ref(t, low):
         return
+    alias = t.args.get("alias")
+    if low in _DANGEROUS_NAMES and isinstance(alias, exp.TableAlias) and alias.args.get("columns"):
+        # FROM file('/etc/passwd', ...) read by a dialect without table functions: a call all the same.
+        _function(exp.Anonymous(this=name, expressions=list(alias.args["columns"])), acc)
+        return
     full = _tname(t)
     (acc.writes if id(t) in acc.write_ids else acc.reads).append(full)
     if low in vocab.SYS_CRED_TABLES or (low in vocab.MYSQL_CRED_TABLES and t.db.lower() == "mysql"):
@@ -435,11 +440,13 @@ _KNOWN_FUNCS = builtins.PG_PURE | builtins.MYSQL | builtins.SQLITE | vocab.HARML
 
 
 def _string_args(f: exp.Func) -> list[str]:
+    """The function's string-literal arguments, in order (quoted, national, dollar-quoted)."""
     args = [a for a in (f.this, *f.expressions) if isinstance(a, exp.Expression)]
     return [
         a.name
         for a in args
-        if isinstance(a, (exp.Literal, exp.National)) and (not isinstance(a, exp.Literal) or a.is_string)
+        if isinstance(a, (exp.Literal, exp.National, exp.RawString, exp.Heredoc))
+        and (not isinstance(a, exp.Literal) or a.is_string)
     ]
 
 
@@ -500,6 +507,8 @@ def _function(f: exp.Func, acc: _Acc) -> None:
             f"{name}() stalls the server: the time-based blind-injection and denial-of-service shape",
             acc.text,
         )
+    elif name in vocab.SQL_ARG_FUNCS:
+        pass  # its SQL was analyzed above
     elif isinstance(f, exp.Anonymous) and name in builtins.PG_VOLATILE and name not in _KNOWN_FUNCS:
         acc.klass("write")
         acc.hit("sql.function", f"{name}() is a built-in with side effects (VOLATILE); judge it", name)
@@ -773,6 +782,7 @@ def _routine(kind: str, lang: str, body: str | None, acc: _Acc) -> None:
 _PL_OPEN = frozenset({"BEGIN", "DECLARE", "ELSE", "LOOP", "EXCEPTION", "ATOMIC"})
 _PL_COND = {"IF": "THEN", "ELSIF": "THEN", "WHEN": "THEN", "WHILE": "LOOP"}
 _PL_SKIP = frozenset({"END", "RAISE", "NULL", "EXIT", "CONTINUE", "GET", "OPEN", "CLOSE", "FETCH", "ASSERT"})
+_BEGIN = re.compile(r"\bBEGIN\b", re.IGNORECASE)
 _ASSIGN = re.compile(r"^[A-Za-z_][\w.]*\s*(?::=|=)\s*")
 
 
@@ -828,7 +838,17 @@ def _pl_statements(chunk: str) -> list[str] | None:
 def _procedural(body: str, acc: _Acc, where: str) -> None:
     """Analyze a procedural body statement by statement; what we cannot read escalates."""
     unread = 0
-    for chunk in _split_statements(body):
+    chunks = _split_statements(body)
+    if chunks and chunks[0].lstrip().upper().startswith("DECLARE"):
+        # Declarations run up to BEGIN; the statements start after it.
+        for i, chunk in enumerate(chunks):
+            m = _BEGIN.search(chunk)
+            if m:
+                chunks = [chunk[m.end() :], *chunks[i + 1 :]]
+                break
+        else:
+            chunks = []
+    for chunk in chunks:
         stmts = _pl_statements(chunk)
         if stmts is None:
             unread += 1
