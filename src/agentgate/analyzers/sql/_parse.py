@@ -161,20 +161,35 @@ def _parse(text: str, dialect: str | None, depth: int, guess: bool = True) -> Sq
 
 
 def _readings(text: str, depth: int) -> SqlAnalysis:
-    """Analyze *text* once per dialect family and merge the readings (most severe wins)."""
+    """Analyze *text* once per dialect family and merge the readings (most severe wins).
+
+    Each family tokenizes the text (cheap); families whose token streams agree (the
+    divergent token means the same to them) share one parse."""
     readings: list[SqlAnalysis] = []
     partial: list[SqlAnalysis] = []
+    seen: set[tuple[tuple[Any, str], ...]] = set()
     for d in READINGS:
         t = mysql_text(text) if d == "mysql" else text
-        parsed = _statements(t, d, guess=False)
-        if isinstance(parsed, SqlAnalysis):
+        tokenizer, parser = _engine(d)
+        try:
+            tokens = tokenizer.tokenize(t)
+        except (TokenError, SqlglotError):
+            continue  # e.g. an unterminated nested comment: this engine rejects the text
+        key = tuple((tok.token_type, tok.text) for tok in tokens)
+        if key in seen:
+            continue
+        seen.add(key)
+        stmts = _parse_tokens(parser, tokens, t)
+        if stmts is None:
             # A database runs a script statement by statement until one fails: what
             # parses before (or after) the broken part still runs in this dialect.
-            stmts = _each_statement(t, d)
-            if stmts:
-                partial.append(_analyze(stmts, d, depth, t))
+            several = any(tok.token_type is TokenType.SEMICOLON for tok in tokens[:-1])
+            each = _each_statement(parser, tokens, t) if several else []
+            hits = _token_hits(tokens)
+            if each or hits:
+                a = _analyze(each, d, depth, t) if each else SqlAnalysis(d, (), ())
+                partial.append(SqlAnalysis(d, a.statements, (*a.hits, *hits)))
             continue
-        stmts, _ = parsed
         readings.append(_analyze(stmts, d, depth, t) if stmts else SqlAnalysis(d, (), ()))
     if readings and partial:
         readings.extend(partial)
@@ -188,9 +203,19 @@ def _readings(text: str, depth: int) -> SqlAnalysis:
         failed = _statements(text, None, guess=True)
         if isinstance(failed, SqlAnalysis):
             return failed
-        stmts, found = failed
-        return _analyze(stmts, found, depth, text) if stmts else SqlAnalysis(found, (), ())
+        stmts_any, found = failed
+        return _analyze(stmts_any, found, depth, text) if stmts_any else SqlAnalysis(found, (), ())
     return _merge(readings)
+
+
+def _parse_tokens(parser: Any, tokens: list[Token], text: str) -> list[exp.Expression] | None:
+    """The statements of a token stream, or None when it does not parse as statements."""
+    try:
+        trees = parser.parse(tokens, text)
+    except (ParseError, SqlglotError, RecursionError):
+        return None
+    stmts = [t for t in trees if isinstance(t, exp.Expression) and not isinstance(t, exp.Semicolon)]
+    return None if any(not _is_statement(t) for t in stmts) else stmts
 
 
 def _merge(readings: list[SqlAnalysis]) -> SqlAnalysis:
@@ -211,13 +236,8 @@ def _merge(readings: list[SqlAnalysis]) -> SqlAnalysis:
     return SqlAnalysis(readings[0].dialect, stmts_all, tuple(hits.values()))
 
 
-def _each_statement(text: str, dialect: str) -> list[exp.Expression]:
-    """The statements of *text* that parse on their own, split at semicolons."""
-    try:
-        tokenizer, parser = _engine(dialect)
-        tokens = tokenizer.tokenize(text)
-    except (ValueError, TokenError, SqlglotError):
-        return []
+def _each_statement(parser: Any, tokens: list[Token], text: str) -> list[exp.Expression]:
+    """The statements of a token stream that parse on their own, split at semicolons."""
     out: list[exp.Expression] = []
     chunk: list[Token] = []
     for tok in [*tokens, None]:
@@ -225,15 +245,7 @@ def _each_statement(text: str, dialect: str) -> list[exp.Expression]:
             chunk.append(tok)
             continue
         if chunk:
-            try:
-                trees = parser.parse(chunk, text)
-            except (ParseError, SqlglotError, RecursionError):
-                trees = []
-            out.extend(
-                t
-                for t in trees
-                if isinstance(t, exp.Expression) and not isinstance(t, exp.Semicolon) and _is_statement(t)
-            )
+            out.extend(_parse_tokens(parser, chunk, text) or ())
         chunk = []
     return out
 
