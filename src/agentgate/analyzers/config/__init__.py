@@ -87,6 +87,24 @@ __all__ = ["analyze_config"]
 _OFF_VERBS = frozenset(
     {"disable", "stop", "delete", "remove", "deactivate", "suspend", "unset", "turn", "bypass", "unprotect", "pause"}
 )
+# Tools that assign roles: a plain role name ("Owner") there is an access grant.
+_ROLE_TOOL_WORDS = frozenset(
+    {
+        "role",
+        "roles",
+        "assignment",
+        "assignments",
+        "binding",
+        "bindings",
+        "rbac",
+        "iam",
+        "member",
+        "membership",
+        "grant",
+    }
+)
+# Tools about a shareable resource: a bare public/private/visibility key there is its access.
+_SHARED_TOOL_WORDS = frozenset({"repo", "repos", "repository", "repositories", "bucket", "buckets", "share", "sharing"})
 _FILLER = frozenset({"settings", "setting", "config", "configuration", "for", "of", "the", "all", "device"})
 # Removing one rule or entry of a control may tighten it as well as loosen it: not a switch-off.
 _PARTS = frozenset(
@@ -123,12 +141,22 @@ _SHELLS = frozenset(
 )
 
 
+_DOC_MARKERS = re.compile(
+    r"(?i)statement|ippermissions|ingress|cidr|principal|mcpservers|hooks|acl|publicaccess|permissions|autoapprove|"
+    r"publicly"
+)
+
+
 def _structured(call: ToolCall) -> bool:
-    """Does a non-config call carry a mapping or a JSON document worth reading?"""
-    for v in call.arguments.values():
-        if isinstance(v, (Mapping, list, tuple)):
+    """Does a non-config call carry a mapping, a document or a key worth reading?"""
+    for k, v in call.arguments.items():
+        if isinstance(v, (Mapping, list, tuple)) or _key_checks(k):
             return True
-        if isinstance(v, str) and v.lstrip()[:1] in ("{", "[") and len(v) > 2:
+        if (
+            isinstance(v, str)
+            and len(v) > 2
+            and (v.lstrip()[:1] in ("{", "[") or ("\n" in v and len(v) < 65536 and _DOC_MARKERS.search(v)))
+        ):
             return True
     return False
 
@@ -147,7 +175,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             raw.append(((*hit, call.tool_name), ""))
     if not full and not _structured(call):
         return _findings(raw)
-    tree, problems = load(call.arguments)
+    tree, problems = load(call.arguments, None if full else _DOC_MARKERS)
     removing = bool(verbs & _REMOVE_VERBS)
     if full:
         for p in problems:
@@ -166,9 +194,14 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     egress_tool = bool(verbs & _EGRESS_WORDS)
     for h in ingress_findings(tree, egress_tool=egress_tool):
         raw.append((h, ""))
+    tool_control = control_of(tuple(w for w in name if w not in _FILLER))
+    by_name = full or bool(verbs & _ROLE_TOOL_WORDS)
+    generic = full or bool(verbs & _SHARED_TOOL_WORDS)
     for node in nodes(tree):
         d = node.value
         parents = _parent_keys(node.path)
+        if any(p.lower() == "condition" for p in parents):
+            continue  # an IAM condition's keys ("aws:MultiFactorAuthPresent": "false") are tests, not settings
         if any(k.lower() in ("effect", "action", "notaction") for k in d) and _is_statement(d):
             raw.extend((h, node.path) for h in statement_findings(d))
         _pair(d, parents, raw, node.path, full)
@@ -180,15 +213,15 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
                 continue
             path = f"{node.path}.{k}" if node.path else k
             if "admin" in checks and not removing:
-                raw.extend((h, path) for h in admin_role_findings(k, v, by_name=full))
+                raw.extend((h, path) for h in admin_role_findings(k, v, by_name=by_name))
             if isinstance(v, dict) and v:
                 continue
             if "public" in checks:
-                raw.extend((h, path) for h in public_findings(k, v))
+                raw.extend((h, path) for h in public_findings(k, v, generic=generic))
             if "agent" in checks:
                 raw.extend((h, path) for h in agent_findings(k, v))
             if full and "setting" in checks:
-                raw.extend((h, path) for h in setting_findings(k, v, parents))
+                raw.extend((h, path) for h in setting_findings(k, v, parents, tool_control))
         cmd = _command_line(d, node.path, name)
         if cmd is not None:
             raw.extend((h, node.path) for h in _command_findings(cmd, ctx))
@@ -243,6 +276,10 @@ _AGENT_WORDS = frozenset(
         "prompt",
         "dangerously",
         "skip",
+        "all",
+        "trust",
+        "trusted",
+        "mcp",
         "args",
         "flags",
         "arguments",

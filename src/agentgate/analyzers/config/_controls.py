@@ -60,6 +60,8 @@ def control_of(words: tuple[str, ...]) -> str | None:
         return "audit logging"
     if s & {"firewall", "waf", "ufw", "iptables", "nftables", "firewalld"}:
         return "the firewall"
+    if s & {"guardduty", "detector", "threat", "defender", "securityhub", "inspector", "macie", "falco", "edr"}:
+        return "threat detection"
     if s & {"sandbox", "sandboxed", "sandboxing", "seccomp", "apparmor", "selinux"}:
         return "the sandbox"
     if {"branch", "protection"} <= s or {"enforce", "admins"} <= s or ("required" in s and s & {"reviews", "review"}):
@@ -83,8 +85,9 @@ def _public_block(words: tuple[str, ...]) -> bool:
 _WEAK_VALUES = frozenset({"optional", "permissive", "disable", "allow", "prefer", "never", "none", "insecure"})
 
 
-def setting_findings(key: str, value: Any, parents: tuple[str, ...]) -> list[RawHit]:
-    """A control switched off by ``key: value`` (*parents*: enclosing keys, nearest first)."""
+def setting_findings(key: str, value: Any, parents: tuple[str, ...], tool: str | None = None) -> list[RawHit]:
+    """A control switched off by ``key: value`` (*parents*: enclosing keys, nearest first;
+    *tool*: the control the tool's own name names, for its generic ``enable``/``status`` keys)."""
     words = key_words(key)
     if _public_block(words):
         if falsy(value):
@@ -104,6 +107,8 @@ def setting_findings(key: str, value: Any, parents: tuple[str, ...]) -> list[Raw
             control = control_of(key_words(p))
             if control is not None:
                 break
+        else:
+            control = tool
     if control is None:
         return []
     negated = bool(set(words) & _NEGATIONS)
@@ -129,8 +134,12 @@ _PUBLIC_MEMBERS = frozenset({"allusers", "allauthenticatedusers"})
 _ALNUM = re.compile(r"[^a-z0-9]+")
 
 
-def public_findings(key: str, value: Any) -> list[RawHit]:
-    """Buckets, objects, repositories or databases made readable by anyone."""
+def public_findings(key: str, value: Any, *, generic: bool = True) -> list[RawHit]:
+    """Buckets, objects, repositories or databases made readable by anyone.
+
+    With *generic* False (a tool that is not a configuration tool) a bare
+    ``public``/``private``/``visibility`` key is not read: only keys that can only
+    mean access (ACLs, members, ``publicly_accessible``) count."""
     words = key_words(key)
     s = set(words)
     if s & {"denied", "deny", "denies"}:
@@ -158,6 +167,9 @@ def public_findings(key: str, value: Any) -> list[RawHit]:
         "acs.amazonaws.com/groups/global/authenticatedusers" in x.lower() for x in strings
     ):
         hit(f"{key} grants to the AllUsers/AuthenticatedUsers group: everyone")
+    elif not generic:
+        if words == ("publicly", "accessible") and truthy(value):
+            hit(f"{key} = {value!r} makes the resource reachable from the internet")
     elif "visibility" in s and any(n in ("public", "internal") for n in norm):
         hit(f"{key} = {value!r} publishes the repository or resource")
     elif (words in (("private",), ("is", "private")) and falsy(value) and value is not None) or (
@@ -216,6 +228,7 @@ _CONFIRM_WORDS = (
     {"ask", "before"},
     {"prompt", "before"},
 )
+_ALL_OF = frozenset({"mcp", "servers", "server", "tools", "commands", "plugins", "extensions", "hooks"})
 _SHELL_TOOLS = frozenset({"bash", "shell", "runshellcommand", "terminal", "execute", "exec", "run", "command"})
 _SKIP_FLAG = re.compile(r"dangerously[-_ ]?skip[-_ ]?permissions|--yolo\b|bypasspermissions", re.IGNORECASE)
 
@@ -248,6 +261,13 @@ def agent_findings(key: str, value: Any) -> list[RawHit]:
         why = f"{key} = {value!r} switches off the agent's permission prompts"
     elif any(w <= s for w in _CONFIRM_WORDS) and falsy(value) and value is not None:
         why = f"{key} = {value!r} stops the agent from asking before it acts"
+    elif (
+        "all" in s
+        and s & _ALL_OF
+        and s & {"enable", "enabled", "trust", "trusted", "approve", "allow", "accept"}
+        and truthy(value)
+    ):
+        why = f"{key} = {value!r} trusts every server or tool a project declares, without asking"
     elif _SKIP_FLAG.search(key) and (truthy(value) or value is None):
         why = f"{key} turns off the agent's permission checks"
     elif isinstance(value, str) and _SKIP_FLAG.search(value) and len(value) < 4096:

@@ -16,6 +16,7 @@ silently: the caller escalates.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -42,19 +43,39 @@ def key_words(key: str) -> tuple[str, ...]:
 
 
 class _Budget:
-    __slots__ = ("left", "problems")
+    __slots__ = ("left", "only", "problems")
 
-    def __init__(self) -> None:
+    def __init__(self, only: re.Pattern[str] | None) -> None:
         self.left = _MAX_NODES
         self.problems: list[str] = []
+        self.only = only  # parse a multi-line text only when it mentions one of these
+
+
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+
+
+class _TagTolerantLoader(_SafeBase):  # type: ignore[misc]
+    """A safe loader that reads CloudFormation-style tags (``!Ref x``, ``!Sub '...'``)
+    as the plain value they tag instead of failing: the document still gets read."""
+
+
+def _untagged(loader: Any, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+_TagTolerantLoader.add_multi_constructor("!", _untagged)
 
 
 def _looks_document(s: str) -> bool:
     t = s.lstrip()[:1]
     if t in ("{", "["):
         return True
-    # A YAML mapping spans lines ("Statement:\n  - Effect: Allow").
-    return "\n" in s and ":" in s and not s.lstrip().startswith(("#!", "<"))
+    # A YAML mapping spans lines ("Statement:\n  - Effect: Allow"); HCL has "= " and braces.
+    return "\n" in s and (":" in s or "{" in s) and not s.lstrip().startswith(("#!", "<"))
 
 
 def _parse_document(s: str, budget: _Budget) -> Any:
@@ -68,13 +89,66 @@ def _parse_document(s: str, budget: _Budget) -> Any:
         except (ValueError, RecursionError):
             pass
     try:
-        doc = yaml.safe_load(stripped)
-    except (yaml.YAMLError, RecursionError, ValueError):
+        doc = yaml.load(stripped, Loader=_TagTolerantLoader)  # noqa: S506  # a SafeLoader subclass
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError):
+        hcl = hcl_document(stripped)
+        if hcl is not None:
+            return hcl
         if stripped[:1] in ("{", "["):
             budget.problems.append("a JSON document does not parse")
         return s
+    if not isinstance(doc, (dict, list)):
+        hcl = hcl_document(stripped)  # YAML reads HCL as one scalar
+        return hcl if hcl is not None else s
     # YAML reads most prose as one scalar: only a mapping or a list is a document.
-    return doc if isinstance(doc, (dict, list)) else s
+    return doc
+
+
+# Possessive quantifiers: a line that is not a block header fails in linear time.
+_HCL_BLOCK = re.compile(r'^([A-Za-z_][\w-]*+)((?:\s++"[^"]*+"|\s++[A-Za-z_][\w-]*+)*+)\s*+\{\s*+$')
+_HCL_ATTR = re.compile(r"^([A-Za-z_][\w-]*+)\s*+=(.*)$")
+
+
+def hcl_document(text: str) -> dict[str, Any] | None:
+    """A Terraform/HCL text as nested dicts (blocks by type, then labels; attributes as
+    JSON-like values, anything else as its text), or None when it is not HCL.
+
+    >>> hcl_document('resource "aws_security_group_rule" "r" {\\n  from_port = 22\\n  cidr_blocks = ["0.0.0.0/0"]\\n}')
+    {'resource': {'aws_security_group_rule': {'r': {'from_port': 22, 'cidr_blocks': ['0.0.0.0/0']}}}}
+    """
+    if "{" not in text or "=" not in text:
+        return None
+    root: dict[str, Any] = {}
+    stack: list[dict[str, Any]] = [root]
+    blocks = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "//")):
+            continue
+        if line == "}":
+            if len(stack) == 1:
+                return None
+            stack.pop()
+            continue
+        m = _HCL_BLOCK.match(line) if line.endswith("{") else None
+        if m:
+            cur = stack[-1]
+            for name in (m.group(1), *(w.strip('"') for w in m.group(2).split())):
+                nxt = cur.get(name)
+                if not isinstance(nxt, dict):
+                    nxt = cur[name] = {}
+                cur = nxt
+            stack.append(cur)
+            blocks += 1
+            continue
+        a = _HCL_ATTR.match(line)
+        if a is None:
+            return None
+        value: Any = a.group(2).strip().rstrip(",").strip()
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+        stack[-1][a.group(1)] = value
+    return root if blocks and len(stack) == 1 else None
 
 
 def _convert(value: Any, depth: int, budget: _Budget) -> Any:
@@ -87,7 +161,9 @@ def _convert(value: Any, depth: int, budget: _Budget) -> Any:
         budget.problems.append(f"the arguments nest deeper than {_MAX_DEPTH} levels")
         return None
     if isinstance(value, str):
-        if _looks_document(value):
+        if _looks_document(value) and (
+            budget.only is None or value.lstrip()[:1] in ("{", "[") or budget.only.search(value[:65536])
+        ):
             doc = _parse_document(value, budget)
             if doc is not value:
                 return _convert(doc, depth + 1, budget)
@@ -111,9 +187,12 @@ def _convert(value: Any, depth: int, budget: _Budget) -> Any:
     return str(value)
 
 
-def load(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The arguments as a plain tree (documents in strings parsed), and any limit hit."""
-    budget = _Budget()
+def load(arguments: Mapping[str, Any], only: re.Pattern[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The arguments as a plain tree (documents in strings parsed), and any limit hit.
+
+    *only*: parse a multi-line YAML/HCL text only when it matches (JSON always parses);
+    other tools' long texts (files, messages) are not configuration documents."""
+    budget = _Budget(only)
     tree = {str(k): _convert(v, 1, budget) for k, v in arguments.items()}
     return tree, budget.problems
 
