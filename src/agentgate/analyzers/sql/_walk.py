@@ -606,8 +606,6 @@ def _drop(node: exp.Drop, acc: _Acc) -> None:
     )
 
 
-
-
 def _create(node: exp.Create, acc: _Acc) -> None:
     kind = str(node.args.get("kind") or "").upper()
     acc.klass("ddl")  # additive DDL: CREATE TABLE [AS SELECT] / INDEX / VIEW (a write, docs/policy.md)
