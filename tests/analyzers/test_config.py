@@ -133,3 +133,11 @@ def test_module_doctests(module: Any) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_oversized_document_escalates() -> None:
+    """A configuration document past the size limit escalates instead of being read slowly or partly."""
+    doc = json.dumps({f"k{i}": {"enabled": True} for i in range(2000)})
+    findings = _run("update_config", {"settings": doc})
+    assert [f.rule_id for f in findings] == ["config.unreadable"]
+    assert "limit" in findings[0].message

@@ -204,3 +204,22 @@ def test_module_doctests(module: Any) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_long_text_with_divergent_tokens_escalates_naming_the_fix() -> None:
+    """Past the multi-dialect limit a text with # or --x is not read under one dialect only: it escalates."""
+    q = "SELECT id FROM t WHERE id IN (" + ",".join(str(i) for i in range(1200)) + ") # note"
+    call = ToolCall("execute_sql", {"query": q})
+    [f] = analyze_sql(call, make_context(call))
+    assert (f.rule_id, f.effect) == ("sql.unparsable", Effect.ESCALATE)
+    assert "configure the dialect" in f.message
+    configured = ToolCall("execute_sql", {"query": q}, spec=ToolSpec(kind="sql", dialect="mysql"))
+    assert analyze_sql(configured, make_context(configured)) == []
+
+
+def test_mysql_text_is_linear_and_keeps_strings() -> None:
+    """The MySQL rewrite touches only code: quoted -- and # stay, executable comments open up."""
+    from agentgate.analyzers.sql._parse import mysql_text
+
+    assert mysql_text("SELECT '--x', `a--b` /*!50000 , 2 */ --1") == "SELECT '--x', `a--b`   , 2   - -1"
+    assert mysql_text("x /* a--b */ y") == "x /* a--b */ y"

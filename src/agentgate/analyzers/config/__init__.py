@@ -206,6 +206,8 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             raw.extend((h, node.path) for h in statement_findings(d))
         _pair(d, parents, raw, node.path, full)
         for k, v in d.items():
+            if isinstance(v, str) and len(v) > _MAX_VALUE:
+                continue  # a blob, not a setting (documents were parsed into the tree)
             checks = _key_checks(k)
             if isinstance(v, str) and _MARKERS.search(v):
                 checks = _ALL_CHECKS  # a value that names a role, a public group or a bypass flag
@@ -228,6 +230,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     return _findings(raw)
 
 
+_MAX_VALUE = 4096
 _ALL_CHECKS = frozenset({"admin", "public", "agent", "setting"})
 _ADMIN_WORDS = frozenset({"role", "roles", "policy", "policies", "arn", "arns", "definition", "ref"})
 _PUBLIC_WORDS = frozenset(

@@ -28,9 +28,11 @@ import yaml
 
 __all__ = ["MAX_DOC", "Node", "falsy", "key_words", "load", "nodes", "truthy"]
 
-MAX_DOC = 200_000
+# Real policies and rule sets are small (an AWS managed policy is at most 6,144 characters):
+# past these limits the change escalates instead of being read slowly or partly.
+MAX_DOC = 16_384
 _MAX_DEPTH = 24
-_MAX_NODES = 20_000
+_MAX_NODES = 1_000
 
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

@@ -43,6 +43,8 @@ if not any(isinstance(f, _DropCommandFallback) for f in _sqlglot_logger.filters)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MAX_LEN = 200_000
+# Reading a text once per dialect family multiplies the parse cost: bounded tighter.
+_MULTI_MAX = 4_096
 
 
 # ------------------------------------------------------------------------ parse
@@ -150,6 +152,14 @@ def _parse(text: str, dialect: str | None, depth: int, guess: bool = True) -> Sq
         )
     dialect = _ALIASES.get(dialect, dialect) if dialect else dialect
     if dialect is None and guess and divergent(text):
+        if len(text) > _MULTI_MAX:
+            return SqlAnalysis(
+                None,
+                (),
+                (),
+                f"SQL text of {len(text)} characters with dialect-dependent comments or quotes exceeds the "
+                f"{_MULTI_MAX}-character limit for reading it under every dialect; configure the dialect",
+            )
         return _readings(text, depth)
     if dialect in _MYSQL_FAMILY:
         text = mysql_text(text)
