@@ -158,3 +158,36 @@ def test_deny_operations_wins_over_allow_in_any_layer() -> None:
     with scope(deny_operations=["send"]), scope(allowed_operations=["send", "read"]):
         assert fw.evaluate(ToolCall("send_email", {"to": "a@acme.com", "body": "x"})).blocked
         assert fw.evaluate(ToolCall("read_file", {"path": "x"})).allowed
+
+
+def test_a_shell_tool_is_checked_per_command_effect() -> None:
+    """Under [read] a bash tool may ls and grep; a redirect, a python run or rm is refused."""
+    fw = _fw()
+    with scope(allowed_operations=["read"]):
+        assert fw.evaluate(ToolCall("bash", {"command": "ls -la reports/ && grep -c ok reports/a.log"})).allowed
+        assert fw.evaluate(ToolCall("bash", {"command": "echo done >> reports/a.log"})).blocked
+        assert fw.evaluate(ToolCall("bash", {"command": "python3 tidy.py"})).blocked
+        assert fw.evaluate(ToolCall("bash", {"command": "find . -name '*.tmp' -exec rm {} +"})).blocked
+    with scope(allowed_operations=["read", "execute"]):
+        assert fw.evaluate(ToolCall("bash", {"command": "python3 tidy.py"})).allowed
+
+
+@pytest.mark.parametrize(
+    ("args", "op"),
+    [
+        ("get pods -n production", "read"),
+        ("-n production get pods", "read"),
+        ("scale deployment/web --replicas=3 -n staging", "configure"),
+        ("rollout restart deployment/web", "configure"),
+        ("delete deployment/web-canary -n staging", "delete"),
+    ],
+)
+def test_a_cli_named_tool_takes_the_effect_of_its_subcommand(args: str, op: str) -> None:
+    """kubectl(args=...) is read, configure or delete by its subcommand, not by the tool's kind."""
+    assert classify(ToolCall("kubectl", {"args": args})).operation == op
+
+
+def test_an_operation_argument_may_hold_a_cli_verb() -> None:
+    """aws_cli(operation='cp') is a write, operation='ls' a read."""
+    assert classify(ToolCall("aws_cli", {"service": "s3", "operation": "cp"})).operation == "write"
+    assert classify(ToolCall("aws_cli", {"service": "s3", "operation": "ls"})).operation == "read"

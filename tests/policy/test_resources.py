@@ -114,3 +114,34 @@ def test_loopback_host_port_matches_only_that_port() -> None:
         assert fw.evaluate(ToolCall("fetch_url", {"url": "http://localhost:8080/health"})).allowed
         assert fw.evaluate(ToolCall("fetch_url", {"url": "http://localhost:9000/admin"})).blocked
         assert fw.evaluate(ToolCall("fetch_url", {"url": "http://LOCALHOST:8080/health"})).allowed
+
+
+def test_namespaces_of_cluster_commands_are_resources() -> None:
+    """kubectl -n/--namespace values are checked against namespace: patterns, as a tool and inside bash."""
+    fw = make_fw()
+    with scope(allowed_operations=["read"], allowed_resources=["namespace:production"]):
+        assert fw.evaluate(ToolCall("kubectl", {"args": "get pods --namespace=production"})).allowed
+        assert fw.evaluate(ToolCall("kubectl", {"args": "get pods -n staging"})).blocked
+        assert fw.evaluate(ToolCall("bash", {"command": "kubectl get pods -n staging"})).blocked
+        assert fw.evaluate(ToolCall("bash", {"command": "kubectl get pods -A"})).blocked
+
+
+def test_s3_urls_anywhere_are_bucket_resources_not_paths() -> None:
+    """An s3:// URL nested in the arguments is checked against s3:// patterns, never as a local path or host."""
+    fw = make_fw()
+    scope_ = scope(allowed_operations=["read", "write"], allowed_resources=["reports/**", "s3://acme-reports/*"])
+    with scope_:
+        ok = ToolCall("upload_file", {"path": "reports/q3.csv", "destination": "s3://acme-reports/q3.csv"})
+        bad = ToolCall("aws_cli", {"operation": "cp", "params": {"destination": "s3://acme-archive/q3.csv"}})
+        assert fw.evaluate(ok).allowed and fw.evaluate(bad).blocked
+
+
+def test_unknown_arguments_are_held_only_to_name_patterns() -> None:
+    """A generic argument (branch) is not refused by a layer that lists only typed patterns; a name list holds it."""
+    fw = make_fw()
+    call = ToolCall("update_branch_protection", {"repo": "acme/web", "branch": "main"})
+    with scope(allowed_operations=["configure"], allowed_resources=["github:acme/web"]):
+        assert fw.evaluate(call).allowed
+        assert fw.evaluate(ToolCall("update_branch_protection", {"repo": "acme/api", "branch": "main"})).blocked
+    with scope(allowed_operations=["configure"], allowed_resources=["github:acme/web", "release-*"]):
+        assert fw.evaluate(call).blocked

@@ -906,7 +906,9 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         if a not in args:
             continue
         for v in _leaf_values(args[a]):
-            if rk == "email":
+            if v[:5].lower() == "s3://" and rk in ("path", "url", "generic", "account", "s3"):
+                resources.append(Resource(a, v[5:], "s3"))  # an object store, not a local path or a web host
+            elif rk == "email":
                 resources.extend(Resource(a, r, "email") for r in _split_recipients(v))
             elif rk == "recipient":
                 resources.append(Resource(a, v, _recipient_kind(v)))
@@ -926,11 +928,18 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
     for a, ak, src in st.content_args:
         if a in args:
             for i, v in enumerate(_leaf_values(args[a])):
+                if ak in ("file", "http") and v[:5].lower() == "s3://":
+                    continue
                 path = a if isinstance(args[a], str) else f"{a}[{i}]"
                 targets.setdefault(ak, []).append(Target(path, v, src))
                 seen.add((path, ak))
     for path, v in call.string_arguments():
         if not v:
+            continue
+        if v[:5].lower() == "s3://":
+            # An s3:// URL anywhere in the arguments names an object: a resource, wherever it sits.
+            if not any(r.kind == "s3" and r.value == v[5:] for r in resources):
+                resources.append(Resource(path, v[5:], "s3"))
             continue
         for ak in _sniff(v):
             if (path, ak) not in seen:
@@ -955,10 +964,16 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             if isinstance(word, str) and word:
                 if st.kind == "http" and a in _METHOD_ARGS:
                     break  # an HTTP method was read above; an unknown one says nothing
-                c = canonical(word)
-                if c in BUILTIN_OPERATIONS or c in declared_operations():
+                c = _verb_word(word)
+                if c is not None:
                     op, op_source = c, "content"
                 break
+    if op_source != "spec" or st.kind in ("deploy", "generic", "shell"):
+        cli_op, cli_res = _cli_facts(tokens(call.tool_name), args)
+        if cli_op is not None and st.operation_source != "spec":
+            op, op_source = cli_op, "content"
+        if cli_res:
+            resources = [*resources, *cli_res]
     return Classification(
         st.kind,
         op,
@@ -970,6 +985,50 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
 
 
 _NO_TARGETS: Mapping[str, tuple[Target, ...]] = MappingProxyType({})
+
+
+# Tools named after a command-line client (kubectl(args="get pods -n prod")): the argument
+# string is that client's command line, so its subcommand is the effect.
+_CLI_TOOLS = frozenset(
+    {"kubectl", "helm", "oc", "aws", "gcloud", "az", "gsutil", "docker", "git", "gh", "terraform", "systemctl"}
+)
+_CLI_ARGS = ("args", "command", "cmd", "arguments", "argv", "subcommand", "command_line")
+
+
+def _cli_facts(tool_tokens: tuple[str, ...], args: Mapping[str, Any]) -> tuple[str | None, list[Resource]]:
+    """(operation, namespace resources) of a CLI-named tool's command line, or (None, [])."""
+    if not tool_tokens or tool_tokens[0] not in _CLI_TOOLS:
+        return None, []
+    for a in _CLI_ARGS:
+        v = args.get(a)
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            argv = list(v)
+        elif isinstance(v, str) and 0 < len(v) <= 4096:
+            import shlex
+
+            try:
+                argv = shlex.split(v)
+            except ValueError:
+                return None, []
+        else:
+            continue
+        from .shell._rules import _split_opts, command_effect, command_namespaces
+
+        base = tool_tokens[0]
+        opts, ops = _split_opts(argv)
+        op = command_effect(base, argv, opts, ops)
+        return op, [Resource(a, ns, "namespace") for ns in command_namespaces(base, argv)]
+    return None, []
+
+
+def _verb_word(word: str) -> str | None:
+    """An operation argument's word: an operation, a synonym, or a CLI subcommand (``cp``, ``rm``, ``ls``)."""
+    c = canonical(word)
+    if c in BUILTIN_OPERATIONS or c in declared_operations():
+        return c
+    from .shell._rules import _SUBCOMMAND_OP
+
+    return _SUBCOMMAND_OP.get(word.strip().lower())
 
 
 def _http_operation(args: Mapping[str, Any], st: _Static, name_op: str | None) -> str | None:

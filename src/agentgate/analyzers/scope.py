@@ -51,7 +51,15 @@ def analyze_scope(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         return ()
     out: list[Finding] = call_rule_findings(ctx) if policy.has_call_rules else []
     cls = ctx.classification
-    if policy.restricts_operations:
+    # A shell tool's own "execute" says only that it runs commands: the shell analyzer
+    # checks the effect of each command it parses (ls reads, rm deletes, python executes).
+    per_command = (
+        cls.kind == "shell"
+        and cls.operation == "execute"
+        and cls.operation_source != "spec"
+        and any(t.source != "sniff" for t in ctx.targets("shell"))
+    )
+    if policy.restricts_operations and not per_command:
         op = cls.operation
         if op is None:
             # SQL tools without a parsable statement are the SQL analyzer's to judge.

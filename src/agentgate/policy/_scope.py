@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._operations import check_operation, subsumes
-from ._resources import RESOURCE_KINDS, match_pattern, match_resource, normalize_pattern
+from ._resources import RESOURCE_KINDS, match_pattern, match_resource, normalize_pattern, split_pattern
 from ._rules import ToolLists, ValueRule
 
 if TYPE_CHECKING:
@@ -65,12 +65,14 @@ class ScopePolicy:
     refuse: str = ""
     _ops: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _deny: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    _names: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ops", frozenset(o.strip().lower() for o in self.allowed_operations))
         object.__setattr__(self, "_deny", frozenset(o.strip().lower() for o in self.deny_operations))
         object.__setattr__(self, "allowed_resources", tuple(normalize_pattern(p) for p in self.allowed_resources))
         object.__setattr__(self, "denied_resources", tuple(normalize_pattern(p) for p in self.denied_resources))
+        object.__setattr__(self, "_names", tuple(p for p in self.allowed_resources if _name_pattern(p)))
 
     def allows_operation(self, op: str) -> bool:
         """This layer alone: is *op* allowed?"""
@@ -84,12 +86,44 @@ class ScopePolicy:
         return any(subsumes(d, op) for d in self._deny)
 
     def allows_resource(self, value: str, kind: str) -> bool:
-        """This layer alone: is *value* (of resource *kind*) allowed?"""
+        """This layer alone: is *value* (of resource *kind*) allowed?
+
+        A ``generic`` resource (an argument whose kind nothing declares: ``branch``,
+        ``service``, ``key``) is held only to the layer's untyped name patterns, and a
+        record id (`RECORD_KINDS`: ``customer:``, ``invoice:``, ``scheduled:``,
+        ``namespace:``) to those and the patterns of its kind (``customer:42``): a layer
+        that lists only paths, URLs or other kinds says nothing about it. Recipients, accounts, paths,
+        hosts, tables, buckets and repositories are held to every layer that lists resources.
+        """
         if self.denied_resources and any(match_pattern(p, value, kind) for p in self.denied_resources):
             return False
         if not self.allowed_resources:
             return True
+        if kind == "generic":
+            names = self._names
+            return not names or any(match_pattern(p, value, kind) for p in names)
+        if kind in RECORD_KINDS:
+            own = [p for p in self.allowed_resources if _names_kind(p, kind) or p in self._names]
+            return not own or any(match_pattern(p, value, kind) for p in own)
         return any(match_pattern(p, value, kind) for p in self.allowed_resources)
+
+
+#: Kinds that identify records rather than destinations; see `ScopePolicy.allows_resource`.
+RECORD_KINDS = frozenset({"customer", "invoice", "scheduled", "namespace"})
+
+
+def _names_kind(p: str, kind: str) -> bool:
+    pk, value = split_pattern(p)
+    if pk is not None:
+        return pk == kind
+    low = value.lower()
+    return low in (kind, kind + "s")
+
+
+def _name_pattern(p: str) -> bool:
+    """An untyped pattern that can name a generic resource (not a path, URL or address glob)."""
+    kind, value = split_pattern(p)
+    return kind is None and not ("/" in value or "\\" in value or value.startswith(("~", ".")) or "@" in value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,68 @@ _SUBCOMMAND_OP = {
 }  # fmt: skip
 
 
+# Commands that only look: listing, printing, searching, the shell's own harmless builtins.
+_LOOK_CMDS = (
+    _READ_CMDS
+    | _PATTERN_FIRST
+    | _words(
+        "echo printf pwd true false test [ cd pushd popd which type command whoami id uname date hostname basename "
+        "dirname realpath readlink sleep find tree ls du df env printenv file wc sort uniq cut tr column"
+    )
+)
+
+
+def command_effect(base: str, args: list[str], opts: list[str], ops: list[str]) -> str:
+    """`command_operation`, with every command given an effect: ones that only look are reads,
+    anything else not known (an interpreter, a build tool, a binary) is ``execute``."""
+    op = command_operation(base, args, opts, ops)
+    if op is not None:
+        return op
+    if base == "find" and any(a in ("-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fls") for a in args):
+        return "execute"
+    return "read" if base in _LOOK_CMDS else "execute"
+
+
+def command_namespaces(base: str, args: list[str]) -> list[str]:
+    """Namespaces a cluster CLI acts in (``-n x``, ``--namespace x``, ``--namespace=x``)."""
+    if base not in ("kubectl", "helm", "oc"):
+        return []
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a in ("-n", "--namespace") and i + 1 < len(args):
+            out.append(args[i + 1])
+        elif a.startswith("--namespace="):
+            out.append(a.split("=", 1)[1])
+        elif a.startswith("-n") and len(a) > 2 and not a.startswith("--"):
+            out.append(a[2:])
+    if any(a in ("-A", "--all-namespaces") for a in args):
+        out.append("*")
+    return out
+
+
+_GIT_OP = {
+    "push": "write",
+    "clean": "delete",
+    "rm": "delete",
+    "commit": "write",
+    "add": "write",
+    "reset": "write",
+    "checkout": "write",
+    "merge": "write",
+    "rebase": "write",
+    "pull": "write",
+    "clone": "write",
+    "tag": "write",
+    "mv": "write",
+    "restore": "write",
+    "switch": "write",
+    "stash": "write",
+    "config": "configure",
+    "remote": "configure",
+}
+_GIT_READ = _words("status log diff show branch fetch ls-files ls-remote grep blame describe rev-parse shortlog")
+
+
 def command_operation(base: str, args: list[str], opts: list[str], ops: list[str]) -> str | None:
     """The effect of one command (docs/policy.md): downloaders read unless they send a body or
     use a writing method; copies to a ``host:path`` write there; cloud/cluster CLIs by subcommand."""
@@ -134,8 +196,10 @@ def command_operation(base: str, args: list[str], opts: list[str], ops: list[str
         if "--delete" in opts and base == "rsync":
             return "delete"
         return "write" if remote and ops and ops[-1] in remote else "read"
+    if base == "git" and ops:
+        return _GIT_OP.get(ops[0], "read" if ops[0] in _GIT_READ else None)
     if base in _SUBCOMMAND_CLIS:
-        for w in ops[:3]:
+        for w in ops[:4]:
             for part in w.lower().split("-"):
                 if part in _SUBCOMMAND_OP:
                     return _SUBCOMMAND_OP[part]
@@ -683,7 +747,12 @@ def _files(
                     st.downloaded.add(posixpath.join(st.cwd, posixpath.basename(u.split("?", 1)[0]) or "index.html"))
         return
     if (base in _PATH_ONLY and base not in ("rm", "rmdir", "unlink")) or base in ("echo", "printf", "ssh"):
-        if base in ("chmod", "chown", "chgrp", "ls", "stat", "du", "wc", "file"):
+        if base in ("ls", "stat", "du", "wc", "file", "tree") and st.policy.has_resource_rules:
+            # Listing is a read of the directory: outside the scope's roots it is refused too.
+            for a in ops:
+                _scope(_path(a, st), a, st, _BLOCK, "{} lists {}", base, a)
+            return
+        if base in ("chmod", "chown", "chgrp", "ls", "stat", "du", "wc", "file", "tree"):
             return
         if not st.policy.has_resource_rules:
             return

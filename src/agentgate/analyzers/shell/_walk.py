@@ -63,7 +63,8 @@ from agentgate.analyzers.shell._rules import (
     _State,
     _sub_flags,
     _write_target,
-    command_operation,
+    command_effect,
+    command_namespaces,
 )
 
 # ------------------------------------------------------------------------------ walk
@@ -442,6 +443,19 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
         if r.op == "<":
             _read(np, t, base, st, out, content=True)
         else:
+            if (
+                t not in ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty")
+                and st.policy.restricts_operations
+                and not st.policy.allows_operation("write")
+            ):
+                _emit(
+                    st,
+                    "shell.operation",
+                    _BLOCK,
+                    f"redirection to {t} is a write, which the scope does not allow",
+                    t,
+                    Severity.HIGH,
+                )
             _write_target(np, t, st, f"redirection to {t}")
 
 
@@ -518,7 +532,20 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         out.secret = f"the environment ({base})"
 
     # -- operations against the scope
-    op = command_operation(base, args, opts, ops)
+    # Every command has an effect (docs/policy.md): a shell tool's scope is checked per
+    # command, so `ls` runs under [read] and `python x.py` needs execute.
+    op: str | None = command_effect(base, args, opts, ops)
+    if st.policy.has_resource_rules:
+        for ns in command_namespaces(base, args):
+            if not st.policy.allows_resource(ns, "namespace"):
+                _emit(
+                    st,
+                    "shell.scope",
+                    _BLOCK,
+                    f"{name} acts in namespace {ns!r}, outside the scope's resources",
+                    shown,
+                    Severity.HIGH,
+                )
     if (base == "sed" and "i" in short) or (base == "find" and "-delete" in args):
         op = "write" if base == "sed" else "delete"
     if base == "git" and ops:
