@@ -36,6 +36,8 @@ from ._escalation import EscalationOutcome, EscalationRequest, Escalator
 from .analyzers import DEFAULT_ANALYZERS, Analyzer
 from .analyzers.base import AnalyzerSettings, Context
 from .analyzers.classify import Classification, classify
+from .analyzers.code import analyze_code
+from .analyzers.code import pending_resolutions as code_resolutions
 from .analyzers.http import analyze_http, pending_resolutions, prefetch
 from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
 from .policy import EffectivePolicy, ScopePolicy, make_scope
@@ -366,7 +368,9 @@ class Firewall:
         t0 = time.perf_counter_ns()
         agent = get_context()
         ctx = self._context(call, agent)
-        names = pending_resolutions(ctx) if analyze_http in self.analyzers else ()
+        names = pending_resolutions(ctx) if analyze_http in self.analyzers else []
+        if analyze_code in self.analyzers:  # hosts inside programs handed to interpreter tools
+            names = [*names, *(n for n in code_resolutions(ctx) if n not in names)]
         if names:
             # The HTTP analyzer resolves synchronously; do it in a worker thread so a
             # slow DNS answer never stalls the event loop. The analyzer then hits the cache.

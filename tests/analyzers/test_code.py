@@ -234,6 +234,27 @@ def test_firewall_blocks_base64_os_system() -> None:
     assert v.action is VerdictType.ALLOW
 
 
+def test_async_resolves_code_hosts_off_the_event_loop() -> None:
+    """evaluate_async resolves the hosts a program connects to in a worker thread, then decides from the cache."""
+    import asyncio
+    import threading
+
+    from agentgate.analyzers.http import clear_dns_cache
+
+    seen: list[tuple[str, bool]] = []
+
+    def resolver(host: str, timeout: float) -> list[str]:
+        seen.append((host, threading.current_thread() is threading.main_thread()))
+        return ["10.0.0.7"] if host == "db.code-probe.example" else [PUBLIC]
+
+    clear_dns_cache()
+    fw = Firewall(settings=AnalyzerSettings(resolver=resolver))
+    code = "import requests\nrequests.get('http://db.code-probe.example/admin')"
+    v = asyncio.run(fw.evaluate_async(ToolCall("run_python", {"code": code})))
+    assert v.action is VerdictType.BLOCK and v.policy_name == "http.dns_private"
+    assert seen == [("db.code-probe.example", False)]
+
+
 # ------------------------------------------------------------------ classification
 
 

@@ -73,6 +73,6 @@ a message) keeps only blocking findings; a sniffed text that does not parse is t
 from __future__ import annotations
 
 from ._extract import Extraction, extract
-from ._route import analyze_code, code_language
+from ._route import analyze_code, code_language, pending_resolutions
 
-__all__ = ["Extraction", "analyze_code", "code_language", "extract"]
+__all__ = ["Extraction", "analyze_code", "code_language", "extract", "pending_resolutions"]

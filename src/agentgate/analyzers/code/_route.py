@@ -14,7 +14,7 @@ from agentgate.analyzers.classify import Classification, tokens
 from ._extract import extract
 from ._model import Hit
 
-__all__ = ["analyze_code", "code_language"]
+__all__ = ["analyze_code", "code_language", "pending_resolutions"]
 
 _LANG_WORDS = {
     **dict.fromkeys(("python", "python3", "py", "ipython", "jupyter", "notebook", "ipynb"), "python"),
@@ -167,6 +167,39 @@ def _route(h: Hit, argument: str, sniffed: bool, ctx: Context) -> list[Finding]:
         sub = _sub(ctx, "http", "network", "http", (), [Resource(argument, h.value, "host")])
         return _lined(analyze_http(ctx.call, sub), h, argument)
     return []
+
+
+def pending_resolutions(ctx: Context) -> list[str]:
+    """Host names the programs in this call would make the HTTP analyzer resolve (for async prefetch).
+
+    The counterpart of `agentgate.analyzers.http.pending_resolutions` for URLs and hosts found
+    inside code, so an async caller resolves them in a worker thread, not on its event loop.
+    """
+    if ctx.classification.kind != "code" and not ctx.targets("code"):
+        return []
+    try:
+        return _pending(ctx)
+    except Exception:  # the analyzer itself reports (and escalates) what went wrong
+        return []
+
+
+def _pending(ctx: Context) -> list[str]:
+    from agentgate.analyzers.http import pending_resolutions as http_pending
+
+    lang = code_language(ctx.call.tool_name, ctx.call.arguments)
+    names: list[str] = []
+    for argument, source, sniffed in _sources(ctx):
+        if sniffed or not source.strip():
+            continue
+        for h in extract(source, lang).hits:
+            if h.kind == "url" and h.exact:
+                sub = _sub(ctx, "http", "network", "http", [Target(argument, h.value, "name")])
+            elif h.kind == "host":
+                sub = _sub(ctx, "http", "network", "http", (), [Resource(argument, h.value, "host")])
+            else:
+                continue
+            names.extend(n for n in http_pending(sub) if n not in names)
+    return names
 
 
 def analyze_code(call: object, ctx: Context) -> list[Finding]:
