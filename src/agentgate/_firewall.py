@@ -220,12 +220,26 @@ class Firewall:
             for name, spec in tools.items()
         }
         with self._specs_lock:
+            before = self._revision
             specs = dict(self._specs)
             specs.update(new)
-            # Swap, so readers never see a half-updated dict. Declaring tools narrows how
-            # calls are read; it is not a mode or policy switch, so it stays allowed.
+            # Swap, so readers never see a half-updated dict. Declaring tools is the one
+            # in-place change a firewall accepts (it is how applications describe their tools
+            # after protect_all()); since a declaration changes how calls are read, it is audited.
             object.__setattr__(self, "_specs", specs)
             object.__setattr__(self, "_revision", _combine_revision(self._config.revision(), specs))
+            after = self._revision
+        if after != before:
+            caller = _caller()
+            declared = {name: f"kind={sp.kind} operation={sp.operation}" for name, sp in new.items()}
+            _record_change(
+                (self.auditor,),
+                "agentgate.register_tools",
+                {"caller": caller, "tools": declared, "previous_policy_revision": before, "policy_revision": after},
+                f"tools declared by {caller}: {', '.join(sorted(declared))} (policy {before} -> {after})",
+                Severity.MEDIUM,
+                self,
+            )
 
     def spec_for(self, tool_name: str) -> ToolSpec | None:
         """The registered spec of *tool_name*, if any."""
@@ -730,8 +744,8 @@ def _audit_replacement(prev: Firewall, new: Firewall) -> None:
     reason = f"default firewall replaced by {caller}: {what}"
     level = logging.WARNING if prev.mode != new.mode or prev.policy_revision != new.policy_revision else logging.INFO
     logger.log(level, "agentgate: %s", reason)
-    agent = get_context()
-    call = ToolCall(
+    _record_change(
+        (prev.auditor, new.auditor),
         _CHANGE_TOOL,
         {
             "caller": caller,
@@ -739,22 +753,30 @@ def _audit_replacement(prev: Firewall, new: Firewall) -> None:
             "mode": new.mode,
             "previous_policy_revision": prev.policy_revision,
             "policy_revision": new.policy_revision,
-            "pid": os.getpid(),
-            "thread": threading.current_thread().name,
         },
-        "agentgate",
+        reason,
+        Severity.HIGH if new.mode == "monitor" and prev.mode != "monitor" else Severity.MEDIUM,
+        new,
     )
+
+
+def _record_change(
+    auditors: Sequence[Any], tool: str, arguments: dict[str, Any], reason: str, severity: Severity, fw: Firewall
+) -> None:
+    """Write one ``config.change`` record (who, what, when) to each distinct audit trail."""
+    call = ToolCall(tool, {**arguments, "pid": os.getpid(), "thread": threading.current_thread().name}, "agentgate")
     verdict = Verdict(
         VerdictType.ALLOW,
         1,
         "config.change",
-        Severity.HIGH if new.mode == "monitor" and prev.mode != "monitor" else Severity.MEDIUM,
+        severity,
         reason,
         decision_id=_decision_id(),
-        policy_revision=new.policy_revision,
-        mode=new.mode,
+        policy_revision=fw.policy_revision,
+        mode=fw.mode,
     )
-    for auditor in dict.fromkeys(a for a in (prev.auditor, new.auditor) if a is not None):
+    agent = get_context()
+    for auditor in dict.fromkeys(a for a in auditors if a is not None):
         try:
             auditor.record(call, verdict, agent)
         except Exception:  # the audit must never crash the host; the writer counts its own failures

@@ -299,3 +299,21 @@ def test_set_firewall_is_audited_in_both_trails() -> None:
     assert (
         agentgate.get_firewall().evaluate(agentgate.ToolCall("delete_file", {"path": "/"})).action is VerdictType.ALLOW
     )
+
+
+def test_register_tools_is_audited_as_a_policy_change() -> None:
+    """Declaring a tool changes how its calls are read (delete_file as a 'read'), so it leaves a config.change record."""
+    from agentgate.audit import MemorySink
+
+    sink = MemorySink()
+    fw = Firewall(audit=sink)
+    agentgate.set_firewall(fw)
+    before = fw.policy_revision
+    agentgate.register_tools({"delete_file": {"kind": "generic", "operation": "read"}})
+    assert fw.flush(10)
+    (rec,) = [r for r in sink.records if r.tool_name == "agentgate.register_tools"]
+    assert rec.policy_name == "config.change"
+    args = rec.payload["arguments"]
+    assert args["previous_policy_revision"] == before and args["policy_revision"] == fw.policy_revision != before
+    assert "operation=read" in args["tools"]["delete_file"]
+    assert "test_context:test_register_tools_is_audited" in args["caller"]
