@@ -223,3 +223,11 @@ def test_mysql_text_is_linear_and_keeps_strings() -> None:
 
     assert mysql_text("SELECT '--x', `a--b` /*!50000 , 2 */ --1") == "SELECT '--x', `a--b`   , 2   - -1"
     assert mysql_text("x /* a--b */ y") == "x /* a--b */ y"
+
+
+def test_question_of_a_text_to_sql_tool_is_text() -> None:
+    """ask_database(question=...) carries prose for a model: not escalated as unparsable SQL, still sniffed."""
+    prose = ToolCall("ask_database", {"question": "which customers were deleted from the CRM last month, and why?"})
+    assert analyze_sql(prose, make_context(prose)) == []
+    sql = ToolCall("ask_database", {"question": "DROP TABLE customers"})
+    assert [f.rule_id for f in analyze_sql(sql, make_context(sql))] == ["sql.drop"]

@@ -387,6 +387,11 @@ _CONTENT_ARGS: dict[str, frozenset[str]] = {
         }
     ),
 }
+# A SQL tool's lone argument named for a natural-language request (ask_database(question))
+# is text for a text-to-SQL model, not SQL: content sniffing still finds real SQL in it.
+_QUESTION_ARGS = frozenset(
+    {"question", "questions", "prompt", "request", "instruction", "instructions", "ask", "nl_query", "natural_language"}
+)
 # A resource argument of this kind is always analyzed by that analyzer, whatever the tool.
 _ALWAYS = {"path": "file", "url": "http"}
 
@@ -698,6 +703,7 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
             and not any(c[1] == kind for c in content)
             and len(arg_names) == 1
             and _RESOURCE_ARGS.get(arg_names[0].lower(), "sql") == "sql"
+            and not (kind == "sql" and arg_names[0].lower() in _QUESTION_ARGS)
         ):
             content.append((arg_names[0], kind, "name"))  # a single-argument sql/shell tool
     for a, rk in resources.items():
