@@ -68,7 +68,8 @@ _SYNONYM_LISTS: dict[str, tuple[str, ...]] = {
     "write": (
         "update", "create", "insert", "put", "modify", "edit", "save", "store", "upload", "append", "patch",
         "add", "rename", "move", "copy", "mkdir", "touch", "upsert", "replace", "generate", "write", "commit",
-        "push", "sync", "import", "set", "make", "approve", "assign", "tag", "label", "archive",
+        "push", "sync", "import", "set", "make", "approve", "assign", "tag", "label", "archive", "merge",
+        "close", "reopen", "comment", "review", "pin", "unpin", "star", "fork", "resolve", "schedule", "book",
     ),
     "delete": (
         "remove", "rm", "drop", "truncate", "purge", "destroy", "wipe", "erase", "unlink", "rmdir", "del",

@@ -21,7 +21,8 @@ Matching rules, per kind:
 * ``channel``: ``#eng`` and ``eng`` are one channel; case-insensitive.
 * ``github``: ``org/repo``; a ``https://github.com/org/repo(.git)`` or ``git@github.com:org/repo``
   value is reduced to ``org/repo``.
-* ``s3``: ``bucket/key`` with ``/`` as the separator (``s3://reports/*`` is one level).
+* ``s3``: ``bucket/key``; the bucket compares case-insensitively, the key case-sensitively,
+  and ``*`` in the key spans ``/`` as in an IAM resource (``s3://reports/*`` is every object).
 * ``table``: case-insensitive; a bare pattern names the table in any schema.
 * others (``customer``, ``invoice``, ``scheduled``, ``namespace``, ``git``, ``generic``):
   case-insensitive, exact or glob.
@@ -258,8 +259,17 @@ def match_resource(pattern: str, value: str, kind: str = "generic") -> bool:
     if kind == "github":
         return _generic(pattern.strip().strip("/").lower(), _github_repo(value))
     if kind == "s3":
+        # Object keys are flat strings ("/" is a character), so "*" spans them as in an IAM
+        # resource (arn:aws:s3:::bucket/*); the bucket is never crossed: it ends at the first "/".
         v = value.strip()
         v = v[5:] if v.lower().startswith("s3://") else v
-        return _generic(pattern.strip().lower().removeprefix("s3://"), v.lower())
+        pat = pattern.strip().removeprefix("s3://").removeprefix("S3://")
+        pb, _, pk = pat.partition("/")
+        vb, _, vk = v.partition("/")
+        if not _generic(pb.lower(), vb.lower(), ""):
+            return False
+        if not pk:
+            return not vk  # "s3://bucket" names the bucket itself
+        return _generic(pk, vk, "") if _is_glob(pk) else vk == pk
     # customer, invoice, scheduled, namespace, git and generic names: case-insensitive, exact or glob
     return _generic(pattern.strip().lower(), value.strip().lower())

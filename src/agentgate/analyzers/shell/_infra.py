@@ -29,7 +29,7 @@ import re
 
 from agentgate._decision import Severity
 from agentgate.analyzers.shell._rules import _BLOCK, _ESC, _emit, _State, _words
-from agentgate.policy import match_resource
+from agentgate.policy._resources import match_pattern, split_pattern
 
 INFRA_TOOLS = _words(
     "aws gcloud gsutil az kubectl oc helm terraform tofu terragrunt pulumi docker podman nerdctl git eksctl"
@@ -123,12 +123,15 @@ def _scope(st: _State, value: str, shown: str) -> None:
     if not pol.has_resource_rules or st.strong:
         return
     prefix = value.split("//", 1)[0] + "//" if "://" in value else value.split(":", 1)[0] + ":"
+    # Typed values match with their kind's rules (an s3 key's "*" spans "/", as in IAM).
+    kind, bare = split_pattern(value)
+    rk = kind or "generic"
     for layer in pol.layers:
-        if any(p.lower().startswith(prefix) and match_resource(p, value) for p in layer.denied_resources):
+        if any(p.lower().startswith(prefix) and match_pattern(p, bare, rk) for p in layer.denied_resources):
             _emit(st, "shell.scope", _BLOCK, f"{value} is denied by {layer.name}", shown)
             return
         kind_pats = [p for p in layer.allowed_resources if p.lower().startswith(prefix)]
-        if kind_pats and not any(match_resource(p, value) for p in kind_pats):
+        if kind_pats and not any(match_pattern(p, bare, rk) for p in kind_pats):
             _emit(st, "shell.scope", _BLOCK, f"{value} is outside {layer.name}'s allowed {prefix} resources", shown)
             return
 
@@ -169,6 +172,8 @@ def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | No
     ns = vals.get("-n") or vals.get("--namespace")
     if ns:
         o.resources.append(f"namespace:{ns}")
+    if "-A" in flags or "--all-namespaces" in flags:
+        o.resources.append("namespace:*")  # every namespace: only a scope that admits them all allows it
     every = "--all" in flags or "-A" in flags or "--all-namespaces" in flags or "-l" in vals or "--selector" in vals
     if verb in _K_READ or (verb == "config" and ops[1:2] in (["view"], ["get-contexts"], ["current-context"])):
         o.op = "read"

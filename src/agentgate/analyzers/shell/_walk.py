@@ -64,7 +64,6 @@ from agentgate.analyzers.shell._rules import (
     _sub_flags,
     _write_target,
     command_effect,
-    command_namespaces,
 )
 
 # ------------------------------------------------------------------------------ walk
@@ -535,17 +534,6 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
     # Every command has an effect (docs/policy.md): a shell tool's scope is checked per
     # command, so `ls` runs under [read] and `python x.py` needs execute.
     op: str | None = command_effect(base, args, opts, ops)
-    if st.policy.has_resource_rules:
-        for ns in command_namespaces(base, args):
-            if not st.policy.allows_resource(ns, "namespace"):
-                _emit(
-                    st,
-                    "shell.scope",
-                    _BLOCK,
-                    f"{name} acts in namespace {ns!r}, outside the scope's resources",
-                    shown,
-                    Severity.HIGH,
-                )
     if (base == "sed" and "i" in short) or (base == "find" and "-delete" in args):
         op = "write" if base == "sed" else "delete"
     if base == "git" and ops:
