@@ -212,6 +212,18 @@ def test_scope_applies_to_what_code_touches() -> None:
     assert "http.scope" in {f.rule_id for f in found}
 
 
+def test_scope_operations_bind_what_code_does_to_files() -> None:
+    """Under a scope without write, code that writes a file blocks; reading inside the roots passes."""
+    ro = EffectivePolicy((make_scope(allowed_operations=["read", "execute"], allowed_resources=["data/**"]),))
+    rw = EffectivePolicy((make_scope(allowed_operations=["read", "write", "execute"], allowed_resources=["data/**"]),))
+    code = "import pandas as pd\ndf = pd.read_csv('data/in.csv')\ndf.to_csv('data/out.csv')"
+    assert "code.operation" in {f.rule_id for f in _run(code, policy=ro)}
+    assert _run(code, policy=rw) == []
+    assert _run("import pandas as pd\nprint(pd.read_csv('data/in.csv').shape)", policy=ro) == []
+    found = _run("open('notes/x.txt', 'w').write('x')", policy=rw)
+    assert "file.scope" in {f.rule_id for f in found}
+
+
 def test_findings_name_the_line_and_argument() -> None:
     """A finding says which line of which argument it is about."""
     (f,) = [f for f in _run("x = 1\nimport os\nos.system('rm -rf ~')") if f.rule_id == "shell.destructive"]

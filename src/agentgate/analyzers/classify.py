@@ -594,6 +594,10 @@ def _sniff(v: str) -> tuple[str, ...]:
     hit = _sniffed.get(v)
     if hit is None:
         hit = tuple(k for k, f in SNIFFERS.items() if f(v))
+        if "code" in hit:
+            # a program: the code analyzer reads it and routes its commands and queries; the
+            # statement sniffers would read Python ("import os ...") as SQL or a command line
+            hit = tuple(k for k in hit if k not in ("sql", "shell"))
         if len(v) <= 4096:
             if len(_sniffed) >= 8192:
                 _sniffed.clear()
@@ -947,6 +951,8 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             if not any(r.kind == "s3" and r.value == v[5:] for r in resources):
                 resources.append(Resource(path, v[5:], "s3"))
             continue
+        if (path, "code") in seen:
+            continue  # a code tool's program is the code analyzer's alone (see _sniff)
         for ak in _sniff(v):
             if (path, ak) not in seen:
                 targets.setdefault(ak, []).append(Target(path, v, "sniff"))

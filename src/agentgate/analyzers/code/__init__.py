@@ -46,6 +46,8 @@ code.env_dump           escalate    the whole environment or a secret printed, d
 code.introspection      block /     ``__subclasses__``/``__globals__``/frame globals (sandbox
                         escalate    escapes) block; ``gc`` walks, ``ctypes`` memory, code and
                                     frame objects escalate
+code.operation          block       the code writes or deletes files (``open(p, 'w')``, ``df.to_csv``,
+                                    ``os.remove``) while the scope does not allow that operation
 code.firewall           block       the code imports ``agentgate`` (it must not reconfigure
                                     the firewall that is judging it)
 code.unparsable         escalate    the source parses as neither Python nor JavaScript (or a

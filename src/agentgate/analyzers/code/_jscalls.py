@@ -9,8 +9,8 @@ from agentgate._decision import Effect, Severity
 
 from . import _js as js
 from ._model import EMPTY, HOLE, UNKNOWN, V
+from ._pycalls import _WRITE_METHOD, _lexically_sensitive, looks_file, looks_path
 from ._pycalls import _exfil as py_exfil
-from ._pycalls import _lexically_sensitive, looks_path
 from ._python import _flow, _strv, argv_command, secret
 
 if TYPE_CHECKING:
@@ -157,14 +157,15 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
                 _dumped(p, a, "prints")
                 break
         return UNKNOWN
+    writes = _WRITE_METHOD.match(name.rpartition(".")[2]) is not None
     for a in args:
         s = a.text()
         if s is None or not a.known:
             continue
         if "://" in s[:16] and not any(ch.isspace() for ch in s):
             _url(p, a, exact=False)
-        elif looks_path(s):
-            _path(p, a, "read", exact=False)
+        elif looks_path(s) or looks_file(s):
+            _path(p, a, "write" if writes else "read", exact=writes)
     res = name + "()"
     recv = fn.items[0] if fn.items else None
     return V(ref=res if len(res) < 200 else None, t=_flow(*args, *(() if recv is None else (recv,))))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -248,15 +249,17 @@ def _generic(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
         _exfil(p, name, args, kw)
     if root in _PURE_MODULES or name in _PURE_FUNCS:
         return out
+    writes = _WRITE_METHOD.match(name.rpartition(".")[2]) is not None
     for a in (*args, *kw.values()):
         s = _s(a)
         if s is None:
             continue
         if "://" in s[:16] and not any(ch.isspace() for ch in s):
             _url(p, a, exact=False)
-        elif looks_path(s):
-            # pd.read_csv('/root/.ssh/id_rsa'), np.load('~/.aws/credentials'): any function may read a path
-            _path(p, a, "read", exact=False)
+        elif looks_path(s) or looks_file(s):
+            # pd.read_csv('/root/.ssh/id_rsa') reads, df.to_csv('reports/x.csv') writes: a method's
+            # name says which; any other function may read the path it is given
+            _path(p, a, "write" if writes else "read", exact=writes)
     return out
 
 
@@ -606,6 +609,21 @@ def _path(p: _Py, v: V, op: str, *, exact: bool) -> frozenset[str]:
     if op == "read" and _lexically_sensitive(path):
         return secret() | {"file"}
     return frozenset({"file"})
+
+
+# Method names that write the path they are given (df.to_csv, fig.savefig, np.save, wb.save, json.dump ...).
+_WRITE_METHOD = re.compile(r"(?:to_|save|write|dump|export|store|imwrite|imsave)", re.IGNORECASE)
+# A bare file name or relative path with a data-file extension ('reports/head.csv', 'model.pkl').
+_FILE_ARG = re.compile(
+    r"[\w.~/-]{0,512}\.(?:csv|tsv|json|jsonl|txt|md|parquet|feather|xlsx?|ya?ml|xml|html?|pdf|png|jpe?g|svg|gif|"
+    r"pkl|pickle|npy|npz|h5|hdf5|db|sqlite3?|log|zip|tar|gz|py|sh|ini|cfg|conf|toml|env|pem|key|joblib|pt|onnx)",
+    re.IGNORECASE,
+)
+
+
+def looks_file(s: str) -> bool:
+    """A file name or relative path with a data-file extension, as an argument of any call."""
+    return len(s) < 1024 and _FILE_ARG.fullmatch(s) is not None
 
 
 def looks_path(s: str) -> bool:

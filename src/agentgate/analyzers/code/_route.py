@@ -7,7 +7,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from agentgate._decision import Effect, Finding
+from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context, Resource, Target
 from agentgate.analyzers.classify import Classification, tokens
 
@@ -146,6 +146,20 @@ def _route(h: Hit, argument: str, sniffed: bool, ctx: Context) -> list[Finding]:
     if h.kind == "path":
         if len(h.value) > 4096:
             return []
+        out = []
+        pol = ctx.policy
+        if h.op in ("write", "delete") and pol.restricts_operations and not pol.allows_operation(h.op):
+            out.append(
+                Finding(
+                    "code.operation",
+                    Severity.HIGH,
+                    Effect.BLOCK,
+                    f"line {h.line}: the code {'writes' if h.op == 'write' else 'deletes'} {h.value}, "
+                    f"which the scope does not allow ({h.op})",
+                    h.value,
+                    argument,
+                )
+            )
         np = normalize_path(h.value)
         fs = check_path(
             np,
@@ -155,7 +169,7 @@ def _route(h: Hit, argument: str, sniffed: bool, ctx: Context) -> list[Finding]:
             policy=ctx.policy,
             extra_sensitive=ctx.settings.sensitive_paths,
         )
-        return _lined(fs, h, argument)
+        return out + _lined(fs, h, argument)
     if h.kind == "url":
         exact = h.exact and not sniffed
         target = Target(argument, h.value, "name" if exact else "sniff")
