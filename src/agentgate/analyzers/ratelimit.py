@@ -2,7 +2,7 @@
 
 Two backends with one interface, ``hit(key, limit, window) -> (allowed, count)``:
 
-* `MemoryRateLimiter` — thread-safe, in process (one lock, a deque per key); idle keys
+* `MemoryRateLimiter` — thread-safe, in process (one lock, a short list per key); idle keys
   expire and the number of live windows is bounded (a full table escalates);
 * `RedisRateLimiter` — ``redis://...``: one sorted set per key updated by an atomic
   Lua script, so many processes and machines share one budget.
@@ -19,12 +19,12 @@ table of live windows is full.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -61,7 +61,7 @@ class MemoryRateLimiter:
     Each key has one entry in a min-heap of expiry times (last hit + window), so a key
     whose window has passed (an idle agent id) is dropped in amortized O(log n) per
     hit: a million one-off agent ids cost memory only while their windows are live.
-    Each key keeps at most ``limit + 1`` timestamps (enough to tell "over the limit").
+    Each key keeps at most ``limit + 1`` timestamps (a sorted list) (enough to tell "over the limit").
     When `max_keys` windows are all live at once, a new key is refused with
     `RateLimiterFullError` (the analyzer escalates) rather than evicting a live window,
     which would reset someone's budget.
@@ -94,17 +94,20 @@ class MemoryRateLimiter:
             if entry is None:
                 if len(self._hits) >= self.max_keys:
                     raise RateLimiterFullError(f"{self.max_keys} rate-limit windows are live; cannot count {key!r}")
-                q: deque[float] = deque()
+                # A list, not a deque: an empty deque already costs ~600 bytes, and a key
+                # holds at most limit + 1 sorted timestamps, trimmed by slicing.
+                q: list[float] = []
                 self._hits[key] = [q, window]
                 heapq.heappush(self._expiry, (now + window, key))
             else:
                 q = entry[0]
                 entry[1] = window
-            while q and q[0] <= cutoff:
-                q.popleft()
+            old = bisect.bisect_right(q, cutoff)
+            if old:
+                del q[:old]
             q.append(now)
-            while len(q) > limit + 1:  # beyond limit + 1 the answer cannot change
-                q.popleft()
+            if len(q) > limit + 1:  # beyond limit + 1 the answer cannot change
+                del q[: len(q) - limit - 1]
             n = len(q)
         return n <= limit, n
 
