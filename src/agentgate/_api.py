@@ -52,8 +52,9 @@ def protect_all(
         config: agentgate.yaml (path or loaded `Config`); default ``AGENTGATE_CONFIG`` if set.
             A path that does not exist is an error, not a warning.
         judge_model / judge_api_key / judge_base_url: the tier-2 judge (any OpenAI-compatible
-            endpoint or Anthropic). Without a key or URL there is no judge and
-            ``on_escalate`` decides undecided calls (default: block).
+            endpoint or Anthropic). With no model, key or URL there is no judge and
+            ``on_escalate`` decides undecided calls (default: block); a model with neither a
+            key nor a URL is a `ConfigError`.
         rate_limit: Max tool calls per agent per minute (or a mapping like ``rate_limit:``).
         mode: ``"enforce"`` (default) or ``"monitor"`` (never blocks; records would-blocks).
         on_escalate: ``"block"`` (default), ``"allow"``, or ``"ask"`` with *approver*.
@@ -63,6 +64,10 @@ def protect_all(
         on_block: ``"raise"`` (default): a blocked call raises FirewallBlockedError;
             ``"return_error"``: frameworks that allow it hand the model a tool error instead.
         frameworks: Only patch these (default: every installed one).
+
+    A later call replaces the default firewall (audited as ``config.change`` and logged);
+    without a config it keeps the policy in force. Threads and executor tasks started
+    after this call run in the context (agent, scopes) they were started from.
 
     Returns:
         The frameworks protected: those already imported are patched now, the other
@@ -105,7 +110,7 @@ def protect_all(
 
 
 def unprotect_all() -> None:
-    """Undo every framework patch made by `protect_all`."""
+    """Undo every framework patch made by `protect_all`, and its thread-context propagation."""
     from .integrations import INTEGRATIONS
     from .integrations._on_import import cancel_all
 
