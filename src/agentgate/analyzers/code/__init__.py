@@ -11,7 +11,9 @@ time is analyzed recursively. Notebook shell escapes (``!cmd``, ``%%bash``,
 ``%system``) are command lines; ``%%javascript`` cells are JavaScript.
 
 What the program touches goes to the analyzer that owns it, through its public
-entry: command lines a process runs to the shell analyzer (``shell.*``), paths it
+entry: command lines a process runs to the shell analyzer (``shell.*``), SQL a database
+client runs (``execute``, ``executescript``, ``read_sql``, ``query`` ...) to the SQL
+analyzer (``sql.*``), paths it
 opens, writes or deletes to the file-system analyzer (``file.*``: credentials,
 persistence locations, system directories, the scope's roots), URLs and hosts it
 connects to to the HTTP analyzer (``http.*``: metadata, private addresses, DNS,
@@ -48,6 +50,8 @@ code.introspection      block /     ``__subclasses__``/``__globals__``/frame glo
                                     frame objects escalate
 code.operation          block       the code writes or deletes files (``open(p, 'w')``, ``df.to_csv``,
                                     ``os.remove``) while the scope does not allow that operation
+code.persistence        block       Windows Run/RunOnce/Winlogon/Services registry keys written
+                                    (``winreg``); the value is read as a command line
 code.firewall           block       the code imports ``agentgate`` (it must not reconfigure
                                     the firewall that is judging it)
 code.unparsable         escalate    the source parses as neither Python nor JavaScript (or a

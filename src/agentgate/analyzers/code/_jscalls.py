@@ -9,7 +9,7 @@ from agentgate._decision import Effect, Severity
 
 from . import _js as js
 from ._model import EMPTY, HOLE, UNKNOWN, V
-from ._pycalls import _WRITE_METHOD, _lexically_sensitive, looks_file, looks_path
+from ._pycalls import _WRITE_METHOD, FETCH_SCHEMES, SQL_METHODS, _lexically_sensitive, looks_file, looks_path, sql_hit
 from ._pycalls import _exfil as py_exfil
 from ._python import _flow, _strv, argv_command, secret
 
@@ -157,13 +157,17 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
                 _dumped(p, a, "prints")
                 break
         return UNKNOWN
-    writes = _WRITE_METHOD.match(name.rpartition(".")[2]) is not None
+    meth = name.rpartition(".")[2]
+    if meth in SQL_METHODS and args:
+        sql_hit(p, args[0])
+    writes = _WRITE_METHOD.match(meth) is not None
     for a in args:
         s = a.text()
         if s is None or not a.known:
             continue
         if "://" in s[:16] and not any(ch.isspace() for ch in s):
-            _url(p, a, exact=False)
+            if s.split("://", 1)[0].lower() in FETCH_SCHEMES:
+                _url(p, a, exact=False)
         elif looks_path(s) or looks_file(s):
             _path(p, a, "write" if writes else "read", exact=writes)
     res = name + "()"

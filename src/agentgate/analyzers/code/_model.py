@@ -92,7 +92,7 @@ class Hit:
     ``kind`` is ``shell`` (``value`` is a command line a process runs), ``path`` (``op``
     is read/write/delete; ``exact`` when a file function takes it, else it was only a
     path-looking argument), ``url`` (``exact`` when a network function fetches it),
-    ``host`` (a socket connects to it) or ``finding`` (``rule``/``effect``/``severity``/
+    ``host`` (a socket connects to it), ``sql`` (a statement a database client runs) or ``finding`` (``rule``/``effect``/``severity``/
     ``message`` are the code analyzer's own). ``line`` is 1-based in the analyzed
     source; ``obfuscated`` marks a value that came out of a decoder.
     """

@@ -74,9 +74,31 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
         # operator.methodcaller('system', 'id')(os) is os.system('id'); attrgetter('system')(os) is os.system
         attr = _getattr(p, "builtins.getattr", fn, [args[0], fn.items[0]], {})
         return call(p, attr, list(fn.items[1:]), {}) if name == "@methodcaller" else attr
+    for i, a in enumerate(args):
+        if a.ref is not None and _special(a.ref) and a.ref not in DECODERS and a.ref not in ENCODERS:
+            # map(os.system, cmds), pool.map(eval, xs), sorted(k, key=...): a function handed to another
+            # call is called with the elements of the other arguments
+            _called_back(p, a, [x for j, x in enumerate(args) if j != i])
+    for a in kw.values():
+        if a.ref is not None and _special(a.ref) and a.ref not in DECODERS and name not in _CALLBACK_OWNERS:
+            _called_back(p, a, list(args))
     if _special(name):
         return _effect(p, name, fn, args, kw)
     return _generic(p, name, fn, args, kw)
+
+
+# Calls that take a function for a known parameter and are modelled themselves.
+_CALLBACK_OWNERS = frozenset({"multiprocessing.Process", "threading.Thread"})
+
+
+def _called_back(p: _Py, f: V, others: list[V]) -> None:
+    elems: list[V] = []
+    for o in others:
+        el = p.elements(o) if o.items is not None else None
+        if el:
+            elems.extend(el[:8])
+    for e in elems or [UNKNOWN]:
+        call(p, V(ref=f.ref, t=f.t), [e], {})
 
 
 @functools.lru_cache(maxsize=8192)
@@ -249,13 +271,17 @@ def _generic(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
         _exfil(p, name, args, kw)
     if root in _PURE_MODULES or name in _PURE_FUNCS:
         return out
-    writes = _WRITE_METHOD.match(name.rpartition(".")[2]) is not None
+    meth = name.rpartition(".")[2]
+    if meth in SQL_METHODS:
+        sql_hit(p, args[0] if args else kw.get("sql") or kw.get("query"))
+    writes = _WRITE_METHOD.match(meth) is not None
     for a in (*args, *kw.values()):
         s = _s(a)
         if s is None:
             continue
         if "://" in s[:16] and not any(ch.isspace() for ch in s):
-            _url(p, a, exact=False)
+            if s.split("://", 1)[0].lower() in FETCH_SCHEMES:
+                _url(p, a, exact=False)
         elif looks_path(s) or looks_file(s):
             # pd.read_csv('/root/.ssh/id_rsa') reads, df.to_csv('reports/x.csv') writes: a method's
             # name says which; any other function may read the path it is given
@@ -621,6 +647,46 @@ _FILE_ARG = re.compile(
 )
 
 
+#: Schemes a URL handed to an unknown function could be fetched with; a database or broker
+#: URL (postgresql://localhost/app) given to a client constructor is a connection string.
+FETCH_SCHEMES = frozenset(
+    {"http", "https", "ws", "wss", "ftp", "ftps", "file", "gopher", "dict", "ldap", "ldaps", "tftp", "jar", "netdoc"}
+)
+
+#: Methods of database clients that run the SQL text they are given (DB-API, SQLAlchemy, pandas, node drivers).
+SQL_METHODS = frozenset(
+    {
+        "execute",
+        "executemany",
+        "executescript",
+        "exec_driver_sql",
+        "read_sql",
+        "read_sql_query",
+        "query",
+        "sql",
+        "raw",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "run_query",
+        "exec",
+        "prepare",
+    }
+)
+
+
+def sql_hit(p: Any, v: V | None) -> None:
+    """A SQL statement a database client runs goes to the SQL analyzer; only text that reads as SQL."""
+    from agentgate.analyzers.classify import SNIFFERS, sql_operation
+
+    s = v.text() if v is not None else None
+    if s is None or not s.strip() or len(s) > 65536:
+        return
+    text = s.replace(HOLE, "?")  # an interpolated value reads as a bound parameter
+    if " " in text.strip() and (sql_operation(text) is not None or SNIFFERS["sql"](text)):
+        p.hit("sql", text)
+
+
 def looks_file(s: str) -> bool:
     """A file name or relative path with a data-file extension, as an argument of any call."""
     return len(s) < 1024 and _FILE_ARG.fullmatch(s) is not None
@@ -726,6 +792,36 @@ def env_assigned(p: _Py, key: str) -> None:
             f"sets {key}, which makes every process started afterwards load or run other code",
             key,
         )
+
+
+_RUN_KEYS = re.compile(
+    r"\\(?:Run|RunOnce|RunServices|RunServicesOnce|Winlogon|Services|Image File Execution Options|"
+    r"Shell Folders|User Shell Folders|Explorer\\Run|Environment)(?:\\|$)|^Environment$",
+    re.IGNORECASE,
+)
+
+
+def _reg_open(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
+    sub = _s(args[1]) if len(args) > 1 else _s(kw.get("sub_key") or UNKNOWN)
+    return V(sub if sub is not None else NOCONST, ref="winreg.key")
+
+
+def _reg_set(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
+    key = args[0] if args else UNKNOWN
+    sub = key.c if isinstance(key.c, str) else None
+    if sub is not None and _RUN_KEYS.search(sub):
+        p.find(
+            "code.persistence",
+            _BLOCK,
+            Severity.CRITICAL,
+            f"writes the registry key {sub}, which starts programs at logon or boot (persistence)",
+            sub,
+        )
+    value = args[-1] if args else None
+    cmd = _s(value) if value is not None else None
+    if cmd and " " in cmd.strip():
+        p.hit("shell", cmd)  # a registry value that will be run: the shell analyzer reads it
+    return UNKNOWN
 
 
 def _putenv(p: _Py, name: str, fn: V, args: list[V], kw: dict[str, V]) -> V:
@@ -939,6 +1035,12 @@ _HANDLERS = {
     "os.environ.keys": _env_all,
     "os.environ.__str__": _env_all,
     "os.putenv": _putenv,
+    "winreg.OpenKey": _reg_open,
+    "winreg.OpenKeyEx": _reg_open,
+    "winreg.CreateKey": _reg_open,
+    "winreg.CreateKeyEx": _reg_open,
+    "winreg.SetValueEx": _reg_set,
+    "winreg.SetValue": _reg_set,
     "keyring.get_password": _keyring,
     "keyring.get_credential": _keyring,
     "win32cred.CredRead": _keyring,

@@ -170,6 +170,14 @@ def _route(h: Hit, argument: str, sniffed: bool, ctx: Context) -> list[Finding]:
             extra_sensitive=ctx.settings.sensitive_paths,
         )
         return out + _lined(fs, h, argument)
+    if h.kind == "sql":
+        from agentgate.analyzers.classify import sql_operation
+        from agentgate.analyzers.sql import analyze_sql
+
+        sub = _sub(
+            ctx, "sql", sql_operation(h.value), "sql", [Target(argument, h.value, "sniff" if sniffed else "name")]
+        )
+        return _lined(analyze_sql(ctx.call, sub), h, argument)
     if h.kind == "url":
         exact = h.exact and not sniffed
         target = Target(argument, h.value, "name" if exact else "sniff")
