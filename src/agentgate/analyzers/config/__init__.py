@@ -8,14 +8,18 @@ parsed, see `_doc`) and every mapping in it is read by meaning: keys are compare
 by their words, so ``FromPort``/``from_port``/``from-port`` agree. Other tools are
 read the same way when an argument is a mapping or a JSON document (an IAM policy
 handed to a generic API tool, agent settings written to a file), but only by the
-rules that need a recognisable structure (everything except ``disable_control``).
+rules that need a recognisable structure (everything except ``disable_control``,
+which also applies to a modifying tool's structured arguments: ``update_cluster(logging={...})``).
+Documents may be JSON, YAML (CloudFormation tags read as plain values), TOML or HCL.
 
 ========================  ==================  =================================================
 rule                      effect              what
 ========================  ==================  =================================================
 config.iam_wildcard       BLOCK (critical)    an Allow statement with ``Action: "*"`` (or any
                                               wildcard service), ``NotAction``, ``service:*``
-                                              on every resource, or ``iam:*``/``sts:*``
+                                              on every resource, or ``iam:*``/``sts:*``; a
+                                              Kubernetes RBAC rule with ``verbs: ["*"]`` on
+                                              ``resources: ["*"]``
 config.iam_escalation     BLOCK (high)        an Allow of a privilege-escalation action
                                               (``iam:PassRole``, ``iam:CreateAccessKey``,
                                               ``iam:Put*Policy`` ...) on every resource
@@ -33,10 +37,11 @@ config.public_access      BLOCK (high)        public ACLs (``public-read``), ``a
                                               members, AllUsers grantees, public visibility,
                                               a lifted public-access block
 config.disable_control    BLOCK (high)        MFA, TLS verification, audit logging or
-                                              CloudTrail, a firewall, a sandbox, branch
-                                              protection, encryption, deletion protection
-                                              switched off, by a setting or by the tool's
-                                              own verb (``stop_logging``, ``disable_mfa``)
+                                              CloudTrail, a firewall, a sandbox, threat
+                                              detection, branch protection, secret scanning,
+                                              pod security admission, encryption, deletion
+                                              protection switched off, by a setting or by the
+                                              tool's own verb (``stop_logging``, ``disable_mfa``)
 config.agent_autoapprove  BLOCK (high)        an agent told not to ask: auto-approve all,
                                               ``bypassPermissions``, ``--dangerously-skip-
                                               permissions``, ``--yolo``, ``allow: ["*"]``
@@ -78,7 +83,7 @@ from agentgate.analyzers.classify import tokens
 from ._controls import _GENERIC as _GENERIC_KEYS
 from ._controls import agent_findings, control_of, public_findings, setting_findings
 from ._doc import key_words, load, nodes
-from ._iam import RawHit, admin_role_findings, statement_findings
+from ._iam import RawHit, admin_role_findings, rbac_findings, statement_findings
 from ._network import ingress_findings
 
 __all__ = ["analyze_config"]
@@ -102,6 +107,9 @@ _ROLE_TOOL_WORDS = frozenset(
         "membership",
         "grant",
     }
+)
+_MODIFY_VERBS = frozenset(
+    {"update", "patch", "modify", "set", "put", "configure", "change", "edit", "enable", "disable", "label", "apply"}
 )
 # Tools about a shareable resource: a bare public/private/visibility key there is its access.
 _SHARED_TOOL_WORDS = frozenset({"repo", "repos", "repository", "repositories", "bucket", "buckets", "share", "sharing"})
@@ -142,8 +150,8 @@ _SHELLS = frozenset(
 
 
 _DOC_MARKERS = re.compile(
-    r"(?i)statement|ippermissions|ingress|cidr|principal|mcpservers|hooks|acl|publicaccess|permissions|autoapprove|"
-    r"publicly"
+    r"(?i)statement|ippermissions|ingress|cidr|principal|mcpservers|mcp_servers|hooks|acl|publicaccess|permissions|"
+    r"autoapprove|publicly|approval|sandbox|yolo|verbs|clusterrole"
 )
 
 
@@ -197,6 +205,8 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     tool_control = control_of(tuple(w for w in name if w not in _FILLER))
     by_name = full or bool(verbs & _ROLE_TOOL_WORDS)
     generic = full or bool(verbs & _SHARED_TOOL_WORDS)
+    # A tool that modifies something and carries structured settings is a configuration change.
+    settings = full or (bool(verbs & _MODIFY_VERBS) and any(isinstance(v, Mapping) for v in call.arguments.values()))
     for node in nodes(tree):
         d = node.value
         parents = _parent_keys(node.path)
@@ -204,6 +214,8 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             continue  # an IAM condition's keys ("aws:MultiFactorAuthPresent": "false") are tests, not settings
         if any(k.lower() in ("effect", "action", "notaction") for k in d) and _is_statement(d):
             raw.extend((h, node.path) for h in statement_findings(d))
+        if "verbs" in d:
+            raw.extend((h, node.path) for h in rbac_findings(d))
         _pair(d, parents, raw, node.path, full)
         for k, v in d.items():
             if isinstance(v, str) and len(v) > _MAX_VALUE:
@@ -221,8 +233,8 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             if "public" in checks:
                 raw.extend((h, path) for h in public_findings(k, v, generic=generic))
             if "agent" in checks:
-                raw.extend((h, path) for h in agent_findings(k, v))
-            if full and "setting" in checks:
+                raw.extend((h, path) for h in agent_findings(k, v, parents))
+            if settings and "setting" in checks:
                 raw.extend((h, path) for h in setting_findings(k, v, parents, tool_control))
         cmd = _command_line(d, node.path, name)
         if cmd is not None:
@@ -283,6 +295,11 @@ _AGENT_WORDS = frozenset(
         "trust",
         "trusted",
         "mcp",
+        "execute",
+        "command",
+        "shell",
+        "terminal",
+        "bash",
         "args",
         "flags",
         "arguments",

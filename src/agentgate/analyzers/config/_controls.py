@@ -70,6 +70,10 @@ def control_of(words: tuple[str, ...]) -> str | None:
         return "branch protection"
     if s & {"encryption", "encrypted", "encrypt"}:
         return "encryption"
+    if {"secret", "scanning"} <= s or {"push", "protection"} <= s:
+        return "secret scanning"
+    if {"pod", "security"} <= s:
+        return "pod security admission"
     if {"deletion", "protection"} <= s or {"termination", "protection"} <= s:
         return "deletion protection"
     return None
@@ -82,7 +86,9 @@ def _public_block(words: tuple[str, ...]) -> bool:
     )
 
 
-_WEAK_VALUES = frozenset({"optional", "permissive", "disable", "allow", "prefer", "never", "none", "insecure"})
+_WEAK_VALUES = frozenset(
+    {"optional", "permissive", "disable", "allow", "prefer", "never", "none", "insecure", "privileged"}
+)
 
 
 def setting_findings(key: str, value: Any, parents: tuple[str, ...], tool: str | None = None) -> list[RawHit]:
@@ -247,12 +253,16 @@ def _grants_all(value: Any) -> bool:
     return False
 
 
-def agent_findings(key: str, value: Any) -> list[RawHit]:
-    """An agent told to run tools without asking (auto-approval, "YOLO mode")."""
+def agent_findings(key: str, value: Any, parents: tuple[str, ...] = ()) -> list[RawHit]:
+    """An agent told to run tools without asking (auto-approval, "YOLO mode"); *parents*:
+    enclosing keys, so ``autoApprovalSettings.actions.executeCommands: true`` counts."""
     words = key_words(key)
     s = set(words)
     why: str | None = None
-    if any(w <= s for w in _APPROVE_WORDS) and _grants_all(value):
+    under_auto = any(any(w <= set(key_words(p)) for w in _APPROVE_WORDS) for p in parents)
+    if under_auto and s & {"execute", "commands", "command", "shell", "terminal", "bash", "all"} and truthy(value):
+        why = f"{key} = {value!r} under auto-approval: the agent runs commands without asking"
+    elif any(w <= s for w in _APPROVE_WORDS) and _grants_all(value):
         why = f"{key} = {value!r} auto-approves the agent's actions"
     elif {"allowed", "tools"} <= s or words == ("allow",) or {"allowed", "commands"} <= s:
         if _grants_all(value) and not truthy(value):

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import re
+import tomllib
 from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
@@ -76,8 +77,8 @@ def _looks_document(s: str) -> bool:
     t = s.lstrip()[:1]
     if t in ("{", "["):
         return True
-    # A YAML mapping spans lines ("Statement:\n  - Effect: Allow"); HCL has "= " and braces.
-    return "\n" in s and (":" in s or "{" in s) and not s.lstrip().startswith(("#!", "<"))
+    # A YAML mapping spans lines ("Statement:\n  - Effect: Allow"); HCL and TOML have "=".
+    return "\n" in s and (":" in s or "{" in s or "=" in s) and not s.lstrip().startswith(("#!", "<"))
 
 
 def _parse_document(s: str, budget: _Budget) -> Any:
@@ -96,17 +97,33 @@ def _parse_document(s: str, budget: _Budget) -> Any:
         hcl = hcl_document(stripped)
         if hcl is not None:
             return hcl
+        toml = _toml(stripped, None)
+        if toml is not None:
+            return toml
         if stripped[:1] in ("{", "["):
             budget.problems.append("a JSON document does not parse")
         return s
     if not isinstance(doc, (dict, list)):
-        hcl = hcl_document(stripped)  # YAML reads HCL as one scalar
-        return hcl if hcl is not None else s
+        hcl = hcl_document(stripped)  # YAML reads HCL and TOML as one scalar
+        if hcl is not None:
+            return hcl
+        return _toml(stripped, s)
     # YAML reads most prose as one scalar: only a mapping or a list is a document.
     return doc
 
 
 # Possessive quantifiers: a line that is not a block header fails in linear time.
+def _toml(text: str, default: Any) -> Any:
+    """A TOML document (agent settings such as ``.codex/config.toml``) as a dict, else *default*."""
+    if "=" not in text:
+        return default
+    try:
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return default
+    return doc if doc else default
+
+
 _HCL_BLOCK = re.compile(r'^([A-Za-z_][\w-]*+)((?:\s++"[^"]*+"|\s++[A-Za-z_][\w-]*+)*+)\s*+\{\s*+$')
 _HCL_ATTR = re.compile(r"^([A-Za-z_][\w-]*+)\s*+=(.*)$")
 

@@ -24,7 +24,7 @@ from agentgate._decision import Effect, Severity
 
 from ._doc import key_words
 
-__all__ = ["RawHit", "admin_role_findings", "statement_findings"]
+__all__ = ["RawHit", "admin_role_findings", "rbac_findings", "statement_findings"]
 
 RawHit = tuple[str, Severity, Effect, str, str]  # rule, severity, effect, message, evidence
 
@@ -246,3 +246,36 @@ def admin_role_findings(key: str, value: Any, *, by_name: bool) -> list[RawHit]:
                 )
             )
     return out
+
+
+def rbac_findings(rule: dict[str, Any]) -> list[RawHit]:
+    """A Kubernetes RBAC rule granting every verb on every resource, or escalation verbs on all."""
+    has_verbs, verbs = _get(rule, "verbs")
+    has_resources, resources = _get(rule, "resources")
+    if not (has_verbs and has_resources):
+        return []
+    v = {x.strip().lower() for x in _strings(verbs)}
+    r = {x.strip().lower() for x in _strings(resources)}
+    if "*" in v and "*" in r:
+        return [
+            (
+                "config.iam_wildcard",
+                Severity.CRITICAL,
+                Effect.BLOCK,
+                "the RBAC rule grants every verb on every resource: cluster administrator",
+                "verbs: *, resources: *",
+            )
+        ]
+    if v & {"escalate", "bind", "impersonate", "*"} and (
+        "*" in r or r & {"roles", "clusterroles", "users", "serviceaccounts"}
+    ):
+        return [
+            (
+                "config.iam_escalation",
+                Severity.HIGH,
+                Effect.BLOCK,
+                f"the RBAC rule grants {sorted(v & {'escalate', 'bind', 'impersonate', '*'})} on {sorted(r)[:3]}: a privilege-escalation path",
+                str(sorted(v))[:120],
+            )
+        ]
+    return []

@@ -113,6 +113,16 @@ def _source_key(words: tuple[str, ...]) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
+def _allowlist(key: str) -> bool:
+    """A list of networks let in (``authorizedNetworks``, ``ip_allowlist``, ``trusted_ranges``):
+    every network value inside it is a source, whatever its own key (``value``)."""
+    s = set(key_words(key))
+    return bool(s & {"authorized", "allowlist", "whitelist", "allowed", "trusted", "permitted"}) and bool(
+        s & {"networks", "network", "ips", "ranges", "cidrs", "sources", "addresses", "list"}
+    )
+
+
+@functools.lru_cache(maxsize=4096)
 def _key_role(key: str) -> tuple[bool, bool]:
     """(names traffic sources, names egress) for a key; cached, keys repeat across calls."""
     w = key_words(key)
@@ -253,10 +263,10 @@ def ingress_findings(tree: dict[str, Any], *, egress_tool: bool) -> list[RawHit]
         return []
     groups: dict[int, tuple[list[Any], list[tuple[int, int]] | None]] = {}
 
-    def visit(value: Any, owner: tuple[int, list[tuple[int, int]] | None], skip: bool) -> None:
+    def visit(value: Any, owner: tuple[int, list[tuple[int, int]] | None], skip: bool, allow: bool = False) -> None:
         if isinstance(value, list):
             for x in value:
-                visit(x, owner, skip)
+                visit(x, owner, skip, allow)
             return
         if not isinstance(value, dict):
             return
@@ -267,7 +277,7 @@ def ingress_findings(tree: dict[str, Any], *, egress_tool: bool) -> list[RawHit]
         nets: list[Any] = []
         for k, v in value.items():
             source, egress = _key_role(k)
-            if source and not egress:  # IpPermissionsEgress, egress { ... } grant nothing inbound
+            if (source or allow) and not egress:  # IpPermissionsEgress, egress { ... } grant nothing inbound
                 nets.extend(_networks(v))
         if nets:
             key = here[0] if here[1] is not None else id(value)
@@ -275,7 +285,7 @@ def ingress_findings(tree: dict[str, Any], *, egress_tool: bool) -> list[RawHit]
             bucket[0].extend(nets)
         for k, v in value.items():
             if isinstance(v, (dict, list)):
-                visit(v, here, _key_role(k)[1])
+                visit(v, here, _key_role(k)[1], _allowlist(k))
 
     visit(tree, (id(tree), None), False)
     out: list[RawHit] = []
