@@ -68,6 +68,8 @@ def main() -> int:
         for key, label in (
             ("guard", "guard, no scope"),
             ("guard_scope", "guard, under a scope"),
+            ("lookup_customer", "lookup_customer, scope(customers, read)"),
+            ("policy_rules", "payment, 3 value + 1 history rule"),
             ("tier1_sql", "SQL call"),
             ("tier1_file", "file call"),
             ("tier1_http", "HTTP call (IP literal)"),
@@ -77,7 +79,7 @@ def main() -> int:
             ("engine_http", "tier 1 only: HTTP"),
             ("engine_shell", "tier 1 only: shell"),
         ):
-            print(_row(label, new[key], old[key] if old else None))  # type: ignore[index,arg-type]
+            print(_row(label, new[key], old[key] if old and key in old else None))  # type: ignore[index,arg-type,operator]
     for script in ("analyzers.py", "bench_audit.py", "startup.py"):
         path = HERE / script
         if not path.exists():

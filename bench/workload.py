@@ -80,6 +80,9 @@ def main() -> None:
     ):
         res["guard_scope"] = _summary(_timings(lambda: guarded("sku-123"), N), base)
 
+    if getattr(agentgate, "__version__", "0.1.0") != "0.1.0":
+        _policy_rows(agentgate, base, res)
+
     # Tier-1 workloads: one realistic call per analyzer (resolution cached / not needed).
     calls: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
 
@@ -135,6 +138,38 @@ def main() -> None:
     if hasattr(agentgate, "flush"):
         agentgate.flush(30)
     json.dump(res, sys.stdout)
+
+
+def _policy_rows(agentgate: Any, base: float, res: dict[str, Any]) -> None:
+    """Policy v2 rows (this version only): the issue's lookup_customer call, and a payment under
+    three value rules and one history rule (a per-task budget, reserved on every call)."""
+
+    def lookup_customer(customer_id: str) -> str:
+        return customer_id
+
+    lookup = agentgate.guard(lookup_customer)
+    with agentgate.scope(
+        task="answer a customer's question", allowed_resources=["customers"], allowed_operations=["read"]
+    ):
+        assert lookup("42") == "42"
+        res["lookup_customer"] = _summary(_timings(lambda: lookup("42"), N), base)
+
+    def send_payment(amount: float, currency: str, iban: str) -> str:
+        return iban
+
+    pay = agentgate.guard(send_payment)
+    with (
+        agentgate.agent_context(agent_id="bench", task_id="bench-payments"),
+        agentgate.scope(
+            task="pay approved invoices",
+            allowed_operations=["read", "transfer"],
+            allowed_resources=["account:DE*"],
+            arguments={"send_payment": {"amount": {"max": 500}, "currency": {"in": ["EUR"]}, "iban": {"glob": "DE*"}}},
+            history=[{"limit": {"tool": "send_payment"}, "max_calls": 10**9, "max_sum": {"amount": 10**12}}],
+        ),
+    ):
+        assert pay(120.0, "EUR", "DE44500105175407324931") == "DE44500105175407324931"
+        res["policy_rules"] = _summary(_timings(lambda: pay(120.0, "EUR", "DE44500105175407324931"), N), base)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .._call import KINDS, ToolSpec
 from .._decision import Effect, Severity
@@ -268,6 +268,7 @@ class Config(_Strict):
         None, description="Where history rules keep state: memory, or redis://... (default: rate_limit.backend)."
     )
     source: str | None = Field(None, exclude=True, description="File the config came from.")
+    _layers: dict[str, ScopePolicy] | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -304,8 +305,10 @@ class Config(_Strict):
         return out
 
     def agent_layers(self) -> dict[str, ScopePolicy]:
-        """Every agent's frozen policy layer."""
-        return {name: a.to_scope(name, self.operations) for name, a in self.agents.items()}
+        """Every agent's frozen policy layer (compiled once per Config: a large file is not compiled twice)."""
+        if self._layers is None:
+            self._layers = {name: a.to_scope(name, self.operations) for name, a in self.agents.items()}
+        return dict(self._layers)
 
     def suppressions(self, agent: str | None) -> tuple[tuple[Suppression, ...], tuple[Override, ...]]:
         """The escape hatches in force for *agent*: the file's own, then the agent's."""
@@ -378,16 +381,19 @@ def parse_config(
                 msg = f"{msg} (got {err['input']!r})"
             problems.append(ConfigProblem(msg, source, _line_for(lines, loc), key))
         raise ConfigError(problems) from None
+    layers: dict[str, ScopePolicy] = {}
     if not problems:
         for name, agent in cfg.agents.items():
             try:
-                agent.to_scope(name, cfg.operations)
+                layers[name] = agent.to_scope(name, cfg.operations)
             except ValueError as e:
                 loc = ("agents", name)
                 problems.append(ConfigProblem(str(e), source, _line_for(lines, loc), f"agents.{name}"))
     if problems:
         raise ConfigError(problems)
-    return cfg.model_copy(update={"source": source})
+    out = cfg.model_copy(update={"source": source})
+    out._layers = layers
+    return out
 
 
 def _operation_problems(

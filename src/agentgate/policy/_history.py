@@ -45,6 +45,7 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -232,13 +233,24 @@ class HistoryStore(Protocol):
         ...
 
 
+class _Window:
+    """One key's reservations, oldest first, with running totals (O(1) per call amortized)."""
+
+    __slots__ = ("entries", "n", "total")
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[float, str, Decimal]] = deque()
+        self.n = 0
+        self.total = Decimal(0)
+
+
 class MemoryHistoryStore:
-    """In-process store (one lock); per-task entries expire a week after their last write."""
+    """In-process store (one lock); windows keep running totals, so a check costs O(1)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flags: dict[str, float] = {}
-        self._windows: dict[str, list[tuple[float, str, Decimal]]] = {}
+        self._windows: dict[str, _Window] = {}
         self._sets: dict[str, set[str]] = {}
 
     def flagged(self, key: str) -> bool:
@@ -262,22 +274,34 @@ class MemoryHistoryStore:
         """See `HistoryStore.reserve`."""
         now = time.monotonic()
         with self._lock:
-            entries = self._windows.setdefault(key, [])
+            w = self._windows.get(key)
+            if w is None:
+                w = self._windows[key] = _Window()
             if window is not None:
-                entries[:] = [e for e in entries if e[0] > now - window]
-            n = len(entries)
-            total = sum((e[2] for e in entries), Decimal(0))
-            if (max_calls is not None and n + 1 > max_calls) or (max_sum is not None and total + amount > max_sum):
-                return False, n, total
-            entries.append((now, member, amount))
-            return True, n + 1, total + amount
+                cutoff = now - window
+                while w.entries and w.entries[0][0] <= cutoff:
+                    _, _, a = w.entries.popleft()
+                    w.n -= 1
+                    w.total -= a
+            if (max_calls is not None and w.n + 1 > max_calls) or (max_sum is not None and w.total + amount > max_sum):
+                return False, w.n, w.total
+            w.entries.append((now, member, amount))
+            w.n += 1
+            w.total += amount
+            return True, w.n, w.total
 
     def release(self, key: str, member: str) -> None:
         """See `HistoryStore.release`."""
         with self._lock:
-            entries = self._windows.get(key)
-            if entries:
-                entries[:] = [e for e in entries if e[1] != member]
+            w = self._windows.get(key)
+            if w is None:
+                return
+            for e in w.entries:
+                if e[1] == member:
+                    w.entries.remove(e)
+                    w.n -= 1
+                    w.total -= e[2]
+                    return
 
     def seen(self, key: str, value: str) -> bool:
         """See `HistoryStore.seen`."""
