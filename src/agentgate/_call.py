@@ -15,12 +15,16 @@ True
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import inspect
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "ToolCall", "ToolSpec", "bind_arguments", "make_binder"]
+__all__ = ["KINDS", "ArgumentWalk", "ToolCall", "ToolSpec", "bind_arguments", "make_binder"]
 
 #: Tool kinds the analyzers understand. Users may declare others; they get the
 #: scope check and content sniffing but no kind-specific analyzer.
@@ -77,7 +81,7 @@ class ToolCall:
     call_id: str | None = None
     spec: ToolSpec | None = None
     raw_payload: str | None = None
-    _strings: tuple[tuple[str, str], ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _walk: ArgumentWalk | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def _fast(cls, tool_name: str, arguments: Mapping[str, Any], spec: ToolSpec | None) -> ToolCall:
@@ -89,21 +93,25 @@ class ToolCall:
         _set_call_id(obj, None)
         _set_spec(obj, spec)
         _set_raw(obj, None)
-        _set_strings(obj, None)
+        _set_walk(obj, None)
         return obj
 
     def string_arguments(self) -> tuple[tuple[str, str], ...]:
         """Every string inside the arguments, with a dotted path to it.
 
         Nested dicts and lists are walked (``body.to[0]``) so a URL or a path
-        buried in a structure is still seen. Computed once per call (classification
-        and several analyzers read it).
+        buried in a structure is still seen; so are the strings of bytes, paths,
+        enums, dataclasses, pydantic models and JSON text (see `walk`).
         """
-        if self._strings is None:
-            out: list[tuple[str, str]] = []
-            _walk_strings(self.arguments, "", out, 0)
-            object.__setattr__(self, "_strings", tuple(out))
-        return self._strings  # type: ignore[return-value]
+        return self.walk().strings
+
+    def walk(self) -> ArgumentWalk:
+        """The arguments read once into strings, argv lists, carried calls and problems (memoized)."""
+        w = self._walk
+        if w is None:
+            w = walk_arguments(self.arguments)
+            _set_walk(self, w)
+        return w
 
 
 _slots = ToolCall.__dict__
@@ -113,27 +121,214 @@ _set_framework = _slots["framework"].__set__
 _set_call_id = _slots["call_id"].__set__
 _set_spec = _slots["spec"].__set__
 _set_raw = _slots["raw_payload"].__set__
-_set_strings = _slots["_strings"].__set__
-
-_MAX_DEPTH = 8
-_MAX_STRINGS = 512
+_set_walk = _slots["_walk"].__set__
 
 
-def _walk_strings(value: Any, path: str, out: list[tuple[str, str]], depth: int) -> None:
-    if len(out) >= _MAX_STRINGS:
-        return
-    if isinstance(value, str):
-        out.append((path, value))
-    elif isinstance(value, bytes):
-        out.append((path, value.decode("utf-8", "replace")))
-    elif depth >= _MAX_DEPTH:
-        return
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            _walk_strings(v, f"{path}.{k}" if path else str(k), out, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for i, v in enumerate(value):
-            _walk_strings(v, f"{path}[{i}]", out, depth + 1)
+# --------------------------------------------------------------------- reading arguments
+
+#: Limits of one walk. Past any of them the walk stops and says so (``ArgumentWalk.problems``):
+#: the firewall escalates rather than deciding on a part of the arguments.
+MAX_DEPTH = 32
+MAX_ITEMS = 20_000  # values visited (a 1M-key dict stops here, in milliseconds)
+MAX_STRINGS = 4_096
+MAX_CHARS = 4_000_000  # total characters of all strings
+MAX_JSON = 1_000_000  # JSON text longer than this is not parsed (it is still scanned as text)
+
+# Keys naming the tool a structure calls, and keys holding that call's arguments
+# (OpenAI ``function{name, arguments}``, Anthropic ``tool_use{name, input}``, MCP
+# ``params{name, arguments}``, LangChain ``{tool, tool_input}``, ad-hoc dispatchers).
+CALL_NAME_KEYS = frozenset({"tool", "tool_name", "toolname", "function", "function_name", "action", "name"})
+CALL_ARGS_KEYS = frozenset(
+    {"arguments", "args", "input", "inputs", "parameters", "params", "kwargs", "payload", "tool_input", "tool_args"}
+)
+# "name" is everyone's field; it names a tool only beside one of these (the common wire formats).
+_NAME_ARGS_KEYS = frozenset({"arguments", "input", "parameters", "tool_input", "tool_args"})
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentWalk:
+    """What the firewall could read out of one call's arguments.
+
+    Attributes:
+        strings: ``(path, text)`` for every string found (``body.to[0]``).
+        argvs: ``(path, words)`` for every list whose items are all strings: an argv
+            list is one command (``["rm", "-rf", "/"]``), not three strings.
+        calls: ``(path, name key, tool name, arguments, args path)`` for every structure
+            shaped like a tool call (``{"name": ..., "arguments": ...}``); *args path* is
+            where its arguments sit, so a call nested in another's arguments can be told apart.
+        problems: ``(path, problem)`` for what could not be read: ``depth``, ``items``,
+            ``strings``, ``chars`` (a limit was hit: the rest was not read),
+            ``unreadable:<type>`` (an object with no readable content),
+            ``undecodable`` (bytes that are not UTF-8; read as Latin-1).
+        chars: Total characters read.
+        documents: Paths of strings that held JSON and were read as the structure they hold.
+    """
+
+    strings: tuple[tuple[str, str], ...]
+    argvs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    calls: tuple[tuple[str, str, str, Any, str], ...] = ()
+    problems: tuple[tuple[str, str], ...] = ()
+    chars: int = 0
+    documents: tuple[str, ...] = ()
+
+
+class _Stop(Exception):  # noqa: N818 - control flow inside the walk, never raised out of it
+    """A limit was hit: the walk ends (recorded in the problems)."""
+
+
+class _Walker:
+    __slots__ = ("argvs", "calls", "chars", "documents", "items", "problems", "stack", "strings")
+
+    def __init__(self) -> None:
+        self.strings: list[tuple[str, str]] = []
+        self.argvs: list[tuple[str, tuple[str, ...]]] = []
+        self.calls: list[tuple[str, str, str, Any, str]] = []
+        self.problems: list[tuple[str, str]] = []
+        self.documents: list[str] = []
+        self.items = 0
+        self.chars = 0
+        self.stack: set[int] = set()
+
+    def _limit(self, path: str, what: str) -> None:
+        self.problems.append((path, what))
+        raise _Stop
+
+    def text(self, path: str, v: str, depth: int) -> None:
+        if len(self.strings) >= MAX_STRINGS:
+            self._limit(path, "strings")
+        self.chars += len(v)
+        if self.chars > MAX_CHARS:
+            self._limit(path, "chars")
+        self.strings.append((path, v))
+        # JSON text is read as the structure it holds ('{"cmd": "rm -rf /"}', a call's arguments).
+        head = v[:1] if v[:1] in "{[" else v.lstrip()[:1]
+        if head in ("{", "[") and len(v) <= MAX_JSON and v.rstrip()[-1:] in ("}", "]"):
+            try:
+                inner = json.loads(v)
+            except (ValueError, RecursionError):
+                return
+            if isinstance(inner, (dict, list)):
+                self.documents.append(path)
+                self.value(inner, path, depth + 1)
+
+    def value(self, v: Any, path: str, depth: int) -> None:
+        self.items += 1
+        if self.items > MAX_ITEMS:
+            self._limit(path, "items")
+        if isinstance(v, str):
+            self.text(path, v, depth)
+            return
+        if v is None or isinstance(v, (bool, int, float, complex)):
+            return
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            raw = bytes(v)
+            try:
+                self.text(path, raw.decode("utf-8"), depth)
+            except UnicodeDecodeError:
+                self.problems.append((path, "undecodable"))
+                self.text(path, raw.decode("latin-1"), depth)
+            return
+        if isinstance(v, enum.Enum):
+            self.value(v.value, path, depth)
+            return
+        if isinstance(v, os.PathLike):
+            try:
+                p = os.fspath(v)
+            except Exception:  # a broken __fspath__ is unreadable, not a crash
+                self.problems.append((path, f"unreadable:{type(v).__name__}"))
+                return
+            self.value(p, path, depth)
+            return
+        if depth >= MAX_DEPTH:
+            self._limit(path, "depth")
+        if id(v) in self.stack:
+            return  # a cycle: everything on it is being read already
+        self.stack.add(id(v))
+        try:
+            self.container(v, path, depth)
+        finally:
+            self.stack.discard(id(v))
+
+    def container(self, v: Any, path: str, depth: int) -> None:
+        if isinstance(v, Mapping):
+            self.mapping(v, path, depth)
+        elif isinstance(v, tuple) and hasattr(v, "_asdict"):  # NamedTuple: its field names are argument names
+            self.mapping(v._asdict(), path, depth)
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            if v and len(v) <= 4096 and all(isinstance(x, str) for x in v) and not isinstance(v, (set, frozenset)):
+                self.argvs.append((path, tuple(v)))
+            for i, x in enumerate(v):
+                self.value(x, f"{path}[{i}]", depth + 1)
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            self.mapping({f.name: getattr(v, f.name, None) for f in dataclasses.fields(v)}, path, depth)
+        elif callable(getattr(type(v), "model_dump", None)) and not isinstance(v, type):  # pydantic v2
+            try:
+                dumped = v.model_dump()
+            except Exception:
+                self.problems.append((path, f"unreadable:{type(v).__name__}"))
+                return
+            self.value(dumped, path, depth + 1)
+        elif _own_str(v):
+            # The object says what it is as text (a Command, a Query, a URL object): read that.
+            try:
+                text = str(v)
+            except Exception:
+                self.problems.append((path, f"unreadable:{type(v).__name__}"))
+                return
+            self.text(path, text, depth)
+        elif hasattr(v, "__attrs_attrs__"):
+            self.mapping({a.name: getattr(v, a.name, None) for a in v.__attrs_attrs__}, path, depth)
+        elif not callable(v) and isinstance(getattr(v, "__dict__", None), dict) and v.__dict__:
+            self.mapping({k: x for k, x in v.__dict__.items() if not k.startswith("_")}, path, depth)
+        elif not callable(v):
+            self.problems.append((path, f"unreadable:{type(v).__name__}"))
+
+    def mapping(self, m: Mapping[Any, Any], path: str, depth: int) -> None:
+        if len(m) > MAX_ITEMS:
+            self._limit(path, "items")  # decided before touching a million keys
+        self.call_shape(m, path)
+        for k, x in m.items():
+            self.value(x, f"{path}.{k}" if path else str(k), depth + 1)
+
+    def call_shape(self, m: Mapping[Any, Any], path: str) -> None:
+        names = [k for k in m if isinstance(k, str) and k.lower() in CALL_NAME_KEYS and isinstance(m[k], str)]
+        if not names:
+            return
+        arg_keys = [k for k in m if isinstance(k, str) and k.lower() in CALL_ARGS_KEYS]
+        for nk in names:
+            keys = _NAME_ARGS_KEYS if nk.lower() == "name" else CALL_ARGS_KEYS
+            ak = next((k for k in arg_keys if k.lower() in keys), None)
+            tool = m[nk].strip()
+            if ak is None or not _TOOL_NAME_CHARS.issuperset(tool) or not 0 < len(tool) <= 128:
+                continue
+            prefix = f"{path}." if path else ""
+            self.calls.append((path, nk, tool, m[ak], prefix + str(ak)))
+            return
+
+
+_OBJECT_STR: Any = object.__str__
+
+
+def _own_str(v: Any) -> bool:
+    """Does *v*'s class define what it is as text (``__str__`` other than ``object``'s)?"""
+    return getattr(type(v), "__str__", _OBJECT_STR) is not _OBJECT_STR and not isinstance(v, type)
+
+
+_TOOL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/")
+
+
+def walk_arguments(arguments: Mapping[str, Any]) -> ArgumentWalk:
+    """Read every argument value into text (see `ArgumentWalk`). Never raises."""
+    w = _Walker()
+    try:
+        w.mapping(arguments, "", -1) if isinstance(arguments, Mapping) else w.value(arguments, "", 0)
+    except _Stop:
+        pass
+    except RecursionError:
+        w.problems.append(("", "depth"))
+    return ArgumentWalk(
+        tuple(w.strings), tuple(w.argvs), tuple(w.calls), tuple(w.problems), w.chars, tuple(w.documents)
+    )
 
 
 Binder = Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]

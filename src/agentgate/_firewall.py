@@ -34,7 +34,7 @@ from ._decision import Effect, Finding, Severity, Verdict, VerdictType
 from ._errors import ConfigError, FirewallBlockedError
 from ._escalation import EscalationOutcome, EscalationRequest, Escalator
 from .analyzers import DEFAULT_ANALYZERS, Analyzer
-from .analyzers.base import AnalyzerSettings, Context
+from .analyzers.base import AnalyzerSettings, BudgetExceeded, Context, budget_deadline, budget_finding
 from .analyzers.classify import Classification, classify
 from .analyzers.code import analyze_code
 from .analyzers.code import pending_resolutions as code_resolutions
@@ -288,8 +288,12 @@ class Firewall:
 
     def _context(self, call: ToolCall, agent: AgentContext) -> Context:
         policy = self.policy_for(agent)
-        cls = classify(call, self._specs.get(call.tool_name) if call.spec is None else None)
-        return Context(call, agent, policy, cls, self.settings)
+        deadline = budget_deadline(call, self.settings)
+        specs = self._specs
+        cls = classify(call, specs.get(call.tool_name) if call.spec is None else None)
+        return Context(
+            call, agent, policy, cls, self.settings, spec_for=specs.get, chain=self.analyzers, deadline=deadline
+        )
 
     def _tier1(
         self, call: ToolCall, agent: AgentContext, ctx: Context | None = None, dry: bool = False
@@ -298,8 +302,14 @@ class Firewall:
             ctx = self._context(call, agent)
         findings: list[Finding] = []
         for analyzer in self.analyzers:
+            if ctx.deadline is not None and ctx.over_budget():
+                findings.append(budget_finding(ctx, analyzer))
+                break
             try:
                 findings.extend(analyzer(call, ctx))
+            except BudgetExceeded:
+                findings.append(budget_finding(ctx, analyzer))
+                break
             except Exception as e:  # an analyzer bug must not become an allow
                 logger.exception("agentgate analyzer %r failed", getattr(analyzer, "__name__", analyzer))
                 findings.append(
@@ -310,6 +320,9 @@ class Firewall:
                         f"analyzer {getattr(analyzer, '__name__', type(analyzer).__name__)} failed: {type(e).__name__}: {e}",
                     )
                 )
+        else:
+            if ctx.deadline is not None and ctx.over_budget():  # the last analyzer ran past it
+                findings.append(budget_finding(ctx, self.analyzers[-1]))
         if self._rate is not None:
             findings.extend(self._rate(call, ctx))
         if _open_scopes and not ctx.policy.layers:
@@ -620,6 +633,7 @@ def _settings_from_config(cfg: Config) -> AnalyzerSettings:
         sql_dialect=a.sql_dialect,
         allow_private_networks=tuple(a.allow_private_networks),
         sensitive_paths=tuple(a.sensitive_paths),
+        time_budget_ms=a.time_budget_ms,
     )
 
 

@@ -8,6 +8,7 @@ added by the firewall itself (``Firewall(rate_limit=...)``).
 
 from __future__ import annotations
 
+from .arguments import analyze_arguments
 from .base import Analyzer, AnalyzerSettings, Context, Resource, Target, make_context
 from .code import analyze_code
 from .config import analyze_config
@@ -39,4 +40,5 @@ DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (
     analyze_code,
     analyze_secrets,
     analyze_injection,
+    analyze_arguments,
 )

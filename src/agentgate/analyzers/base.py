@@ -19,11 +19,12 @@ an analyzer that crashes is turned into an ESCALATE finding by the firewall
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._call import ToolCall
+from .._call import ToolCall, ToolSpec
 from .._context import AgentContext
 from .._decision import Finding
 from ..policy import EffectivePolicy
@@ -31,7 +32,7 @@ from ..policy import EffectivePolicy
 if TYPE_CHECKING:
     from .classify import Classification
 
-__all__ = ["Analyzer", "AnalyzerSettings", "Context", "Resource", "Target", "make_context"]
+__all__ = ["Analyzer", "AnalyzerSettings", "BudgetExceeded", "Context", "Resource", "Target", "make_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,13 @@ class AnalyzerSettings:
         resolver: ``(host, timeout) -> list of IP strings``; replaces the system
             resolver (tests, the eval suite, custom DNS). Raise ``OSError`` for
             "does not resolve".
+        time_budget_ms: CPU time tier 1 may spend on one call (classification and every
+            analyzer). Past it the call escalates (``tier1.budget``) instead of being
+            decided on a part of the analysis. ``None`` turns the budget off. Checked
+            between analyzers and inside long loops, on calls with more than
+            ``budget_min_chars`` characters of arguments: smaller calls cannot exceed it
+            (every pattern is linear-time) and are spared the clock reads.
+        budget_min_chars: Argument size from which the budget is enforced.
         extra: Settings for user analyzers.
     """
 
@@ -92,7 +100,16 @@ class AnalyzerSettings:
     allow_private_networks: tuple[str, ...] = ()
     sensitive_paths: tuple[str, ...] = ()
     resolver: Callable[[str, float], list[str]] | None = None
+    time_budget_ms: float | None = 50.0
+    budget_min_chars: int = 2048
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BudgetExceeded(Exception):  # noqa: N818 - a signal between an analyzer and the firewall, not an error
+    """Raised by `Context.check_budget` when the call's tier-1 time budget is spent.
+
+    Analyzers let it propagate; the firewall turns it into a ``tier1.budget`` escalation.
+    """
 
 
 class Context:
@@ -108,7 +125,18 @@ class Context:
             once is not repeated.
     """
 
-    __slots__ = ("agent", "call", "classification", "policy", "scratch", "settings")
+    __slots__ = (
+        "agent",
+        "call",
+        "chain",
+        "classification",
+        "deadline",
+        "depth",
+        "policy",
+        "scratch",
+        "settings",
+        "spec_for",
+    )
 
     def __init__(
         self,
@@ -117,6 +145,11 @@ class Context:
         policy: EffectivePolicy,
         classification: Classification,
         settings: AnalyzerSettings,
+        *,
+        spec_for: Callable[[str], ToolSpec | None] | None = None,
+        chain: Sequence[Analyzer] | None = None,
+        deadline: int | None = None,
+        depth: int = 0,
     ) -> None:
         self.call = call
         self.agent = agent
@@ -124,6 +157,23 @@ class Context:
         self.classification = classification
         self.settings = settings
         self.scratch: dict[str, Any] = {}
+        #: The registered spec of a tool name (the firewall's ``register_tools``), for carried calls.
+        self.spec_for = spec_for
+        #: The analyzer chain deciding this call; a carried call is decided by the same one.
+        self.chain = chain
+        #: ``time.thread_time_ns()`` past which the budget is spent, or None (no budget).
+        self.deadline = deadline
+        #: How many dispatcher calls this call is nested in.
+        self.depth = depth
+
+    def over_budget(self) -> bool:
+        """Whether this call's tier-1 CPU budget is spent (False when it has none)."""
+        return self.deadline is not None and time.thread_time_ns() > self.deadline
+
+    def check_budget(self) -> None:
+        """Raise `BudgetExceeded` when the budget is spent: call it inside long loops."""
+        if self.deadline is not None and time.thread_time_ns() > self.deadline:
+            raise BudgetExceeded
 
     def targets(self, kind: str) -> tuple[Target, ...]:
         """The strings to analyze as *kind* (``sql``, ``file``, ``http``, ``shell``)."""
@@ -154,3 +204,48 @@ def make_context(
     return Context(
         call, agent or AgentContext(), policy or EffectivePolicy(), classify(call), settings or AnalyzerSettings()
     )
+
+
+#: Long texts are scanned in windows of this many characters, overlapping by `WINDOW_OVERLAP`
+#: (longer than any single finding: a PEM key, a hidden comment), with a budget check between
+#: windows, so no single pattern run on a megabyte holds the call past its budget.
+WINDOW = 32_768
+WINDOW_OVERLAP = 4_096
+
+
+def windows(text: str, ctx: Context | None = None) -> Iterator[tuple[int, str]]:
+    """``(offset, window)`` over *text*; checks *ctx*'s budget before every window after the first."""
+    if len(text) <= WINDOW:
+        yield 0, text
+        return
+    step = WINDOW - WINDOW_OVERLAP
+    for start in range(0, len(text) - WINDOW_OVERLAP, step):
+        if start and ctx is not None:
+            ctx.check_budget()
+        yield start, text[start : start + WINDOW]
+
+
+def budget_finding(ctx: Context, analyzer: object) -> Finding:
+    """The ``tier1.budget`` escalation for a call whose budget ran out at *analyzer*."""
+    from .._decision import Effect, Severity
+
+    name = getattr(analyzer, "__name__", type(analyzer).__name__)
+    ms = ctx.settings.time_budget_ms
+    return Finding(
+        "tier1.budget",
+        Severity.MEDIUM,
+        Effect.ESCALATE,
+        f"tier-1 analysis spent its {ms:g} ms budget (at {name}, {ctx.call.walk().chars} characters of arguments); "
+        "the rest of the call was not analyzed",
+    )
+
+
+def budget_deadline(call: ToolCall, settings: AnalyzerSettings) -> int | None:
+    """The ``thread_time_ns`` deadline of *call*'s tier-1 budget, or None when it is not enforced.
+
+    CPU time of the deciding thread, not wall time: waiting on DNS or being descheduled
+    on a busy machine does not spend it; only work does.
+    """
+    if settings.time_budget_ms is None or call.walk().chars < settings.budget_min_chars:
+        return None
+    return time.thread_time_ns() + int(settings.time_budget_ms * 1_000_000)

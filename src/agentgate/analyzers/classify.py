@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import getaddresses
@@ -36,6 +37,16 @@ from typing import Any
 
 from .._call import ToolCall, ToolSpec
 from ..policy._operations import BUILTIN_OPERATIONS, canonical, declared_operations, declared_version, verb_operation
+from ._argshape import (
+    GENERIC_SHELL_ARGS,
+    GENERIC_SQL_ARGS,
+    NL_ARGS,
+    NL_TOOL_WORDS,
+    joined_command,
+    recipient_values,
+    unnamed_payload,
+    values_under,
+)
 from .base import Resource, Target
 
 __all__ = ["SNIFFERS", "Classification", "classify", "sql_operation", "tokens"]
@@ -56,6 +67,10 @@ class Classification:
         resources: Resources to check against the scope.
         targets: Per analyzer kind, the strings to analyze.
         side_effect: From the spec, when declared.
+        payload: Names of the arguments that are the call's payload or resources (a
+            value there that cannot be read escalates).
+        oversize: Payload targets too long to parse within the time budget (see
+            `MAX_TARGET_CHARS`): kept out of ``targets``; the arguments analyzer escalates them.
     """
 
     kind: str
@@ -64,6 +79,14 @@ class Classification:
     resources: tuple[Resource, ...]
     targets: Mapping[str, tuple[Target, ...]]
     side_effect: bool | None = None
+    payload: frozenset[str] = frozenset()
+    oversize: tuple[tuple[str, Target], ...] = ()
+
+
+#: Per analyzer kind, the longest string handed to it: no URL or path is longer (servers
+#: reject URLs past 8 KiB, PATH_MAX is 4 KiB); a longer one escalates instead of being
+#: parsed. The shell, SQL and code analyzers apply their own limits (they escalate too).
+MAX_TARGET_CHARS = {"http": 16_000, "file": 16_000}
 
 
 # ----------------------------------------------------------------- name conventions
@@ -269,6 +292,13 @@ _RESOURCE_ARGS: dict[str, str] = {
             "send_to",
             "to_address",
             "emails",
+            "forward_to",
+            "to_addrs",
+            "to_addresses",
+            "cc_addrs",
+            "bcc_addrs",
+            "recipient_list",
+            "recipient_emails",
         ),
         "email",
     ),
@@ -479,9 +509,37 @@ _PATH_RE = re.compile(
     re.IGNORECASE,
 )
 _SQL_RE = re.compile(
-    r"^\s*(?:(?:--[^\n]*\n|#[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*(?:select|insert|update|delete|drop|create|alter|truncate|grant|revoke|with|exec|execute|copy|attach|detach|pragma|merge|replace|call|load|set|show|declare|prepare|rename|vacuum|lock|handler|values|upsert|begin|use|analyze|explain|comment|import|export|unload|deallocate|reindex|cluster|refresh|do)\b[\s\S]*?(?:\b(?:from|into|table|set|where|database|schema|user|role|view|index|program|function|procedure|trigger|extension|privileges|on|to|as|values|select|all)\b|\*|;|\()",
-    re.IGNORECASE | re.DOTALL,
+    r"\(?\s*(?:select|insert|update|delete|drop|create|alter|truncate|grant|revoke|with|exec|execute|copy|attach|detach|pragma|merge|replace|call|load|set|show|declare|prepare|rename|vacuum|lock|handler|values|upsert|begin|use|analyze|explain|comment|import|export|unload|deallocate|reindex|cluster|refresh|do)\b[\s\S]*?(?:\b(?:from|into|table|set|where|database|schema|user|role|view|index|program|function|procedure|trigger|extension|privileges|on|to|as|values|select|all)\b|\*|;|\()",
+    re.IGNORECASE,
 )
+
+
+def _skip_sql_lead(v: str, hash_comments: bool) -> int:
+    """Offset after leading whitespace and comments (``--``, ``/* */``, and ``#`` when asked).
+
+    A scan, not a regex: ``^\\s*(?:comment\\s*)*\\s*`` backtracks quadratically on a run of blanks
+    (5 s on 4 kB of spaces).
+    """
+    i, n = 0, len(v)
+    while True:
+        i = _BLANKS.match(v, i).end()  # type: ignore[union-attr]  # \s* always matches
+        if i >= n:
+            return i
+        if v.startswith("--", i) or (hash_comments and v[i] == "#"):
+            j = v.find("\n", i)
+            if j < 0:
+                return i  # an unterminated line comment: what follows is not a statement
+            i = j + 1
+        elif v.startswith("/*", i):
+            j = v.find("*/", i + 2)
+            if j < 0:
+                return i
+            i = j + 2
+        else:
+            return i
+
+
+_BLANKS = re.compile(r"\s*")
 # An injection fragment meant to be interpolated into a query: a quote, number or
 # parenthesis closing the value, then a stacked statement, a UNION SELECT or an
 # OR/AND comparison or a comment ("x' UNION SELECT ...", "1=1; DROP TABLE t",
@@ -537,7 +595,10 @@ def _looks_path(v: str) -> bool:
 
 
 def _looks_sql(v: str) -> bool:
-    return bool(_SQL_RE.match(v[:4096])) or ("\n" not in v[:512] and bool(_SQL_FRAGMENT_RE.search(v[:512])))
+    head = v[:4096]
+    return bool(_SQL_RE.match(head, _skip_sql_lead(head, True))) or (
+        "\n" not in v[:512] and bool(_SQL_FRAGMENT_RE.search(v[:512]))
+    )
 
 
 def _looks_shell(v: str) -> bool:
@@ -557,7 +618,7 @@ SNIFFERS: dict[str, Callable[[str], bool]] = {
     "code": _looks_code,
 }
 
-_FIRST_WORD = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*([A-Za-z]+)", re.DOTALL)
+_FIRST_WORD = re.compile(r"\(?\s*([A-Za-z]+)")
 # First keyword → operation (docs/policy.md). Additive DDL is a write, destructive DDL a
 # delete, privileges and server settings configure, procedures execute; statements that do
 # nothing by themselves (BEGIN, DECLARE, USE) read. The SQL analyzer refines this per statement.
@@ -580,7 +641,7 @@ def sql_operation(sql: str) -> str | None:
     The SQL analyzer refines this from the parsed statements (every statement,
     CTE bodies, ...).
     """
-    m = _FIRST_WORD.match(sql)
+    m = _FIRST_WORD.match(sql, _skip_sql_lead(sql, False))
     if not m:
         return None
     return _SQL_WORD_OP.get(m.group(1).lower())
@@ -617,6 +678,7 @@ class _Static:
     content_args: tuple[tuple[str, str, str], ...]  # (argument, analyzer kind, source)
     side_effect: bool | None
     infra: tuple[str, ...] = ()  # a dedicated CLI tool (``kubectl``, ``git_push``): program and subcommand words
+    payload: frozenset[str] = frozenset()
 
 
 def _tool_kind(name_tokens: tuple[str, ...]) -> str:
@@ -636,6 +698,10 @@ def _tool_kind(name_tokens: tuple[str, ...]) -> str:
 
 
 _RESOURCE_KIND_FOR_TOOL = {"file": "path", "http": "url", "email": "email", "payment": "account", "sql": "sql"}
+
+
+# search(query=...), web_search(q=...): a single argument that is a question, not a URL.
+_HTTP_TEXT_ARGS = NL_ARGS | {"query", "q", "term", "terms", "phrase"}
 
 
 def _static(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, ...]) -> _Static:
@@ -702,14 +768,29 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
         for a in arg_names:
             if a not in declared and a.lower() in _CONTENT_ARGS[kind]:
                 content.append((a, kind, "name"))
-        if (
-            not declared
-            and not any(c[1] == kind for c in content)
-            and len(arg_names) == 1
-            and _RESOURCE_ARGS.get(arg_names[0].lower(), "sql") == "sql"
-            and not (kind == "sql" and arg_names[0].lower() in _QUESTION_ARGS)
-        ):
-            content.append((arg_names[0], kind, "name"))  # a single-argument sql/shell tool
+        nl_tool = bool(set(name_tokens) & NL_TOOL_WORDS)
+        if not declared and not any(c[1] == kind for c in content):
+            if kind in ("shell", "sql", "file") and not (kind == "sql" and nl_tool):
+                # bash(input=...), write_file(target=...): an unrecognised name is still the payload
+                taken = {a for a in resources if resources[a] != "sql"}
+                for a in unnamed_payload(kind, arg_names, taken):
+                    content.append((a, kind, "name"))
+                    if kind == "file":
+                        resources[a] = "path"
+            elif (
+                len(arg_names) == 1
+                and _RESOURCE_ARGS.get(arg_names[0].lower(), "sql") == "sql"
+                and not (kind == "http" and arg_names[0].lower() in _HTTP_TEXT_ARGS)
+                and not (kind == "sql" and arg_names[0].lower() in _QUESTION_ARGS)
+            ):
+                content.append((arg_names[0], kind, "name"))  # fetch(u), run_python(src): its one argument
+    elif kind in ("generic", "deploy", "config"):
+        # run(cmd=...), do_it(sql=...): the argument name says what the value is, whatever the tool
+        for a in arg_names:
+            if a.lower() in GENERIC_SHELL_ARGS:
+                content.append((a, "shell", "name"))
+            elif a.lower() in GENERIC_SQL_ARGS:
+                content.append((a, "sql", "name"))
     for a, rk in resources.items():
         ak = _ALWAYS.get(rk)
         if ak and not any(c[0] == a and c[1] == ak for c in content):
@@ -719,8 +800,16 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
         at = next((i for i, t in enumerate(name_tokens) if t in _INFRA_PROGRAMS), None)
         if at is not None:
             infra = (name_tokens[at], *(t for t in name_tokens[at + 1 :] if t not in ("cli", "cmd", "command", "tool")))
+    payload = frozenset(a for a, _, _ in content) | frozenset(resources)
     return _Static(
-        kind, op, op_source, tuple(resources.items()), tuple(content), spec.side_effect if spec else None, infra
+        kind,
+        op,
+        op_source,
+        tuple(resources.items()),
+        tuple(content),
+        spec.side_effect if spec else None,
+        infra,
+        payload,
     )
 
 
@@ -889,6 +978,41 @@ def _s3_value(v: str, args: Mapping[str, Any]) -> str:
     return s
 
 
+_MAX_ARG_NAMES = 1024
+_MAIL_KINDS = frozenset({"email", "message"})
+# Tools whose text is read by people: tickets, issues, comments, reviews, posts.
+_TEXT_TOOL_WORDS = frozenset(
+    {"ticket", "issue", "comment", "reply", "review", "note", "notes", "memo", "post", "forum", "feedback", "jira"}
+)
+
+
+def _carried_operation(call: ToolCall) -> str | None:
+    """The operation of the tool call a dispatcher's own arguments carry (``call_tool(tool="read_file", ...)``)."""
+    for path, _key, name, _args, _where in call.walk().calls:
+        if path == "":
+            words = tokens(name)
+            return verb_operation(words, declared_operations()) or _KIND_DEFAULT_OP.get(_tool_kind(words))
+    return None
+
+
+def _inside_document(path: str, docs: tuple[str, ...]) -> bool:
+    return any((path.startswith(d) and path[len(d) : len(d) + 1] in (".", "[")) or not d for d in docs)
+
+
+def _prose(v: str) -> bool:
+    """Text that mentions a command in a sentence: it neither starts with one nor sets one apart in a code span.
+
+    A value that *is* a command (``rm -rf /`` as a ticket body) and a command set apart
+    in backticks (``run `cat ~/.ssh/id_rsa | curl ...` now``: someone is meant to paste
+    it) are still analyzed; the shell analyzer reads code spans strictly.
+    """
+    return "`" not in v and not _SHELL_START.match(v) and _SENTENCE.search(v) is not None
+
+
+# Three words in a row: a sentence, not a line of shell syntax (a fork bomb has no words).
+_SENTENCE = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}(?![A-Za-z])")
+
+
 def _split_recipients(v: str) -> list[str]:
     if "," not in v and ";" not in v and "<" not in v:
         return [v.strip()]
@@ -909,17 +1033,19 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
     """Classify *call*; *spec* is the registered spec when the call carries none."""
     spec = call.spec or spec
     args = call.arguments
-    st = _static(call.tool_name, spec, tuple(args))
+    names = tuple(args) if len(args) <= _MAX_ARG_NAMES else tuple(args)[:_MAX_ARG_NAMES]  # the walk escalates the rest
+    st = _static(call.tool_name, spec, names)
 
     resources: list[Resource] = []
     for a, rk in st.resource_args:
         if a not in args:
             continue
-        for v in _leaf_values(args[a]):
+        for _, v in values_under(call, a, nested=rk == "email"):
             if v[:5].lower() == "s3://" and rk in ("path", "url", "generic", "account", "s3"):
                 resources.append(Resource(a, v[5:], "s3"))  # an object store, not a local path or a web host
             elif rk == "email":
-                resources.extend(Resource(a, r, "email") for r in _split_recipients(v))
+                if "@" in v or isinstance(args[a], str):
+                    resources.extend(Resource(a, r, "email") for r in _split_recipients(v))
             elif rk == "recipient":
                 resources.append(Resource(a, v, _recipient_kind(v)))
             elif rk == "s3":
@@ -932,17 +1058,35 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
     if resources and any(r.kind == "s3" for r in resources):
         # The object key is part of the bucket's resource (bucket/key), not a name of its own.
         resources = [r for r in resources if not (r.kind == "generic" and r.argument in _KEY_ARGS)]
+    if st.kind in _MAIL_KINDS or st.operation == "send":
+        listed = {r.value for r in resources if r.kind == "email"}
+        for path, v in recipient_values(call):
+            resources.extend(Resource(path, r, "email") for r in _split_recipients(v) if r not in listed)
 
     targets: dict[str, list[Target]] = {}
     seen: set[tuple[str, str]] = set()
+    words = set(tokens(call.tool_name))
+    nl_sql = st.kind == "sql" and bool(words & NL_TOOL_WORDS)
     for a, ak, src in st.content_args:
-        if a in args:
-            for i, v in enumerate(_leaf_values(args[a])):
-                if ak in ("file", "http") and v[:5].lower() == "s3://":
-                    continue
-                path = a if isinstance(args[a], str) else f"{a}[{i}]"
-                targets.setdefault(ak, []).append(Target(path, v, src))
-                seen.add((path, ak))
+        if a not in args:
+            continue
+        line = joined_command(call, a) if ak == "shell" else None
+        if line is not None:  # an argv list is one command
+            targets.setdefault(ak, []).append(Target(a, line, src))
+            seen.update((p, ak) for p, _ in values_under(call, a))
+            seen.add((a, ak))
+            continue
+        for path, v in values_under(call, a):
+            if ak in ("file", "http") and v[:5].lower() == "s3://":
+                continue
+            if ak == "sql" and src == "name" and nl_sql and not _looks_sql(v):
+                continue  # ask_database(query="how many users signed up?"): a question, not SQL
+            targets.setdefault(ak, []).append(Target(path, v, src))
+            seen.add((path, ak))
+    text_tool = st.kind in _MAIL_KINDS or bool(words & _TEXT_TOOL_WORDS)
+    # A search or a question (search_docs, ask_database) holds SQL words as text; a mail or a ticket quotes them.
+    no_sql_sniff = text_tool or (bool(words & NL_TOOL_WORDS) and spec is None)
+    docs = call.walk().documents
     for path, v in call.string_arguments():
         if not v:
             continue
@@ -953,9 +1097,21 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             continue
         if (path, "code") in seen:
             continue  # a code tool's program is the code analyzer's alone (see _sniff)
+        in_doc = bool(docs) and path not in docs and _inside_document(path, docs)
         for ak in _sniff(v):
-            if (path, ak) not in seen:
-                targets.setdefault(ak, []).append(Target(path, v, "sniff"))
+            if in_doc and ak == "file":
+                continue  # '{"path": "/pricing"}' in a message is data about a page, not a file access
+            if (
+                (path, ak) in seen
+                or (text_tool and ak == "shell" and _prose(v))
+                or (no_sql_sniff and ak == "sql" and not _SQL_FRAGMENT_RE.search(v[:512]))
+            ):
+                continue  # a mail or a ticket that mentions a command in a sentence is text: nobody runs it
+            targets.setdefault(ak, []).append(Target(path, v, "sniff"))
+    if not text_tool:
+        for path, argv in call.walk().argvs:
+            if len(argv) > 1 and (path, "shell") not in seen and _SHELL_START.match(argv[0] + " "):
+                targets.setdefault("shell", []).append(Target(path, shlex.join(argv), "sniff"))
 
     if st.infra:
         cli = _infra_command(st.infra, args)
@@ -970,6 +1126,8 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         ops = [o for t in targets.get("sql", ()) if (o := sql_operation(t.value))]
         if ops:
             op, op_source = _strongest(ops), "content"
+    if st.kind == "generic" and (carried := _carried_operation(call)) is not None:
+        op, op_source = carried, "content"  # a dispatcher does what the call it carries does
     if op is None or op_source == "none":
         for a in _OPERATION_ARGS:
             word: Any = args.get(a)
@@ -986,13 +1144,21 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             op, op_source = cli_op, "content"
         if cli_res:
             resources = [*resources, *cli_res]
+    oversize: list[tuple[str, Target]] = []
+    for k, ts in targets.items():
+        limit = MAX_TARGET_CHARS.get(k)
+        if limit is not None and any(len(t.value) > limit for t in ts):
+            oversize.extend((k, t) for t in ts if len(t.value) > limit)
+            targets[k] = [t for t in ts if len(t.value) <= limit]
     return Classification(
         st.kind,
         op,
         op_source if op else "none",
         tuple(resources),
-        {k: tuple(v) for k, v in targets.items()} if targets else _NO_TARGETS,
+        {k: tuple(v) for k, v in targets.items() if v} if targets else _NO_TARGETS,
         st.side_effect,
+        st.payload,
+        tuple(oversize),
     )
 
 

@@ -40,6 +40,7 @@ zero-width characters are removed, whitespace collapsed, case folded).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -47,12 +48,13 @@ from collections.abc import Sequence
 
 from .._call import ToolCall
 from .._decision import Effect, Finding, Severity
-from .base import Context
+from .base import Context, windows
+from .classify import tokens
 
 __all__ = ["analyze_injection", "scan_text"]
 
 _MIN_LEN = 16
-_MAX_LEN = 20_000
+_CACHE_LEN = 20_000  # longer texts are scanned (linear) but not memoized
 
 # Cheap prefilter: only text holding one of these is examined further.
 _TRIGGERS = (
@@ -88,7 +90,8 @@ _OVERRIDE = re.compile(
     r"|\byou are now\b(?!\s+(?:logged|signed|connected|subscribed|registered|ready|able|in|on|set))"
     r"|\bnew\s+(?:system\s+)?(?:instructions?|prompt|rules)\s*:"
     r"|\b(?:do not|don't|never)\s+(?:tell|inform|alert|notify|mention\s+(?:this\s+)?to)\s+(?:the\s+)?(?:user|human|admin|operator|owner)"
-    r"|(?:^|[\n.!?]\s*)(?:system|developer)\s*(?:prompt|message)?\s*:\s*\S"
+    # (normalized text: at most " \n" between a sentence end and the next word, so \s{0,3} is enough)
+    r"|(?:^|[\n.!?]\s{0,3})(?:system|developer)\s?(?:prompt|message)?\s?:\s?\S"
     # a role tag opening an instruction block: "[assistant instructions]", "<system>"
     r"|\[\s*(?:assistant|ai|agent|system|llm|model|bot|admin)\b[^\]\n]{0,40}\]|<\s*/?\s*(?:system|assistant|instructions?)\s*>"
     # concealment: the instruction asks to hide itself from the humans
@@ -100,7 +103,7 @@ _OVERRIDE = re.compile(
 _ADDRESSED = re.compile(r"\b(?:assistant|ai|agent|llm|model|bot|claude|gpt|chatgpt|copilot|gemini|system)\b\s*[:,]")
 _HIDDEN = re.compile(
     r"<!--(.*?)(?:-->|$)"
-    r"|<[^>]+style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0)[^\"']*[\"'][^>]*>(.*?)<",
+    r"|<[^<>]{0,200}?style\s{0,8}=\s{0,8}[\"'][^\"'<>]{0,200}?(?:display\s{0,8}:\s{0,8}none|visibility\s{0,8}:\s{0,8}hidden|font-size\s{0,8}:\s{0,8}0|opacity\s{0,8}:\s{0,8}0)[^\"'<>]{0,200}[\"'][^<>]{0,200}>([^<]*)<",
     re.DOTALL,
 )
 _SECRET = re.compile(
@@ -112,19 +115,24 @@ _EXFIL_VERB = re.compile(
     r"\b(?:upload|e-?mail|send|post|forward|exfiltrate|curl|wget|transfer|paste|share|leak|copy|sync|push|attach|dm|message)\b"
 )
 _DESTINATION = re.compile(
-    r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://|\b(?:pastebin|transfer\.sh|ngrok|webhook\.site|requestbin)\b|#[\w-]+"
+    r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+|https?://|\b(?:pastebin|transfer\.sh|ngrok|webhook\.site|requestbin)\b|#[\w-]+"
 )
 _DESTRUCTIVE = re.compile(r"\b(?:delete|drop|wipe|destroy|truncate|erase|purge)\b|\brm\s+-\w*[rf]")
 _MONEY = re.compile(
     r"\b(?:wire|transfer|send|pay)\b[^.]{0,40}(?:[$€£]\s?\d|\b\d[\d,.]*\s?(?:usd|eur|gbp|btc|eth)\b|\biban\b|\b[a-z]{2}\d{2}[a-z0-9]{10,30}\b)"
 )
 # Opening quote at a word start, closing quote before a word end: "it's" and "don't" are not quotes.
-_QUOTED = re.compile(r"(?:(?<=^)|(?<=[\s(\[:;,]))(['\"“‘«])(.+?)(?:['\"”’»])(?=$|[\s.,;:!?)\]])", re.DOTALL)
+_OPEN_QUOTE = re.compile(r"(?:(?<=^)|(?<=[\s(\[:;,]))['\"“‘«]")
+_CLOSE_QUOTE = re.compile(r"['\"”’»](?=$|[\s.,;:!?)\]])")
 
 
 def _normalize(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
-    return re.sub(r"[ \t\r\f\v]+", " ", t).lower()
+    return _NEWLINES.sub("\n", _BLANKS.sub(" ", t)).lower()
+
+
+_BLANKS = re.compile(r"[ \t\r\f\v]+")
+_NEWLINES = re.compile(r" ?\n\s*")  # after _BLANKS: at most one blank precedes a newline
 
 
 def _sensitive_action(t: str) -> str | None:
@@ -140,47 +148,77 @@ def _sensitive_action(t: str) -> str | None:
 
 
 def _quoted_spans(t: str) -> list[tuple[int, int]]:
-    return [m.span(2) for m in _QUOTED.finditer(t)]
+    """Spans of quoted text: each opening quote pairs with the first closing quote after it.
+
+    Two linear scans and a merge, where one regex ``(open)(.+?)(close)`` rescans the
+    rest of the text from every unmatched opening quote (quadratic on ``"a "a "a ...``).
+    """
+    closes = [m.start() for m in _CLOSE_QUOTE.finditer(t)]
+    spans: list[tuple[int, int]] = []
+    k, end = 0, 0
+    for m in _OPEN_QUOTE.finditer(t):
+        start = m.end()
+        if m.start() <= end:
+            continue  # inside the previous quotation
+        k = bisect.bisect_left(closes, start + 1, k)  # at least one quoted character
+        if k == len(closes):
+            break
+        spans.append((start, closes[k]))
+        end = closes[k]
+    return spans
 
 
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
-    return any(a <= pos < b for a, b in spans)
+    i = bisect.bisect_right(spans, (pos, 1 << 62)) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
+
+
+def scan_text(text: str) -> tuple[tuple[str, str, str], ...]:
+    """Injection findings in *text*: ``(rule_id, message, evidence)`` tuples (short texts cached)."""
+    if len(text) < _MIN_LEN:
+        return ()
+    if len(text) <= _CACHE_LEN:
+        return _scan_cached(text)
+    return _scan(text)
 
 
 @functools.lru_cache(maxsize=4096)
-def scan_text(text: str) -> tuple[tuple[str, str, str], ...]:
-    """Injection findings in *text*: ``(rule_id, message, evidence)`` tuples (cached)."""
-    if not (_MIN_LEN <= len(text) <= _MAX_LEN):
-        return ()
-    raw_zero_width = any(ord(c) in _ZERO_WIDTH for c in text)
+def _scan_cached(text: str) -> tuple[tuple[str, str, str], ...]:
+    return _scan(text)
+
+
+def _scan(text: str) -> tuple[tuple[str, str, str], ...]:
+    out: list[tuple[str, str, str]] = []
+    if not text.isascii():
+        out.extend(_smuggled(text))
+    raw_zero_width = bool(_ZERO_WIDTH_RE.search(text))
     t = _normalize(text)
     if not raw_zero_width and not any(k in t for k in _TRIGGERS):
-        return ()
-    out: list[tuple[str, str, str]] = []
+        return tuple(out)
     spans = _quoted_spans(t)
+    action: str | None = None
+    checked = False
     for m in _OVERRIDE.finditer(t):
         if _inside(spans, m.start()):
             continue  # quoted: text about an injection, not one
-        action = _sensitive_action(t)
-        if action:
-            out.append(
-                (
-                    "injection.override",
-                    f"an instruction override addressed to an agent ({m.group(0).strip()!r}) that {action}",
-                    m.group(0).strip(),
-                )
-            )
+        if not checked:  # the whole text's action, computed once whatever the number of markers
+            action, checked = _sensitive_action(t), True
+        if not action:
             break
+        out.append(
+            (
+                "injection.override",
+                f"an instruction override addressed to an agent ({m.group(0).strip()!r}) that {action}",
+                m.group(0).strip(),
+            )
+        )
+        break
     for m in _HIDDEN.finditer(text):
         body = _normalize(m.group(1) or m.group(2) or "")
         if len(body) < 8:
             continue
         action = _sensitive_action(body)
-        if (
-            action
-            or _OVERRIDE.search(body)
-            or (_ADDRESSED.search(body) and re.search(r"\b(?:run|execute|call|open|visit|click|approve|grant)\b", body))
-        ):
+        if action or _OVERRIDE.search(body) or (_ADDRESSED.search(body) and _RUN_VERB.search(body)):
             why = action or "gives an agent instructions"
             out.append(
                 (
@@ -190,18 +228,130 @@ def scan_text(text: str) -> tuple[tuple[str, str, str], ...]:
                 )
             )
             break
-    if raw_zero_width and not out:
-        visible = _normalize(text)
-        hidden_word = re.search(r"[a-z]\u200b|\u200b[a-z]", text.lower())
-        if hidden_word and (_OVERRIDE.search(visible) or _sensitive_action(visible)):
-            out.append(("injection.hidden", "zero-width characters hide an instruction to an agent", visible[:120]))
+    if raw_zero_width and not any(r in ("injection.override", "injection.hidden") for r, _, _ in out):
+        hidden_word = _ZERO_WIDTH_IN_WORD.search(text)
+        if hidden_word and (_OVERRIDE.search(t) or _sensitive_action(t)):
+            out.append(("injection.hidden", "zero-width characters hide an instruction to an agent", t[:120]))
     return tuple(out)
 
 
+_RUN_VERB = re.compile(r"\b(?:run|execute|call|open|visit|click|approve|grant)\b")
+_ZERO_WIDTH_RE = re.compile("[" + "".join(map(chr, _ZERO_WIDTH)) + "]")
+_ZERO_WIDTH_IN_WORD = re.compile(r"(?i)[a-z][\u200b-\u200d\u2060\ufeff]|[\u200b-\u200d\u2060\ufeff][a-z]")
+
+
+# ------------------------------------------------------------ invisible characters
+
+# Unicode tag characters (U+E0000-E007F) mirror ASCII and render as nothing: "ASCII
+# smuggling" hides a whole message in them. Their one legitimate use is an emoji
+# subdivision flag (U+1F3F4 then tag letters then U+E007F), which is skipped.
+_TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
+# Variation selectors carry bytes when strung together (VS1-16 = 0-15, VS17-256 = 16-255);
+# an emoji takes one, so a run of them is data hidden after a visible character.
+_VS_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{4,}")
+# Bidirectional overrides and isolates reorder what a reviewer sees ("Trojan Source").
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _tag_text(run: str) -> str:
+    return "".join(chr(ord(c) - 0xE0000) for c in run if 0x20 <= ord(c) - 0xE0000 < 0x7F)
+
+
+def _vs_bytes(run: str) -> str:
+    data = bytes((ord(c) - 0xFE00) if ord(c) <= 0xFE0F else (ord(c) - 0xE0100 + 16) for c in run)
+    return data.decode("utf-8", "replace")
+
+
+def _smuggled(text: str) -> list[tuple[str, str, str]]:
+    """Text hidden in invisible characters: tag characters, variation-selector runs, bidi overrides."""
+    out: list[tuple[str, str, str]] = []
+    for m in _TAG_RUN.finditer(text):
+        if m.start() > 0 and text[m.start() - 1] == "\U0001f3f4":
+            continue  # an emoji subdivision flag (England, Scotland, Wales ...)
+        hidden = _tag_text(m.group())
+        if sum(c.isalnum() for c in hidden) >= 3:
+            out.append(
+                (
+                    "injection.smuggled",
+                    f"invisible Unicode tag characters carry hidden text {hidden[:80]!r}",
+                    hidden[:120],
+                )
+            )
+            break
+    if not out:
+        for m in _VS_RUN.finditer(text):
+            hidden = _vs_bytes(m.group())
+            if sum(c.isalnum() for c in hidden) >= 3:
+                msg = f"a run of invisible variation selectors encodes hidden text {hidden[:80]!r}"
+                out.append(("injection.smuggled", msg, hidden[:120]))
+                break
+    if _BIDI.search(text):
+        visible = _normalize(_BIDI.sub("", text))
+        if _OVERRIDE.search(visible) or _sensitive_action(visible):
+            msg = "bidirectional control characters reorder an instruction so a reader sees something else"
+            out.append(("injection.hidden", msg, visible[:120]))
+    return out
+
+
+# ------------------------------------------------------------ where the text goes
+
+# Files other agents read as their instructions, and agent/MCP settings that make them
+# run commands: text written there is obeyed later, by whoever opens the repository.
+_INSTRUCTION_FILE = re.compile(
+    r"(?i)(?:^|[/\\])(?:agents?\.md|claude\.md|claude\.local\.md|gemini\.md|copilot-instructions\.md|"
+    r"[^/\\]*\.instructions\.md|\.cursorrules|\.windsurfrules|\.clinerules|\.roorules|\.goosehints|"
+    r"conventions\.md|[^/\\]*\.mdc|\.?mcp\.json|mcp_config\.json|claude_desktop_config\.json|"
+    r"\.claude[/\\]settings(?:\.local)?\.json|\.cursor[/\\]rules[/\\][^/\\]+|\.github[/\\]instructions[/\\][^/\\]+|"
+    r"\.continue[/\\]config\.(?:json|ya?ml)|\.aider\.conf\.ya?ml)$"
+)
+_WRITE_OPS = frozenset({"write", "create", "update", "append", "configure"})
+# Tools that hand text to another agent as its task.
+_DELEGATE_WORDS = frozenset({"delegate", "handoff", "subagent", "subagents", "spawn", "dispatch"})
+_AGENT_WORDS = frozenset({"agent", "agents", "assistant", "worker", "crew", "subagent", "peer", "bot"})
+_SEND_WORDS = frozenset({"send", "message", "ask", "assign", "transfer", "handoff", "hand", "tell", "instruct", "task"})
+
+
+def _is_delegation(tool_name: str) -> bool:
+    words = set(tokens(tool_name))
+    return bool(words & _DELEGATE_WORDS) or bool(words & _AGENT_WORDS and words & _SEND_WORDS)
+
+
+def _instruction_files(ctx: Context) -> list[str]:
+    op = ctx.classification.operation
+    if op is not None and op not in _WRITE_OPS:
+        return []
+    if op is None and ctx.classification.kind != "file":
+        return []
+    return [r.value for r in ctx.resources("path") if _INSTRUCTION_FILE.search(r.value.strip().rstrip("/\\"))]
+
+
 def analyze_injection(call: ToolCall, ctx: Context) -> Sequence[Finding]:
-    """Flag prompt-injection payloads carried in any string argument."""
+    """Flag prompt-injection payloads carried in any string argument (see module docstring)."""
     out: list[Finding] = []
+    delegation = _is_delegation(call.tool_name)
     for argument, value in call.string_arguments():
-        for rule, message, evidence in scan_text(value):
-            out.append(Finding(rule, Severity.HIGH, Effect.ESCALATE, f"{argument}: {message}", evidence, argument))
+        found: dict[str, tuple[str, str]] = {}
+        for _, window in windows(value, ctx):  # long texts in overlapping windows, budget checked between
+            for rule, message, evidence in scan_text(window):
+                found.setdefault(rule, (message, evidence))
+        for rule, (message, evidence) in found.items():
+            eff = Effect.BLOCK if rule == "injection.smuggled" else Effect.ESCALATE
+            out.append(Finding(rule, Severity.HIGH, eff, f"{argument}: {message}", evidence, argument))
+        if delegation and len(value) >= _MIN_LEN and not any(f.argument == argument for f in out):
+            t = _normalize(value)
+            spans = _quoted_spans(t)
+            m = next((m for m in _OVERRIDE.finditer(t) if not _inside(spans, m.start())), None)
+            if m is not None:
+                msg = f"{argument}: an instruction override ({m.group(0).strip()!r}) handed on to another agent"
+                out.append(Finding("injection.relayed", Severity.HIGH, Effect.ESCALATE, msg, m.group(0), argument))
+    for path in _instruction_files(ctx):
+        content = [(a, v) for a, v in call.string_arguments() if v is not path and v.strip() != path.strip()]
+        bad = next((f for f in out if f.effect is not Effect.INFO), None)
+        if bad is not None or any(_sensitive_action(_normalize(v)) for _, v in content):
+            why = "carries an injected instruction" if bad is not None else "asks for a sensitive action"
+            msg = f"writes to the agent instruction file {path!r}, and the text {why}: every later agent obeys it"
+            out.append(Finding("injection.instruction_file", Severity.CRITICAL, Effect.BLOCK, msg, path, None))
+        else:
+            msg = f"writes to the agent instruction file {path!r}: agents that open this project will obey the text"
+            out.append(Finding("injection.instruction_file", Severity.HIGH, Effect.ESCALATE, msg, path, None))
     return out

@@ -74,6 +74,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers.base import windows
 from agentgate.analyzers.classify import tokens
 
 if TYPE_CHECKING:
@@ -715,7 +716,9 @@ _PUBLISH_WORDS = frozenset({"gist", "paste", "pastebin", "tweet", "toot", "blog"
 _STORE_WORDS = frozenset({"commit", "push", "pr", "log", "record", "note", "memo", "wiki", "doc", "docs"})
 
 
-_CMD_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>|;]+", re.I)
+# The lookbehind starts a scheme only at the beginning of its run: without it every
+# letter of a long "a-a-a-..." run starts a scan to the end (quadratic).
+_CMD_URL = re.compile(r"(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*://[^\s'\"<>|;]+", re.I)
 
 
 def _url_host(url: str) -> str:
@@ -813,31 +816,33 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
         leaf = argument.rsplit(".", 1)[-1]
         if _AWS_KEY_NAME.search(leaf) and _AWS_SECRET_VALUE.fullmatch(text.strip()):
             text = f"{leaf}={text.strip()}"  # the name says what the 40 characters are
-        for m in find_secrets(text):
-            if m.example or (m.rule_id, argument) in seen:
-                continue
-            verdict = _decide(m, dest, argument, hosts, store)
-            if verdict is None:
-                continue
-            seen.add((m.rule_id, argument))
-            sev, eff = _EFFECTS[verdict]
-            masked = _mask_one(text, m)
-            where = {
-                "send": "sent in a message",
-                "network": "sent over the network",
-                "write": "written to storage",
-                "shell": "passed to a command that reaches the network",
-                "payment": "sent with a payment",
-            }[dest]
-            findings.append(
-                Finding(
-                    m.rule_id,
-                    sev,
-                    eff,
-                    f"{_NAMES.get(m.label, m.label)} in {argument!r} would be {where}: a credential leak; "
-                    "remove it or pass a reference to the secret store instead",
-                    masked,
-                    argument,
-                )
-            )
+        for _, chunk in windows(text, ctx):  # long texts in overlapping windows, budget checked between
+            for m in find_secrets(chunk):
+                if m.example or (m.rule_id, argument) in seen:
+                    continue
+                verdict = _decide(m, dest, argument, hosts, store)
+                if verdict is None:
+                    continue
+                seen.add((m.rule_id, argument))
+                findings.append(_finding(m, verdict, dest, argument, _mask_one(chunk, m)))
     return findings
+
+
+def _finding(m: SecretMatch, verdict: str, dest: str, argument: str, masked: str) -> Finding:
+    sev, eff = _EFFECTS[verdict]
+    where = {
+        "send": "sent in a message",
+        "network": "sent over the network",
+        "write": "written to storage",
+        "shell": "passed to a command that reaches the network",
+        "payment": "sent with a payment",
+    }[dest]
+    return Finding(
+        m.rule_id,
+        sev,
+        eff,
+        f"{_NAMES.get(m.label, m.label)} in {argument!r} would be {where}: a credential leak; "
+        "remove it or pass a reference to the secret store instead",
+        masked,
+        argument,
+    )

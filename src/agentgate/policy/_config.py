@@ -239,6 +239,7 @@ class AnalyzerSettingsModel(_Strict):
     sql_dialect: str | None = None
     allow_private_networks: list[str] = Field(default_factory=list)
     sensitive_paths: list[str] = Field(default_factory=list)
+    time_budget_ms: float | None = Field(50.0, gt=0, description="Tier-1 CPU budget per call; null turns it off.")
 
 
 class Config(_Strict):

@@ -1,0 +1,214 @@
+"""Argument shapes: which values of a call are its payload, whatever form they take.
+
+Helpers of `classify`. The argument walk (`ToolCall.walk`) has already read every
+value into text (bytes, paths, enums, dataclasses, pydantic models, JSON); this
+module decides roles:
+
+* an argv list given to a shell tool is one command (``["rm", "-rf", "/"]`` is
+  ``rm -rf /``, quoted as a shell would need it), and ``command`` + ``args`` are
+  joined the same way;
+* a shell, SQL or file tool whose arguments have names we do not recognise still
+  has a payload: each such argument is read as one (``bash(input=...)``,
+  ``write_file(target=...)``), except option-like names (``timeout``, ``cwd``);
+* a generic tool's ``command``/``cmd``/``script`` argument is a command line and its
+  ``sql``/``statement`` argument a statement (``run(cmd=...)``, ``do_it(sql=...)``);
+* natural-language arguments (``question``, ``prompt``, a search ``query``) are text,
+  never a URL or SQL by name alone: ``web_search(query)``, ``ask_database(question)``;
+* recipients hide in headers (``headers={"Bcc": ...}``) and lists of records
+  (``to=[{"email": ...}]``); `recipient_values` finds them.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from .._call import ToolCall
+
+__all__ = [
+    "NL_ARGS",
+    "joined_command",
+    "recipient_values",
+    "unnamed_payload",
+    "values_under",
+]
+
+#: Arguments that carry natural language: text, not a payload, unless declared.
+NL_ARGS = frozenset(
+    {
+        "question",
+        "questions",
+        "prompt",
+        "text",
+        "message",
+        "search",
+        "search_query",
+        "search_term",
+        "keywords",
+        "keyword",
+        "topic",
+        "nl_query",
+        "natural_language_query",
+        "request",
+        "task",
+        "instructions",
+        "description",
+        "input_text",
+        "user_query",
+        "user_question",
+    }
+)
+# Tool-name words that make a "query" argument a natural-language question.
+NL_TOOL_WORDS = frozenset({"search", "ask", "find", "lookup", "question", "nl", "natural", "chat", "answer", "web"})
+
+# Arguments of a shell/SQL/file tool that are settings, not the payload.
+_OPTION_ARGS = frozenset(
+    {
+        "timeout",
+        "timeout_ms",
+        "timeout_seconds",
+        "cwd",
+        "workdir",
+        "working_dir",
+        "working_directory",
+        "env",
+        "environment",
+        "shell",
+        "user",
+        "username",
+        "description",
+        "reason",
+        "explanation",
+        "justification",
+        "title",
+        "name",
+        "id",
+        "dialect",
+        "database",
+        "db",
+        "schema",
+        "limit",
+        "max_rows",
+        "encoding",
+        "mode",
+        "format",
+        "verbose",
+        "dry_run",
+        "stream",
+        "background",
+        "restart",
+        "session",
+        "session_id",
+        "params",
+        "parameters",
+        "bindings",
+        "connection",
+        "connection_id",
+        "host",
+        "port",
+        "append",
+        "overwrite",
+        "create_dirs",
+        "recursive",
+        "lang",
+        "language",
+    }
+)
+# Arguments of a file tool that hold what is written, not where.
+_FILE_DATA_ARGS = frozenset({"content", "contents", "text", "data", "body", "line", "lines", "new_text", "old_text"})
+# Names that make an argument of any tool a command line / a statement.
+GENERIC_SHELL_ARGS = frozenset(
+    {"command", "cmd", "script", "commandline", "command_line", "shell_command", "cmdline", "argv", "bash_command"}
+)
+GENERIC_SQL_ARGS = frozenset({"sql", "statement", "sql_query", "sql_statement", "stmt"})
+# A shell tool's program and its separate argument list.
+_PROGRAM_ARGS = ("command", "cmd", "program", "executable", "binary", "exe", "file")
+_ARGV_ARGS = ("args", "argv", "arguments", "arg_list", "params")
+
+# Header and field names whose values are mail recipients.
+_RECIPIENT_KEYS = frozenset(
+    {
+        "to",
+        "cc",
+        "bcc",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+        "forward_to",
+        "forward-to",
+        "to_addrs",
+        "to_addresses",
+        "cc_addrs",
+        "bcc_addrs",
+        "recipients",
+        "recipient",
+        "email",
+        "address",
+        "email_address",
+    }
+)
+
+
+def unnamed_payload(kind: str, arg_names: tuple[str, ...], taken: set[str]) -> list[str]:
+    """Arguments of a *kind* tool that no name rule claimed and are not options: its payload."""
+    out = []
+    for a in arg_names:
+        low = a.lower()
+        if a in taken or low in _OPTION_ARGS or low in NL_ARGS:
+            continue
+        if kind == "file" and low in _FILE_DATA_ARGS:
+            continue
+        out.append(a)
+    return out
+
+
+def values_under(call: ToolCall, arg: str, nested: bool = False) -> list[tuple[str, str]]:
+    """``(path, text)`` of the strings read from argument *arg*.
+
+    Direct values and list items (``arg``, ``arg[0]``) always; with *nested*, also
+    strings inside records (``arg[0].email``). Values come from the argument walk, so
+    bytes, paths and objects are included as text.
+    """
+    out = []
+    n = len(arg)
+    for path, v in call.string_arguments():
+        if not path.startswith(arg):
+            continue
+        rest = path[n:]
+        if (
+            not rest
+            or (rest[0] == "[" and (nested or (rest.endswith("]") and rest.count("[") == 1)))
+            or (nested and rest[0] == ".")
+        ):
+            out.append((path, v))
+    return out
+
+
+def joined_command(call: ToolCall, arg: str) -> str | None:
+    """The command line of an argv-list argument (``["rm", "-rf", "/"]`` -> ``rm -rf /``).
+
+    A program argument with a separate list of arguments (``cmd="rm", args=["-rf", "/"]``)
+    is joined into one line as well. None when *arg* is a plain string.
+    """
+    argv = dict(call.walk().argvs)
+    words = argv.get(arg)
+    if words is not None:
+        return shlex.join(words)
+    if arg.lower() in _PROGRAM_ARGS:
+        value = call.arguments.get(arg)
+        if isinstance(value, str) and value.strip() and " " not in value.strip():
+            for a in call.arguments:
+                if a.lower() in _ARGV_ARGS and a in argv:
+                    return shlex.join((value.strip(), *argv[a]))
+    return None
+
+
+def recipient_values(call: ToolCall) -> list[tuple[str, str]]:
+    """Recipients held in nested fields: ``headers.Bcc``, ``to[0].email``, ``message.forward_to``."""
+    out = []
+    for path, v in call.string_arguments():
+        if "." not in path and "[" not in path:
+            continue
+        leaf = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+        if leaf in _RECIPIENT_KEYS and "@" in v:
+            out.append((path, v))
+    return out
