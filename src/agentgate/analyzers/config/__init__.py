@@ -183,6 +183,10 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             raw.append(((*hit, call.tool_name), ""))
     if not full and not _structured(call):
         return _findings(raw)
+    if any(p in ("depth", "items", "strings", "chars") for _, p in call.walk().problems):
+        # Past the argument walk's limits the call escalates (args.limit); walking a 1M-key
+        # document here would cost seconds for a decision that is already made.
+        return _findings(raw)
     tree, problems = load(call.arguments, None if full else _DOC_MARKERS)
     removing = bool(verbs & _REMOVE_VERBS)
     if full:
