@@ -700,6 +700,18 @@ def _tool_kind(name_tokens: tuple[str, ...]) -> str:
 _RESOURCE_KIND_FOR_TOOL = {"file": "path", "http": "url", "email": "email", "payment": "account", "sql": "sql"}
 
 
+# A SQL tool by a word that only SQL tools use (modify_db_instance is an RDS call, not SQL).
+_SQL_NAME_WORDS = frozenset(
+    {"sql", "query", "psql", "postgres", "postgresql", "mysql", "sqlite", "bigquery", "snowflake", "clickhouse"}
+)
+_STATEMENT_VERBS = frozenset({"run", "execute", "exec", "query", "statement"})
+
+
+def _statement_tool(name_tokens: tuple[str, ...]) -> bool:
+    """A tool that runs statements (run_sql, mysql, query_postgres), not one that manages a server (patch_sql_instance)."""
+    return bool(set(name_tokens) & _STATEMENT_VERBS) or (len(name_tokens) == 1 and name_tokens[0] in _SQL_NAME_WORDS)
+
+
 # search(query=...), web_search(q=...): a single argument that is a question, not a URL.
 _HTTP_TEXT_ARGS = NL_ARGS | {"query", "q", "term", "terms", "phrase"}
 
@@ -770,7 +782,7 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
                 content.append((a, kind, "name"))
         nl_tool = bool(set(name_tokens) & NL_TOOL_WORDS)
         if not declared and not any(c[1] == kind for c in content):
-            if kind in ("shell", "sql", "file") and not (kind == "sql" and nl_tool):
+            if kind in ("shell", "file") or (kind == "sql" and not nl_tool and _statement_tool(name_tokens)):
                 # bash(input=...), write_file(target=...): an unrecognised name is still the payload
                 taken = {a for a in resources if resources[a] != "sql"}
                 for a in unnamed_payload(kind, arg_names, taken):

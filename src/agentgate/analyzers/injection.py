@@ -304,6 +304,7 @@ _INSTRUCTION_FILE = re.compile(
     r"\.claude[/\\]settings(?:\.local)?\.json|\.cursor[/\\]rules[/\\][^/\\]+|\.github[/\\]instructions[/\\][^/\\]+|"
     r"\.continue[/\\]config\.(?:json|ya?ml)|\.aider\.conf\.ya?ml)$"
 )
+_LEAK_ACTIONS = frozenset({"asks to send data out"})  # "never print secrets" is a convention
 _WRITE_OPS = frozenset({"write", "create", "update", "append", "configure"})
 # Tools that hand text to another agent as its task.
 _DELEGATE_WORDS = frozenset({"delegate", "handoff", "subagent", "subagents", "spawn", "dispatch"})
@@ -345,13 +346,13 @@ def analyze_injection(call: ToolCall, ctx: Context) -> Sequence[Finding]:
                 msg = f"{argument}: an instruction override ({m.group(0).strip()!r}) handed on to another agent"
                 out.append(Finding("injection.relayed", Severity.HIGH, Effect.ESCALATE, msg, m.group(0), argument))
     for path in _instruction_files(ctx):
-        content = [(a, v) for a, v in call.string_arguments() if v is not path and v.strip() != path.strip()]
+        # Conventions written into AGENTS.md are the file's purpose; an injection written there is
+        # obeyed by every later agent, so what is escalated elsewhere blocks here.
         bad = next((f for f in out if f.effect is not Effect.INFO), None)
-        if bad is not None or any(_sensitive_action(_normalize(v)) for _, v in content):
-            why = "carries an injected instruction" if bad is not None else "asks for a sensitive action"
+        content = [v for a, v in call.string_arguments() if v.strip() != path.strip()]
+        asks = next((a for v in content if (a := _sensitive_action(_normalize(v))) in _LEAK_ACTIONS), None)
+        if bad is not None or asks is not None:
+            why = "carries an injected instruction" if bad is not None else asks
             msg = f"writes to the agent instruction file {path!r}, and the text {why}: every later agent obeys it"
             out.append(Finding("injection.instruction_file", Severity.CRITICAL, Effect.BLOCK, msg, path, None))
-        else:
-            msg = f"writes to the agent instruction file {path!r}: agents that open this project will obey the text"
-            out.append(Finding("injection.instruction_file", Severity.HIGH, Effect.ESCALATE, msg, path, None))
     return out
