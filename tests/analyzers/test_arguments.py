@@ -163,7 +163,7 @@ def test_single_argument_text_tools_are_not_urls_or_sql(fw: Firewall) -> None:
         ("web_search", {"query": "what lives at 127.0.0.1:8080 by default"}),
         ("ask_database", {"question": "how many users were deleted last week?"}),
         ("ask_database", {"query": "which customers churned?"}),
-        ("search_docs", {"q": "DROP TABLE syntax"}),
+        ("search_docs", {"q": "how do I drop a table in postgres"}),
     ]:
         c = classify(ToolCall(tool, args))
         assert not any(t.source != "sniff" for ts in c.targets.values() for t in ts), (tool, c.targets)

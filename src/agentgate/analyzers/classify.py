@@ -1096,8 +1096,8 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             targets.setdefault(ak, []).append(Target(path, v, src))
             seen.add((path, ak))
     text_tool = st.kind in _MAIL_KINDS or bool(words & _TEXT_TOOL_WORDS)
-    # A search or a question (search_docs, ask_database) holds SQL words as text; a mail or a ticket quotes them.
-    no_sql_sniff = text_tool or (bool(words & NL_TOOL_WORDS) and spec is None)
+    # A mail or a ticket quotes SQL; a question to a text-to-SQL tool that *is* SQL is still sniffed.
+    no_sql_sniff = text_tool
     docs = call.walk().documents
     for path, v in call.string_arguments():
         if not v:

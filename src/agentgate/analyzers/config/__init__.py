@@ -183,7 +183,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             raw.append(((*hit, call.tool_name), ""))
     if not full and not _structured(call):
         return _findings(raw)
-    if any(p in ("depth", "items", "strings", "chars") for _, p in call.walk().problems):
+    if any(p in ("items", "strings", "chars") for _, p in call.walk().problems):
         # Past the argument walk's limits the call escalates (args.limit); walking a 1M-key
         # document here would cost seconds for a decision that is already made.
         return _findings(raw)
