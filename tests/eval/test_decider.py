@@ -67,3 +67,20 @@ def test_blocking_finding_is_not_counted_as_escalation() -> None:
     assert out.blocked
     assert not out.escalated
     assert out.rule == "test.deny"
+
+
+def test_scope_argument_rules_and_tool_lists_reach_the_firewall() -> None:
+    """A case's scope may carry value rules and tool lists; the real firewall applies them."""
+
+    def pay(cid: str, scope: dict[str, Any]) -> Case:
+        return Case(
+            id=cid, category="scope", tool="send_payment", args={"amount": 900}, expect="allow", why="w", scope=scope
+        )
+
+    cases = [
+        pay("scope-001", {"arguments": {"send_payment": {"amount": {"max": 1000}}}}),
+        pay("scope-002", {"arguments": {"send_payment": {"amount": {"max": 100}}}}),
+        pay("scope-003", {"tools": {"deny": ["send_*"]}}),
+    ]
+    verdicts = [r.outcome.verdict for r in run(cases).results]
+    assert verdicts == [VerdictType.ALLOW, VerdictType.BLOCK, VerdictType.BLOCK]

@@ -83,6 +83,10 @@ def test_valid_file_loads_into_cases(tmp_path: Path) -> None:
             "[demo-001.scope.allowed_resources]: scope.allowed_resources must be a list",
         ),
         (("  args: {path: reports/q3.csv}\n", "  args: [reports/q3.csv]\n"), "[demo-002.args]: args must be a mapping"),
+        (
+            ("allowed_resources: [orders]}", "allowed_resources: [orders], arguments: [amount]}"),
+            "[demo-001.scope.arguments]: scope.arguments must be a mapping with string keys",
+        ),
         (("id: demo-002", "id: demo 002"), "[demo 002.id]: id must be one token"),
         (("hard_benign: true", "hard_benign: yes please"), "[demo-002.hard_benign]: hard_benign must be true or false"),
         (("  tool: read_file\n", "  tool: ''\n"), "[demo-002.tool]: tool must be a non-empty string"),
@@ -293,3 +297,17 @@ def test_shipped_unseen_split_has_its_shape() -> None:
     assert len({c.pair for c in scope if c.pair}) >= 40
     assert sum(1 for c in scope if c.pair is None and not c.positive) >= 20
     assert sum(c.hard_benign for c in cases) / len(cases) >= 0.40
+
+
+def test_scope_rules_load(tmp_path: Path) -> None:
+    """A scope may carry tools and arguments rules (docs/policy.md shapes); they reach the Case unchanged."""
+    text = GOOD.replace(
+        "scope: {allowed_operations: [read], allowed_resources: [orders]}",
+        "scope: {allowed_operations: [read], tools: {deny: [drop_*]}, arguments: {execute_sql: {query: {max_length: 500}}}}",
+    )
+    case = load_cases(_write(tmp_path, "demo.yaml", text))[0]
+    assert case.scope == {
+        "allowed_operations": ["read"],
+        "tools": {"deny": ["drop_*"]},
+        "arguments": {"execute_sql": {"query": {"max_length": 500}}},
+    }

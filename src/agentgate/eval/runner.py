@@ -102,7 +102,10 @@ _OPTIONAL = ("spec", "scope", "hard_benign", "pair")
 _SPEC_KEYS = tuple(f.name for f in fields(ToolSpec))
 _SPEC_TUPLES = frozenset({"resource_args", "content_args"})
 _SCOPE_LISTS = ("allowed_operations", "allowed_resources", "deny_operations", "denied_resources")
-_SCOPE_KEYS = (*_SCOPE_LISTS, "task")
+# Rules on argument values and tool lists (docs/policy.md): their contents are checked by
+# scope() itself when the case runs, so a malformed rule shows up as that case's error.
+_SCOPE_RULES = ("tools", "arguments")
+_SCOPE_KEYS = (*_SCOPE_LISTS, *_SCOPE_RULES, "task")
 # Names appear in tables, JSON keys and ``--category`` options: one token each.
 # The shipped suite also follows ``<category>-NNN`` ids (a test checks that); a
 # user's suite only needs them unique.
@@ -378,6 +381,9 @@ def _check_scope(scope: Any, bad: Callable[[str, str | None], None]) -> None:
         elif k == "task":
             if not isinstance(v, str):
                 bad("scope.task must be a string", f"scope.{k}")
+        elif k in _SCOPE_RULES:
+            if not (isinstance(v, dict) and all(isinstance(x, str) for x in v)):
+                bad(f"scope.{k} must be a mapping with string keys", f"scope.{k}")
         elif not (isinstance(v, list) and all(isinstance(x, str) and x for x in v)):
             bad(f"scope.{k} must be a list of non-empty strings", f"scope.{k}")
 
