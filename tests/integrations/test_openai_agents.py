@@ -309,3 +309,49 @@ def test_contract_attributes() -> None:
     assert oa.unpatch is oa.uninstall
     with pytest.raises(agentgate.ConfigError):
         oa.install(on_block="ignore")
+
+
+def _handoff_run(table: str) -> Any:
+    billing = Agent(
+        name="billing",
+        tools=[delete_records],
+        model=ScriptedModel(
+            [[function_call("delete_records", {"table": table}, call_id="b-1")], [assistant_message("ok")]]
+        ),
+    )
+    triage = Agent(
+        name="triage",
+        handoffs=[billing],
+        model=ScriptedModel([[function_call("transfer_to_billing", {}, call_id="t-1")]]),
+    )
+    with agent_context(agent_id="triage"):
+        return Runner.run_sync(triage, "clean up", run_config=RUN_CONFIG)
+
+
+def test_handoff_decides_under_both_agents_policies(tmp_path: Any) -> None:
+    """After a handoff the receiving agent acts as triage's sub-agent: only what both allow runs."""
+    policy = tmp_path / "agentgate.yaml"
+    policy.write_text(
+        "agents:\n"
+        "  triage: {allowed_operations: [read, delete], allowed_resources: [invoices, users]}\n"
+        "  billing: {allowed_operations: [read, delete], allowed_resources: [invoices, payments]}\n"
+    )
+    oa.uninstall()
+    ran.clear()
+    audit = _Audit()
+    agentgate.protect_all(config=str(policy), audit=audit.sink, frameworks=["openai_agents"])
+    try:
+        for table in ("users", "payments"):  # one refused by billing's own policy, one by its parent's
+            with pytest.raises(UserError) as ei:
+                _handoff_run(table)
+            assert isinstance(ei.value.__cause__, FirewallBlockedError)
+        assert ran == []
+        assert _handoff_run("invoices").final_output == "ok"
+        assert ran == [("delete_records", "invoices")]
+        assert [d for d in audit.decisions() if d[0] == "delete_records"] == [
+            ("delete_records", "block"),
+            ("delete_records", "block"),
+            ("delete_records", "allow"),
+        ]
+    finally:
+        oa.uninstall()

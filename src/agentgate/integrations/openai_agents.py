@@ -28,9 +28,11 @@ version lacks it rather than leaving tools unguarded.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from agentgate._errors import AgentGateError, ConfigError, FirewallBlockedError
@@ -106,7 +108,8 @@ def install(on_block: str = "raise") -> bool:
         async def guarded(*, function_tool: Any, context: Any, arguments: str, **kwargs: Any) -> Any:
             call_id = getattr(context, "tool_call_id", None)
             try:
-                verdict = await aguard_call(function_tool.name, arguments, framework=FRAMEWORK, call_id=call_id)
+                with _as_sub_agent(context):
+                    verdict = await aguard_call(function_tool.name, arguments, framework=FRAMEWORK, call_id=call_id)
             except FirewallBlockedError as exc:
                 if _state["on_block"] == "return_error":
                     # is_sdk_generated_error: the refusal is text, so the SDK must
@@ -126,6 +129,22 @@ def install(on_block: str = "raise") -> bool:
                 _patched.append((module, original))
         _state["installed"] = True
     return True
+
+
+@contextlib.contextmanager
+def _as_sub_agent(context: Any) -> Iterator[None]:
+    """Delegation only narrows: inside ``agent_context(agent_id=...)``, a tool called by another
+    SDK agent (after a handoff) is decided as that agent's sub-agent, so its policy is intersected
+    with the caller's (docs/policy.md, "Layers and delegation")."""
+    from agentgate._context import agent_context, current_context
+
+    outer = current_context()
+    sdk_agent = getattr(getattr(context, "agent", None), "name", None)
+    if outer is None or not outer.agent_id or not isinstance(sdk_agent, str) or sdk_agent in outer.lineage():
+        yield
+        return
+    with agent_context(agent_id=sdk_agent):
+        yield
 
 
 def uninstall() -> None:
