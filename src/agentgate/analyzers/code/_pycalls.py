@@ -70,6 +70,9 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
         return V(t=_flow(fn, *args, *kw.values()))
     if name.startswith("@m."):
         return _method(p, name[3:], fn.items[0] if fn.items else UNKNOWN, args, kw)
+    if name.startswith("@fn"):
+        fid = int(name[3:])
+        return p.call_function(fid, args, kw) if fid in p.funcs else UNKNOWN
     if name in ("@methodcaller", "@attrgetter") and fn.items and args:
         # operator.methodcaller('system', 'id')(os) is os.system('id'); attrgetter('system')(os) is os.system
         attr = _getattr(p, "builtins.getattr", fn, [args[0], fn.items[0]], {})

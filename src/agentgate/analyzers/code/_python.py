@@ -112,6 +112,12 @@ class _Py:
         self.star: list[str] = []
         self.line = 1
         self.last_expr: ast.expr | None = None
+        # functions defined here: analyzed at each call with its arguments, and once at the end with
+        # unknown arguments if never called (a def that is only referenced still runs somewhere)
+        self.funcs: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self.called: set[int] = set()
+        self.active: list[int] = []
+        self.returns: list[V] | None = None
 
     # ------------------------------------------------------------------ reporting
 
@@ -187,7 +193,9 @@ class _Py:
 
     def s_Return(self, n: ast.Return) -> None:
         if n.value is not None:
-            self.expr(n.value)
+            v = self.expr(n.value)
+            if self.returns is not None:
+                self.returns.append(v)
 
     def s_Pass(self, n: ast.stmt) -> None:
         return
@@ -223,8 +231,57 @@ class _Py:
         for d in n.decorator_list:
             self.expr(d)
         self._args(n.args)
-        self._body_scope(n.body, n.args)
-        self.env[n.name] = UNKNOWN
+        if n.decorator_list or len(self.funcs) >= 64:
+            # a decorated function is called by whatever it is registered with: read it now
+            self._body_scope(n.body, n.args)
+            self.env[n.name] = UNKNOWN
+            return
+        self.funcs[id(n)] = n
+        self.env[n.name] = V(ref=f"@fn{id(n)}")
+
+    def call_function(self, fid: int, args: list[V], kw: dict[str, V]) -> V:
+        """Run a function defined in this program with these arguments (bounded, not recursive)."""
+        n = self.funcs[fid]
+        self.called.add(fid)
+        if fid in self.active or len(self.active) >= 4:
+            return UNKNOWN  # recursion: the body is read once with unknown arguments at the end
+        a = n.args
+        params = [*a.posonlyargs, *a.args]
+        defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+        saved, saved_ret = self.env, self.returns
+        self.env = dict(saved)
+        for i, prm in enumerate(params):
+            if i < len(args):
+                self.env[prm.arg] = args[i]
+            elif prm.arg in kw:
+                self.env[prm.arg] = kw[prm.arg]
+            else:
+                d = defaults[i]
+                self.env[prm.arg] = self.expr(d) if d is not None else UNKNOWN
+        for prm in a.kwonlyargs:
+            self.env[prm.arg] = kw.get(prm.arg, UNKNOWN)
+        if a.vararg is not None:
+            self.env[a.vararg.arg] = V(items=tuple(args[len(params) :]), t=_flow(*args[len(params) :]))
+        if a.kwarg is not None:
+            self.env[a.kwarg.arg] = V(t=_flow(*kw.values()))
+        self.active.append(fid)
+        self.returns = []
+        try:
+            self.run(n.body)
+            rets = self.returns
+        finally:
+            self.active.pop()
+            self.env, self.returns = saved, saved_ret
+        if len(rets) == 1:
+            return rets[0]
+        return V(t=_flow(*rets))
+
+    def finish(self) -> None:
+        """Functions never called here are read once with unknown arguments."""
+        for fid, n in list(self.funcs.items()):
+            if fid not in self.called:
+                self.called.add(fid)
+                self._body_scope(n.body, n.args)
 
     s_AsyncFunctionDef = s_FunctionDef
 
@@ -665,6 +722,7 @@ class _Py:
             return
         before = len(self.sh.hits)
         sub.run(tree.body)
+        sub.finish()
         if obfuscated:
             # everything found inside decoded code was hidden on purpose
             self.sh.hits[before:] = [
@@ -774,3 +832,4 @@ def analyze_python(source: str, sh: Shared, depth: int = 0, line0: int = 0) -> N
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         p.last_expr = tree.body[-1].value
     p.run(tree.body)
+    p.finish()
