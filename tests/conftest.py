@@ -58,6 +58,8 @@ def _isolated_default_firewall(
     """Every test starts with no configured default firewall and audits to a temp dir."""
     audit_dir = tmp_path_factory.mktemp("audit")
     monkeypatch.setenv("AGENTGATE_AUDIT_URL", f"sqlite:///{audit_dir}/audit.db")
+    monkeypatch.setenv("XDG_STATE_HOME", str(audit_dir / "state"))  # the default spool lives there
+    monkeypatch.delenv("AGENTGATE_AUDIT_SPOOL", raising=False)
     for var in (
         "AGENTGATE_CONFIG",
         "AGENTGATE_MODE",

@@ -65,7 +65,8 @@ def pg_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
 
 
 class TcpProxy:
-    """A local TCP proxy to PostgreSQL that a test can cut (close every connection, refuse new ones) and restore."""
+    """A local TCP proxy to PostgreSQL that a test can cut (close every connection, refuse new ones),
+    blackhole (keep connections open, forward nothing: a network partition) and restore."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -73,7 +74,22 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self.hole = threading.Event()
         self.start()
+
+    def blackhole(self) -> None:
+        """From now on, bytes in either direction are swallowed and new connections hang after accept."""
+        self.hole.set()
+
+    def restore(self) -> None:
+        """End the partition: connections that lived through it are closed (their protocol state is lost)."""
+        with self._lock:
+            for c in self._conns:
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+                c.close()
+            self._conns.clear()
+        self.hole.clear()
 
     def start(self) -> None:
         """Accept connections on `port` again."""
@@ -104,6 +120,11 @@ class TcpProxy:
                 client, _ = ls.accept()
             except OSError:
                 return
+            if self.hole.is_set():  # accepted, never answered
+                with self._lock:
+                    self._conns.append(client)
+                threading.Thread(target=_swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:
@@ -112,13 +133,20 @@ class TcpProxy:
             with self._lock:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=_pipe, args=(a, b, self.hole), daemon=True).start()
 
 
-def _pipe(a: socket.socket, b: socket.socket) -> None:
+def _swallow(s: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while s.recv(65536):
+            pass
+
+
+def _pipe(a: socket.socket, b: socket.socket, hole: threading.Event) -> None:
     try:
         while data := a.recv(65536):
-            b.sendall(data)
+            if not hole.is_set():
+                b.sendall(data)
     except OSError:
         pass
     finally:

@@ -52,6 +52,7 @@ def open_auditor(
     queue_size: int = 100_000,
     batch_size: int = 2_000,
     flush_interval: float = 0.1,
+    max_lag: float = 0.5,
     block_timeout: float = 1.0,
     spool_dir: str | os.PathLike[str] | None = None,
     exit_timeout: float = 10.0,
@@ -69,20 +70,25 @@ def open_auditor(
         redact_fields: Argument names always masked, besides the built-in ones.
         on_full: ``"block"``: a caller facing a full queue waits up to
             ``block_timeout`` seconds, then spills to the local spool;
-            ``"spill"``: spill at once. Records are never dropped.
-        queue_size: Soft bound of the in-memory queue.
+            ``"spill"``: spill at once.
+        queue_size: Hard bound of the in-memory queue (reached only if the writer
+            thread cannot run), and of the records held in memory per sink while
+            both the sink and the spool fail (beyond it they are dropped and counted).
         batch_size: Most records per database write.
-        flush_interval: Longest a record waits before it is written, in seconds.
-        block_timeout: See *on_full*.
-        spool_dir: Where undeliverable records wait (default: next to the SQLite
-            file, else ``.agentgate/spool``; ``AGENTGATE_AUDIT_SPOOL`` overrides).
+        flush_interval: Longest a record waits for its batch to fill, in seconds.
+        max_lag: Longest a record stays only in memory, in seconds: past it, callers
+            wait for the writer (at most ``block_timeout``) and sinks that lag behind
+            get their batches through the spool. Bounds what a SIGKILL can lose.
+        block_timeout: Longest a caller ever waits for the audit trail, in seconds.
+        spool_dir: Where undeliverable records wait (default ``AGENTGATE_AUDIT_SPOOL``,
+            else ``$XDG_STATE_HOME/agentgate/spool``, else ``~/.local/state/agentgate/spool``).
         exit_timeout: How long the ``atexit`` drain waits for the sinks.
         idle_close: Seconds of idleness after which the writer thread releases its
             database connections and ends (the next record starts it again).
         sink_options: ``schema=`` for PostgreSQL, ``supabase_key=`` for Supabase.
 
     Raises:
-        ConfigError: unknown scheme or option.
+        ConfigError: unknown scheme or option, or a target naming no sink (``" , "``).
 
     ``none``/``off`` returns a writer with no sink: ``record`` is still cheap and
     nothing is stored.
@@ -97,6 +103,7 @@ def open_auditor(
         queue_size=queue_size,
         batch_size=batch_size,
         flush_interval=flush_interval,
+        max_lag=max_lag,
         block_timeout=block_timeout,
         spool_dir=spool_dir if spool_dir is not None else spool_dir_for(sinks),
         exit_timeout=exit_timeout,

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Sequence
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -27,7 +31,9 @@ from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
 from ._schema import MIGRATIONS_TABLE, postgres_migrations
 from ._sink import Sink
 
-__all__ = ["PostgresSink", "PostgresStore", "split_schema"]
+__all__ = ["STATEMENT_TIMEOUT_MS", "WRITE_DEADLINE", "PostgresSink", "PostgresStore", "split_schema"]
+
+logger = logging.getLogger("agentgate.audit")
 
 _PG_TYPES = {
     "id": "uuid",
@@ -78,10 +84,46 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def connect(url: str, schema: str | None, *, app: str = "agentgate-audit", migrate_schema: bool = True) -> Any:
-    """A psycopg connection with ``search_path`` on *schema* and the migrations applied."""
+#: Server-side bound on any one statement of the audit connection, in milliseconds.
+STATEMENT_TIMEOUT_MS = 15_000
+#: Client-side bound on one batch write (or connect + migrate), in seconds: past it the
+#: socket is shut down, so a write on a partitioned connection fails instead of blocking.
+WRITE_DEADLINE = 20.0
+# TCP keepalives (probe after 10 s idle, every 5 s, give up after 3) and a 20 s bound on
+# unacknowledged data: the kernel notices a dead peer on an idle or a busy connection.
+_TCP = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
+
+def connect(
+    url: str,
+    schema: str | None,
+    *,
+    app: str = "agentgate-audit",
+    migrate_schema: bool = True,
+    connected: Callable[[Any], None] | None = None,
+) -> Any:
+    """A psycopg connection with ``search_path`` on *schema* and the migrations applied.
+
+    Every connection has a 5 s connect timeout, TCP keepalives, ``tcp_user_timeout``
+    and a server-side ``statement_timeout`` (see `STATEMENT_TIMEOUT_MS`).
+    """
     psycopg = _psycopg()
-    conn = psycopg.connect(url, connect_timeout=5, application_name=app[:63], autocommit=False)
+    conn = psycopg.connect(
+        url,
+        connect_timeout=5,
+        application_name=app[:63],
+        autocommit=False,
+        options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        **_TCP,
+    )
+    if connected is not None:  # lets a deadline cut the socket while the schema is set up
+        connected(conn)
     try:
         if schema:
             if migrate_schema:
@@ -136,6 +178,45 @@ def _action_values(row: dict[str, Any]) -> list[Any]:
     return out
 
 
+class _Deadline:
+    """Shut down the sink's socket if the block has not finished by *seconds*.
+
+    psycopg waits on the socket without a client-side timeout; ``statement_timeout``
+    only helps when the server receives the statement. Shutting the socket down
+    (on a duplicate of its descriptor) wakes the blocked wait with an error, whatever
+    the network does.
+    """
+
+    def __init__(self, sink: PostgresSink, seconds: float) -> None:
+        self.sink = sink
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        conn = self.sink._conn
+        fd = getattr(getattr(conn, "pgconn", None), "socket", -1) if conn is not None else -1
+        if fd is None or fd < 0:
+            conn = self.sink._connecting
+            fd = getattr(getattr(conn, "pgconn", None), "socket", -1) if conn is not None else -1
+        self.fired = True
+        logger.warning("agentgate audit: %s did not answer in time; cutting the connection", self.sink.describe())
+        if fd is not None and fd >= 0:
+            with contextlib.suppress(OSError):
+                s = socket.socket(fileno=os.dup(fd))
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                finally:
+                    s.close()
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
 class PostgresSink(Sink):
     """Writes batches into PostgreSQL (see module docstring)."""
 
@@ -146,12 +227,21 @@ class PostgresSink(Sink):
         self.application_name = f"agentgate-audit {self.schema or ''}".strip()
         self._conn: Any = None
         self._migrated = False
+        self.write_deadline = WRITE_DEADLINE
+        self._connecting: Any = None
+
+    def _hold(self, conn: Any) -> None:
+        self._connecting = conn
 
     def _connect(self) -> Any:
         if self._conn is None:
             try:
                 self._conn = connect(
-                    self.url, self.schema, app=self.application_name, migrate_schema=not self._migrated
+                    self.url,
+                    self.schema,
+                    app=self.application_name,
+                    migrate_schema=not self._migrated,
+                    connected=self._hold,
                 )
                 self._migrated = True
                 with self._conn.transaction():
@@ -160,29 +250,57 @@ class PostgresSink(Sink):
             except Exception as exc:
                 self._conn = None
                 raise AuditError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
+            finally:
+                self._connecting = None
         return self._conn
 
     def open(self) -> None:
-        """Connect, create the schema and migrate."""
-        self._connect()
+        """Connect, create the schema and migrate (bounded by `WRITE_DEADLINE`)."""
+        with _Deadline(self, self.write_deadline):
+            self._connect()
+
+    def check(self) -> None:
+        """Connect on a separate connection (migrating if needed) and check INSERT rights on both tables."""
+        conn = None
+        try:
+            conn = connect(self.url, self.schema, app=self.application_name + " check")
+            row = conn.execute(
+                "SELECT has_table_privilege('actions', 'INSERT') AND has_table_privilege('violations', 'INSERT')"
+            ).fetchone()
+            if not (row and row[0]):
+                raise AuditError("no INSERT privilege on actions/violations")
+        except AuditError:
+            raise
+        except Exception as exc:
+            raise AuditError(f"cannot connect to {redact_url(self.url)}: {exc}") from exc
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
 
     def write(self, rows: Sequence[dict[str, Any]], violations: Sequence[dict[str, Any]]) -> None:
         """COPY the batch straight into the tables; a replayed batch that hits ids already stored goes
-        through staging tables and ``ON CONFLICT DO NOTHING`` instead (see module docstring)."""
-        conn = self._connect()
+        through staging tables and ``ON CONFLICT DO NOTHING`` instead (see module docstring).
+
+        Bounded by `WRITE_DEADLINE`: a connection that stops answering (a network
+        partition, a blackholed proxy) is cut and the write raises.
+        """
         psycopg = _psycopg()
-        try:
+        with _Deadline(self, self.write_deadline) as dl:
+            conn = self._connect()
             try:
-                self._copy(conn, rows, violations, staged=False)
-            except psycopg.errors.UniqueViolation:
-                # Only a replay can collide (fresh ids never do): its first attempt did commit.
-                self._copy(conn, rows, violations, staged=True)
-        except Exception as exc:
-            if conn.closed or conn.broken:
-                self._conn = None
-                with contextlib.suppress(Exception):
-                    conn.close()
-            raise AuditError(f"postgres write failed: {exc}") from exc
+                try:
+                    self._copy(conn, rows, violations, staged=False)
+                except psycopg.errors.UniqueViolation:
+                    # Only a replay can collide (fresh ids never do): its first attempt did commit.
+                    self._copy(conn, rows, violations, staged=True)
+            except Exception as exc:
+                if conn.closed or conn.broken or dl.fired:
+                    self._conn = None
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                why = f"no answer within {self.write_deadline:g}s, connection cut" if dl.fired else str(exc)
+                raise AuditError(f"postgres write failed: {why}") from exc
 
     @staticmethod
     def _copy(conn: Any, rows: Sequence[dict[str, Any]], violations: Sequence[dict[str, Any]], *, staged: bool) -> None:

@@ -10,7 +10,7 @@ Accepted strings::
     postgresql://user@host/db    postgres://...   (``?schema=name`` selects a schema)
     supabase://                  (SUPABASE_URL)   supabase://xyz.supabase.co
     https://xyz.supabase.co      supabase+http://127.0.0.1:54321   (key from SUPABASE_KEY)
-    memory://                    none | off | "" (no audit, explicitly)
+    memory://                    none | off (no audit, explicitly; an empty value is an error)
 """
 
 from __future__ import annotations
@@ -109,8 +109,10 @@ def resolve_targets(target: str | Sequence[str | Sink] | Sink | None, **options:
         return [target]
     if isinstance(target, str):
         parts: Sequence[str | Sink] = [p for p in target.split(",") if p.strip()] if "," in target else [target]
-        if not parts:
-            parts = ["none"]
+        if not parts or not target.strip():
+            # An empty or all-separators value is a mistake (a variable built from empty parts),
+            # never a way to turn the audit off: that takes an explicit "none".
+            raise ConfigError(f"audit target {target!r} names no sink: give a URL, or 'none' to turn the audit off")
     else:
         parts = list(target)
     sinks: list[Sink] = []
@@ -126,17 +128,20 @@ def resolve_targets(target: str | Sequence[str | Sink] | Sink | None, **options:
     return sinks
 
 
-def spool_dir_for(sinks: Sequence[Sink]) -> Path:
-    """Next to the first SQLite file when there is one, else ``.agentgate/spool``."""
-    env = os.environ.get("AGENTGATE_AUDIT_SPOOL")
+def spool_dir_for(sinks: Sequence[Sink] = ()) -> Path:
+    """``AGENTGATE_AUDIT_SPOOL``, else ``$XDG_STATE_HOME/agentgate/spool``, else ``~/.local/state/agentgate/spool``.
+
+    Not next to the database: the spool is where records wait when the database
+    cannot take them, so it must not share the database's disk-full or read-only
+    failure. Sinks keep their files apart by their ``spool_key``.
+    """
+    env = os.environ.get("AGENTGATE_AUDIT_SPOOL", "").strip()
     if env:
         return Path(env)
-    from ._sqlite import SqliteSink
-
-    for s in sinks:
-        if isinstance(s, SqliteSink):
-            return s.path.parent / "spool"
-    return Path(".agentgate/spool")
+    state = os.environ.get("XDG_STATE_HOME", "").strip()
+    if state and os.path.isabs(state):  # the XDG spec: a relative value is invalid and ignored
+        return Path(state) / "agentgate" / "spool"
+    return Path.home() / ".local" / "state" / "agentgate" / "spool"
 
 
 def open_store(target: str | None = None) -> Any:

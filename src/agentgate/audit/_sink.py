@@ -6,8 +6,9 @@ whose commit was cut off is replayed from the spool, so rows already stored
 (same ``id``) are skipped, never duplicated. Any exception from ``write`` means
 "not stored": the writer spools the batch and retries with backoff.
 
-Sinks are only ever called from their writer's thread, so they need no locks
-and have no async twin: the event loop never waits on them.
+Each sink is only ever called from its own delivery thread (`check` excepted),
+so it needs no locks and has no async twin: neither the event loop nor the
+thread that builds records ever waits on it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ class Sink:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release connections. Called once, from the writer thread, at shutdown."""
+        """Release connections. Called from the sink's delivery thread when it ends."""
+
+    def check(self) -> None:
+        """Raise if records cannot be written here (called once at start, from the caller's thread).
+
+        Must not touch the connection `write` uses: open a separate one and close it.
+        """
 
     def after_fork(self) -> None:
         """Forget connections inherited from the parent process without closing them."""

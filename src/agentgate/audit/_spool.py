@@ -1,12 +1,15 @@
 """The local append-only spool: records that could not be stored yet.
 
-Two kinds of files live under the spool directory (``.agentgate/spool`` by
-default, next to the SQLite file when there is one):
+Two kinds of files live under the spool directory (by default
+``$XDG_STATE_HOME/agentgate/spool``, else ``~/.local/state/agentgate/spool``: on
+another path than the database, so a full or read-only database disk does not
+take the spool with it):
 
-``<sink>/<writer>.jsonl``
-    Finished rows (redacted, hashed) a sink could not take: written by the
-    writer thread when the database is down, replayed in order once it is back.
-``overflow/<writer>.jsonl``
+``<sink>/<writer>.<n>.jsonl``
+    Finished rows (redacted, hashed) a sink could not take in time: written when
+    the database is down or slow, stored in order once it is back (one file per
+    stretch of spooling, numbered in order).
+``<sink>/overflow/<writer>.jsonl``
     Redacted rows callers spilled because the queue was full (``on_full="spill"``,
     or ``"block"`` after its timeout) or that arrived after shutdown; the writer
     thread chains them in as soon as it has room, or the next process does.
@@ -123,10 +126,15 @@ class SpoolFile:
                     break
         return rows, end
 
+    def settle(self) -> None:
+        """Nothing more can be read (a line that never completed): stop counting it as pending."""
+        with self._lock:
+            self.pending = 0
+
     def advance(self, end: int, n: int) -> None:
         """Mark rows up to *end* as stored; empty the file once everything is."""
         with self._lock:
-            if end == self._read_at and n == 0:
+            if end == self._read_at and n == 0 and self._size() == end:
                 self.pending = 0  # nothing left that can be read: never spin on a miscount
             self._read_at = end
             self.pending = max(0, self.pending - n)
@@ -137,6 +145,12 @@ class SpoolFile:
                     fh.truncate(0)
                     fh.flush()
                     self._read_at = 0
+
+    def _size(self) -> int:
+        fh = self._fh
+        if fh is None:
+            return self._read_at
+        return os.fstat(fh.fileno()).st_size
 
     def remove(self) -> None:
         """Delete the (fully replayed) file and release its lock."""
@@ -167,7 +181,7 @@ def claim_orphans(directory: Path, own: str) -> list[SpoolFile]:
         return []
     found: list[tuple[float, SpoolFile]] = []
     for path in directory.glob("*.jsonl"):
-        if path.stem == own:
+        if path.name.split(".", 1)[0] == own:  # ours: <writer>.jsonl or <writer>.<n>.jsonl
             continue
         try:
             fh = open(path, "r+b")  # noqa: SIM115 - kept open while we hold its lock

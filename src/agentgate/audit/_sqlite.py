@@ -154,6 +154,17 @@ class SqliteSink(Sink):
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
+    def check(self) -> None:
+        """Create and migrate the file if needed, then take and release the write lock on a connection of its own."""
+        conn = connect_sqlite(self.path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot write {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
     def after_fork(self) -> None:
         """Drop the parent's connection (SQLite connections must not cross a fork)."""
         self._conn = None

@@ -1,22 +1,35 @@
-"""AuditWriter: callers enqueue, one background thread does everything else.
+"""AuditWriter: callers enqueue, one writer thread builds records, one thread per sink stores them.
 
 The caller's cost is one tuple and one ``deque.append`` (a few hundred
 nanoseconds): no JSON, no hashing, no lock, no I/O. The writer thread sleeps
 until a record arrives, gives the batch up to ``flush_interval`` seconds (or
 until ``batch_size`` records) to fill, and for each record: redacts, converts to
 plain JSON data, assigns the next chain position (``seq``, ``prev_hash``,
-``hash``), derives its ``violations`` row, and hands the batch to every sink.
-Idle for ``idle_close`` seconds, it closes its connections and ends; the next
-record starts it again.
+``hash``) and derives its ``violations`` row. It hands each finished batch to
+every sink's `Delivery`, which stores it from a thread of its own: the writer
+never waits for a database (see ``_delivery.py``).
 
-Never dropped, never silently:
+The backlog is bounded by time, not by count (``max_lag``, 0.5 s):
 
-* queue full, ``on_full="block"`` (default): the caller waits up to
-  ``block_timeout`` for room, then spills; ``on_full="spill"``: it spills at once.
-  Spilling writes the redacted record to the overflow spool (stats ``spilled``).
-* a sink fails: the batch goes to that sink's spool; the sink is retried with
-  exponential backoff and the spool is replayed in order before anything newer
-  (stats ``errors``, ``spooled``, ``replayed``).
+* a caller that finds the oldest queued record older than ``max_lag`` waits for
+  the writer to take a chunk (at most ``block_timeout``; under sustained load this
+  is what gives the writer its share of the GIL), so a ``SIGKILL`` loses at most
+  about ``max_lag`` of decisions plus the batch being written;
+* a sink that has not stored a batch within ``max_lag`` (slow, failing, hanging)
+  gets the following batches, and the waiting ones, in its spool on disk instead.
+
+Never dropped silently:
+
+* queue at ``queue_size`` (a hard bound: only reached when the writer thread itself
+  cannot run), ``on_full="block"`` (default): the caller waits up to ``block_timeout``
+  for room, then spills; ``on_full="spill"``: it spills at once. Spilling writes
+  the redacted record to the overflow spool (stats ``spilled``).
+* a sink fails: its batches go to its spool; it is retried with exponential backoff
+  and the spool is stored in order before anything newer (``errors``, ``spooled``,
+  ``replayed``).
+* the spool fails too (disk full, read-only): batches are held in memory up to
+  ``queue_size`` records per sink, then dropped: counted in ``dropped``, logged at
+  ERROR once per incident, and raised from `flush` as `AuditError`.
 * process exit: an ``atexit`` hook drains every open writer; a record made after
   shutdown goes to the overflow spool and the next writer stores it (``late``).
 * ``os.fork``: the child starts a fresh writer (own id, own chain, new connections).
@@ -25,9 +38,9 @@ Never dropped, never silently:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
-import random
 import threading
 import time
 import uuid
@@ -40,8 +53,10 @@ from typing import Any
 from agentgate._call import ToolCall
 from agentgate._context import AgentContext
 from agentgate._decision import Verdict
+from agentgate._errors import AuditError
 
-from ._record import GENESIS, HASHED_COLUMNS, clean_text, fast_ts, format_ts, jsonable, link, new_id, violation_for
+from ._delivery import Delivery
+from ._record import GENESIS, HASHED_COLUMNS, clean_text, fast_ts, format_ts, jsonable, link, new_id
 from ._redact import Redactor
 from ._sink import Sink
 from ._spool import SpoolFile, claim_orphans
@@ -52,8 +67,10 @@ logger = logging.getLogger("agentgate.audit")
 
 _Item = tuple[float, ToolCall, Verdict, str, str, str, dict[str, Any]]
 
-_BACKOFF_MIN = 0.05
-_BACKOFF_MAX = 5.0
+# The writer takes the queue in chunks of this size, so callers waiting on the lag bound
+# are released every few milliseconds rather than once per (up to 2,000-record) batch.
+_CHUNK = 256
+_INF = float("inf")
 
 
 def _enum(value: Any) -> Any:
@@ -161,36 +178,6 @@ def _fallback_row(item: _Item, exc: BaseException) -> dict[str, Any]:
     }
 
 
-class _Slot:
-    """One sink with its spool files and retry state (writer thread only)."""
-
-    def __init__(self, sink: Sink, spool_dir: Path, writer_id: str) -> None:
-        self.sink = sink
-        self.dir = spool_dir / sink.spool_key
-        self.own = SpoolFile(self.dir / f"{writer_id}.jsonl")
-        self.backlog: list[SpoolFile] = []  # orphans first, then our own file when it has rows
-        self.opened = False
-        self.next_try = 0.0
-        self.backoff = _BACKOFF_MIN
-        self.stored = 0
-        self.unsaved: list[dict[str, Any]] = []  # the batch in hand until stored or spooled
-
-    @property
-    def spooled(self) -> int:
-        return sum(f.pending for f in self.backlog)
-
-    def failed(self, exc: BaseException, errors: list[int]) -> None:
-        errors[0] += 1
-        level = logging.WARNING if self.backoff <= _BACKOFF_MIN else logging.DEBUG
-        logger.log(level, "agentgate audit: %s unavailable (%s); spooling and retrying", self.sink.describe(), exc)
-        self.next_try = time.monotonic() + self.backoff * (0.5 + random.random())
-        self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
-
-    def ok(self) -> None:
-        self.backoff = _BACKOFF_MIN
-        self.next_try = 0.0
-
-
 _live: weakref.WeakSet[AuditWriter] = weakref.WeakSet()
 
 
@@ -201,14 +188,18 @@ class AuditWriter:
         sinks: Where records go (several at once is fine).
         redact_fields: Extra argument names always masked.
         on_full: ``"block"`` (wait up to ``block_timeout``, then spill) or ``"spill"``.
-        queue_size: Soft bound of the in-memory queue.
+        queue_size: Hard bound of the in-memory queue, and of the records held in
+            memory per sink when its spool cannot be written.
         batch_size: Most records per sink write.
-        flush_interval: Longest a record waits in the queue, in seconds.
-        block_timeout: How long a caller waits for room under ``on_full="block"``.
+        flush_interval: Longest a record waits in the queue for its batch to fill, in seconds.
+        max_lag: Bound, in seconds, on how old a record may be while it is only in
+            memory (see module docstring).
+        block_timeout: Longest a caller waits, for room in a full queue or for the
+            writer to catch up with ``max_lag``.
         spool_dir: Directory of the local spool.
         exit_timeout: How long the ``atexit`` hook waits for the sinks.
-        idle_close: After this many idle seconds the writer thread closes its
-            connections and ends; the next record starts it again.
+        idle_close: After this many idle seconds the threads close their
+            connections and end; the next record starts them again.
     """
 
     def __init__(
@@ -220,25 +211,33 @@ class AuditWriter:
         queue_size: int = 100_000,
         batch_size: int = 2_000,
         flush_interval: float = 0.1,
+        max_lag: float = 0.5,
         block_timeout: float = 1.0,
         spool_dir: str | os.PathLike[str] = ".agentgate/spool",
         exit_timeout: float = 10.0,
         idle_close: float = 30.0,
     ) -> None:
-        if on_full not in ("block", "spill"):
-            from agentgate._errors import ConfigError
+        from agentgate._errors import ConfigError
 
+        if on_full not in ("block", "spill"):
             raise ConfigError(f"audit on_full must be 'block' or 'spill', not {on_full!r}")
+        if not max_lag > 0:
+            raise ConfigError(f"audit max_lag must be > 0 seconds, not {max_lag!r}")
         self.sinks: tuple[Sink, ...] = tuple(sinks)
         self._redactor = Redactor(redact_fields)
         self._on_full = on_full
         self._maxsize = max(1, int(queue_size))
         self._batch = max(1, int(batch_size))
-        self._interval = float(flush_interval)
+        self._interval = min(float(flush_interval), float(max_lag) / 2)
+        self._max_lag = float(max_lag)
         self._block_timeout = float(block_timeout)
         self._exit_timeout = float(exit_timeout)
         self._idle_close = float(idle_close)
         self._spool_dir = Path(spool_dir).absolute()  # a later chdir must not move the spool
+        # Spilled records wait under the first sink's spool directory: the spool may be shared by
+        # every application of the user, and a writer only recovers records meant for its own sinks.
+        first = self.sinks[0].spool_key if self.sinks else "none"
+        self._overflow_dir = self._spool_dir / first / "overflow"
         self._init_state()
         if not self.sinks:  # audit explicitly off: recording costs one call and stores nothing
             self.record = self._discard  # type: ignore[method-assign]
@@ -264,12 +263,34 @@ class AuditWriter:
         self._prev = GENESIS
         self._taken = 0
         self._done = 0
+        # A record made after this time (time.time()) finds the oldest record that is only in
+        # memory older than max_lag: its caller paces. Kept current by the writer and delivery
+        # threads (`_update_pace`); record() lowers it when the queue starts from empty.
+        self._pace_after = _INF
+        self._building = _INF  # time of the oldest record in the batch being built
         self._errors = [0]
-        self._counts = {"spilled": 0, "replayed": 0, "late": 0, "blocked": 0, "recovered": 0}
+        self._counts = {"spilled": 0, "late": 0, "blocked": 0, "recovered": 0, "paced": 0, "overdue": 0, "dropped": 0}
         self._count_lock = threading.Lock()
-        self._overflow = SpoolFile(self._spool_dir / "overflow" / f"{self.writer_id}.jsonl")
+        self._dropped_reported = 0
+        self._drop_cause = ""
+        self._dropping = False
+        self._overflow = SpoolFile(self._overflow_dir / f"{self.writer_id}.jsonl")
         self._overflow_taken = 0
-        self._slots = [_Slot(s, self._spool_dir, self.writer_id) for s in self.sinks]
+        self._slots = [
+            Delivery(
+                s,
+                self._spool_dir,
+                self.writer_id,
+                batch=self._batch,
+                max_lag=self._max_lag,
+                max_held=self._maxsize,
+                idle_close=self._idle_close,
+                errors=self._errors,
+                on_drop=self._dropped,
+                on_progress=self._notify,
+            )
+            for s in self.sinks
+        ]
 
     # ------------------------------------------------------------------ caller side
 
@@ -285,12 +306,46 @@ class AuditWriter:
             self._full(item)
             return
         q.append(item)
-        if self._thread is None:
-            self._start()
-        elif not n and self._idle:  # wake a sleeping writer; a busy one finds the record on its next pass
-            self._kick.set()
+        if not n:
+            if item[0] + self._max_lag < self._pace_after:
+                self._pace_after = item[0] + self._max_lag
+            if self._thread is None:
+                self._start()
+            elif self._idle:  # wake a sleeping writer; a busy one finds the record on its next pass
+                self._kick.set()
+        elif item[0] > self._pace_after:
+            self._pace()
         elif n >= self._batch and not self._wake.is_set():
             self._wake.set()
+
+    def _pace(self) -> None:
+        """A record has been only in memory for max_lag: wait (at most block_timeout) for the threads to catch up."""
+        if self._thread is None:
+            self._start()
+        with self._count_lock:
+            self._counts["paced"] += 1
+        self._wake.set()
+        deadline = time.monotonic() + self._block_timeout
+        half = self._max_lag / 2  # resume once half the bound is free again: fewer, longer waits
+        with self._progress:
+            while not self._closed and time.time() > self._pace_after - half:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._counts["overdue"] += 1  # under _progress: counted exactly
+                    return
+                self._progress.wait(min(left, self._interval))
+                self._update_pace()
+
+    def _update_pace(self) -> None:
+        """Recompute `_pace_after` from the oldest record that is only in memory (queue, batch, sinks)."""
+        try:
+            oldest = self._q[0][0]
+        except IndexError:
+            oldest = _INF
+        oldest = min(oldest, self._building, *(d.oldest_in_memory() for d in self._slots))
+        with contextlib.suppress(IndexError):  # again: a record may have reached an empty queue meanwhile
+            oldest = min(oldest, self._q[0][0])
+        self._pace_after = oldest + self._max_lag
 
     def _full(self, item: _Item) -> None:
         if self._closed:
@@ -317,13 +372,32 @@ class AuditWriter:
             row = base_row(item, self._redactor)
         except Exception as exc:
             row = _fallback_row(item, exc)
-        self._overflow.append([row], fsync=not late)
-        if late:  # release the file at once: the next writer (even in this process) recovers it
-            self._overflow.close()
+        try:
+            self._overflow.append([row], fsync=not late)
+        except OSError as exc:
+            self._dropped(1, exc)
+            return
+        finally:
+            if late:  # release the file at once: the next writer (even in this process) recovers it
+                self._overflow.close()
         with self._count_lock:
             self._counts["late" if late else "spilled"] += 1
         if not late:
             self._nudge()
+
+    def _dropped(self, n: int, exc: BaseException) -> None:
+        """*n* records could not be stored anywhere: count them, say so once per incident."""
+        with self._count_lock:
+            self._counts["dropped"] += n
+            first = not self._dropping
+            self._dropping = True
+            self._drop_cause = f"{type(exc).__name__}: {exc}"
+        if first:
+            logger.error(
+                "agentgate audit: records LOST: neither the sink nor the spool could store them (%s); "
+                "see stats()['dropped']",
+                self._drop_cause,
+            )
 
     # ------------------------------------------------------------------ control
 
@@ -339,11 +413,23 @@ class AuditWriter:
         self._kick.set()
         self._wake.set()
 
+    def _notify(self) -> None:
+        self._update_pace()
+        with self._progress:
+            self._progress.notify_all()
+
+    def _settled(self, target: int) -> bool:
+        return self._done >= target and all(d.idle() for d in self._slots)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record made before this call is stored in every sink.
 
         Returns False on timeout (e.g. a database is down: the records are then
         safe in the local spool and will be replayed, see `stats`).
+
+        Raises:
+            AuditError: records were dropped (neither a sink nor the spool could take
+                them) since the last time this was raised; ``stats()['dropped']`` has the total.
         """
         with self._pop_lock:
             target = self._taken + len(self._q)
@@ -352,26 +438,80 @@ class AuditWriter:
             self._start()
         self._nudge()
         deadline = None if timeout is None else time.monotonic() + timeout
+        ok = False
         with self._progress:
             while True:
-                if self._done >= target and not any(s.backlog for s in self._slots):
-                    return True
+                if self._settled(target):
+                    ok = True
+                    break
                 if self._thread is None or not self._thread.is_alive():
-                    return self._done >= target and not any(s.spooled for s in self._slots)
+                    ok = self._done >= target and not any(d.pending for d in self._slots)
+                    if ok or all(d.thread is None for d in self._slots):
+                        break
                 left = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
                 if left <= 0:
-                    return False
+                    break
                 self._progress.wait(left)
                 self._nudge()
+        self._raise_drops()
+        return ok
+
+    def _raise_drops(self) -> None:
+        with self._count_lock:
+            new = self._counts["dropped"] - self._dropped_reported
+            self._dropped_reported = self._counts["dropped"]
+            if new:
+                self._dropping = False  # reported: the next drop is a new incident, logged again
+        if new:
+            raise AuditError(
+                f"{new} audit record(s) could not be stored or spooled and were lost ({self._drop_cause}); "
+                f"stats()['dropped'] = {self._dropped_reported}"
+            )
+
+    def unavailable(self) -> str | None:
+        """Why records cannot be made durable right now (for ``on_audit_failure: block``), or None.
+
+        Durable means stored in a sink or written to the spool. True while some sink
+        holds records in memory because both it and its spool fail, or while records
+        are being dropped.
+        """
+        if self._dropping:
+            return f"audit records are being lost ({self._drop_cause})"
+        for d in self._slots:
+            if d.spool_error is not None and d.held:
+                return f"{d.sink.describe()} and its spool both fail ({d.spool_error})"
+        return None
+
+    def preflight(self) -> list[str]:
+        """Check, from the calling thread, that every sink and the spool directory can be written.
+
+        Returns one message per problem (empty: all writable). Used by
+        ``protect_all()`` at start; records are never touched.
+        """
+        problems = []
+        for s in self.sinks:
+            try:
+                s.check()
+            except Exception as exc:
+                problems.append(f"audit target {s.describe()} is not writable: {exc}")
+        try:
+            self._spool_dir.mkdir(parents=True, exist_ok=True)
+            probe = self._spool_dir / f".probe-{self.writer_id}"
+            probe.write_bytes(b"x")
+            probe.unlink()
+        except OSError as exc:
+            problems.append(f"audit spool {self._spool_dir} is not writable: {exc}")
+        return problems
 
     def shutdown(self, timeout: float | None = 10.0) -> None:
-        """Drain the queue into the sinks (or the spool), then stop the writer and close the sinks.
+        """Drain the queue into the sinks (or the spool), then stop the threads and close the sinks.
 
         Records made afterwards are not lost: they go to the overflow spool for the
         next writer on the same spool directory (stats ``late``).
         """
         if self._closed:
             return
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
         self._stopping = True
         t = self._thread
         if t is None and (self._q or self._overflow.pending):
@@ -380,13 +520,11 @@ class AuditWriter:
         self._closed = True
         self._nudge()
         if t is not None:
-            t.join(timeout)
-            if t.is_alive():  # a sink hangs: keep what is still in memory on disk instead
-                logger.error("agentgate audit: writer did not finish in %.1fs; spooling what is left", timeout or 0)
-                for slot in self._slots:  # the batch in hand, for every sink that has not got it yet
-                    if slot.unsaved:
-                        slot.own.append(list(slot.unsaved))
-                    slot.own.close()
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():  # cannot happen short of a bug: the writer thread never waits on a sink
+                logger.error("agentgate audit: writer thread did not finish in %.1fs", timeout or 0)
+        for d in self._slots:
+            d.stop(deadline)
         # A caller that passed the closed check just before it was set may have appended late.
         while self._q:
             try:
@@ -394,76 +532,74 @@ class AuditWriter:
             except IndexError:
                 break
             self._spill(item, late=True)
-        with self._progress:
-            self._progress.notify_all()
+        self._notify()
         self._overflow.close()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: enqueued, written, spilled, replayed, late, dropped (always 0), errors, and more.
+        """Counters: enqueued, written, spilled, replayed, late, dropped, errors, and more.
 
         ``written`` counts records stored in every sink; ``spooled`` those waiting
-        in a spool for a sink to come back; ``pending`` those still in the queue.
+        in a spool for a sink to come back; ``held`` those a sink and its spool could
+        not take, kept in memory; ``pending`` those still in the queue; ``paced`` how
+        often a caller waited for the writer to catch up with ``max_lag``;
+        ``dropped`` records lost (neither a sink nor the spool could store them).
         """
-        written = min((s.stored for s in self._slots), default=self._done)
+        written = min((d.stored for d in self._slots), default=self._done)
+        c = self._counts
         return {
             "writer_id": self.writer_id,
-            "enqueued": self._taken + len(self._q) + self._counts["spilled"] + self._counts["late"],
+            "enqueued": self._taken + len(self._q) + c["spilled"] + c["late"],
             "written": written,
-            "spilled": self._counts["spilled"],
-            "replayed": self._counts["replayed"],
-            "late": self._counts["late"],
-            "recovered": self._counts["recovered"],
-            "blocked": self._counts["blocked"],
-            "dropped": 0,
+            "spilled": c["spilled"],
+            "replayed": sum(d.replayed for d in self._slots),
+            "late": c["late"],
+            "recovered": c["recovered"],
+            "blocked": c["blocked"],
+            "paced": c["paced"],
+            "overdue": c["overdue"],
+            "dropped": c["dropped"],
             "errors": self._errors[0],
             "pending": len(self._q),
-            "spooled": sum(s.spooled for s in self._slots),
+            "spooled": sum(d.spooled for d in self._slots),
+            "held": sum(d.held for d in self._slots),
             "sinks": [s.describe() for s in self.sinks],
         }
 
     # ------------------------------------------------------------------ writer thread
 
     def _run(self) -> None:
-        with self._run_lock:  # a writer that retired is done closing its sinks before the next opens them
+        with self._run_lock:  # a writer that retired is done before the next one starts
             retired = self._loop()
         if retired and (self._q or self._overflow.pending):
             self._start()  # a record slipped in while retiring
 
     def _retire(self) -> bool:
-        """Stop the idle thread (it closes its connections); the next record starts a new one."""
+        """Stop the idle thread; the next record starts a new one."""
         with self._start_lock:
-            if self._q or self._overflow.pending or self._stopping or any(s.backlog for s in self._slots):
+            if self._q or self._overflow.pending or self._stopping:
                 return False
             self._thread = None
             self._idle = False
         return True
 
     def _loop(self) -> bool:
-        for slot in self._slots:
-            self._open_slot(slot)
-            slot.backlog = claim_orphans(slot.dir, self.writer_id) + slot.backlog
-        orphans = claim_orphans(self._spool_dir / "overflow", self.writer_id)
+        for d in self._slots:
+            d.adopt(claim_orphans(d.dir, self.writer_id))
+        orphans = [f for d in self._slots for f in claim_orphans(d.dir / "overflow", self.writer_id)]
         retired = False
         try:
             while True:
-                # Idle: sleep until a record arrives (no periodic wake-ups), or until the next
-                # retry of a sink with a backlog; idle for `idle_close` seconds, release the
-                # connections and end the thread. Then give the batch up to flush_interval to fill.
-                backlog = [s.next_try for s in self._slots if s.backlog]
+                # Idle: sleep until a record arrives (no periodic wake-ups); idle for `idle_close`
+                # seconds, end the thread. Then give the batch up to flush_interval to fill.
                 self._idle = True  # before looking at the queue: a record appended after the look kicks
-                if not (self._q or self._overflow.pending or orphans or self._stopping):
-                    if backlog:
-                        self._kick.wait(max(0.0, min(backlog) - time.monotonic()))
-                    elif not self._kick.wait(self._idle_close) and self._retire():
-                        retired = True
-                        break
+                busy = self._q or self._overflow.pending or orphans or self._stopping
+                if not busy and not self._kick.wait(self._idle_close) and self._retire():
+                    retired = True
+                    break
                 self._idle = False
                 self._kick.clear()
                 if not self._stopping and len(self._q) < self._batch:
-                    wait = self._interval
-                    if backlog:
-                        wait = min(wait, max(0.0, min(backlog) - time.monotonic()))
-                    self._wake.wait(wait)
+                    self._wake.wait(self._interval)
                 self._wake.clear()
                 try:
                     orphans = self._cycle(orphans)
@@ -472,66 +608,55 @@ class AuditWriter:
                     logger.exception("agentgate audit: writer cycle failed")
                     time.sleep(0.05)
                 if self._stopping and not self._q and not self._overflow.pending:
-                    for slot in self._slots:
-                        if slot.backlog:
-                            self._replay(slot)  # one last try, whatever the backoff says
                     break
         finally:
-            for slot in self._slots:
-                slot.own.close()
-                slot.opened = False
-                try:
-                    slot.sink.close()
-                except Exception:
-                    logger.exception("agentgate audit: closing %s failed", slot.sink.describe())
-            with self._progress:
-                self._progress.notify_all()
+            self._notify()
         return retired
 
-    def _open_slot(self, slot: _Slot) -> bool:
-        if slot.opened:
-            return True
-        try:
-            slot.sink.open()
-        except Exception as exc:
-            slot.failed(exc, self._errors)
-            return False
-        slot.opened = True
-        return True
+    def _take(self, room: int) -> list[_Item]:
+        with self._pop_lock:
+            n = min(len(self._q), room)
+            items = [self._q.popleft() for _ in range(n)]
+            self._taken += n
+        if n:
+            if self._building == _INF:
+                self._building = items[0][0]
+            self._notify()  # callers waiting on a full queue or on max_lag
+        return items
 
     def _cycle(self, orphans: list[SpoolFile]) -> list[SpoolFile]:
         while True:
-            with self._pop_lock:
-                n = min(len(self._q), self._batch)
-                items = [self._q.popleft() for _ in range(n)]
-                self._taken += n
-            if n:
-                with self._progress:
-                    self._progress.notify_all()  # callers blocked on a full queue
-            rows = [self._safe_chain(self._build(it), it) for it in items]
-            spilled = self._take_overflow(self._batch - n)
+            rows: list[dict[str, Any]] = []
+            n = 0
+            # Take the queue in chunks (waiting callers resume sooner), and hand the batch over when
+            # it is full, the queue is empty, or its oldest record has waited flush_interval.
+            while len(rows) < self._batch and time.time() - self._building <= self._interval:
+                items = self._take(min(_CHUNK, self._batch - len(rows)))
+                if not items:
+                    break
+                n += len(items)
+                rows.extend(self._safe_chain(self._build(it), it) for it in items)
+            spilled = self._take_overflow(self._batch - len(rows))
             rows.extend(self._safe_chain(r, None) for r in spilled)
             while orphans and len(rows) < self._batch:
                 got, end = orphans[0].peek(self._batch - len(rows))
                 rows.extend(self._safe_chain(r, None) for r in got)
-                self._counts["recovered"] += len(got)
+                with self._count_lock:
+                    self._counts["recovered"] += len(got)
                 orphans[0].advance(end, len(got))
                 if orphans[0].pending == 0:
                     orphans.pop(0).remove()
                     break
-            for slot in self._slots:
-                slot.unsaved = rows
-            for slot in self._slots:
-                if slot.backlog and time.monotonic() >= slot.next_try:
-                    self._replay(slot)
-                if rows:
-                    self._deliver(slot, rows)
-            if rows:
-                with self._progress:
-                    self._done += n + len(spilled)
-                    self._progress.notify_all()
             if not rows:
+                self._building = _INF
                 return orphans
+            oldest = min(self._building, time.time())
+            for d in self._slots:
+                d.offer(rows, oldest)
+            self._building = _INF
+            with self._progress:
+                self._done += n + len(spilled)
+            self._notify()
 
     def _build(self, item: _Item) -> dict[str, Any]:
         try:
@@ -575,59 +700,11 @@ class AuditWriter:
         self._overflow_taken += len(rows)
         return rows
 
-    def _deliver(self, slot: _Slot, rows: list[dict[str, Any]]) -> None:
-        if slot.backlog or not self._open_slot(slot):
-            self._to_spool(slot, rows)
-        else:
-            try:
-                slot.sink.write(rows, [v for r in rows if (v := violation_for(r)) is not None])
-            except Exception as exc:
-                slot.failed(exc, self._errors)
-                self._to_spool(slot, rows)
-            else:
-                slot.ok()
-                slot.stored += len(rows)
-        slot.unsaved = []
-
-    def _to_spool(self, slot: _Slot, rows: list[dict[str, Any]]) -> None:
-        slot.own.append(rows)
-        if slot.own not in slot.backlog:
-            slot.backlog.append(slot.own)
-
-    def _replay(self, slot: _Slot) -> None:
-        """Store the spooled rows of *slot*, oldest first, until done or the sink fails again."""
-        if not self._open_slot(slot):
-            return
-        while slot.backlog:
-            spool = slot.backlog[0]
-            rows, end = spool.peek(self._batch)
-            if rows:  # already on disk: a hang here loses nothing
-                try:
-                    slot.sink.write(rows, [v for r in rows if (v := violation_for(r)) is not None])
-                except Exception as exc:
-                    slot.failed(exc, self._errors)
-                    return
-                slot.ok()
-                slot.stored += len(rows)
-                self._counts["replayed"] += len(rows)
-            spool.advance(end, len(rows))
-            if spool.pending == 0:
-                slot.backlog.pop(0)
-                if spool is not slot.own:
-                    spool.remove()
-                if not slot.backlog:
-                    logger.info("agentgate audit: %s is back; spooled records replayed", slot.sink.describe())
-            with self._progress:
-                self._progress.notify_all()
-
     # ------------------------------------------------------------------ process lifecycle
 
     def _after_fork(self) -> None:
-        for slot in self._slots:
-            slot.own.forget()
-            for f in slot.backlog:
-                f.forget()
-            slot.sink.after_fork()
+        for d in self._slots:
+            d.forget()
         self._overflow.forget()
         self._init_state()
 
