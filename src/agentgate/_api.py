@@ -41,6 +41,7 @@ def protect_all(
     mode: str | None = None,
     on_escalate: str | None = None,
     on_judge_error: str | None = None,
+    on_audit_failure: str | None = None,
     approver: Any = None,
     audit: Any = _SENTINEL,
     on_block: str = "raise",
@@ -59,6 +60,9 @@ def protect_all(
         mode: ``"enforce"`` (default) or ``"monitor"`` (never blocks; records would-blocks).
         on_escalate: ``"block"`` (default), ``"allow"``, or ``"ask"`` with *approver*.
         on_judge_error: ``"block"`` (default), ``"allow"`` or ``"ask"`` (the approver decides).
+        on_audit_failure: ``"allow"`` (default) or ``"block"``: refuse actions while the audit
+            trail cannot record them. At start the audit target and spool are checked: not
+            writable is a warning, or an `AuditError` under ``"block"``.
         audit: Where decisions are recorded (URL, sink, list, ``"none"``); default from config,
             ``AGENTGATE_AUDIT_URL``, then ``.agentgate/audit.db``.
         on_block: ``"raise"`` (default): a blocked call raises FirewallBlockedError;
@@ -89,11 +93,15 @@ def protect_all(
         judge=judge,
         on_escalate=on_escalate,
         on_judge_error=on_judge_error,
+        on_audit_failure=on_audit_failure,
         approver=approver,
         mode=mode or os.environ.get("AGENTGATE_MODE") or None,
         audit=audit,
         rate_limit=rate_limit,
     )
+    from .audit._gate import startup_check
+
+    audit_line = startup_check(fw.auditor, strict=fw.on_audit_failure == "block")
     prev = set_firewall(fw)  # audits and logs what changed when it replaces a firewall
     if prev is not None and prev is not fw:
         prev.flush(5.0)
@@ -104,7 +112,10 @@ def protect_all(
     # must be decided under the scope they were started from.
     install_thread_propagation()
     logger.info(
-        "AgentGate active (mode=%s) — patched: %s", fw.mode, ", ".join(patched) or "nothing; use @agentgate.guard"
+        "AgentGate active (mode=%s, %s) — patched: %s",
+        fw.mode,
+        audit_line,
+        ", ".join(patched) or "nothing; use @agentgate.guard",
     )
     return patched
 

@@ -94,6 +94,8 @@ class Firewall:
         judge: A tier-2 judge (see ``agentgate.judge``); None → ``on_escalate`` decides.
         on_escalate: ``"block"`` (default), ``"allow"`` or ``"ask"`` (with *approver*).
         on_judge_error: ``"block"`` (default), ``"allow"`` or ``"ask"`` when the judge fails.
+        on_audit_failure: ``"allow"`` (default) or ``"block"``: block actions while the audit
+            trail cannot record them (see docs/audit.md).
         approver: Who answers ``on_escalate="ask"``.
         mode: ``"enforce"`` (blocks raise) or ``"monitor"`` (never raises; records would-blocks).
         audit: Where to record decisions: a URL, a sink, a list, ``"none"``; default from
@@ -111,6 +113,7 @@ class Firewall:
         judge: Any = None,
         on_escalate: str | None = None,
         on_judge_error: str | None = None,
+        on_audit_failure: str | None = None,
         approver: Any = None,
         mode: str | None = None,
         audit: Any = _SENTINEL,
@@ -164,6 +167,9 @@ class Firewall:
             self.auditor = _open_auditor(audit, cfg, default=True)
         else:
             self.auditor = _open_auditor(audit, cfg, default=False)
+        self.on_audit_failure: str = on_audit_failure or cfg.on_audit_failure
+        if self.on_audit_failure not in ("allow", "block"):
+            raise ConfigError(f"on_audit_failure must be 'allow' or 'block', not {self.on_audit_failure!r}")
         self._sealed = True
 
     # An in-process code interpreter must not be able to switch the firewall off
@@ -510,6 +516,10 @@ class Firewall:
         self, call: ToolCall, v: Verdict, t0: int, agent: AgentContext, scratch: dict[str, Any] | None = None
     ) -> Verdict:
         v = _with_latency(v, t0, self._mode)
+        if self.on_audit_failure == "block":
+            from .audit._gate import refuse_unrecorded  # lazily: only deployments that opted in pay for it
+
+            v = refuse_unrecorded(v, self.auditor)
         if scratch is not None:
             hatches = scratch.get("hatches")
             if hatches:

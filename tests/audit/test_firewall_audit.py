@@ -70,3 +70,78 @@ def test_forked_child_records_with_its_own_writer(tmp_path: Path) -> None:
     assert report.ok, report.problems[:3]
     assert report.records == 3
     assert report.chains == 2
+
+
+def _failing_writer(tmp_path: Path) -> object:
+    from agentgate.audit import open_auditor
+    from agentgate.audit._sink import Sink
+
+    class Down(Sink):
+        spool_key = "down"
+
+        def write(self, rows: object, violations: object) -> None:
+            raise ConnectionError("database down")
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    return open_auditor(Down(), spool_dir=blocker / "spool", queue_size=10, batch_size=5, flush_interval=0.01)
+
+
+def test_on_audit_failure_block_refuses_actions_that_cannot_be_recorded(tmp_path: Path) -> None:
+    """on_audit_failure='block': once the trail can neither store nor spool, an allowed call is blocked (audit.unavailable)."""
+    import time
+
+    from agentgate._decision import VerdictType
+    from agentgate._firewall import Firewall
+
+    w = _failing_writer(tmp_path)
+    fw = Firewall(audit=w, on_audit_failure="block")
+    call = ToolCall("read_file", {"path": "reports/q3.csv"})
+    assert fw.evaluate(call).action is VerdictType.ALLOW  # nothing known to be wrong yet
+    deadline = time.monotonic() + 20
+    while w.unavailable() is None and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        fw.evaluate(call)
+        time.sleep(0.01)
+    v = fw.evaluate(call)
+    assert v.action is VerdictType.BLOCK
+    assert v.policy_name == "audit.unavailable"
+    assert "spool" in v.reasoning
+    (tmp_path / "b").mkdir()
+    lenient = Firewall(audit=_failing_writer(tmp_path / "b"))
+    assert lenient.on_audit_failure == "allow"  # the default: the loss is counted and raised from flush()
+    fw.shutdown(1)
+    lenient.shutdown(1)
+
+
+def test_on_audit_failure_is_a_config_key_and_checked(tmp_path: Path) -> None:
+    """agentgate.yaml's on_audit_failure reaches the firewall; an unknown value is a ConfigError."""
+    from agentgate._errors import ConfigError
+    from agentgate._firewall import Firewall
+
+    cfg = tmp_path / "agentgate.yaml"
+    cfg.write_text("on_audit_failure: block\naudit: none\n")
+    assert Firewall(cfg).on_audit_failure == "block"
+    cfg.write_text("on_audit_failure: sometimes\n")
+    with pytest.raises(ConfigError):
+        Firewall(cfg)
+    with pytest.raises(ConfigError):
+        Firewall(audit="none", on_audit_failure="maybe")
+
+
+def test_protect_all_checks_the_audit_target_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """protect_all() says at start whether the audit target is writable: a warning, or an AuditError under block."""
+    import agentgate
+    from agentgate._errors import AuditError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    bad = f"sqlite:///{blocker}/audit.db"  # a path below a regular file cannot be created
+    caplog.set_level("INFO", "agentgate")
+    agentgate.protect_all(audit=bad, frameworks=[])
+    assert any("not writable" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    with pytest.raises(AuditError, match="not writable"):
+        agentgate.protect_all(audit=bad, frameworks=[], on_audit_failure="block")
+    caplog.clear()
+    agentgate.protect_all(audit=f"sqlite:///{tmp_path / 'ok.db'}", frameworks=[])
+    assert any("(writable)" in r.getMessage() for r in caplog.records)
+    agentgate.unprotect_all()

@@ -396,3 +396,18 @@ def test_corrupted_spool_line_is_skipped_loudly_not_spun_on(tmp_path: Path, capl
     assert "unreadable line" in caplog.text
     assert not orphan.exists()
     w2.shutdown()
+
+
+@pytest.mark.parametrize("value", [" , , ", ",", " ,"])
+def test_a_target_of_only_separators_is_an_error_not_audit_off(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AGENTGATE_AUDIT_URL=' , , ' (or audit=',') is a ConfigError: only 'none'/'off' turn the audit off."""
+    from agentgate._firewall import Firewall
+
+    with pytest.raises(ConfigError, match="names no sink"):
+        open_auditor(value)
+    monkeypatch.setenv("AGENTGATE_AUDIT_URL", value)
+    with pytest.raises(ConfigError, match="names no sink"):
+        open_auditor()
+    with pytest.raises(ConfigError, match="names no sink"):
+        Firewall()
+    assert open_auditor("none").sinks == ()

@@ -249,6 +249,9 @@ class Config(_Strict):
     mode: Literal["enforce", "monitor"] = "enforce"
     on_escalate: Literal["block", "allow", "ask"] = "block"
     on_judge_error: Literal["block", "allow", "ask"] = "block"
+    on_audit_failure: Literal["allow", "block"] = Field(
+        "allow", description="block: refuse actions while the audit trail cannot record them (docs/audit.md)."
+    )
     judge: JudgeModel | None = None
     audit: AuditModel | None = None
     rate_limit: RateLimitModel | None = None
