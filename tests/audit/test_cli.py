@@ -167,3 +167,91 @@ def test_schema_prints_seed_tables_and_migrations(tmp_path: Path) -> None:
     code, out, _ = _run("--db", f"sqlite:///{tmp_path}/new.db", "migrate")
     assert code == 0
     assert "schema is current" in out
+
+
+def test_db_works_after_the_subcommand_too(db: str) -> None:
+    """`agentgate audit verify --db X` is the same as `agentgate audit --db X verify` (the docs use both)."""
+    code, out, _ = _run("verify", "--db", db)
+    assert code == 0, out
+    assert out.startswith("OK: 30 records")
+    code, out, _ = _run("--db", "sqlite:///elsewhere.db", "stats", "--db", db, "--json")
+    assert code == 0
+    assert json.loads(out)["total"] == 30  # the subcommand's --db wins
+
+
+def test_audit_reads_the_configs_audit_url(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--config and AGENTGATE_CONFIG point `agentgate audit` at the config's audit: URL, as the firewall writes."""
+    cfg = tmp_path / "agentgate.yaml"
+    cfg.write_text(f"audit: {db}\n")
+    monkeypatch.setenv("AGENTGATE_AUDIT_URL", f"sqlite:///{tmp_path / 'other.db'}")  # the config beats it
+    for args in (("--config", str(cfg), "stats", "--json"), ("stats", "--config", str(cfg), "--json")):
+        code, out, err = _run(*args)
+        assert code == 0, err
+        assert json.loads(out)["total"] == 30
+    monkeypatch.setenv("AGENTGATE_CONFIG", str(cfg))
+    code, out, err = _run("stats", "--json")
+    assert code == 0, err
+    assert json.loads(out)["total"] == 30
+    cfg.write_text("audit: {url: [memory://, " + db + "]}\n")  # a list: the first readable target
+    code, out, err = _run("stats", "--json")
+    assert code == 0, err
+    assert json.loads(out)["total"] == 30
+
+
+def test_query_limit_returns_the_newest_records(db: str) -> None:
+    """query --limit N shows the newest N matching records (oldest of them first), not the first N ever stored."""
+    code, out, _ = _run("--db", db, "query", "--limit", "3", "--json")
+    assert code == 0
+    assert [json.loads(x)["decision_id"] for x in out.splitlines()] == ["d-27", "d-28", "d-29"]
+    code, out, _ = _run("--db", db, "query", "--agent", "alpha", "--limit", "2", "--json")
+    assert [json.loads(x)["decision_id"] for x in out.splitlines()] == ["d-18", "d-19"]
+
+
+def test_the_documented_hash_recipe_verifies_sqlite_rows_as_stored(db: str, tmp_path: Path) -> None:
+    """The recompute-the-hash snippet of docs/audit.md runs as written against a real SQLite trail, and catches an edit."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "COLS = [" in b]
+    path = db.removeprefix("sqlite:///")
+    (tmp_path / ".agentgate").mkdir(exist_ok=True)
+    target = tmp_path / ".agentgate" / "audit.db"
+    if Path(path) != target:
+        Path(path).rename(target)
+    ok = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr  # every row's hash recomputes
+    with sqlite3.connect(target) as conn:
+        conn.execute("UPDATE actions SET redacted = 1 WHERE seq = 4")
+    bad = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "AssertionError" in bad.stderr
+
+
+def test_tail_follow_waits_for_a_trail_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """tail -f on a database not created yet waits for it, then prints records as they arrive."""
+    url = f"sqlite:///{tmp_path / 'later' / 'audit.db'}"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "agentgate.cli", "audit", "tail", "--db", url, "-f", "--json", "--interval", "0.1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        assert p.stderr is not None and p.stdout is not None
+        assert "waiting for" in p.stderr.readline()  # it did not exit with "no audit database"
+        w = open_auditor(url, spool_dir=tmp_path / "spool")
+        w.record(*decision(7))
+        w.shutdown()
+        assert json.loads(p.stdout.readline())["decision_id"] == "d-7"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_export_and_verify_show_progress_on_request_only(db: str) -> None:
+    """--progress counts records on stderr; without a terminal and without the flag nothing is added."""
+    code, out, err = _run("--db", db, "verify", "--progress")
+    assert code == 0
+    assert "verify: 30 records" in err
+    code, out, err = _run("--db", db, "export", "--progress")
+    assert "export: 30 records" in err
+    assert len(out.splitlines()) == 30  # stdout is the export only
+    code, out, err = _run("--db", db, "verify")
+    assert "records (" not in err

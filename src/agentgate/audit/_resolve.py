@@ -24,7 +24,15 @@ from agentgate._errors import ConfigError
 
 from ._sink import MemorySink, Sink
 
-__all__ = ["DEFAULT_SQLITE", "default_target", "make_sink", "open_store", "resolve_targets", "spool_dir_for"]
+__all__ = [
+    "DEFAULT_SQLITE",
+    "default_target",
+    "make_sink",
+    "open_store",
+    "resolve_targets",
+    "spool_dir_for",
+    "sqlite_path",
+]
 
 DEFAULT_SQLITE = ".agentgate/audit.db"
 _OFF = frozenset({"none", "off", "false", "no", "0", "disabled"})
@@ -45,7 +53,8 @@ def is_off(target: str) -> bool:
     return target.strip().lower() in _OFF
 
 
-def _sqlite_path(target: str) -> str | None:
+def sqlite_path(target: str) -> str | None:
+    """The file a SQLite target names, or None for other schemes."""
     t = target.strip()
     if t.startswith("sqlite:///"):
         return t[len("sqlite:///") :] or DEFAULT_SQLITE
@@ -54,6 +63,9 @@ def _sqlite_path(target: str) -> str | None:
     if "://" not in t and t.endswith((".db", ".sqlite", ".sqlite3")):
         return t
     return None
+
+
+_sqlite_path = sqlite_path  # the name agentgate doctor imports
 
 
 def _supabase_url(target: str) -> str | None:
@@ -81,7 +93,7 @@ def make_sink(target: str, **options: Any) -> Sink | None:
     t = target.strip()
     if t.lower() in ("memory://", "memory:", "memory"):
         return MemorySink()
-    path = _sqlite_path(t)
+    path = sqlite_path(t)
     if path is not None:
         from ._sqlite import SqliteSink
 
@@ -147,7 +159,7 @@ def spool_dir_for(sinks: Sequence[Sink] = ()) -> Path:
 def open_store(target: str | None = None) -> Any:
     """A reader for the CLI and `verify`: SQLite, PostgreSQL or Supabase (REST)."""
     t = default_target() if target is None else target
-    path = _sqlite_path(t)
+    path = sqlite_path(t)
     if path is not None:
         from ._sqlite import SqliteStore
 

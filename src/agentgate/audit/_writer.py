@@ -69,7 +69,7 @@ _Item = tuple[float, ToolCall, Verdict, str, str, str, dict[str, Any]]
 
 # The writer takes the queue in chunks of this size, so callers waiting on the lag bound
 # are released every few milliseconds rather than once per (up to 2,000-record) batch.
-_CHUNK = 256
+_CHUNK = 64
 _INF = float("inf")
 
 
@@ -268,6 +268,12 @@ class AuditWriter:
         # threads (`_update_pace`); record() lowers it when the queue starts from empty.
         self._pace_after = _INF
         self._building = _INF  # time of the oldest record in the batch being built
+        # Age alone reacts too late: callers can queue seconds of the writer's work within
+        # max_lag. So the queue is also bounded by what the writer is measured to build in
+        # half of max_lag (at least a few chunks, at most queue_size).
+        self._rate = 0.0  # records/s the writer thread builds, wall clock (GIL waits included)
+        self._busy_since = 0.0  # end of the previous full chunk, while the writer is busy
+        self._limit = min(self._maxsize, 1024)
         self._errors = [0]
         self._counts = {"spilled": 0, "late": 0, "blocked": 0, "recovered": 0, "paced": 0, "overdue": 0, "dropped": 0}
         self._count_lock = threading.Lock()
@@ -313,7 +319,7 @@ class AuditWriter:
                 self._start()
             elif self._idle:  # wake a sleeping writer; a busy one finds the record on its next pass
                 self._kick.set()
-        elif item[0] > self._pace_after:
+        elif n >= self._limit or item[0] > self._pace_after:
             self._pace()
         elif n >= self._batch and not self._wake.is_set():
             self._wake.set()
@@ -326,9 +332,16 @@ class AuditWriter:
             self._counts["paced"] += 1
         self._wake.set()
         deadline = time.monotonic() + self._block_timeout
-        half = self._max_lag / 2  # resume once half the bound is free again: fewer, longer waits
+        # Resume as soon as the bound holds again, or the writer has taken a chunk since we came:
+        # callers are held to the writer's pace one chunk at a time, so a wait lasts about as long
+        # as the writer needs for a chunk, not as long as it needs to win back a margin.
+        start = self._taken
         with self._progress:
-            while not self._closed and time.time() > self._pace_after - half:
+            while (
+                not self._closed
+                and self._taken - start < _CHUNK
+                and (len(self._q) >= self._limit or time.time() > self._pace_after)
+            ):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._counts["overdue"] += 1  # under _progress: counted exactly
@@ -633,9 +646,11 @@ class AuditWriter:
             while len(rows) < self._batch and time.time() - self._building <= self._interval:
                 items = self._take(min(_CHUNK, self._batch - len(rows)))
                 if not items:
+                    self._busy_since = 0.0
                     break
                 n += len(items)
                 rows.extend(self._safe_chain(self._build(it), it) for it in items)
+                self._observe(len(items))
             spilled = self._take_overflow(self._batch - len(rows))
             rows.extend(self._safe_chain(r, None) for r in spilled)
             while orphans and len(rows) < self._batch:
@@ -657,6 +672,15 @@ class AuditWriter:
             with self._progress:
                 self._done += n + len(spilled)
             self._notify()
+
+    def _observe(self, n: int) -> None:
+        """Measure the rate over full chunks taken back to back: wall clock, so GIL waits, hand-overs included."""
+        now = time.perf_counter()
+        if n == _CHUNK and self._busy_since:
+            rate = n / max(now - self._busy_since, 1e-6)
+            self._rate = rate if not self._rate else 0.9 * self._rate + 0.1 * rate
+            self._limit = min(self._maxsize, max(4 * _CHUNK, int(self._rate * self._max_lag / 2)))
+        self._busy_since = now if n == _CHUNK else 0.0
 
     def _build(self, item: _Item) -> dict[str, Any]:
         try:

@@ -1,9 +1,10 @@
 """``agentgate audit``: read, check and export the audit trail.
 
-Every subcommand reads the same target as the firewall writes (``--db URL``,
-else ``AGENTGATE_AUDIT_URL``, else ``SUPABASE_URL``/``SUPABASE_KEY``, else
-``.agentgate/audit.db``). Exit codes: 0 fine, 1 the trail failed verification
-or could not be read, 2 bad arguments.
+Every subcommand reads the same target as the firewall writes: ``--db URL``
+(before or after the subcommand), else the ``audit:`` URL of ``--config`` /
+``AGENTGATE_CONFIG``, else ``AGENTGATE_AUDIT_URL``, else
+``SUPABASE_URL``/``SUPABASE_KEY``, else ``.agentgate/audit.db``. Exit codes: 0
+fine, 1 the trail failed verification or could not be read, 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import IO, Any
 
 import click
 
 from agentgate._errors import AgentGateError, ConfigError
 from agentgate.audit._record import public
+
+from ._common import config_audit_url, config_option, load_or_exit
 
 __all__ = ["command"]
 
@@ -47,23 +51,49 @@ def _since(value: str | None) -> str | None:
         ) from None
 
 
-class _Store:
-    """Opens the store lazily and turns AgentGate errors into CLI errors."""
+def _target(obj: dict[str, Any]) -> str | None:
+    """``--db``, else the config's ``audit:`` URL (the first readable one of a list), else None (the default)."""
+    if obj.get("db"):
+        return str(obj["db"])
+    cfg = load_or_exit(obj.get("config"))
+    url = config_audit_url(cfg)
+    if isinstance(url, list):
+        from agentgate.audit._resolve import is_off
 
-    def __init__(self, db: str | None) -> None:
-        self.db = db
+        url = next((u for u in url if not is_off(u) and not u.strip().lower().startswith("memory")), None)
+    return url
+
+
+class _Store:
+    """Opens the store lazily and turns AgentGate errors into CLI errors.
+
+    With *wait* (``tail -f``), a SQLite trail that does not exist yet is waited for.
+    """
+
+    def __init__(self, obj: dict[str, Any], *, wait: float | None = None) -> None:
+        self.db = _target(obj)
+        self.wait = wait
         self._store: Any = None
 
     def __enter__(self) -> Any:
         from agentgate.audit import open_store
+        from agentgate.audit._resolve import default_target, sqlite_path
 
-        try:
-            self._store = open_store(self.db)
-        except ConfigError as exc:
-            raise click.BadParameter(str(exc), param_hint="--db") from exc
-        except AgentGateError as exc:
-            raise click.ClickException(str(exc)) from exc
-        return self._store
+        said = False
+        while True:
+            try:
+                self._store = open_store(self.db)
+                return self._store
+            except ConfigError as exc:
+                raise click.BadParameter(str(exc), param_hint="--db") from exc
+            except AgentGateError as exc:
+                path = sqlite_path(self.db or default_target())
+                if self.wait is None or path is None or Path(path).exists():
+                    raise click.ClickException(str(exc)) from exc
+                if not said:
+                    click.echo(f"waiting for {path} to be created ...", err=True)
+                    said = True
+                time.sleep(self.wait)
 
     def __exit__(self, *exc: object) -> None:
         if self._store is not None:
@@ -96,6 +126,45 @@ def _emit(rows: Iterable[dict[str, Any]], as_json: bool, out: IO[str] | None = N
     return n
 
 
+_progress_option = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Count records on stderr as they go (default: only when stderr is a terminal).",
+)
+
+
+class _Progress:
+    """``verify: 1,200,000 records (85,000/s)`` on stderr, rewritten in place, at most 4 times a second."""
+
+    def __init__(self, what: str, enabled: bool | None) -> None:
+        self.what = what
+        self.on = sys.stderr.isatty() if enabled is None else enabled
+        self.n = 0
+        self._t0 = self._last = time.monotonic()
+
+    def count(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Pass *rows* through, counting."""
+        for row in rows:
+            self.n += 1
+            if self.on and not self.n % 1000:
+                now = time.monotonic()
+                if now - self._last >= 0.25:
+                    self._last = now
+                    self._show(now)
+            yield row
+
+    def _show(self, now: float, end: str = "") -> None:
+        rate = self.n / max(now - self._t0, 1e-9)
+        click.echo(f"\r{self.what}: {self.n:,} records ({rate:,.0f}/s){end}", err=True, nl=False)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.on:
+            self._show(time.monotonic(), "\n")
+
+
 def _guard(fn: Any) -> Any:
     """Translate AgentGate errors raised while streaming into a clean exit 1."""
     import functools
@@ -110,26 +179,50 @@ def _guard(fn: Any) -> Any:
     return wrapper
 
 
+_DB_HELP = "Audit target URL (default: the config's audit:, else AGENTGATE_AUDIT_URL ..., as the firewall)."
+
+
+def _where(f: Any) -> Any:
+    """``--db`` and ``--config`` on a subcommand too (``agentgate audit verify --db X``); the subcommand's win."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.ensure_object(dict)[param.name or ""] = value
+        return value
+
+    f = click.option("--db", metavar="URL", default=None, expose_value=False, callback=remember, help=_DB_HELP)(f)
+    return click.option(
+        "--config",
+        "-c",
+        "config",
+        type=click.Path(dir_okay=False),
+        default=None,
+        expose_value=False,
+        callback=remember,
+        help="agentgate.yaml whose audit: URL to read (default: AGENTGATE_CONFIG).",
+    )(f)
+
+
 @click.group("audit")
-@click.option(
-    "--db", metavar="URL", default=None, help="Audit target (default: as the firewall: AGENTGATE_AUDIT_URL ...)."
-)
+@click.option("--db", metavar="URL", default=None, help=_DB_HELP)
+@config_option
 @click.pass_context
-def command(ctx: click.Context, db: str | None) -> None:
+def command(ctx: click.Context, db: str | None, config_path: str | None) -> None:
     """Read, verify and export the audit trail."""
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "config": config_path}
 
 
 @command.command()
+@_where
 @click.option("-n", "--lines", "count", type=click.IntRange(1), default=20, show_default=True, help="How many records.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new records as they arrive.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new records as they arrive (waits for a new trail).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--interval", type=click.FloatRange(0.05), default=0.5, show_default=True, help="Poll interval with -f.")
 @click.pass_obj
 @_guard
 def tail(obj: dict[str, Any], count: int, follow: bool, as_json: bool, interval: float) -> None:
     """The latest records (oldest first); with -f, then every new one."""
-    with _Store(obj["db"]) as store:
+    with _Store(obj, wait=interval if follow else None) as store:
         last = list(store.actions(limit=count, newest_first=True))[::-1]
         _emit(last, as_json)
         after = max((int(r.get("ingest_id") or 0) for r in last), default=0)
@@ -154,8 +247,9 @@ def _filters(f: Any) -> Any:
 
 
 @command.command()
+@_where
 @_filters
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="Most records.")
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True, help="The newest N records.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 @_guard
@@ -169,11 +263,15 @@ def query(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Records matching every filter given, oldest first."""
+    """The newest records (up to --limit) matching every filter given, printed oldest first."""
     since_ts = _since(since)  # bad arguments exit 2 before anything is opened
-    with _Store(obj["db"]) as store:
-        rows = store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=since_ts, limit=limit)
-        n = _emit(rows, as_json)
+    with _Store(obj) as store:
+        newest = list(
+            store.actions(
+                agent=agent, task=task, tool=tool, verdict=verdict, since=since_ts, limit=limit, newest_first=True
+            )
+        )
+        n = _emit(reversed(newest), as_json)
         if not as_json:
             click.echo(f"{n} record(s)", err=True)
 
@@ -186,6 +284,7 @@ def _pct(values: list[float], q: float) -> float | None:
 
 
 @command.command()
+@_where
 @click.option("--since", help="Only records at or after: ISO time, or 15m / 2h / 7d ago.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Rows per breakdown.")
@@ -199,7 +298,7 @@ def stats(obj: dict[str, Any], since: str | None, as_json: bool, top: int) -> No
     lat: list[float] = []
     total = 0
     since_ts = _since(since)
-    with _Store(obj["db"]) as store:
+    with _Store(obj) as store:
         for r in store.actions(since=since_ts):
             total += 1
             by_verdict[r.get("verdict") or "?"] += 1
@@ -266,10 +365,12 @@ def _csv_rows(rows: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
 
 
 @command.command()
+@_where
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout).")
 @_filters
 @click.option("--limit", type=click.IntRange(1), default=None, help="Most records (default: all).")
+@_progress_option
 @click.pass_obj
 @_guard
 def export(
@@ -282,11 +383,14 @@ def export(
     verdict: str | None,
     since: str | None,
     limit: int | None,
+    progress: bool | None,
 ) -> None:
     """Every matching record, oldest first, as JSON lines or CSV."""
     since_ts = _since(since)  # bad arguments exit 2 before anything is opened
-    with _Store(obj["db"]) as store:
-        rows = store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=since_ts, limit=limit)
+    with _Store(obj) as store, _Progress("export", progress) as prog:
+        rows = prog.count(
+            store.actions(agent=agent, task=task, tool=tool, verdict=verdict, since=since_ts, limit=limit)
+        )
         if fmt == "jsonl":
             _emit(rows, True, output)
             return
@@ -296,15 +400,17 @@ def export(
 
 
 @command.command()
+@_where
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_progress_option
 @click.pass_obj
 @_guard
-def verify(obj: dict[str, Any], as_json: bool) -> None:
+def verify(obj: dict[str, Any], as_json: bool, progress: bool | None) -> None:
     """Recompute every hash chain; name the first altered, inserted or deleted record (exit 1)."""
     from agentgate.audit import verify_rows
 
-    with _Store(obj["db"]) as store:
-        report = verify_rows(store.chain_rows(), store.violations())
+    with _Store(obj) as store, _Progress("verify", progress) as prog:
+        report = verify_rows(prog.count(store.chain_rows()), store.violations())
     if as_json:
         click.echo(
             json.dumps(
@@ -344,13 +450,14 @@ def schema() -> None:
 
 
 @command.command()
+@_where
 @click.pass_obj
 @_guard
 def migrate(obj: dict[str, Any]) -> None:
     """Create the tables or bring them to the current version (SQLite, PostgreSQL)."""
     from agentgate.audit._resolve import default_target, make_sink
 
-    target = obj["db"] or default_target()
+    target = _target(obj) or default_target()
     try:
         sink = make_sink(target)
     except ConfigError as exc:
