@@ -47,7 +47,7 @@ Rows = list[dict[str, Any]]
 class Segment:
     """Records waiting for one sink: an in-memory batch or a spool file, never both."""
 
-    __slots__ = ("file", "held", "rows", "shadow", "since")
+    __slots__ = ("cache", "file", "held", "rows", "shadow", "since")
 
     def __init__(
         self, rows: Rows | None = None, file: SpoolFile | None = None, since: float = 0.0, held: bool = False
@@ -57,6 +57,7 @@ class Segment:
         self.since = since  # time.time() of the oldest record in it (memory batches age into the spool)
         self.held = held  # in memory because the spool failed
         self.shadow: Segment | None = None  # a spool copy of this batch, made while the sink sat on it
+        self.cache: Rows | None = None  # a spool file's rows still in memory: stored without reading them back
 
     @property
     def count(self) -> int:
@@ -129,7 +130,7 @@ class Delivery:
             if self.next_try <= mono and not stuck and not any(s.file is not None or s.held for s in self.segments):
                 self.segments.append(Segment(rows=rows, since=oldest))
             else:
-                self._spool_tail(rows, oldest)
+                self._spool_tail(rows, oldest, outage=self.next_try > mono)
             if self.spool_error is None:
                 self._spill_memory(time.time() - self._max_lag)  # what the sink has not taken in max_lag: to disk
             self._ensure_thread()
@@ -142,11 +143,12 @@ class Delivery:
             return
         f = self._new_file()
         try:
-            f.append(seg.rows)
+            f.append(seg.rows, fsync=False)  # against a crash of the process, as the sink's own commit
         except OSError as exc:
             self._spool_failed(exc)
             return
         copy = Segment(file=f)
+        copy.cache = seg.rows
         seg.shadow = copy
         self.segments.insert(self.segments.index(seg) + 1, copy)
 
@@ -160,24 +162,35 @@ class Delivery:
         self._files += 1
         return SpoolFile(self.dir / f"{self._writer_id}.{self._files}.jsonl")
 
-    def _spool_tail(self, rows: Rows, oldest: float) -> None:
-        """Append *rows* to the last spool segment (a new one if the last segment is not a file)."""
+    def _spool_tail(self, rows: Rows, oldest: float, *, outage: bool) -> None:
+        """Append *rows* to the last spool segment (a new one if the last segment is not a file).
+
+        fsynced during an outage (the records may wait long); when the sink is only slow,
+        on disk against a crash of the process, as a SQLite commit is.
+        """
         try:
             if self.tail is None or not self.segments or self.segments[-1].file is not self.tail:
                 f = self._new_file()
-                f.append(rows)
+                f.append(rows, fsync=outage)
                 self.tail = f
                 self.segments.append(Segment(file=f))
             else:
-                self.tail.append(rows)
+                self.tail.append(rows, fsync=outage)
         except OSError as exc:
             self.tail = None
             self._hold(rows, oldest, exc)
         else:
             self._spool_ok()
 
-    def _spill_memory(self, older_than: float) -> None:
-        """Move in-memory batches handed over before *older_than* to spool files, in place (not one in the sink's hands)."""
+    def _spill_memory(self, older_than: float, *, outage: bool = False) -> None:
+        """Move in-memory batches handed over before *older_than* to spool files, in place (not one in the sink's hands).
+
+        A batch moved because the sink is slow keeps its rows in memory too (up to
+        ``max_held`` records), so storing it later reads nothing back; it is written
+        without fsync (it is on disk against a crash of the process, as a SQLite
+        commit is). During an outage (*outage*) files are fsynced: they may wait long.
+        """
+        cached = sum(len(s.cache) for s in self.segments if s.cache)
         for seg in self.segments:
             if not seg.rows or seg is self.inflight or seg.since > older_than:
                 continue
@@ -185,7 +198,7 @@ class Delivery:
                 continue
             f = self._new_file()
             try:
-                f.append(seg.rows)
+                f.append(seg.rows, fsync=outage)
             except OSError as exc:
                 self._spool_failed(exc)
                 for other in self.segments:  # what is in memory now stays there until the spool works again
@@ -193,6 +206,9 @@ class Delivery:
                         other.held = True
                 return
             self._spool_ok()
+            if not outage and cached + len(seg.rows) <= self._max_held:
+                seg.cache = seg.rows
+                cached += len(seg.rows)
             seg.rows, seg.file, seg.held = None, f, False
         if self.segments and self.segments[-1].file is None:
             self.tail = None
@@ -328,6 +344,15 @@ class Delivery:
                     copy.file.remove()
             return True
         assert seg.file is not None
+        if seg.cache is not None:  # moved to disk because the sink was slow: its rows are still here
+            if not self._write(seg.cache):
+                return False
+            with self.cond:
+                self.stored += len(seg.cache)
+                self.replayed += len(seg.cache)
+                seg.cache = None
+                seg.file.settle()
+            return True
         while True:
             rows, end = seg.file.peek(self._batch)
             if not rows:
@@ -373,7 +398,9 @@ class Delivery:
                 self.segments.remove(seg)  # its copy on disk takes its place
             self.busy_since = 0.0
             self.inflight = None
-            self._spill_memory(float("inf"))
+            self._spill_memory(float("inf"), outage=True)
+            for s in self.segments:  # a long outage: what waits is read back from disk, not kept in memory
+                s.cache = None
 
     # ------------------------------------------------------------ shutdown
 
@@ -392,7 +419,7 @@ class Delivery:
             if self.thread is not None:  # the sink hangs: its batch is not in the sink yet, put it on disk
                 self.busy_since = 0.0
                 self.inflight = None
-            self._spill_memory(float("inf"))
+            self._spill_memory(float("inf"), outage=True)
             for seg in self.segments:
                 if seg.rows and seg.shadow is None:  # a shadowed batch is on disk already
                     self._on_drop(len(seg.rows), RuntimeError(f"{self.sink.describe()} and its spool both failed"))
