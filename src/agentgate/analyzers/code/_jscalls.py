@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING
 from agentgate._decision import Effect, Severity
 
 from . import _js as js
+from ._effects import (
+    _WRITE_METHOD,
+    FETCH_SCHEMES,
+    SQL_METHODS,
+    _lexically_sensitive,
+    argv_command,
+    looks_file,
+    looks_path,
+    sql_hit,
+)
+from ._effects import _exfil as py_exfil
 from ._model import EMPTY, HOLE, UNKNOWN, V
-from ._pycalls import _WRITE_METHOD, FETCH_SCHEMES, SQL_METHODS, _lexically_sensitive, looks_file, looks_path, sql_hit
-from ._pycalls import _exfil as py_exfil
-from ._python import _flow, _strv, argv_command, secret
+from ._python import _flow, _strv, secret
 
 if TYPE_CHECKING:
     from ._js import _Js

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import ast
 import builtins
-import pickletools
-import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from agentgate._decision import Effect, Severity
 
 from . import _pytables as tables
-from ._decode import DECODERS, MAX_DECODED, TooLargeError, UndecodableError, codec_decode
+from ._decode import DECODERS, TooLargeError, UndecodableError, codec_decode
 from ._model import EMPTY, FLOWING, HOLE, NOCONST, UNKNOWN, Hit, LimitError, Limits, V
 
 __all__ = ["Shared", "analyze_python"]
@@ -780,35 +778,6 @@ def _effectful(name: str) -> bool:
         or name in DECODERS
         or name == "os.environ"
     )
-
-
-def pickle_globals(data: bytes) -> Iterator[str]:
-    """The ``module.name`` globals an embedded pickle imports (read with pickletools, never loaded)."""
-    strings: list[str] = []
-    try:
-        for op, arg, _ in pickletools.genops(data[:MAX_DECODED]):
-            if op.name in ("GLOBAL", "INST") and isinstance(arg, str):
-                yield arg.replace(" ", ".")
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                yield f"{strings[-2]}.{strings[-1]}"
-            elif op.name in ("REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD") and not strings:
-                yield "?"
-            if isinstance(arg, str):
-                strings.append(arg)
-    except (ValueError, KeyError, IndexError, TypeError):
-        yield "?"  # a pickle pickletools cannot read is not one we can vouch for
-
-
-def argv_command(items: list[V]) -> tuple[str | None, frozenset[str]]:
-    """An argv list as a shell command line (unknown elements become shell variables)."""
-    words: list[str] = []
-    for i, v in enumerate(items):
-        s = v.text()
-        if s is None or HOLE in s:
-            words.append(f'"$ARG{i}"')
-        else:
-            words.append(shlex.quote(s))
-    return (" ".join(words) if words else None), _flow(*items)
 
 
 def codec(v: V, name: str) -> V:
