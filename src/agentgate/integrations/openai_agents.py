@@ -134,13 +134,20 @@ def install(on_block: str = "raise") -> bool:
 @contextlib.contextmanager
 def _as_sub_agent(context: Any) -> Iterator[None]:
     """Delegation only narrows: inside ``agent_context(agent_id=...)``, a tool called by another
-    SDK agent (after a handoff) is decided as that agent's sub-agent, so its policy is intersected
-    with the caller's (docs/policy.md, "Layers and delegation")."""
+    SDK agent listed under ``agents:`` (after a handoff) is decided as the caller's sub-agent, so
+    both policies apply (docs/policy.md, "Layers and delegation")."""
     from agentgate._context import agent_context, current_context
 
     outer = current_context()
     sdk_agent = getattr(getattr(context, "agent", None), "name", None)
-    if outer is None or not outer.agent_id or not isinstance(sdk_agent, str) or sdk_agent in outer.lineage():
+    if outer is None or not outer.agent_id or not isinstance(sdk_agent, str):
+        yield
+        return
+    # An SDK agent that has its own entry under agents: (other than the caller's) is a handoff
+    # target or agent-as-tool acting for the caller; other SDK agents act as the caller itself.
+    from agentgate._firewall import get_firewall
+
+    if sdk_agent in outer.lineage() or sdk_agent not in get_firewall().config.agents:
         yield
         return
     with agent_context(agent_id=sdk_agent):
