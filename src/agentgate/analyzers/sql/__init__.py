@@ -121,8 +121,10 @@ from agentgate.analyzers.sql._parse import parse_fragment, parse_sql
 from agentgate.analyzers.sql._types import Hit, SqlAnalysis, Statement
 from agentgate.policy import match_resource
 
-# Parsing lives in _parse, the AST walk in _walk, the result types in
-# _types (constant folding in _fold, vocabularies in _vocab); they are re-exported here, where callers and tests import them
+# Parsing and the dialect readings live in _parse, the statement walk in _walk, function/setting/
+# routine/raw-statement effects in _effects (sharing the accumulator in _acc), the result types in
+# _types, constant folding and bounds in _fold, vocabularies in _vocab and engine built-ins in
+# _builtins; the public names are re-exported here, where callers and tests import them
 # (``_parse`` is the uncached parse the tests compare the cache against).
 __all__ = ["Hit", "SqlAnalysis", "Statement", "analyze_sql", "parse_fragment", "parse_sql"]
 
