@@ -204,3 +204,21 @@ def test_process_exiting_without_flush_stores_everything_in_postgres(
     assert p.returncode == 0
     assert _q(url, schema, "SELECT count(*), max(seq) FROM actions") == [(2000, 2000)]
     assert verify(url).ok
+
+
+def test_connections_carry_statement_timeout_and_tcp_keepalives(pg_schema: tuple[str, str], tmp_path: Path) -> None:
+    """The audit connection has a server-side statement_timeout and TCP keepalives/tcp_user_timeout set."""
+    from agentgate.audit._postgres import STATEMENT_TIMEOUT_MS
+
+    url, _ = pg_schema
+    sink = PostgresSink(url)
+    sink.open()
+    try:
+        conn = sink._conn
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == f"{STATEMENT_TIMEOUT_MS // 1000}s"
+        params = conn.info.get_parameters()
+        assert params["keepalives"] == "1"
+        assert int(params["keepalives_idle"]) > 0
+        assert int(params["tcp_user_timeout"]) > 0
+    finally:
+        sink.close()
