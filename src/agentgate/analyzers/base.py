@@ -209,7 +209,7 @@ def make_context(
 #: Long texts are scanned in windows of this many characters, overlapping by `WINDOW_OVERLAP`
 #: (longer than any single finding: a PEM key, a hidden comment), with a budget check between
 #: windows, so no single pattern run on a megabyte holds the call past its budget.
-WINDOW = 32_768
+WINDOW = 16_384
 WINDOW_OVERLAP = 4_096
 
 

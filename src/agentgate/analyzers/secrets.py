@@ -682,10 +682,34 @@ _SECRET_STORE = re.compile(
 )
 # Tools that are secret managers by name (store_secret, vault_write, put_parameter ...).
 _SECRET_TOOL = re.compile(r"(?i)secret|vault|keychain|keyring|credential|kms|ssm|parameter_store|1password|bitwarden")
-_NET_IN_COMMAND = re.compile(
-    r"://|\b(?:curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|ftp|telnet|http|Invoke-WebRequest|iwr|requests\.|urllib|fetch)\b",
-    re.I,
-)
+_NET_WORDS = (
+    "curl", "wget", "nc", "ncat", "netcat", "socat", "ssh", "scp", "sftp", "ftp", "telnet", "http",
+    "invoke-webrequest", "iwr", "urllib", "fetch",
+)  # fmt: skip
+
+
+def _reaches_network(text: str) -> bool:
+    """Does a command text name a URL or a network client (``curl``, ``ssh``, ``requests.``)?
+
+    Substring scans (C speed) and a boundary check per hit, where one case-insensitive
+    regex alternation costs ~0.7 s on a megabyte.
+    """
+    low = text.lower()
+    if "://" in low or "requests." in low:
+        return True
+    n = len(low)
+    for w in _NET_WORDS:
+        i = low.find(w)
+        while i >= 0:
+            j = i + len(w)
+            if (i == 0 or not (low[i - 1].isalnum() or low[i - 1] == "_")) and (
+                j >= n or not (low[j].isalnum() or low[j] == "_")
+            ):
+                return True
+            i = low.find(w, j)
+    return False
+
+
 _HEADER_ARGS = ("header", "authorization", "auth", "token", "api_key", "apikey", "cookie", "bearer", "credential")
 _PAYMENT_HOSTS = ("stripe.com", "braintreegateway.com", "adyen.com", "paypal.com", "checkout.com", "squareup.com")
 # Rules an auth header may carry to any host (OpenAI-compatible gateways, OAuth/JWT APIs, basic auth).
@@ -798,7 +822,7 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
     if dest is None:
         return []
     strings = call.string_arguments()
-    if dest == "shell" and not any(_NET_IN_COMMAND.search(v) for _, v in strings):
+    if dest == "shell" and not any(_reaches_network(v) for _, v in strings):
         return []
     if dest == "network":
         hosts = _hosts(ctx)
