@@ -189,3 +189,17 @@ def test_wrong_key_is_an_error_not_a_silent_loss(postgrest: tuple[PostgRest, str
     assert db.tables["actions"] == []
     w.shutdown(1.0)
     assert list(tmp_path.rglob("*.jsonl"))
+
+
+def test_start_up_check_reaches_the_project_with_the_key(postgrest: tuple[PostgRest, str]) -> None:
+    """SupabaseSink.check() passes against the project and fails on a wrong key or a missing table."""
+    from agentgate._errors import AuditError
+    from agentgate.audit._supabase import SupabaseSink
+
+    db, base = postgrest
+    SupabaseSink(base, KEY).check()
+    with pytest.raises(AuditError, match="401"):
+        SupabaseSink(base, "wrong-key").check()
+    del db.tables["violations"]
+    with pytest.raises(AuditError, match="404"):
+        SupabaseSink(base, KEY).check()

@@ -106,6 +106,16 @@ class SupabaseSink(Sink):
         """Close the HTTP connection."""
         self._rest.close()
 
+    def check(self) -> None:
+        """Read zero rows of both tables on a connection of its own: the project answers, the key is
+        accepted and the tables exist (REST cannot test the INSERT grant without inserting)."""
+        rest = _Rest(self._rest.url, self._rest._headers["apikey"])
+        try:
+            for table in ("actions", "violations"):
+                rest.request("GET", f"/{table}?select=id&limit=0")
+        finally:
+            rest.close()
+
     def after_fork(self) -> None:
         """Forget the parent's socket."""
         self._rest._conn = None
