@@ -188,6 +188,11 @@ class _Js:
         self.line0 = line0
         self.env: dict[str, V] = {}
         self.line = 1
+        # named functions: analyzed at each call with its arguments, once at the end if never called
+        self.funcs: dict[int, Any] = {}
+        self.called: set[int] = set()
+        self.active: list[int] = []
+        self.returns: list[V] | None = None
 
     # reporting (same shapes as the Python interpreter)
     def at(self) -> int:
@@ -322,7 +327,12 @@ class _Js:
 
     def n_variable_declarator(self, n: Any) -> V:
         value = n.child_by_field_name("value")
-        v = self.node(value) if value is not None else UNKNOWN
+        if value is not None and value.type in ("arrow_function", "function_expression") and len(self.funcs) < 64:
+            # const f = (c) => exec(c): analyzed where it is called, with what it is called with
+            self.funcs[value.id] = value
+            v = V(ref=f"@fn{value.id}")
+        else:
+            v = self.node(value) if value is not None else UNKNOWN
         self.bind(n.child_by_field_name("name"), v)
         return v
 
@@ -435,7 +445,61 @@ class _Js:
             self.env[name.text.decode()] = UNKNOWN
         return UNKNOWN
 
-    n_function_declaration = _function
+    def n_function_declaration(self, n: Any) -> V:
+        name = n.child_by_field_name("name")
+        if name is None or len(self.funcs) >= 64:
+            return self._function(n)
+        self.funcs[n.id] = n
+        self.env[name.text.decode()] = V(ref=f"@fn{n.id}")
+        return UNKNOWN
+
+    def hoist(self, root: Any) -> None:
+        """Function declarations are visible before they appear (JavaScript hoists them)."""
+        for c in root.named_children:
+            if c.type == "function_declaration":
+                self.n_function_declaration(c)
+
+    def n_return_statement(self, n: Any) -> V:
+        v = self.node(n.named_children[0]) if n.named_child_count else UNKNOWN
+        if self.returns is not None:
+            self.returns.append(v)
+        return v
+
+    def call_function(self, fid: int, args: list[V]) -> V:
+        """Run a function of this program with these arguments (bounded, not recursive)."""
+        n = self.funcs[fid]
+        self.called.add(fid)
+        if fid in self.active or len(self.active) >= 4:
+            return UNKNOWN
+        saved, saved_ret = self.env, self.returns
+        self.env = dict(saved)
+        params = n.child_by_field_name("parameters") or n.child_by_field_name("parameter")
+        plist = (
+            [params]
+            if params is not None and params.type == "identifier"
+            else (params.named_children if params else [])
+        )
+        for i, prm in enumerate(plist):
+            target = prm.child_by_field_name("left") if prm.type == "assignment_pattern" else prm
+            self.bind(target, args[i] if i < len(args) else UNKNOWN)
+        self.active.append(fid)
+        self.returns = []
+        try:
+            body = n.child_by_field_name("body")
+            result = self.node(body) if body is not None else UNKNOWN
+            rets = self.returns if body is not None and body.type == "statement_block" else [result]
+        finally:
+            self.active.pop()
+            self.env, self.returns = saved, saved_ret
+        return rets[0] if len(rets) == 1 else V(t=_flow(*rets))
+
+    def finish(self) -> None:
+        """Functions never called are read once with unknown arguments."""
+        for fid, n in list(self.funcs.items()):
+            if fid not in self.called:
+                self.called.add(fid)
+                self._function(n)
+
     n_function_expression = _function
     n_arrow_function = _function
     n_method_definition = _function
@@ -517,7 +581,9 @@ class _Js:
         sub = _Js(self.sh, self.depth + 1, self.at())
         sub.env = dict(self.env)
         before = len(self.sh.hits)
+        sub.hoist(tree.root_node)
         sub.node(tree.root_node)
+        sub.finish()
         if obfuscated:
             from ._model import Hit
 
@@ -598,5 +664,8 @@ def analyze_js(source: str, sh: Shared) -> bool:
     root = tree.root_node
     if root.has_error:
         return False
-    _Js(sh, 0, 0).node(root)  # every node evaluated is a step; steps are bounded
+    js = _Js(sh, 0, 0)
+    js.hoist(root)
+    js.node(root)  # every node evaluated is a step; steps are bounded
+    js.finish()
     return True

@@ -37,6 +37,9 @@ def call(p: _Js, fn: V, args: list[V], new: bool) -> V:
         return V(t=_flow(fn, *args))
     if name.startswith("@m."):
         return _method(p, name[3:], fn.items[0] if fn.items else UNKNOWN, args)
+    if name.startswith("@fn"):
+        fid = int(name[3:])
+        return p.call_function(fid, args) if fid in p.funcs else UNKNOWN
     dyn = "dynname" in fn.t
     a0 = args[0] if args else None
     if name == "require":
