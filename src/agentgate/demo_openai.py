@@ -202,6 +202,7 @@ def run_openai_demo(console: Console, *, real: bool = False) -> int:
             scripted local model.
     """
     import openai
+    from rich.markup import escape
     from rich.table import Table
 
     import agentgate
@@ -279,6 +280,13 @@ def run_openai_demo(console: Console, *, real: bool = False) -> int:
                     messages.append({"role": "tool", "tool_call_id": tc.id, "content": result})
             else:
                 console.print(table)
+    except openai.APIError as e:
+        # A key is set but the API cannot be used (no network, a bad key, a quota): say so, no traceback.
+        where = "the OpenAI API" if use_real else "the scripted model"
+        console.print(f"[red]could not use {where}: {type(e).__name__}: {escape(str(e))}[/]")
+        if use_real:
+            console.print("[dim]unset OPENAI_API_KEY to run the demo offline against the scripted model[/]")
+        return 2
     finally:
         openai_integration.uninstall()
         if server is not None:

@@ -43,3 +43,29 @@ def test_demo_help_says_when_the_real_api_is_used() -> None:
     """demo --help tells the user that OPENAI_API_KEY switches to the real, paid API."""
     out = " ".join(CliRunner().invoke(cli, ["demo", "--help"]).output.split())
     assert "With OPENAI_API_KEY set it uses the REAL OpenAI API" in out
+
+
+def test_real_api_unreachable_is_a_clear_error(tmp_path: Path) -> None:
+    """With OPENAI_API_KEY set but the API unreachable, the demo says so and exits 2 (no traceback)."""
+    import socket
+
+    with socket.socket() as closed:  # a loopback port nobody listens on stands in for the API
+        closed.bind(("127.0.0.1", 0))
+        env = {
+            **os.environ,
+            "AGENTGATE_AUDIT_URL": f"sqlite:///{tmp_path}/audit.db",
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{closed.getsockname()[1]}/v1",
+            "COLUMNS": "200",
+        }
+        p = subprocess.run(
+            [sys.executable, "-m", "agentgate.cli", "demo", "--agent", "openai"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    assert p.returncode == 2
+    assert "Traceback" not in p.stdout + p.stderr
+    assert "could not use the OpenAI API: APIConnectionError" in " ".join(p.stdout.split())
