@@ -61,6 +61,8 @@ class ActionRecord:
     decision_id: str = ""
     at: float = field(default_factory=time.time)
     result: Any = None
+    # What the provenance analyzer read from ``result`` (computed once, on first need).
+    provenance: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -162,6 +164,7 @@ class AgentContext:
         for rec in reversed(self.action_history):
             if rec.decision_id == decision_id:
                 rec.result = result
+                rec.provenance = None
                 return
 
 

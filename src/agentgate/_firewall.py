@@ -39,6 +39,7 @@ from .analyzers.classify import Classification, classify
 from .analyzers.code import analyze_code
 from .analyzers.code import pending_resolutions as code_resolutions
 from .analyzers.http import analyze_http, pending_resolutions, prefetch
+from .analyzers.provenance import ProvenanceSettings
 from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
 from .policy import EffectivePolicy, ScopePolicy, make_scope
 from .policy._config import Config, load_config, tool_spec_from_dict
@@ -644,6 +645,18 @@ def _settings_from_config(cfg: Config) -> AnalyzerSettings:
         allow_private_networks=tuple(a.allow_private_networks),
         sensitive_paths=tuple(a.sensitive_paths),
         time_budget_ms=a.time_budget_ms,
+        extra={"provenance": _provenance_settings(cfg)},
+    )
+
+
+def _provenance_settings(cfg: Config) -> ProvenanceSettings:
+    def trusted(t: Any) -> bool | None:
+        return True if t.output == "trusted" or t.trusted else (False if t.output == "untrusted" else None)
+
+    return ProvenanceSettings(
+        actions=cfg.provenance.model_dump(),
+        trusted_tools=frozenset(n for n, t in cfg.tools.items() if trusted(t) is True),
+        untrusted_tools=frozenset(n for n, t in cfg.tools.items() if trusted(t) is False),
     )
 
 

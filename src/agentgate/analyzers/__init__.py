@@ -15,6 +15,7 @@ from .config import analyze_config
 from .filesystem import analyze_files
 from .http import analyze_http
 from .injection import analyze_injection
+from .provenance import analyze_provenance
 from .scope import analyze_scope
 from .secrets import analyze_secrets
 from .shell import analyze_shell
@@ -41,4 +42,5 @@ DEFAULT_ANALYZERS: tuple[Analyzer, ...] = (
     analyze_secrets,
     analyze_injection,
     analyze_arguments,
+    analyze_provenance,
 )

@@ -166,6 +166,10 @@ class ToolModel(_Strict):
     resources: dict[str, str] = Field(
         default_factory=dict, description="Resource kind per argument, e.g. {to: channel, ref: invoice}."
     )
+    output: Literal["trusted", "untrusted"] | None = Field(
+        None, description="Whether values in this tool's output may steer side effects (default untrusted)."
+    )
+    trusted: bool | None = Field(None, description="Shorthand for output: trusted.")
 
     @field_validator("operation")
     @classmethod
@@ -242,6 +246,20 @@ class AnalyzerSettingsModel(_Strict):
     time_budget_ms: float | None = Field(50.0, gt=0, description="Tier-1 CPU budget per call; null turns it off.")
 
 
+_PROVENANCE_ACTION = Literal["block", "escalate", "allow"]
+
+
+class ProvenanceModel(_Strict):
+    """``provenance:`` — what a side effect aimed at a value from an untrusted tool output does, per operation."""
+
+    send: _PROVENANCE_ACTION = "block"
+    transfer: _PROVENANCE_ACTION = "block"
+    write: _PROVENANCE_ACTION = "escalate"
+    delete: _PROVENANCE_ACTION = "escalate"
+    configure: _PROVENANCE_ACTION = "escalate"
+    execute: _PROVENANCE_ACTION = "escalate"
+
+
 class Config(_Strict):
     """The whole agentgate.yaml."""
 
@@ -264,6 +282,7 @@ class Config(_Strict):
         description="Agent policies by agent id; without a 'default' entry, unlisted agent ids are refused.",
     )
     tools: dict[str, ToolModel] = Field(default_factory=dict)
+    provenance: ProvenanceModel = Field(default_factory=ProvenanceModel)
     suppress: list[SuppressionModel] = Field(default_factory=list, description="Suppressions for every agent.")
     overrides: list[OverrideModel] = Field(
         default_factory=list, description="Severity/effect overrides for every agent."
