@@ -13,7 +13,8 @@ claim that is checked:
   machine has no outside network) is accepted for these lines only;
 * any other statement must not raise.
 
-``with`` blocks are entered and their bodies run the same way, so claims inside them are checked too.
+``with`` blocks are entered and their bodies run the same way, so claims inside them are checked too;
+an exception no claim expects is handed to the context manager (``pytest.raises`` may expect it).
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ def _claim(stmt: ast.stmt, comments: dict[int, str]) -> tuple[str, str] | None:
     return None
 
 
-def _run(stmts: list[ast.stmt], src: str, comments: dict[int, str], ns: dict[str, Any]) -> None:
+def _run(stmts: list[ast.stmt], src: str, comments: dict[int, str], ns: dict[str, Any], *, inner: bool = False) -> None:
     for stmt in stmts:
         where = f"line {stmt.lineno}: {ast.get_source_segment(src, stmt)!r}"
         if isinstance(stmt, ast.With) and len(stmt.items) == 1 and stmt.items[0].optional_vars is None:
             manager = eval(compile(ast.Expression(stmt.items[0].context_expr), "<snippet>", "eval"), ns)
             manager.__enter__()
             try:
-                _run(stmt.body, src, comments, ns)
+                _run(stmt.body, src, comments, ns, inner=True)
             except BaseException as e:
                 if not manager.__exit__(type(e), e, e.__traceback__):
                     raise
@@ -84,6 +85,8 @@ def _run(stmts: list[ast.stmt], src: str, comments: dict[int, str], ns: dict[str
             if claim is not None and claim[0] == "allowed" and "OSError" in names and not names & set(_BLOCK_ERRORS):
                 print(f"ok (allowed; then no network here: {type(e).__name__}): {where}")
                 continue
+            if inner:
+                raise  # the enclosing `with` (pytest.raises, a scope) sees the exception itself
             raise AssertionError(f"{where} raised {type(e).__name__}: {e}") from e
         if claim is not None and claim[0] in ("raises", "blocked"):
             raise AssertionError(f"{where} did not raise, but the doc says: {claim[0]} {claim[1]}".rstrip())
