@@ -140,6 +140,15 @@ class _Agent:
 
 agent = _Agent()
 ''',
+    "trail": """
+import agentgate as _ag
+
+# An audit trail in the default place (.agentgate/audit.db), with an allow, a block and an escalation.
+_fw = _ag.Firewall()
+for _q in ("SELECT 1", "DROP TABLE users", "DELETE FROM t WHERE id = id"):
+    _fw.evaluate(_ag.ToolCall("execute_sql", {"query": _q}))
+_fw.shutdown(30)
+""",
     "policy_file": """
 import pathlib as _pathlib
 
