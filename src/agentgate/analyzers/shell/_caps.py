@@ -139,6 +139,7 @@ _GIT_COMMAND_KEYS = _words(
     "core.sshcommand core.pager core.editor core.fsmonitor core.hookspath core.askpass sequence.editor "
     "diff.external credential.helper gpg.program uploadpack.packobjectshook protocol.ext.allow"
 )
+_GIT_ROUTINE_KEYS = _words("core.pager core.editor sequence.editor gpg.program")
 _SSH_COMMAND_KEYS = _words("proxycommand localcommand knownhostscommand")
 _AWK_EXEC = re.compile(
     r"""\bsystem\s*\(\s*(?:"((?:[^"\\]|\\.)*)"|([^)]*))|\|\s*"((?:[^"\\]|\\.)*)"|"((?:[^"\\]|\\.)*)"\s*\|"""
@@ -242,7 +243,9 @@ def _one(base: str, cap: Cap, val: str, d: bool, st: _State) -> None:
                         val,
                     )
                 return
-            c = cap if key == "core.sshcommand" else Cap(cap.option, cap.form)
+            # A pager or editor is routinely set per call (git -c core.pager=cat log): only its command is judged.
+            routine = key in _GIT_ROUTINE_KEYS
+            c = cap if key == "core.sshcommand" else Cap(cap.option, cap.form, routine=routine)
             judge_payload(st, base, f"-c {key}", value.lstrip("!"), c, d)
     elif form == "ssh-option":
         key, sep, value = val.partition("=")

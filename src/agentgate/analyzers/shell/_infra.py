@@ -85,6 +85,8 @@ class _Out:
 def infra(base: str, args: list[str], st: _State, shown: str, stdin: str | None) -> str | None:
     """Judge an infrastructure command; returns its effect (operation) or None when it has none to add."""
     o = _Out()
+    if any(a in _DRY_RUN for a in args):
+        return "read"  # a dry run prints what would happen: --dryrun, --dry-run[=client|server], --what-if
     if base in ("kubectl", "oc"):
         _kubectl(base, args, st, shown, stdin, o)
     elif base == "helm":
@@ -111,6 +113,9 @@ def infra(base: str, args: list[str], st: _State, shown: str, stdin: str | None)
     for r in o.resources:
         _scope(st, r, shown)
     return o.op
+
+
+_DRY_RUN = _words("--dryrun --dry-run --dry-run=client --dry-run=server --dry-run=true --what-if --whatif")
 
 
 def _destroy(st: _State, why: str, shown: str, block: bool = True) -> None:
@@ -154,7 +159,8 @@ _K_CLUSTER_SCOPED = _words(
 _K_DATA = _words("persistentvolumeclaim persistentvolumeclaims pvc statefulset statefulsets sts secret secrets")
 _K_CHEAP = _words("pod pods po job jobs replicaset replicasets rs event events")
 _PRIV_MANIFEST = re.compile(
-    r"privileged[\"']?\s*:\s*true|host(?:PID|IPC|Network)[\"']?\s*:\s*true|allowPrivilegeEscalation[\"']?\s*:\s*true"
+    r"privileged[\"']?\s*[:=]\s*true|host(?:PID|IPC|Network)[\"']?\s*[:=]\s*true"
+    r"|allowPrivilegeEscalation[\"']?\s*[:=]\s*true"
     r"|docker\.sock|containerd\.sock|SYS_ADMIN|cluster-admin"
     r"|hostPath[\"']?\s*:\s*\{?\s*(?:[\"']?type[\"']?\s*:\s*[\"']?\w+[\"']?\s*,?\s*)?[\"']?path[\"']?\s*:\s*[\"']?/[\"']?\s*(?:$|[,}\n])",
     re.IGNORECASE | re.MULTILINE,
@@ -274,6 +280,16 @@ def _helm(args: list[str], st: _State, shown: str, o: _Out) -> None:
         o.op = "read"
     elif verb:
         o.op = "write"
+        # Chart values set on the command line can make the release privileged (--set securityContext.privileged=true).
+        values = " ".join(a for a in args if "=" in a)
+        if verb in ("install", "upgrade") and _PRIV_MANIFEST.search(values):
+            _emit(
+                st,
+                "shell.privilege",
+                _BLOCK,
+                f"helm {verb} sets values that run the release privileged or on the host",
+                shown,
+            )
 
 
 def _terraform(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None:
@@ -459,7 +475,7 @@ def _aws(args: list[str], st: _State, shown: str, o: _Out) -> None:
     o.op = "write"
 
 
-_G_TAKES = _words("--project --zone --region --format --filter --member --role --account --configuration --location -m")
+_G_TAKES = _words("--project --zone --region --format --filter --member --role --account --configuration --location")
 
 
 def _gcloud(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None:

@@ -11,6 +11,7 @@ by the effect of the command (``shell.database``).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from agentgate._decision import Severity
@@ -306,7 +307,30 @@ def _host_port(h: str) -> str:
     return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
 
 
+def _known_prefix(u: str) -> str | None:
+    """The part of *u* before an unexpanded ``$var`` when it still names the host, else None.
+
+    ``http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`` connects to 169.254.170.2
+    whatever the variable holds; ``http://api.$DOMAIN/`` names no host we can check.
+    """
+    prefix = u.split("$", 1)[0]
+    rest = prefix.split("://", 1)[-1]
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    if "/" in rest:
+        return prefix
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return prefix
+
+
 def _url_or_host(u: str, st: _State) -> None:
+    if "$" in u:
+        known = _known_prefix(u)
+        if known is None:
+            return
+        u = known
     if _SCHEME.match(u):
         st.routed.append(("url", u))
     else:

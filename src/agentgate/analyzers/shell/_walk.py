@@ -61,6 +61,7 @@ from agentgate.analyzers.shell._rules import (
     _ssh_remote,
     _Stage,
     _State,
+    _static_value,
     _sub_flags,
     _write_target,
     command_effect,
@@ -514,7 +515,9 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         or (base in ("printf", "echo") and bool(_ESCAPED_NAME.search(" ".join(w.raw for w in wobjs))))
     )
     if base in ("echo", "printf") and all(not w.dynamic for w in wobjs):
-        out.echo_text = " ".join(ops[1:] if base == "printf" and len(ops) > 1 else ops)
+        # What the command prints (escapes of printf and echo -e resolved): a script written with it is this text.
+        printed = _static_value(((Cmd(wobjs),),))
+        out.echo_text = printed if printed is not None else " ".join(ops)
     elif base == "cat" and not ops and st.stdin is not None:
         out.echo_text = st.stdin  # "echo x | cat | sh" passes the text on
     out.transform = base in _TRANSFORMS or (base == "openssl" and bool(ops) and ops[0] in ("enc", "base64"))
