@@ -106,6 +106,10 @@ for _v in ("vi", "nvim", "ex", "view", "rvim", "vimdiff"):
     CAPABILITIES[_v] = CAPABILITIES["vim"]
 CAPABILITIES["more"] = CAPABILITIES["less"]
 
+_BY_OPTION: dict[str, dict[str, Cap]] = {
+    prog: {c.option: c for c in caps if c.option} for prog, caps in CAPABILITIES.items()
+}
+
 #: environment variables whose value is a command (or code) some program will run
 ENV_COMMANDS: dict[str, Cap] = {
     "GIT_SSH_COMMAND": Cap("", "value", routine=True, transport=_SSH_LIKE),
@@ -193,28 +197,31 @@ def capabilities(base: str, args: list[str], dyn: list[bool], st: _State) -> Non
     caps = CAPABILITIES.get(base)
     if not caps:
         return
+    by_option = _BY_OPTION[base]
     for cap in caps:
-        if cap.form in ("awk", "sed") and not cap.option:
-            _script_language(base, cap, args, st)
+        if not cap.option:
+            if cap.form in ("awk", "sed"):
+                _script_language(base, cap, args, st)
+            else:
+                _rest(base, cap, args, dyn, st)
+    if not by_option:
+        return
+    for k, a in enumerate(args):
+        if not a or a[0] not in "-+":
             continue
-        if cap.form in ("rest", "trap", "alias"):
-            _rest(base, cap, args, dyn, st)
+        exact = by_option.get(a)
+        if exact is not None and exact.option != "+":
+            if k + 1 < len(args):
+                _one(base, exact, args[k + 1], dyn[k + 1], st)
             continue
-        for k, a in enumerate(args):
-            val: str | None = None
-            d = False
-            if cap.option == "+" and a.startswith("+") and len(a) > 1:
-                val = a[1:]
-                d = dyn[k]
-            elif a == cap.option and k + 1 < len(args):
-                val, d = args[k + 1], dyn[k + 1]
-            elif cap.option.startswith("--") and a.startswith(cap.option + "="):
-                val, d = a.split("=", 1)[1], dyn[k]
-            elif cap.option == "-TT" and a.startswith("-TT") and len(a) > 3:
-                val, d = a[3:], dyn[k]
-            if val is None:
-                continue
-            _one(base, cap, val, d, st)
+        if a[0] == "+" and len(a) > 1 and "+" in by_option:
+            _one(base, by_option["+"], a[1:], dyn[k], st)
+        elif a.startswith("--") and "=" in a:
+            key, _, val = a.partition("=")
+            if (glued := by_option.get(key)) is not None:
+                _one(base, glued, val, dyn[k], st)
+        elif a.startswith("-TT") and len(a) > 3 and "-TT" in by_option:
+            _one(base, by_option["-TT"], a[3:], dyn[k], st)
 
 
 def _one(base: str, cap: Cap, val: str, d: bool, st: _State) -> None:

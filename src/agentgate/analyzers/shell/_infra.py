@@ -654,6 +654,8 @@ _G_TAKES_GIT = _words("-C -c --git-dir --work-tree --namespace -o --push-option 
 
 
 def _git(args: list[str], st: _State, shown: str, o: _Out) -> None:
+    if "push" not in args:
+        return  # only a push changes what others share (config and hooks are the persistence rules')
     vals, ops, flags = _opts_ops(args, _G_TAKES_GIT)
     verb = ops[0] if ops else ""
     if verb != "push":

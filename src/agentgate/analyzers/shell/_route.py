@@ -55,6 +55,10 @@ _DB_FILE_FIRST = _words("sqlite3 duckdb")
 _SUBCOMMAND_SQL = {"bq": ("bigquery", "query")}
 
 
+#: every program `route_database` reads (a set test first: most commands are not database clients)
+DB_CLIENTS = frozenset({*_SQL_CLIENTS, *_SUBCOMMAND_SQL, "clickhouse", "redis-cli", "mongosh", "mongo"})
+
+
 def _value_opts(args: list[str], takes: frozenset[str]) -> tuple[dict[str, list[str]], list[str]]:
     """Split *args* into option values (``-c X``, ``-cX``, ``--command=X``) and operands."""
     vals: dict[str, list[str]] = {}

@@ -7,10 +7,10 @@ import re
 import shlex
 
 from agentgate._decision import Severity
-from agentgate.analyzers.shell._caps import Cap, capabilities, env_assignment, judge_payload
+from agentgate.analyzers.shell._caps import CAPABILITIES, Cap, capabilities, env_assignment, judge_payload
 from agentgate.analyzers.shell._infra import INFRA_TOOLS, infra
 from agentgate.analyzers.shell._parse import Cmd, Pipeline, Script, Word, _iter_commands, parse
-from agentgate.analyzers.shell._route import route_database, route_network
+from agentgate.analyzers.shell._route import DB_CLIENTS, route_database, route_network
 from agentgate.analyzers.shell._rules import (
     _ACCOUNT,
     _BLOCK,
@@ -174,6 +174,8 @@ def _unwrap(args: list[str], st: _State, raw0: str) -> tuple[list[str], list[str
                 k += 1
                 break
             if name == "env" and "=" in a and not a.startswith("-"):
+                var, _, value = a.partition("=")
+                env_assignment(var, value, "$" in a, st)  # env LD_PRELOAD=x.so cmd
                 k += 1
                 continue
             if not a.startswith("-") or a == "-":
@@ -301,7 +303,8 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
     # Word objects aligned with argv (wrappers and embedding prefixes only remove a prefix).
     wobjs = cmd.words[len(cmd.words) - len(argv) :]
     _command(argv, wobjs, cmd, st, out, index)
-    _stage_files(cmd, st, out)
+    if cmd.redirects:
+        _stage_files(cmd, st, out)
     if out.secret:
         # A file filled from a secret source is itself a secret for the rest of the script.
         for r in cmd.redirects:
@@ -620,12 +623,14 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
             stdin = r.heredoc
         elif r.op == "<<<" and r.target is not None:
             stdin = r.target.text
-    routed = route_database(base, args, st, stdin, shown)
+    routed = base in DB_CLIENTS and route_database(base, args, st, stdin, shown)
     if base in _NETWORK:
         route_network(base, args, st)
-    capabilities(base, args, [w.dynamic for w in wobjs[1:]], st)
+    if base in CAPABILITIES:
+        capabilities(base, args, [w.dynamic for w in wobjs[1:]], st)
     for nm, w in cmd.assigns:
-        env_assignment(nm, _expand(w, st)[0], w.dynamic and not _expand(w, st)[1], st)
+        value, known = _expand(w, st)
+        env_assignment(nm, value, not known, st)
     if base in ("export", "env", "declare", "typeset", "readonly", "local"):
         for a, w in zip(args, wobjs[1:], strict=False):
             nm, eq, val = a.partition("=")
