@@ -745,6 +745,8 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
             _files(base, [ops[0]], [], [ops[0]], wobjs, st, out)
     elif base in INFRA_TOOLS and base != "git" and not (base == "aws" and ops[:1] == ["s3"]):
         pass  # resources of their kind (namespace:, s3://), checked by _infra, not file paths
+    elif base in _RAW_NET or base in ("telnet", "ftp", "tftp", "ping", "dig", "nslookup", "host"):
+        pass  # host and port operands, judged by the HTTP analyzer (route_network), are not files
     elif base == "aws":
         for t in ops[2:]:
             if not t.startswith("s3://"):
