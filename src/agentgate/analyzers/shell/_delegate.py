@@ -1,4 +1,4 @@
-"""Hand routed operands (see `_route`) to the SQL and HTTP analyzers, as if a SQL or HTTP tool carried them.
+"""Hand routed operands (see `_route`) to the SQL, HTTP and code analyzers, as if a tool of that kind carried them.
 
 Each operand becomes a one-argument call of its kind with the shell call's tool name,
 policy, agent and settings, so the owning analyzer applies all of its rules (scope,
@@ -54,6 +54,9 @@ def delegate(call: object, ctx: Context, argument: str, routed: tuple[tuple[str,
                 )
             out.append(f)
     for kind, value in routed:
+        if kind.startswith("code:"):
+            out.extend(_code(tool, ctx, argument, kind[5:], value))
+            continue
         if not kind.startswith("sql:"):
             continue
         dialect = kind[4:] or None
@@ -62,6 +65,16 @@ def delegate(call: object, ctx: Context, argument: str, routed: tuple[tuple[str,
         cls = Classification("sql", None, "none", (), MappingProxyType({"sql": (Target(argument, value, "spec"),)}))
         out.extend(analyze_sql(sub, Context(sub, ctx.agent, ctx.policy, cls, ctx.settings)))
     return out
+
+
+def _code(tool: str, ctx: Context, argument: str, language: str, source: str) -> list[Finding]:
+    """Inline interpreter code (``python -c``, ``node -e``, here-documents, staged files) to the code analyzer."""
+    from agentgate.analyzers.code import analyze_code
+
+    del tool
+    sub = ToolCall("run_python" if language == "python" else "run_javascript", {argument: source})
+    cls = Classification("code", "execute", "name", (), MappingProxyType({"code": (Target(argument, source, "name"),)}))
+    return list(analyze_code(sub, Context(sub, ctx.agent, ctx.policy, cls, ctx.settings)))
 
 
 # A shell already runs code on this host: reaching its loopback gives a network command nothing a

@@ -462,6 +462,8 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
             _write_target(np, t, st, f"redirection to {t}")
 
 
+# Interpreters whose inline code the code analyzer reads with a real parser.
+_CODE_LANGUAGE = {"python": "python", "pypy": "python", "node": "js", "nodejs": "js", "deno": "js"}
 _FORK_LOOP = re.compile(r"while\s*(?:True|1)\s*:\s*os\.fork")
 
 
@@ -472,6 +474,9 @@ def _inline(base: str, code: str, st: _State) -> None:
         return
     if not _INTERP.fullmatch(base) and base not in ("eval", "iex", "invoke-expression"):
         return
+    lang = _CODE_LANGUAGE.get(base.rstrip("0123456789.")) if base[:1] in "pnd" else None
+    if lang is not None and not st.strong and code.strip():
+        st.routed.append((f"code:{lang}", code))  # the code analyzer parses it (ast / tree-sitter)
     if _PY_SOCKET.search(code) and (_PY_SPAWN.search(code) or re.search(r"dup2|/bin/(?:ba)?sh|pty|cmd\.exe", code)):
         _emit(st, "shell.reverse_shell", _BLOCK, f"inline {base} code connects a socket to a shell", code)
     elif _PY_SPAWN.search(code):
