@@ -111,12 +111,16 @@ def test_cte_names_are_not_tables() -> None:
 
 
 def test_loopback_host_port_matches_only_that_port() -> None:
-    """localhost:8080 in the scope admits that port and no other."""
-    fw = make_fw(settings=AnalyzerSettings(resolver=eval_resolver, allow_private_networks=("127.0.0.0/8",)))
-    with scope(allowed_operations=["read"], allowed_resources=["localhost:8080"]):
+    """An explicit loopback host:port in the scope admits that port of this machine and no other."""
+    fw = make_fw(settings=AnalyzerSettings(resolver=eval_resolver))
+    with scope(allowed_operations=["read"], allowed_resources=["host:localhost:8080"]):
         assert fw.evaluate(ToolCall("fetch_url", {"url": "http://localhost:8080/health"})).allowed
         assert fw.evaluate(ToolCall("fetch_url", {"url": "http://localhost:9000/admin"})).blocked
         assert fw.evaluate(ToolCall("fetch_url", {"url": "http://LOCALHOST:8080/health"})).allowed
+        assert fw.evaluate(ToolCall("fetch_url", {"url": "http://localhost/health"})).blocked  # port 80
+    with scope(allowed_operations=["read"], allowed_resources=["localhost:*", "api.acme.com"]):
+        # only an exact host:port in every layer lets a request reach this machine
+        assert fw.evaluate(ToolCall("fetch_url", {"url": "http://localhost:8080/health"})).blocked
 
 
 def test_namespaces_of_cluster_commands_are_resources() -> None:

@@ -535,16 +535,29 @@ def _ascii_pattern(pat: str) -> str:
     return ".".join(labels)
 
 
+def _host_value(p: str) -> str:
+    """A pattern as the HTTP analyzer reads it: ``host:``/``url:`` typed patterns lose their prefix,
+    other typed patterns (``account:x``, ``s3://b/*``) name no host ("")."""
+    from agentgate.policy._resources import split_pattern
+
+    kind, value = split_pattern(p)
+    if kind is None:
+        return p
+    return value if kind in ("host", "url") else ""
+
+
 def _scope_parts(u: ParsedURL, policy: EffectivePolicy, raw: str) -> list[_Parts]:
     if not u.host:
         return []
     for layer in policy.layers:
-        for p in layer.denied_resources:
-            k = _pattern_kind(p)
+        for p in map(_host_value, layer.denied_resources):
+            k = _pattern_kind(p) if p else None
             if k is not None and _pattern_matches(p, k, u):
                 return [_block("http.scope", f"{u.host} is denied by {layer.name} ({p!r})", raw)]
         if layer.allowed_resources:
-            pats = [(p, k) for p in layer.allowed_resources if (k := _pattern_kind(p)) is not None]
+            pats = [
+                (p, k) for p in map(_host_value, layer.allowed_resources) if p and (k := _pattern_kind(p)) is not None
+            ]
             if not any(_pattern_matches(p, k, u) for p, k in pats):
                 listed = ", ".join(p for p, _ in pats) or "no network hosts"
                 return [_block("http.scope", f"{u.host} is outside {layer.name}'s allowed hosts ({listed})", raw)]
@@ -588,8 +601,27 @@ def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
                 parts.extend(_dns_parts(u.host, settings, allow, value))
             if scoped and u.error is None:
                 parts.extend(_scope_parts(u, policy, value))
+                if _explicit_local(u, policy):
+                    parts = [x for x in parts if x[0] not in _LOCAL_RULES]
         findings.extend(Finding(r, sev, eff, msg, ev, argument) for r, sev, eff, msg, ev in parts)
     return findings
+
+
+# Rules about the address being this machine or a private network: an explicit host:port
+# in every restricting layer of the scope is the user's statement that the agent may use it.
+_LOCAL_RULES = frozenset({"http.loopback", "http.private", "http.dns_private"})
+
+
+def _explicit_local(u: ParsedURL, policy: EffectivePolicy) -> bool:
+    """Every layer listing resources names exactly this host and port (no glob, no default port)."""
+    if not u.host or u.error is not None:
+        return False
+    port = str(u.port or {"https": 443, "wss": 443}.get(u.scheme, 80))
+    want = f"{u.host.lower().rstrip('.')}:{port}"
+    layers = [lay for lay in policy.layers if lay.allowed_resources]
+    return bool(layers) and all(
+        any(_host_value(p).strip().lower().rstrip(".") == want for p in lay.allowed_resources) for lay in layers
+    )
 
 
 def pending_resolutions(ctx: Context) -> list[str]:
