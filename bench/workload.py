@@ -135,6 +135,8 @@ def main() -> None:
         argname = {"run_query": "query", "read_file": "path", "fetch_url": "url", "run_shell": "command"}[tool]
         kw = {argname: args[0]}
         res[f"engine_{name}"] = _summary(_timings(lambda tool=tool, kw=kw: decide(tool, kw), n_small), 0.0)
+    if getattr(agentgate, "__version__", "0.1.0") != "0.1.0":
+        _provenance_rows(agentgate, res)
     if hasattr(agentgate, "flush"):
         agentgate.flush(30)
     json.dump(res, sys.stdout)
@@ -170,6 +172,24 @@ def _policy_rows(agentgate: Any, base: float, res: dict[str, Any]) -> None:
     ):
         assert pay(120.0, "EUR", "DE44500105175407324931") == "DE44500105175407324931"
         res["policy_rules"] = _summary(_timings(lambda: pay(120.0, "EUR", "DE44500105175407324931"), N), base)
+
+
+def _provenance_rows(agentgate: Any, res: dict[str, Any]) -> None:
+    """Provenance (this version only): tier 1 for a send whose recipient is traced through 20 recorded
+    tool outputs, against the same call with no recorded outputs (its difference is the overhead)."""
+    from agentgate._context import agent_context
+
+    fw = agentgate.Firewall(audit=None)
+    call = agentgate.ToolCall("send_email", {"to": "alice@corp.example", "subject": "Re: Q3", "body": "Thanks!"})
+    with agent_context(task="Reply to Alice's e-mail about Q3"):
+        res["provenance_0"] = _summary(_timings(lambda: fw.evaluate_tier1(call), N), 0.0)
+    with agent_context(task="Reply to Alice's e-mail about Q3") as ctx:
+        for i in range(20):
+            v = fw.evaluate(agentgate.ToolCall("read_inbox", {"page": str(i)}))
+            mail = {"from": f"sender{i}@corp.example", "subject": f"note {i}", "body": f"See https://docs{i}.example/x"}
+            ctx.record_result(v.decision_id, [mail, {"from": "alice@corp.example", "subject": "Q3", "body": "numbers"}])
+        assert fw.evaluate_tier1(call).action.value == "allow"
+        res["provenance_20"] = _summary(_timings(lambda: fw.evaluate_tier1(call), N), 0.0)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,8 @@ class AgentContext:
     # a scope's calls are handed back to its enclosing context on exit only in that flow.
     _owner: tuple[int, int] = field(default=(0, 0), init=False, repr=False, compare=False)
     _recorded: int = field(default=0, init=False, repr=False, compare=False)
+    # Bumped by record_result: with _recorded, tells caches built over the history that it changed.
+    _results: int = field(default=0, init=False, repr=False, compare=False)
     _initial_task: str = field(default="", init=False, repr=False, compare=False)
     parent: AgentContext | None = None
 
@@ -165,6 +167,7 @@ class AgentContext:
             if rec.decision_id == decision_id:
                 rec.result = result
                 rec.provenance = None
+                self._results += 1
                 return
 
 

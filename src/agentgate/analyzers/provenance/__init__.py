@@ -100,6 +100,11 @@ _DEFAULT = ProvenanceSettings()
 _EFFECTS = {"block": Effect.BLOCK, "escalate": Effect.ESCALATE}
 
 
+def _maybe_value(text: str) -> bool:
+    # A whole-value address/IBAN/URL/phone in an argument whose name says nothing: a cheap test first.
+    return "@" in text or "://" in text or text[:1] == "+" or (text[:2].isalpha() and text[2:4].isdigit())
+
+
 def _targets(arguments: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     """(argument, kind, value) for every tracked value in a target argument (or a whole-value address)."""
     for name, value in arguments.items():
@@ -111,10 +116,70 @@ def _targets(arguments: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
                 continue
             if not isinstance(item, str) or not item:
                 continue
-            if by_name or len(item) < 320:
+            if by_name or (len(item) < 320 and _maybe_value(item)):
                 for f in extract_text(item, str(name), structured=True):
                     if by_name or f.value == item.strip().lower() or f.kind == "iban":
                         yield str(name), f.kind, f.value
+
+
+_INDEX_KEY = "agentgate.provenance"
+
+
+def _index(agent: Any) -> dict[tuple[str, str], list[Any]]:
+    """value -> the allowed, recorded outputs holding it (oldest first), rebuilt when the history changed."""
+    history = agent.action_history
+    stamp = (agent._recorded, agent._results, len(history), id(history[-1]) if history else 0)
+    cached = agent.metadata.get(_INDEX_KEY)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    index: dict[tuple[str, str], list[Any]] = {}
+    for rec in history:
+        if rec.result is None or rec.verdict != "allow":
+            continue
+        facts = facts_of(rec)
+        for key in facts.values:
+            index.setdefault(key, []).append(rec)
+        if facts.truncated:  # values past the index's reach: every target must look at this output
+            index.setdefault(_TRUNCATED, []).append(rec)
+    agent.metadata[_INDEX_KEY] = (stamp, index)
+    return index
+
+
+_TRUNCATED = ("", "")
+
+
+def _summary(
+    index: dict[Any, Any], key: tuple[str, str], settings: ProvenanceSettings
+) -> tuple[tuple[Any, str] | None, bool, list[Any]]:
+    """For one value under one history: the output whose instructions name it (if any), whether a
+    structured field or a trusted tool endorses it, and the untrusted outputs holding it in free text.
+    Cached in the index (which is rebuilt whenever the history changes)."""
+    memo = index.setdefault(_SUMMARIES, {})
+    cache_key = (key, id(settings))
+    hit = memo.get(cache_key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    injected: tuple[Any, str] | None = None
+    endorsed = False
+    prose: list[Any] = []
+    for rec in index.get(key, ()):
+        facts = facts_of(rec)
+        why = facts.injected.get(key)
+        if why:
+            injected = (rec, why)
+            break
+        if facts.values[key] or (
+            rec.tool_name in settings.trusted_tools and rec.tool_name not in settings.untrusted_tools
+        ):
+            endorsed = True
+        else:
+            prose.append(rec)
+    out = (injected, endorsed, prose)
+    memo[cache_key] = out
+    return out
+
+
+_SUMMARIES = ("", "summaries")
 
 
 def _named_by_user(arguments: Mapping[str, Any], words: frozenset[str]) -> bool:
@@ -129,10 +194,10 @@ def _named_by_user(arguments: Mapping[str, Any], words: frozenset[str]) -> bool:
 def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     """Trace the targets of a side-effect call to the outputs they came from."""
     operation = ctx.classification.operation
-    if operation not in SINKS:
+    if operation not in SINKS or not ctx.agent.action_history:
         return ()
-    history = [r for r in ctx.agent.action_history if r.result is not None and r.verdict == "allow"]
-    if not history:
+    index = _index(ctx.agent)
+    if not index:
         return ()
     targets = list(_targets(call.arguments))
     if not targets:
@@ -149,45 +214,43 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if key in trusted or key in seen:
             continue
         seen.add(key)
-        first = None  # the earliest untrusted output holding the value
-        endorsed = False
-        for rec in history:
-            facts = facts_of(rec)
-            structured = facts.values.get(key)
-            if structured is None:
-                if not facts.truncated:
-                    continue
-                if facts.raw is None:  # too large to read at all: cannot tell, so do not allow silently
-                    findings.append(_unreadable(call, arg, value, rec))
+        holders = index.get(key, ())
+        overlong = index.get(_TRUNCATED, ())
+        if not holders and not overlong:
+            continue
+        injected, endorsed, prose = _summary(index, key, settings)
+        if injected is not None:
+            rec, why = injected
+            findings.append(_finding(call, arg, value, rec, facts_of(rec).fields[key], injected=why))
+            continue
+        first = None  # the earliest untrusted output holding the value in free text, unendorsed
+        if not endorsed:
+            for rec in prose:
+                if words is None:
+                    words = trusted_words(ctx.agent)
+                if _named_by_user(rec.arguments, words):
+                    endorsed = True
                     break
-                if value not in facts.raw:
-                    continue
-                structured = False  # found past the index's reach: treat as free text
-            why = facts.injected.get(key)
-            if why:
-                findings.append(_finding(call, arg, value, rec, facts.fields[key], injected=why))
-                endorsed = False
-                first = None
+                first = first or rec
+        if endorsed:
+            continue
+        blocked = False
+        for rec in overlong:  # outputs too long to index: a plain substring search, or nothing to say
+            if rec in holders:
+                continue
+            facts = facts_of(rec)
+            if facts.raw is None:
+                findings.append(_unreadable(call, arg, value, rec))
+                blocked = True
                 break
-            if rec.tool_name in settings.trusted_tools and rec.tool_name not in settings.untrusted_tools:
-                endorsed = True
-                continue
-            if structured:
-                endorsed = True
-                continue
-            if words is None:
-                words = trusted_words(ctx.agent)
-            if _named_by_user(rec.arguments, words):
-                endorsed = True
-                continue
-            first = first or rec
-        else:
-            if first is not None and not endorsed:
-                action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
-                effect = _EFFECTS.get(action)
-                if effect is not None:
-                    where = facts_of(first).fields.get(key, "")
-                    findings.append(_finding(call, arg, value, first, where, effect=effect))
+            if value in facts.raw:
+                first = first or rec
+        if blocked or first is None:
+            continue
+        action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
+        effect = _EFFECTS.get(action)
+        if effect is not None:
+            findings.append(_finding(call, arg, value, first, facts_of(first).fields.get(key, ""), effect=effect))
     return findings
 
 
