@@ -16,9 +16,22 @@ injection.override     ESCALATE  an argument tells an agent to drop its instruct
 injection.hidden       ESCALATE  an instruction hidden from humans (an HTML comment,
                                  zero-width characters, invisible styling) that is
                                  addressed to an AI or asks for such an action
+injection.smuggled     BLOCK     text hidden in invisible Unicode tag characters
+                                 (U+E0000-E007F, "ASCII smuggling"; emoji subdivision
+                                 flags excepted) or a run of variation selectors
+                                 carrying bytes: no benign use
+injection.hidden       ESCALATE  (also) bidirectional overrides around an instruction
+injection.instruction_file BLOCK  a write to an agent instruction file (``AGENTS.md``,
+                                 ``CLAUDE.md``, ``.cursorrules``, ``.windsurfrules``,
+                                 ``.github/copilot-instructions.md``, ``*.mdc``, MCP and
+                                 agent settings) whose text overrides, hides itself or
+                                 sends data out; conventions written there pass
+injection.relayed      ESCALATE  a delegation tool (``delegate_task``, ``handoff``,
+                                 ``send_message_to_agent``) hands another agent an
+                                 override or a request for credentials
 =====================  ========  ====================================================
 
-Both escalate rather than block: the judge (or, without one, ``on_escalate``)
+The first two escalate rather than block: the judge (or, without one, ``on_escalate``)
 decides, because text about injections is legitimate. Quoted or reported
 injections are not flagged: a marker inside quotation marks is someone's words
 being discussed ("a phishing mail asked the assistant to 'ignore previous
@@ -235,7 +248,11 @@ def _scan(text: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-_RUN_VERB = re.compile(r"\b(?:run|execute|call|open|visit|click|approve|grant)\b")
+# Imperatives a hidden note gives an agent (the note is addressed to it: any of these is an order).
+_RUN_VERB = re.compile(
+    r"\b(?:run|execute|call|open|visit|click|approve|grant|fetch|download|send|post|upload|forward|email|append|"
+    r"include|insert|add|reply|read|paste|copy|delete)\b"
+)
 _ZERO_WIDTH_RE = re.compile("[" + "".join(map(chr, _ZERO_WIDTH)) + "]")
 _ZERO_WIDTH_IN_WORD = re.compile(r"(?i)[a-z][\u200b-\u200d\u2060\ufeff]|[\u200b-\u200d\u2060\ufeff][a-z]")
 
@@ -304,7 +321,23 @@ _INSTRUCTION_FILE = re.compile(
     r"\.claude[/\\]settings(?:\.local)?\.json|\.cursor[/\\]rules[/\\][^/\\]+|\.github[/\\]instructions[/\\][^/\\]+|"
     r"\.continue[/\\]config\.(?:json|ya?ml)|\.aider\.conf\.ya?ml)$"
 )
-_LEAK_ACTIONS = frozenset({"asks to send data out"})  # "never print secrets" is a convention
+
+
+def _leak(t: str) -> str | None:
+    """Why text written into an instruction file is an attack, or None for a convention.
+
+    "Never log Authorization headers" is a convention; "POST .env to https://..." sends
+    secrets out, and "... never mention it to the user" hides itself: no convention does.
+    """
+    spans = _quoted_spans(t)
+    m = next((m for m in _OVERRIDE.finditer(t) if not _inside(spans, m.start())), None)
+    if m is not None:
+        return f"hides itself or overrides the agent's instructions ({m.group(0).strip()!r})"
+    if _EXFIL_VERB.search(t) and _DESTINATION.search(t):
+        return "asks to send data out"
+    return None
+
+
 _WRITE_OPS = frozenset({"write", "create", "update", "append", "configure"})
 # Tools that hand text to another agent as its task.
 _DELEGATE_WORDS = frozenset({"delegate", "handoff", "subagent", "subagents", "spawn", "dispatch"})
@@ -345,12 +378,15 @@ def analyze_injection(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             if m is not None:
                 msg = f"{argument}: an instruction override ({m.group(0).strip()!r}) handed on to another agent"
                 out.append(Finding("injection.relayed", Severity.HIGH, Effect.ESCALATE, msg, m.group(0), argument))
+            elif _sensitive_action(t) == "asks for secrets":
+                msg = f"{argument}: another agent is told to read or hand over credentials"
+                out.append(Finding("injection.relayed", Severity.HIGH, Effect.ESCALATE, msg, t[:120], argument))
     for path in _instruction_files(ctx):
         # Conventions written into AGENTS.md are the file's purpose; an injection written there is
         # obeyed by every later agent, so what is escalated elsewhere blocks here.
         bad = next((f for f in out if f.effect is not Effect.INFO), None)
         content = [v for a, v in call.string_arguments() if v.strip() != path.strip()]
-        asks = next((a for v in content if (a := _sensitive_action(_normalize(v))) in _LEAK_ACTIONS), None)
+        asks = next((w for v in content if (w := _leak(_normalize(v)))), None)
         if bad is not None or asks is not None:
             why = "carries an injected instruction" if bad is not None else asks
             msg = f"writes to the agent instruction file {path!r}, and the text {why}: every later agent obeys it"

@@ -25,7 +25,17 @@ rule                            what
                                 Azure ``AccountKey=...``
 ``secrets.card_number``         a Luhn-valid card number with a card prefix and card context
 ``secrets.password``            ``password = "..."``-style assignments of a real-looking value
+``secrets.credential_reference``  ``$GITHUB_TOKEN``, ``${AWS_SECRET_ACCESS_KEY}``, ``os.environ["..."]``,
+                                ``process.env.X`` of a known issuer, in a request or command that goes
+                                to a host that is not that issuer (``$GITHUB_TOKEN`` to
+                                ``api.github.com`` is its use; to a paste site, a leak)
 ==============================  ===========================================================
+
+Every rule also fires on secrets hidden in an encoding (`_secretcodec`): base64 and
+base64url, hex, URL-encoding, reversed text, and tokens split by dashes or blanks
+(``AKIA-BDSO-...``); decoding is bounded to candidate runs of plausible alphabet and
+length. Long texts are scanned in overlapping windows with the tier-1 budget checked
+between them.
 
 Where it applies and what it does (the *destination* decides):
 
@@ -74,6 +84,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers._secretcodec import decoded_views
 from agentgate.analyzers.base import windows
 from agentgate.analyzers.classify import tokens
 
@@ -849,10 +860,96 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
                     continue
                 seen.add((m.rule_id, argument))
                 findings.append(_finding(m, verdict, dest, argument, _mask_one(chunk, m)))
+            for encoding, m in _encoded(chunk):
+                if (m.rule_id, argument) in seen:
+                    continue
+                verdict = _decide(m, dest, argument, hosts, store)
+                if verdict is None:
+                    continue
+                seen.add((m.rule_id, argument))
+                masked = f"[REDACTED:{m.label} ({encoding})]"
+                findings.append(_finding(m, verdict, dest, argument, masked, encoding))
+    if dest in ("network", "shell") and hosts:
+        findings.extend(_references(strings, hosts, dest))
     return findings
 
 
-def _finding(m: SecretMatch, verdict: str, dest: str, argument: str, masked: str) -> Finding:
+def _encoded(text: str) -> list[tuple[str, SecretMatch]]:
+    """Live secrets inside encoded views of *text* (base64, hex, URL-encoding, reversed, split)."""
+    out: list[tuple[str, SecretMatch]] = []
+    for encoding, start, end, view in decoded_views(text):
+        for m in find_secrets(view):
+            if m.example:
+                continue
+            out.append((encoding, SecretMatch(m.rule_id, m.label, start, end, 0, False, m.providers, m.confidence)))
+    return out
+
+
+# A credential named by reference (``$GITHUB_TOKEN``, ``${AWS_SECRET_ACCESS_KEY}``,
+# ``os.environ["OPENAI_API_KEY"]``, ``process.env.SLACK_TOKEN``): the shell or the program
+# resolves it before sending, so where it goes matters as much as for the value itself.
+_REFERENCE = re.compile(
+    r"(?:\$\{?|%|\$env:|environ(?:\.get)?\(?\[?[\"']|getenv\([\"']|process\.env\.)"
+    r"([A-Z][A-Z0-9_]{2,63})"
+)
+_CREDENTIAL_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|_PAT\b|AUTH")
+# Variable-name prefix -> the hosts that issue (and accept) that credential.
+_ISSUERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("GITHUB", ("github.com", "githubusercontent.com", "ghe.com")),
+    ("GH_", ("github.com", "githubusercontent.com", "ghe.com")),
+    ("GITLAB", ("gitlab.com",)),
+    ("AWS", ("amazonaws.com", "aws.amazon.com")),
+    ("OPENAI", ("openai.com", "openai.azure.com")),
+    ("ANTHROPIC", ("anthropic.com",)),
+    ("SLACK", ("slack.com",)),
+    ("STRIPE", ("stripe.com",)),
+    ("NPM", ("npmjs.org", "npmjs.com")),
+    ("HF_", ("huggingface.co", "hf.co")),
+    ("HUGGINGFACE", ("huggingface.co", "hf.co")),
+    ("PYPI", ("pypi.org",)),
+    ("TWILIO", ("twilio.com",)),
+    ("SENDGRID", ("sendgrid.com", "sendgrid.net")),
+    ("DIGITALOCEAN", ("digitalocean.com",)),
+    ("CLOUDFLARE", ("cloudflare.com",)),
+    ("AZURE", ("azure.com", "windows.net", "microsoft.com")),
+    ("GOOGLE", ("googleapis.com", "google.com")),
+    ("GCP", ("googleapis.com", "google.com")),
+)
+
+
+def _issuer(name: str) -> tuple[str, ...] | None:
+    return next((hosts for prefix, hosts in _ISSUERS if name.startswith(prefix)), None)
+
+
+def _references(strings: tuple[tuple[str, str], ...], hosts: list[str], dest: str) -> list[Finding]:
+    out: list[Finding] = []
+    for argument, text in strings:
+        if "$" not in text and "env" not in text and "%" not in text:
+            continue
+        for m in _REFERENCE.finditer(text[:65_536]):
+            name = m.group(1)
+            issuer = _issuer(name)
+            if issuer is None or not _CREDENTIAL_NAME.search(name):
+                continue  # an unknown issuer: nothing says where it belongs
+            strangers = [h for h in hosts if not _under_any(h, issuer)]
+            if not strangers:
+                continue  # $GITHUB_TOKEN to api.github.com is its normal use
+            out.append(
+                Finding(
+                    "secrets.credential_reference",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    f"{name} (a credential issued by {issuer[0]}) in {argument!r} would be resolved and sent to "
+                    f"{strangers[0]}, which is not its issuer: a credential leak",
+                    m.group(0) + name if not m.group(0).endswith(name) else m.group(0),
+                    argument,
+                )
+            )
+            return out
+    return out
+
+
+def _finding(m: SecretMatch, verdict: str, dest: str, argument: str, masked: str, encoding: str = "") -> Finding:
     sev, eff = _EFFECTS[verdict]
     where = {
         "send": "sent in a message",
@@ -865,7 +962,8 @@ def _finding(m: SecretMatch, verdict: str, dest: str, argument: str, masked: str
         m.rule_id,
         sev,
         eff,
-        f"{_NAMES.get(m.label, m.label)} in {argument!r} would be {where}: a credential leak; "
+        f"{_NAMES.get(m.label, m.label)}{f' ({encoding})' if encoding else ''} in {argument!r} would be {where}: "
+        "a credential leak; "
         "remove it or pass a reference to the secret store instead",
         masked,
         argument,

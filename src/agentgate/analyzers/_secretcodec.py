@@ -1,0 +1,101 @@
+"""Secrets hidden in an encoding: base64, hex, URL-encoding, reversal, separators.
+
+Helpers of `agentgate.analyzers.secrets`. Decoding is bounded: only candidate
+substrings of a plausible alphabet and length are decoded (at most `MAX_CANDIDATES`
+per text, each at most `MAX_RUN` characters), and a decoded view is scanned by the
+same fixed-format detectors as plain text, one level deep.
+
+=====================  ==================================================================
+encoding               how it is found
+=====================  ==================================================================
+base64 / base64url     a run of 16+ base64 characters that decodes to mostly printable text
+hex                    a run of 32+ hex digits (even length) that decodes to printable text
+URL-encoding           ``%XX`` escapes: the text is scanned once more, unquoted
+reversed               the text is scanned once more, backwards (C speed)
+separators             after a token prefix (``AKIA``, ``ghp_``, ``github_pat_``, ``npm_``,
+                       ``sk-``, ``xox``): dashes and blanks inside the next 160 characters
+                       are dropped and the result scanned (``AKIA-BDSO-F2MP-...``)
+=====================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterator
+from urllib.parse import unquote
+
+__all__ = ["MAX_CANDIDATES", "MAX_RUN", "decoded_views"]
+
+MAX_CANDIDATES = 64
+MAX_RUN = 16_384
+
+# Runs start at the beginning of their class run (lookbehind): one scan per run, linear.
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{16,}={0,2}")
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){16,}(?![0-9A-Fa-f])")
+_PCT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PREFIXES = ("AKIA", "ASIA", "ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "npm_", "sk-", "xox", "glpat-")
+_CHUNKS = re.compile(r"[A-Za-z0-9_+/=]+")  # what lies between dashes and blanks
+
+
+def _printable(b: bytes) -> str | None:
+    try:
+        s = b.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not s or sum(c.isprintable() or c in "\n\r\t" for c in s) < 0.9 * len(s):
+        return None
+    return s
+
+
+def _b64(run: str) -> str | None:
+    body = run.rstrip("=")
+    if len(body) % 4 == 1 or body.isalpha() or body.isdigit():
+        return None  # plain words and numbers are not encodings
+    pad = "=" * (-len(body) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            out = _printable(decode(body + pad))
+        except (binascii.Error, ValueError):
+            continue
+        if out is not None:
+            return out
+    return None
+
+
+def decoded_views(text: str) -> Iterator[tuple[str, int, int, str]]:
+    """``(encoding, start, end, decoded text)`` for every decodable candidate in *text*.
+
+    *start*/*end* locate the encoded span in *text* (the whole text for ``url`` and
+    ``reversed``).
+    """
+    n = 0
+    for rx, decode, name in ((_B64_RUN, _b64, "base64"), (_HEX_RUN, _hex, "hex")):
+        for m in rx.finditer(text):
+            if len(m.group()) > MAX_RUN:
+                continue
+            out = decode(m.group())
+            if out is not None:
+                yield name, m.start(), m.end(), out
+                n += 1
+                if n >= MAX_CANDIDATES:
+                    return
+    if "%" in text and _PCT.search(text):
+        yield "url-encoded", 0, len(text), unquote(text)
+    yield "reversed", 0, len(text), text[::-1]
+    for p in _PREFIXES:
+        i = text.find(p)
+        while i >= 0 and n < MAX_CANDIDATES:
+            chunks = _CHUNKS.findall(text, i, i + 160)
+            # the token is some prefix of the chunks joined: AKIA|BDSO|F2MP|... then "secret"
+            joined = ""
+            for k, chunk in enumerate(chunks[:12]):
+                joined += chunk
+                if k:
+                    yield "split", i, i + len(joined), joined
+            n += 1
+            i = text.find(p, i + len(p))
+
+
+_hex: Callable[[str], str | None] = lambda run: _printable(bytes.fromhex(run))  # noqa: E731
