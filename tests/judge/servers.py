@@ -51,8 +51,10 @@ class Reply:
     """One scripted HTTP reply.
 
     ``text`` is the model's message; ``status`` other than 200 sends an API error;
-    ``raw`` sends that body verbatim; ``delay`` sleeps first; ``refusal`` makes the
-    model refuse (OpenAI ``message.refusal`` / Anthropic ``stop_reason=refusal``).
+    ``raw`` sends that body verbatim; ``delay`` sleeps first; ``gate`` holds the answer until
+    the test sets that event (at most 30 s), so a test can prove a caller did not wait for it
+    without timing anything; ``refusal`` makes the model refuse (OpenAI ``message.refusal`` /
+    Anthropic ``stop_reason=refusal``).
     """
 
     text: str = ALLOW
@@ -62,6 +64,7 @@ class Reply:
     raw: str | None = None
     refusal: str | None = None
     finish: str | None = None
+    gate: threading.Event | None = field(default=None, compare=False)
 
 
 def _user_text(body: dict[str, Any]) -> tuple[str, str]:
@@ -189,6 +192,8 @@ class FakeLLM:
                 delay = reply.delay or fake.default_delay
                 if delay:
                     time.sleep(delay)
+                if reply.gate is not None:
+                    reply.gate.wait(30)
                 if reply.raw is not None:
                     payload = reply.raw.encode()
                 elif reply.status != 200:
@@ -250,6 +255,7 @@ class Decision:
     status: int = 200
     delay: float = 0.0
     poll: bool = False
+    gate: threading.Event | None = None  # answer only once the test sets it (at most 30 s)
 
 
 @dataclass
@@ -293,6 +299,8 @@ class ApprovalServer:
                 ans = svc.answer
                 if ans.delay:
                     time.sleep(ans.delay)
+                if ans.gate is not None:
+                    ans.gate.wait(30)
                 if ans.poll:
                     self._send(202, {"poll_url": "/status/1"})
                 else:

@@ -156,10 +156,8 @@ async def test_sync_follower_on_the_leaders_loop_thread_does_not_deadlock(llm: F
     judge = cached(llm)
     leader = asyncio.ensure_future(judge.ajudge(make_req()))
     await asyncio.sleep(0.05)  # the leader's request is in flight on this loop
-    start = time.monotonic()
     res = judge.judge(make_req())  # blocks this loop's thread: waiting for the leader would deadlock
-    assert time.monotonic() - start < 2.5  # a deadlock would last wait_timeout (4 s) and then raise
-    assert res.answer.consistent
+    assert res.answer.consistent  # a deadlock would end in an error after wait_timeout, not an answer
     await leader
     assert len(llm.requests) == 2
     await judge.inner.aclose()  # type: ignore[attr-defined]
