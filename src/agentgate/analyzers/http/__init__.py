@@ -87,9 +87,9 @@ from urllib.parse import unquote
 
 from agentgate._decision import Effect, Finding, Severity
 
-# Parsing and address classification live in _urlparse; the public names are
+# Parsing and address classification live in http/_urlparse.py; the public names are
 # re-exported here, where the firewall, agentgate.http and the tests import them.
-from agentgate.analyzers._urlparse import (
+from agentgate.analyzers.http._urlparse import (
     _DOMAIN_LIKE,
     _DOTTED_QUAD,
     _INTERNAL_SUFFIXES,
@@ -101,15 +101,15 @@ from agentgate.analyzers._urlparse import (
     parse_host,
     parse_url,
 )
-from agentgate.analyzers._urlparse import METADATA_ADDRESSES as METADATA_ADDRESSES
-from agentgate.analyzers._urlparse import METADATA_NAMES as METADATA_NAMES
-from agentgate.analyzers._urlparse import IPAddress as IPAddress
+from agentgate.analyzers.http._urlparse import METADATA_ADDRESSES as METADATA_ADDRESSES
+from agentgate.analyzers.http._urlparse import METADATA_NAMES as METADATA_NAMES
+from agentgate.analyzers.http._urlparse import IPAddress as IPAddress
 
 if TYPE_CHECKING:
     from agentgate._call import ToolCall
     from agentgate.policy import EffectivePolicy
 
-    from .base import AnalyzerSettings, Context
+    from ..base import AnalyzerSettings, Context
 
 __all__ = [
     "AddressProblem",
