@@ -91,3 +91,16 @@ def test_judge_endpoint_reachability(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("AGENTGATE_JUDGE_BASE_URL", f"http://127.0.0.1:{closed.getsockname()[1]}/v1")
         code, rep = doctor()
     assert code == 1 and rep["judge"]["reachable"] is False
+
+
+def test_spool_that_cannot_be_created_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spool (where records wait when a sink is down) must be creatable: a file in the way fails the check."""
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("AGENTGATE_AUDIT_URL", f"sqlite:///{tmp_path}/audit.db")
+    monkeypatch.setenv("AGENTGATE_AUDIT_SPOOL", str(tmp_path / "afile" / "spool"))
+    code, rep = doctor()
+    assert code == 1 and rep["audit"]["spool"]["ok"] is False
+    assert "is not a directory" in rep["audit"]["spool"]["error"]
+    monkeypatch.setenv("AGENTGATE_AUDIT_SPOOL", str(tmp_path / "spool"))
+    code, rep = doctor()
+    assert code == 0 and rep["audit"]["spool"] == {"path": str(tmp_path / "spool"), "ok": True}

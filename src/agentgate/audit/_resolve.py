@@ -65,9 +65,6 @@ def sqlite_path(target: str) -> str | None:
     return None
 
 
-_sqlite_path = sqlite_path  # the name agentgate doctor imports
-
-
 def _supabase_url(target: str) -> str | None:
     t = target.strip()
     low = t.lower()

@@ -42,12 +42,23 @@ def _check_config(path: str | None) -> tuple[dict[str, Any], Any]:
 
 
 def _check_audit(cfg: Any) -> dict[str, Any]:
-    from ..audit._resolve import _sqlite_path, default_target, is_off
+    from ..audit._resolve import default_target, is_off, spool_dir_for, sqlite_path
 
     configured = cfg.audit.url if cfg is not None and cfg.audit is not None else None
     targets = [configured] if isinstance(configured, str) else list(configured or []) or [default_target()]
-    results = [_check_target(t.strip(), _sqlite_path, is_off) for t in targets]
-    return {"targets": results, "ok": all(r["ok"] is not False for r in results)}
+    results = [_check_target(t.strip(), sqlite_path, is_off) for t in targets]
+    spool = _check_dir(spool_dir_for())
+    return {"targets": results, "spool": spool, "ok": all(r["ok"] is not False for r in [*results, spool])}
+
+
+def _check_dir(d: Path) -> dict[str, Any]:
+    """Can *d* (the spool: where records wait when a sink cannot take them) be written or created?"""
+    parent = next((p for p in (d, *d.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        return {"path": str(d), "ok": False, "error": f"cannot create {d}: {parent} is not a directory"}
+    if not os.access(parent, os.W_OK):
+        return {"path": str(d), "ok": False, "error": f"{parent} is not writable"}
+    return {"path": str(d), "ok": True}
 
 
 def _check_target(target: str, sqlite_path: Any, is_off: Any) -> dict[str, Any]:
@@ -216,6 +227,7 @@ def command(config_path: str | None, as_json: bool) -> None:
     line("config", cfg, cfg["path"] or cfg.get("note", ""))
     for t in report["audit"]["targets"]:
         line("audit", t, t["target"] + (f"  ({t['note']})" if t.get("note") else ""))
+    line("spool", report["audit"]["spool"], report["audit"]["spool"]["path"])
     j = report["judge"]
     if j["configured"]:
         line("judge", j, f"{j['model'] or '(default model)'} via {j['endpoint']}, key: {j['key']}")
