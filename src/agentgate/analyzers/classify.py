@@ -998,6 +998,14 @@ _TEXT_TOOL_WORDS = frozenset(
 )
 
 
+# Tool-name words of opaque dispatchers (do_it, run, execute, perform_action).
+_OPAQUE_WORDS = frozenset({"do", "run", "execute", "exec", "perform", "invoke", "dispatch"})
+
+
+def _leaf_name(path: str) -> str:
+    return path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+
+
 def _carried_operation(call: ToolCall) -> str | None:
     """The operation of the tool call a dispatcher's own arguments carry (``call_tool(tool="read_file", ...)``)."""
     for path, _key, name, _args, _where in call.walk().calls:
@@ -1098,6 +1106,7 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
     text_tool = st.kind in _MAIL_KINDS or bool(words & _TEXT_TOOL_WORDS)
     # A mail or a ticket quotes SQL; a question to a text-to-SQL tool that *is* SQL is still sniffed.
     no_sql_sniff = text_tool
+    opaque = st.kind == "generic" and spec is None and bool(words & _OPAQUE_WORDS)
     docs = call.walk().documents
     for path, v in call.string_arguments():
         if not v:
@@ -1115,11 +1124,13 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
                 continue  # '{"path": "/pricing"}' in a message is data about a page, not a file access
             if (
                 (path, ak) in seen
-                or (text_tool and ak == "shell" and _prose(v))
+                or ((text_tool or _leaf_name(path) in NL_ARGS) and ak == "shell" and _prose(v))
                 or (no_sql_sniff and ak == "sql" and not _SQL_FRAGMENT_RE.search(v[:512]))
             ):
                 continue  # a mail or a ticket that mentions a command in a sentence is text: nobody runs it
-            targets.setdefault(ak, []).append(Target(path, v, "sniff"))
+            # do_it(what="curl ..."): an opaque dispatcher's command-looking value is the command it runs
+            src = "name" if opaque and ak == "shell" and "." not in path and "[" not in path else "sniff"
+            targets.setdefault(ak, []).append(Target(path, v, src))
     if not text_tool:
         for path, argv in call.walk().argvs:
             if len(argv) > 1 and (path, "shell") not in seen and _SHELL_START.match(argv[0] + " "):
