@@ -32,7 +32,7 @@ from agentgate.analyzers.shell._rules import _BLOCK, _ESC, _emit, _State, _words
 from agentgate.policy._resources import match_pattern, split_pattern
 
 INFRA_TOOLS = _words(
-    "aws gcloud gsutil az kubectl oc helm terraform tofu terragrunt pulumi docker podman nerdctl git eksctl"
+    "aws gcloud gsutil az kubectl oc helm terraform tofu terragrunt pulumi docker podman nerdctl git eksctl gh"
 )
 
 _PROD = re.compile(r"(?:^|[-_.:/])(?:prod|production|prd|live)(?:$|[-_.:/\d])", re.IGNORECASE)
@@ -105,6 +105,8 @@ def infra(base: str, args: list[str], st: _State, shown: str, stdin: str | None)
         _docker(base, args, st, shown, o)
     elif base == "git":
         _git(args, st, shown, o)
+    elif base == "gh":
+        _gh(args, st, shown, o)
     elif base == "eksctl":
         _vals, ops, _flags = _opts_ops(args, _words("--name -n --region -f --config-file"))
         if ops[:1] == ["delete"]:
@@ -116,6 +118,27 @@ def infra(base: str, args: list[str], st: _State, shown: str, stdin: str | None)
 
 
 _DRY_RUN = _words("--dryrun --dry-run --dry-run=client --dry-run=server --dry-run=true --what-if --whatif")
+
+
+def _carried(st: _State, how: str, words: list[str] | str) -> None:
+    """A command run elsewhere (a container, a VM, every instance of a fleet) is analyzed as a command."""
+    from agentgate.analyzers.shell._walk import _parse_into
+
+    text = words if isinstance(words, str) else " ".join(_quote(w) for w in words)
+    saved = st.remote
+    st.remote = True  # its paths are the other machine's: no local scope checks
+    _parse_into(text, st, how)
+    st.remote = saved
+
+
+def _quote(w: str) -> str:
+    import shlex
+
+    return w if re.fullmatch(r"[\w@%+=:,./-]+", w) else shlex.quote(w)
+
+
+_EXEC_TAKES = _words("-e --env --env-file -u --user -w --workdir --detach-keys")
+_SSM_COMMANDS = re.compile(r"commands=\[(.*)\]|commands=(.*)", re.DOTALL)
 
 
 def _destroy(st: _State, why: str, shown: str, block: bool = True) -> None:
@@ -355,7 +378,8 @@ _AWS_TAKES = _words(
     "--policy-arn --policy-document --role-name --user-name --group-name --db-instance-identifier --table-name "
     "--stack-name --function-name --secret-id --key-id --cluster --name --hosted-zone-id --repository-name "
     "--group-id --cidr --port --protocol --ip-permissions --source --include --exclude --storage-class --acl "
-    "--recovery-window-in-days --pending-window-in-days --color --cli-read-timeout --cli-connect-timeout"
+    "--recovery-window-in-days --pending-window-in-days --color --cli-read-timeout --cli-connect-timeout "
+    "--parameters --document-name --targets"
 )
 # Deleting these removes a whole container of data or a whole environment.
 _AWS_CONTAINERS = re.compile(
@@ -376,9 +400,13 @@ _OPEN_CIDR = re.compile(r"(?:^|[\s,=\[{\"'])(?:0\.0\.0\.0/0|::/0)\b")
 
 
 def _aws(args: list[str], st: _State, shown: str, o: _Out) -> None:
-    _vals, ops, flags = _opts_ops(args, _AWS_TAKES)
+    vals, ops, flags = _opts_ops(args, _AWS_TAKES)
     service = ops[0] if ops else ""
     action = ops[1] if len(ops) > 1 else ""
+    if service == "ssm" and action == "send-command" and (m := _SSM_COMMANDS.search(vals.get("--parameters", ""))):
+        body = m.group(1) if m.group(1) is not None else m.group(2)
+        for item in re.findall(r'"((?:[^"\\]|\\.)*)"', body) or [body]:
+            _carried(st, "aws ssm send-command", item)
     if service == "s3":
         targets = [x for x in ops[2:] if x.startswith("s3://")]
         o.resources.extend(targets)
@@ -475,7 +503,9 @@ def _aws(args: list[str], st: _State, shown: str, o: _Out) -> None:
     o.op = "write"
 
 
-_G_TAKES = _words("--project --zone --region --format --filter --member --role --account --configuration --location")
+_G_TAKES = _words(
+    "--project --zone --region --format --filter --member --role --account --configuration --location --command"
+)
 
 
 def _gcloud(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None:
@@ -502,6 +532,10 @@ def _gcloud(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None
         else:
             o.op = "write"
         return
+    if "ssh" in ops and ("--command" in vals or "--" in args):
+        _carried(st, "gcloud compute ssh", vals.get("--command") or " ".join(args[args.index("--") + 1 :]))
+    if "secrets" in ops and "access" in ops:
+        _emit(st, "shell.sensitive", _ESC, "gcloud secrets versions access prints a secret", shown, Severity.HIGH)
     words = [w for w in ops if not w.startswith("gs://")]
     o.resources.extend(x for x in ops if x.startswith("gs://"))
     verbs = [w for w in words if w in ("delete", "rm", "remove", "destroy", "purge")]
@@ -577,8 +611,10 @@ def _az(args: list[str], st: _State, shown: str, o: _Out) -> None:
             f"az role assignment grants {role or 'a role'}",
             shown,
         )
-    elif any(w in ("list", "show", "get") for w in ops):
+    elif any(w in ("list", "show", "get", "download") for w in ops):
         o.op = "read"
+        if "secret" in ops and any(w in ("show", "download") for w in ops):
+            _emit(st, "shell.sensitive", _ESC, "az keyvault secret show prints a secret value", shown, Severity.HIGH)
     elif ops:
         o.op = "write"
 
@@ -602,6 +638,13 @@ def _docker(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None
     )
     verb = ops[0] if ops else ""
     sub = ops[1] if len(ops) > 1 else ""
+    if verb == "exec" or (verb == "container" and sub == "exec"):
+        rest = args[args.index("exec") + 1 :]
+        k = 0
+        while k < len(rest) and rest[k].startswith("-"):
+            k += 2 if rest[k] in _EXEC_TAKES else 1
+        if k + 1 < len(rest):
+            _carried(st, f"{base} exec", rest[k + 1 :])  # the words after the container name, as written
     if verb in ("run", "create") or (verb == "container" and sub in ("run", "create")):
         o.op = "execute"
         joined = " ".join(args)
@@ -706,3 +749,25 @@ def _git(args: list[str], st: _State, shown: str, o: _Out) -> None:
             shown,
             Severity.HIGH,
         )
+
+
+_GH_REF = re.compile(r"repos/[^/\s]+/[^/\s]+/git/refs/heads/(.+)$")
+
+
+def _gh(args: list[str], st: _State, shown: str, o: _Out) -> None:
+    """GitHub CLI: deleting a repository, or a shared branch through the API."""
+    vals, ops, _flags = _opts_ops(args, _words("-X --method -f -F --field --raw-field -H --header -R --repo --jq -q"))
+    if ops[:2] in (["repo", "delete"], ["repo", "archive"]):
+        o.op = "delete"
+        _destroy(st, f"gh {' '.join(ops[:3])} deletes a repository", shown)
+    elif ops[:1] == ["api"] and len(ops) > 1:
+        method = (vals.get("-X") or vals.get("--method") or "").upper()
+        ref = _GH_REF.search(ops[1])
+        if method == "DELETE":
+            o.op = "delete"
+            if ref and _SHARED_BRANCH.match(ref.group(1)):
+                _emit(st, "shell.history_rewrite", _BLOCK, f"gh api deletes the shared branch {ref.group(1)}", shown)
+            elif re.fullmatch(r"/?repos/[^/]+/[^/]+/?", ops[1]):
+                _destroy(st, "gh api DELETE removes a repository", shown)
+            else:
+                _destroy(st, f"gh api DELETE {ops[1]}", shown, block=False)

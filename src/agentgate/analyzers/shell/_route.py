@@ -234,6 +234,7 @@ _NET_TAKES: dict[str, frozenset[str]] = {
 }
 _NET_TAKES["ncat"] = _NET_TAKES["netcat"] = _NET_TAKES["nc"]
 _HTTP_CLIENTS = _words("curl wget http https xh httpie aria2c lwp-request")
+_HTTPIE = _words("http https xh httpie")
 _HOST_FIRST = _words("ssh telnet ftp sftp nc ncat netcat mosh")
 _SOCAT_ADDR = re.compile(r"(?i)^(?:tcp[46]?|udp[46]?|openssl|ssl|tcp-connect|udp-connect|sctp-connect)[:-]([^:,]+)")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,20}://")
@@ -281,7 +282,12 @@ def route_network(base: str, args: list[str], st: _State) -> None:
             continue
         operands.append(a)
         k += 1
-    if base in _HTTP_CLIENTS:
+    if base in _HTTPIE:
+        # HTTPie: [METHOD] URL [request items: Header:value, field=value, param==value, @file]
+        rest = operands[1:] if operands and operands[0].isupper() and operands[0].isalpha() else operands
+        if rest:
+            _url_or_host(rest[0], st)
+    elif base in _HTTP_CLIENTS:
         for u in operands:
             if "://" in u or "." in u or u.startswith(("localhost", "[")):
                 _url_or_host(u, st)
