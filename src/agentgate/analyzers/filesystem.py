@@ -355,7 +355,11 @@ _SENSITIVE = _table(
         "system_secret": r"^/etc/(?:g?shadow-?|master\.passwd|passwd|sudoers|security/opasswd)$|^/etc/sudoers\.d/|^/etc/ssl/private/",
         "process_memory": r"^/proc/(?:\d+|self|thread-self)/(?:environ|mem|cmdline|maps|auxv)$|^/proc/(?:kcore|kallsyms)$|^/dev/k?mem$",
         "windows_secret": r"^[a-z]:/windows/(?:system32/config|repair)/(?:sam|system|security)(?:\.[^/]*)?$|/ntds\.dit$|/appdata/roaming/microsoft/(?:credentials|protect)/",
-        "browser_secret": r"/(?:google-chrome|chromium|brave[^/]*|firefox|mozilla)/.*/(?:login data|cookies|key4\.db|logins\.json)$",
+        # Chromium-family stores on Linux (google-chrome), Windows (Google/Chrome/User Data) and macOS
+        # (Application Support/Google/Chrome), Edge, Brave, Opera, Vivaldi; Firefox profiles.
+        "browser_secret": r"/(?:google-chrome[^/]*|google/chrome[^/]*|chromium|brave[^/]*|bravesoftware/[^/]*|"
+        r"microsoft/edge[^/]*|microsoft-edge[^/]*|opera[^/]*|vivaldi|firefox|mozilla)/.*/"
+        r"(?:login data|cookies|web data|key4\.db|key3\.db|logins\.json|cookies\.sqlite|signons\.sqlite)$",
     }
 )
 _PERSISTENCE = _table(
