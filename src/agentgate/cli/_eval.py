@@ -109,6 +109,12 @@ def format_report(report: Report, failures: list[str], *, checked: bool = True) 
     help="Only this split: own (written with the rules in view), unseen (written without), or all.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--scenarios",
+    "scenarios",
+    is_flag=True,
+    help="Replay the multi-step prompt-injection scenario suite instead (with --cases: a directory of scenarios).",
+)
 @click.option("--min-recall", type=float, callback=_fraction, help="Exit 1 when overall recall is below this.")
 @click.option(
     "--max-fpr", type=float, callback=_fraction, help="Exit 1 when the overall false-positive rate is above this."
@@ -123,6 +129,7 @@ def command(
     categories: tuple[str, ...],
     split: str,
     as_json: bool,
+    scenarios: bool,
     min_recall: float | None,
     max_fpr: float | None,
     min_category_recall: float | None,
@@ -131,7 +138,12 @@ def command(
 
     Each case is decided by a firewall with no judge and on_escalate=block (an
     undecided call counts as blocked), no audit, and a deterministic DNS resolver.
+    With --scenarios, multi-step agent trajectories are replayed instead and the
+    report counts injected actions stopped and benign steps blocked per family.
     """
+    if scenarios:
+        _run_scenarios(ctx, cases_dir, split, as_json)
+        return
     try:
         cases = load_cases(cases_dir)
     except ConfigError as exc:
@@ -160,3 +172,19 @@ def command(
         checked = any(t is not None for t in (min_recall, max_fpr, min_category_recall))
         click.echo(format_report(report, failures, checked=checked))
     ctx.exit(_EXIT_THRESHOLD if failures else 0)
+
+
+def _run_scenarios(ctx: click.Context, directory: str | None, split: str, as_json: bool) -> None:
+    from agentgate.eval.scenario_runner import format_scenario_report, load_scenarios, run_scenarios
+
+    try:
+        loaded = load_scenarios(split, directory)
+    except ConfigError as exc:
+        click.echo(f"agentgate eval: {exc}", err=True)
+        ctx.exit(_EXIT_BAD_INPUT)
+    report = run_scenarios(loaded)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(format_scenario_report(report))
+    ctx.exit(0)
