@@ -274,3 +274,18 @@ def test_infra_resources_are_not_paths() -> None:
         call = ToolCall("bash", {"command": cmd})
         fs = analyze_shell(call, make_context(call, policy=policy, settings=SETTINGS))
         assert any(f.effect is Effect.BLOCK for f in fs) is blocked, (cmd, [f.to_dict() for f in fs])
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "echo " + "$(" * 400 + "x" + ")" * 400,  # nested substitutions
+        "(" * 3000 + "ls" + ")" * 3000,  # nested arithmetic/subshells past the recursion limit
+        " | ".join(["cat x"] * 3000),  # more commands than the budget
+        "echo " + "a " * 20000,  # more words than the budget
+    ],
+)
+def test_adversarial_size_and_nesting_escalate(cmd: str) -> None:
+    """Deep nesting and oversized commands are not analyzed to the end: they escalate, never allow or crash."""
+    findings = _run(cmd)
+    assert any(f.rule_id == "shell.unparsable" and f.effect is Effect.ESCALATE for f in findings)

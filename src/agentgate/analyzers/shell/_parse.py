@@ -137,6 +137,9 @@ _STATEMENTS = (
     | _COMPOUND
 )
 _SKIP = frozenset({"comment", "heredoc_body", "heredoc_start", "heredoc_end", "heredoc_content"})
+# Limits that bound tier-1 time on adversarial input (a parse error escalates, it never allows).
+_MAX_DEPTH = 24
+_MAX_COMMANDS = 1500  # words and commands
 _BLANK = frozenset(b" \t\n")
 _PLAIN_GAP = re.compile(r"[^\s;&|<>()'\"\\$`{}#]+")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -216,13 +219,15 @@ def _join_continuations(s: str) -> str:
 class _Converter:
     """Builds the model from one tree; sets ``error`` on anything it cannot vouch for."""
 
-    __slots__ = ("ascii", "error", "s", "src")
+    __slots__ = ("ascii", "budget", "depth", "error", "s", "src")
 
     def __init__(self, src: bytes, string: str) -> None:
         self.src = src
         self.s = string
         self.ascii = len(src) == len(string)  # byte offsets are string offsets: slice without decoding
         self.error = ""
+        self.depth = 0  # nested substitutions and bodies being converted
+        self.budget = _MAX_COMMANDS  # simple commands left to convert
 
     def text(self, n: Node) -> str:
         if self.ascii:
@@ -250,8 +255,13 @@ class _Converter:
     # -- statements
 
     def script(self, n: Node) -> Script:
+        if self.depth >= _MAX_DEPTH:
+            self.fail(f"commands nest more than {_MAX_DEPTH} levels deep")
+            return ()
         out: list[Pipeline] = []
+        self.depth += 1
         self.stmts(n, out)
+        self.depth -= 1
         return tuple(out)
 
     def stmts(self, n: Node, out: list[Pipeline]) -> None:
@@ -261,6 +271,16 @@ class _Converter:
             self.stmt(c, out)
 
     def stmt(self, c: Node, out: list[Pipeline]) -> None:
+        if self.depth >= _MAX_DEPTH * 2:
+            self.fail(f"commands nest more than {_MAX_DEPTH} levels deep")
+            return
+        self.depth += 1
+        try:
+            self._stmt(c, out)
+        finally:
+            self.depth -= 1
+
+    def _stmt(self, c: Node, out: list[Pipeline]) -> None:
         t = c.type
         if t == "command":
             out.append((self.cmd(c),))
@@ -524,6 +544,11 @@ class _Converter:
         return out
 
     def cmd(self, n: Node) -> Cmd:
+        self.budget -= 1
+        if self.budget < 0:
+            # Bounded cost: past the budget the rest is not modelled, and the command escalates.
+            self.fail(f"more than {_MAX_COMMANDS} commands: the rest is not analyzed")
+            return Cmd()
         words: list[Word] = []
         redirs: list[Redirect] = []
         assigns: list[tuple[str, Word]] = []
@@ -538,6 +563,9 @@ class _Converter:
             prev = c.end_byte
             t = c.type
             if t == "word":
+                self.budget -= 1
+                if self.budget < 0:
+                    break  # bounded cost; reported below
                 raw = self.text(c)
                 words.append(
                     Word(_ESCAPE.sub(r"\1", raw), raw, "$" in raw) if "\\" in raw else Word(raw, raw, "$" in raw)
@@ -570,6 +598,9 @@ class _Converter:
                 self.fail(f"shell construct {t} in a command is not modelled")
         if n.end_byte > prev and src[prev : n.end_byte].strip():
             self.fail("text the grammar skipped at the end of a command")
+        if self.budget < 0:
+            self.fail(f"more than {_MAX_COMMANDS} words and commands: the rest is not analyzed")
+            words = words[: max(0, len(words) + self.budget)]
         return Cmd(tuple(words), tuple(redirs), tuple(assigns))
 
     def recover_words(self, n: Node, words: list[Word]) -> None:
@@ -624,6 +655,11 @@ class _Converter:
         return out
 
     def word(self, n: Node) -> Word:
+        self.budget -= 1
+        if self.budget < 0:
+            self.fail(f"more than {_MAX_COMMANDS} words and commands: the rest is not analyzed")
+            raw = self.text(n)
+            return Word(raw, raw, True)
         t = n.type
         raw = self.text(n)
         if t == "word" or t == "number" or t == "test_operator" or t == "extglob_pattern" or t == "regex":
@@ -710,7 +746,11 @@ def parse(command: str) -> tuple[Script, str]:
     tree = _PARSER.parse(data)
     conv = _Converter(data, src)
     root = tree.root_node
-    script = conv.script(root)
+    try:
+        script = conv.script(root)
+    except RecursionError:
+        # Nesting the depth guards do not count (arithmetic, concatenations): nothing is trusted.
+        return (), f"constructs nest too deeply to analyze (more than {_MAX_DEPTH} levels)"
     if not conv.error and root.has_error:
         conv.fail("the command does not parse")
     if "\\\n" in command and "<<" in command:

@@ -97,6 +97,8 @@ def _pipeline(pl: Pipeline, st: _State) -> None:
     if len(stages) < 2:
         return
     for j, sj in enumerate(stages):
+        if not (sj.shell_stdin or sj.network):
+            continue  # only these look back along the pipeline (slicing for every stage is quadratic)
         before = stages[:j]
         if sj.shell_stdin:
             if any(b.download for b in before):
