@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "Effect": "._decision",
     "Finding": "._decision",
     "Firewall": "._firewall",
+    "Plan": "._plan",
     "PolicyEngine": "._firewall",
     "Severity": "._decision",
     "ToolCall": "._call",
@@ -39,6 +40,7 @@ _LAZY: dict[str, str] = {
     "get_context": "._context",
     "get_firewall": "._firewall",
     "guard": "._api",
+    "plan": "._plan",
     "propagate": "._context",
     "protect_all": "._api",
     "reconfigure": "._firewall",
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from ._context import AgentContext, agent_context, get_context, propagate
     from ._decision import Effect, Finding, Severity, Verdict, VerdictType
     from ._firewall import Firewall, get_firewall, reconfigure, scope, set_firewall
+    from ._plan import Plan, plan
 
     #: The seed's name for the decision engine.
     PolicyEngine = Firewall
@@ -82,6 +85,7 @@ __all__ = [
     "Firewall",
     "FirewallBlockedError",
     "JudgeError",
+    "Plan",
     "PolicyEngine",
     "Severity",
     "ToolCall",
@@ -94,6 +98,7 @@ __all__ = [
     "get_context",
     "get_firewall",
     "guard",
+    "plan",
     "propagate",
     "protect_all",
     "reconfigure",

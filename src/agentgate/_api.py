@@ -46,6 +46,9 @@ def protect_all(
     audit: Any = _SENTINEL,
     on_block: str = "raise",
     frameworks: list[str] | None = None,
+    plan_model: str | None = None,
+    plan_base_url: str | None = None,
+    plan_api_key: str | None = None,
 ) -> list[str]:
     """One line: load the policy, set up the default firewall, patch every installed framework.
 
@@ -68,6 +71,11 @@ def protect_all(
         on_block: ``"raise"`` (default): a blocked call raises FirewallBlockedError;
             ``"return_error"``: frameworks that allow it hand the model a tool error instead.
         frameworks: Only patch these (default: every installed one).
+        plan_model / plan_base_url / plan_api_key: turn task plans on (docs/plans.md): each
+            task gets one plan from this model, asked from the task text alone, and calls
+            outside it escalate (``plan.outside``). URL and key default to the judge's. With
+            no key or URL no plan can be made, so every non-read call escalates
+            (``plan.unavailable``). The config's ``plans:`` does the same.
 
     A later call replaces the default firewall (audited as ``config.change`` and logged);
     without a config it keeps the policy in force. Threads and executor tasks started
@@ -88,6 +96,19 @@ def protect_all(
     if on_block not in ("raise", "return_error"):
         raise ConfigError(f"on_block must be 'raise' or 'return_error', not {on_block!r}")
     judge = _build_judge(cfg, judge_model, judge_api_key, judge_base_url)
+    planner = None
+    if plan_model is not None or plan_base_url is not None:
+        from ._plan import build_planner
+
+        pc = cfg.plans if cfg is not None else None
+        jc = cfg.judge if cfg is not None else None
+        planner = build_planner(
+            plan_model or (pc.model if pc else None),
+            api_key=plan_api_key or judge_api_key,
+            base_url=plan_base_url or judge_base_url or (pc.base_url if pc else None) or (jc.base_url if jc else None),
+            tools=pc.tools if pc else (),
+            on_violation=pc.on_violation if pc else "escalate",
+        )
     fw = Firewall(
         cfg,
         judge=judge,
@@ -98,6 +119,7 @@ def protect_all(
         mode=mode or os.environ.get("AGENTGATE_MODE") or None,
         audit=audit,
         rate_limit=rate_limit,
+        planner=planner,
     )
     from .audit._gate import startup_check
 

@@ -16,6 +16,7 @@ enqueued on the caller in O(µs); writing happens off the hot path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -33,6 +34,7 @@ from ._context import _current as _current_agent
 from ._decision import Effect, Finding, Severity, Verdict, VerdictType
 from ._errors import ConfigError, FirewallBlockedError
 from ._escalation import EscalationOutcome, EscalationRequest, Escalator
+from ._plan import Plan, Planner, build_planner, plan_findings
 from .analyzers import DEFAULT_ANALYZERS, Analyzer
 from .analyzers.base import AnalyzerSettings, BudgetExceeded, Context, budget_deadline, budget_finding
 from .analyzers.classify import Classification, classify
@@ -104,6 +106,8 @@ class Firewall:
         rate_limit: Max calls per agent per window (int), or a mapping like the config's
             ``rate_limit:``; None keeps the config's (default: no firewall-wide limit).
         settings: Analyzer settings (DNS resolution, SQL dialect, ...).
+        planner: Makes and enforces one plan per task (docs/plans.md); default from the
+            config's ``plans:``, else none.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class Firewall:
         audit: Any = _SENTINEL,
         rate_limit: int | Mapping[str, Any] | None = None,
         settings: AnalyzerSettings | None = None,
+        planner: Planner | None = None,
     ) -> None:
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
@@ -156,6 +161,7 @@ class Firewall:
             tuple[int, int], tuple[tuple[ScopePolicy, ...], tuple[ScopePolicy, ...], EffectivePolicy]
         ] = {}
         self._rate = _rate_analyzer(cfg, rate_limit)
+        self._planner: Planner | None = planner if planner is not None else _planner_from_config(cfg)
         escalate_kwargs: dict[str, Any] = {"judge": judge, "on_escalate": on_escalate or cfg.on_escalate}
         if on_judge_error is not None or cfg.on_judge_error != "block":
             escalate_kwargs["on_judge_error"] = on_judge_error or cfg.on_judge_error
@@ -334,6 +340,8 @@ class Firewall:
             findings.extend(self._rate(call, ctx))
         if _open_scopes and not ctx.policy.layers:
             findings.append(_unscoped_finding(_open_scopes))
+        if self._planner is not None or ctx.policy.plan is not None:
+            findings.extend(self._plan_findings(ctx, agent))
         if self._has_hatches:
             findings = self._apply_hatches(call, agent, ctx, findings)
         if ctx.policy.has_history:
@@ -344,6 +352,20 @@ class Firewall:
             else:
                 ctx.scratch["history"] = pending
         return ctx, findings
+
+    @property
+    def planner(self) -> Planner | None:
+        """The task planner (``plans:`` / ``protect_all(plan_model=...)``), or None."""
+        return self._planner
+
+    def _plan_findings(self, ctx: Context, agent: AgentContext) -> list[Finding]:
+        explicit = ctx.policy.plan
+        if explicit is not None:
+            return plan_findings(ctx, explicit)
+        planner = cast(Planner, self._planner)
+        task = agent.task_description.strip()
+        found = ctx.scratch.get("plan") or (planner.get(task) if task else "no task to plan from")
+        return plan_findings(ctx, found, Effect.BLOCK if planner.on_violation == "block" else Effect.ESCALATE)
 
     def _apply_hatches(
         self, call: ToolCall, agent: AgentContext, ctx: Context, findings: list[Finding]
@@ -402,6 +424,8 @@ class Firewall:
         t0 = time.perf_counter_ns()
         agent = get_context()
         ctx = self._context(call, agent)
+        if self._planner is not None and ctx.policy.plan is None and agent.task_description.strip():
+            ctx.scratch["plan"] = await self._planner.aget(agent.task_description.strip())
         names = pending_resolutions(ctx) if analyze_http in self.analyzers else []
         if analyze_code in self.analyzers:  # hosts inside programs handed to interpreter tools
             names = [*names, *(n for n in code_resolutions(ctx) if n not in names)]
@@ -660,6 +684,22 @@ def _provenance_settings(cfg: Config) -> ProvenanceSettings:
     )
 
 
+def _planner_from_config(cfg: Config) -> Planner | None:
+    pc = cfg.plans
+    if pc is None:
+        return None
+    key = os.environ.get(pc.api_key_env) if pc.api_key_env else None
+    return build_planner(
+        pc.model,
+        api_key=key,
+        base_url=pc.base_url,
+        provider=pc.provider,
+        timeout=pc.timeout,
+        tools=pc.tools,
+        on_violation=pc.on_violation,
+    )
+
+
 def _rate_analyzer(cfg: Config, rate_limit: int | Mapping[str, Any] | None) -> RateLimitAnalyzer | None:
     rl = cfg.rate_limit
     max_calls: int | None = rl.max_calls if rl else None
@@ -843,6 +883,8 @@ def _derive(cur: Firewall, config: Config | str | os.PathLike[str] | None, mode:
         mode=mode,
         audit=cur.auditor if cur.auditor is not None else "none",
     )
+    if new._planner is None and cur._planner is not None:
+        object.__setattr__(new, "_planner", cur._planner)  # plans stay on unless the new config sets its own
     carried = {k: v for k, v in cur._specs.items() if k not in new._specs}
     if carried:
         new.register_tools(carried)
@@ -904,7 +946,8 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
     ``agent_id``/``task_id``/``user_id`` also set the agent identity for the block,
     as in the seed. ``as`` gives the default firewall (the seed yielded its engine).
     ``tools``, ``arguments`` and ``history`` take the same rules as an agent in
-    agentgate.yaml (docs/policy.md).
+    agentgate.yaml (docs/policy.md). ``plan`` (an `agentgate.Plan`) is enforced for the
+    block: a call outside it escalates with ``plan.outside`` (docs/plans.md).
     """
 
     __slots__ = ("_identity", "_tokens", "policy")
@@ -925,6 +968,7 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
         tools: Mapping[str, Sequence[str]] | None = None,
         arguments: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
         history: Sequence[Mapping[str, Any]] | None = None,
+        plan: Plan | None = None,
     ) -> None:
         if max_rate is not None and (not isinstance(max_rate, int) or max_rate < 1):
             raise ConfigError(f"max_rate must be a positive int, not {max_rate!r}")
@@ -940,6 +984,10 @@ class scope:  # noqa: N801 - seed API: used like a function, ``with agentgate.sc
             arguments=arguments,
             history=history,
         )
+        if plan is not None:
+            if not isinstance(plan, Plan):
+                raise ConfigError(f"scope(plan=...) takes an agentgate.Plan, not {type(plan).__name__}")
+            self.policy = dataclasses.replace(self.policy, plan=plan, task=task or plan.task)
         self._identity = {"agent_id": agent_id, "task_id": task_id, "user_id": user_id}
         self._tokens: list[tuple[AgentContext, AgentContext, Any, Any]] = []
 

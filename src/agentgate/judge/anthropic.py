@@ -71,7 +71,9 @@ class AnthropicJudge(LLMJudge):
             "timeout": max(timeout, 0.001),
         }
         if self.structured_output:
-            kw["output_config"] = {"format": {"type": "json_schema", "schema": ANSWER_JSON_SCHEMA}}
+            kw["output_config"] = {
+                "format": {"type": "json_schema", "schema": dict(prompt.schema or ANSWER_JSON_SCHEMA)}
+            }
         if self.send_temperature and self.temperature is not None:
             kw["extra_body"] = {"temperature": self.temperature}
         return kw

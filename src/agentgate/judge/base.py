@@ -441,12 +441,21 @@ class LLMJudge:
 
     def judge(self, req: EscalationRequest) -> JudgeResult:
         """Review one escalated call with the sync SDK client (never ``asyncio.run``)."""
+        prompt = self._prompt(req)
+        text, start, attempts = self.ask(prompt)
+        return self._result(text, start, attempts, prompt)
+
+    def ask(self, prompt: JudgePrompt) -> tuple[str, float, int]:
+        """Send *prompt* under the deadline/retry policy; return (text, start time, attempts).
+
+        The model's text is not validated here: the caller parses it (the judge as a
+        `JudgeAnswer`, the planner as a plan). Raises `JudgeError` on failure.
+        """
         # The client (TLS context, pools) is built once, before the clock starts: the
         # deadline bounds the review, not our own one-time setup.
         self._client()
         start = time.monotonic()
         deadline = start + self.timeout
-        prompt = self._prompt(req)
         if not self._sync_slots.acquire(timeout=self.timeout):
             raise JudgeError(f"judge {self.model}: no free slot within {self.timeout:.2f}s (max_concurrency)")
         try:
@@ -461,14 +470,19 @@ class LLMJudge:
                     time.sleep(wait)
         finally:
             self._sync_slots.release()
-        return self._result(text, start, attempts, prompt)
+        return text, start, attempts
 
     async def ajudge(self, req: EscalationRequest) -> JudgeResult:
         """Review one escalated call with the async SDK client."""
-        self._aclient()  # built before the clock starts, as in `judge`
+        prompt = self._prompt(req)
+        text, start, attempts = await self.aask(prompt)
+        return self._result(text, start, attempts, prompt)
+
+    async def aask(self, prompt: JudgePrompt) -> tuple[str, float, int]:
+        """The async twin of `ask`."""
+        self._aclient()  # built before the clock starts, as in `ask`
         start = time.monotonic()
         deadline = start + self.timeout
-        prompt = self._prompt(req)
         slots = self._loop_slots()
         try:
             await asyncio.wait_for(slots.acquire(), timeout=self.timeout)
@@ -495,7 +509,7 @@ class LLMJudge:
                     await asyncio.sleep(wait)
         finally:
             slots.release()
-        return self._result(text, start, attempts, prompt)
+        return text, start, attempts
 
     def _attempt_before(self, prompt: JudgePrompt, deadline: float) -> str:
         """One sync attempt that returns by *deadline* or raises `JudgeError` (timeout).

@@ -136,7 +136,11 @@ class OpenAIJudge(LLMJudge):
         if self.response_format == "json_schema":
             kw["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "agentgate_verdict", "strict": True, "schema": ANSWER_JSON_SCHEMA},
+                "json_schema": {
+                    "name": prompt.schema_name,
+                    "strict": True,
+                    "schema": dict(prompt.schema or ANSWER_JSON_SCHEMA),
+                },
             }
         elif self.response_format == "json_object":
             kw["response_format"] = {"type": "json_object"}

@@ -115,6 +115,9 @@ class JudgePrompt:
     user: str
     nonce: str
     injection_markers: tuple[str, ...] = ()
+    #: The JSON schema the answer must follow (None: the judge's verdict schema) and its name.
+    schema: Mapping[str, Any] | None = None
+    schema_name: str = "agentgate_verdict"
 
     @property
     def data_open(self) -> str:

@@ -234,6 +234,18 @@ class JudgeModel(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="Extra provider/threshold options.")
 
 
+class PlansModel(_Strict):
+    """``plans:`` — one plan per task, asked from the task alone and enforced (docs/plans.md)."""
+
+    model: str | None = None
+    provider: Literal["openai", "anthropic"] | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(10.0, gt=0)
+    tools: list[str] = Field(default_factory=list, description="The agent's tool catalogue, shown to the planner.")
+    on_violation: Literal["escalate", "block"] = "escalate"
+
+
 class AnalyzerSettingsModel(_Strict):
     """``analyzers:`` — knobs of the tier-1 analyzers."""
 
@@ -271,6 +283,7 @@ class Config(_Strict):
         "allow", description="block: refuse actions while the audit trail cannot record them (docs/audit.md)."
     )
     judge: JudgeModel | None = None
+    plans: PlansModel | None = None
     audit: AuditModel | None = None
     rate_limit: RateLimitModel | None = None
     analyzers: AnalyzerSettingsModel = Field(default_factory=AnalyzerSettingsModel)  # type: ignore[arg-type]

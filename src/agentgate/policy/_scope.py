@@ -38,6 +38,7 @@ from ._resources import RESOURCE_KINDS, match_pattern, match_resource, normalize
 from ._rules import ToolLists, ValueRule
 
 if TYPE_CHECKING:
+    from .._plan import Plan
     from ._history import HistoryRule
 
 __all__ = ["RESOURCE_KINDS", "EffectivePolicy", "ScopePolicy", "make_scope", "match_resource"]
@@ -63,6 +64,8 @@ class ScopePolicy:
     value_rules: tuple[ValueRule, ...] = ()
     history: tuple[HistoryRule, ...] = ()
     refuse: str = ""
+    #: A task plan enforced on top of this layer (``scope(plan=...)``): calls outside it escalate.
+    plan: Plan | None = None
     _ops: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _deny: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _names: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
@@ -140,6 +143,7 @@ class EffectivePolicy:
     has_resource_rules: bool = field(default=False, init=False, compare=False)
     has_call_rules: bool = field(default=False, init=False, compare=False)
     has_history: bool = field(default=False, init=False, compare=False)
+    plan: Plan | None = field(default=None, init=False, compare=False)
     _memo: dict[tuple[str, str], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,6 +157,8 @@ class EffectivePolicy:
             any(x.refuse or x.value_rules or x.tools.allow or x.tools.deny for x in lays),
         )
         object.__setattr__(self, "has_history", any(x.history for x in lays))
+        # The innermost layer's plan is the task's plan (a nested scope is a narrower task).
+        object.__setattr__(self, "plan", next((x.plan for x in reversed(lays) if x.plan is not None), None))
 
     @property
     def task(self) -> str:
