@@ -80,12 +80,19 @@ def main() -> int:
             ("engine_shell", "tier 1 only: shell"),
             ("provenance_0", "tier 1: send_email, no recorded outputs"),
             ("provenance_20", "tier 1: send_email, 20 recorded outputs"),
+            ("plan_off", "tier 1: send_email, no plans"),
+            ("plan_cached", "tier 1: send_email, in its task's cached plan"),
         ):
             print(_row(label, new[key], old[key] if old and key in old else None))  # type: ignore[index,arg-type,operator]
         p0, p20 = new["provenance_0"], new["provenance_20"]  # type: ignore[index]
         print(
             f"  provenance overhead with 20 recorded outputs: p50 {p20['p50_us'] - p0['p50_us']:+.2f} µs, "  # type: ignore[index]
             f"p99 {p20['p99_us'] - p0['p99_us']:+.2f} µs (target: p50 < 15 µs)"  # type: ignore[index]
+        )
+        q0, q1 = new["plan_off"], new["plan_cached"]  # type: ignore[index]
+        print(
+            f"  task-plan overhead (plan cached): p50 {q1['p50_us'] - q0['p50_us']:+.2f} µs, "  # type: ignore[index]
+            f"p99 {q1['p99_us'] - q0['p99_us']:+.2f} µs"  # type: ignore[index]
         )
     for script in ("analyzers.py", "bench_audit.py", "startup.py"):
         path = HERE / script

@@ -137,6 +137,7 @@ def main() -> None:
         res[f"engine_{name}"] = _summary(_timings(lambda tool=tool, kw=kw: decide(tool, kw), n_small), 0.0)
     if getattr(agentgate, "__version__", "0.1.0") != "0.1.0":
         _provenance_rows(agentgate, res)
+        _plan_rows(agentgate, res)
     if hasattr(agentgate, "flush"):
         agentgate.flush(30)
     json.dump(res, sys.stdout)
@@ -190,6 +191,25 @@ def _provenance_rows(agentgate: Any, res: dict[str, Any]) -> None:
             ctx.record_result(v.decision_id, [mail, {"from": "alice@corp.example", "subject": "Q3", "body": "numbers"}])
         assert fw.evaluate_tier1(call).action.value == "allow"
         res["provenance_20"] = _summary(_timings(lambda: fw.evaluate_tier1(call), N), 0.0)
+
+
+def _plan_rows(agentgate: Any, res: dict[str, Any]) -> None:
+    """Task plans (this version only): tier 1 for an in-plan send with the task's plan cached,
+    against the same call on a firewall without plans (its difference is the overhead)."""
+    from agentgate._context import agent_context
+    from agentgate._plan import Planner
+
+    task = "Reply to Alice's e-mail about Q3"
+    call = agentgate.ToolCall("send_email", {"to": "alice@corp.example", "subject": "Re: Q3", "body": "Thanks!"})
+    planner = Planner(None)
+    planner.remember(agentgate.Plan(task, ("read_*", "send_email"), ("read", "send"), ("email:*@corp.example",)))
+    for key, fw in (
+        ("plan_off", agentgate.Firewall(audit=None)),
+        ("plan_cached", agentgate.Firewall(audit=None, planner=planner)),
+    ):
+        with agent_context(task=task):
+            assert fw.evaluate_tier1(call).action.value == "allow"
+            res[key] = _summary(_timings(lambda fw=fw: fw.evaluate_tier1(call), N), 0.0)
 
 
 if __name__ == "__main__":

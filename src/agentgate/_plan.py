@@ -330,6 +330,10 @@ class Planner:
             self._plans.move_to_end(task)
             return hit
 
+    def remember(self, p: Plan) -> None:
+        """Use *p* for its task from now on (a plan a person reviewed, or one made by `plan`)."""
+        self._store(p.task, p)
+
     def _store(self, task: str, value: Plan | _Failed) -> None:
         with self._lock:
             self._plans[task] = value

@@ -304,3 +304,14 @@ def test_protect_all_plan_model(llm: LLMServer) -> None:
         assert agentgate.reconfigure(mode="monitor").planner is fw.planner
     finally:
         agentgate.unprotect_all()
+
+
+def test_remembered_plan_is_used_without_a_model() -> None:
+    """Planner.remember(p) seeds a task's plan: no model is asked, and the plan is enforced."""
+    planner = Planner(None)
+    planner.remember(Plan(TASK, operations=("read",), resources=("12",)))
+    fw = _fw(planner)
+    with agentgate.agent_context(task=TASK):
+        assert fw.evaluate(ToolCall("read_file", {"file_id": 12})).allowed
+        assert "plan.outside" in _rules(fw.evaluate(ToolCall("delete_file", {"file_id": 13})))
+    assert planner.requests == 0
