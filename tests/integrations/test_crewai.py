@@ -237,10 +237,11 @@ def test_internal_error_blocks_instead_of_failing_open(
 ) -> None:
     """CrewAI ignores hook exceptions and runs the tool, so an error while deciding must block."""
 
-    def broken(call: Any) -> Any:
+    def broken(self: Any, call: Any) -> Any:
         raise RuntimeError("policy store unreachable")
 
-    monkeypatch.setattr(agentgate.get_firewall(), "check", broken)
+    # Firewalls are immutable: break the method on the class for this test.
+    monkeypatch.setattr(type(agentgate.get_firewall()), "check", broken)
     llm = _llm(crew_kit, "native", "read_records", {"table": "users"})
     _crew(llm, [crew_kit.read_records]).kickoff()
     assert ran == []
