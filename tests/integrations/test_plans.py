@@ -315,3 +315,45 @@ def test_remembered_plan_is_used_without_a_model() -> None:
         assert fw.evaluate(ToolCall("read_file", {"file_id": 12})).allowed
         assert "plan.outside" in _rules(fw.evaluate(ToolCall("delete_file", {"file_id": 13})))
     assert planner.requests == 0
+
+
+def test_openai_integration_user_message_is_the_task(llm: LLMServer, oai_llm_server: LLMServer) -> None:
+    """With the OpenAI SDK patched, the user's message is the task; its plan stops an injected delete."""
+    import openai
+
+    from agentgate._firewall import set_firewall
+    from agentgate.integrations import openai as oai_integration
+
+    from .conftest import AuditTap
+
+    tap = AuditTap(Config.model_validate({"plans": {"model": "planner-model", "base_url": llm.base_url}}))
+    set_firewall(tap.firewall)
+    llm.load(_plan_turn(operations=["read"], resources=[]))
+    oai_llm_server.load(
+        Turn(tool_calls=(("read_file", {"path": "/srv/data/report.txt"}),)),
+        Turn(tool_calls=(("delete_file", {"path": "/srv/data/users.db"}),)),
+    )
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {"path": {}}}}}
+        for n in ("read_file", "delete_file")
+    ]
+    client = openai.OpenAI(api_key="sk-test", base_url=oai_llm_server.base_url, max_retries=0)
+    ran: list[str] = []
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Summarise the report"}]
+    assert oai_integration.install() is True
+    try:
+        with agentgate.agent_context(), pytest.raises(agentgate.FirewallBlockedError) as info:
+            for _ in range(3):
+                msg = client.chat.completions.create(model="m", messages=messages, tools=tools).choices[0].message
+                messages.append(msg.model_dump(exclude_none=True))
+                for tc in msg.tool_calls or ():
+                    ran.append(tc.function.name)
+                    messages.append({"role": "tool", "tool_call_id": tc.id, "content": INJECTED})
+    finally:
+        oai_integration.uninstall()
+        client.close()
+    assert ran == ["read_file"]
+    assert "plan.outside" in [f.rule_id for f in info.value.verdict.findings]
+    assert len(llm.script.requests) == 1
+    sent = _texts(llm.script.requests[0])
+    assert "Summarise the report" in sent and "attacker" not in sent
