@@ -340,15 +340,19 @@ def test_openai_integration_user_message_is_the_task(llm: LLMServer, oai_llm_ser
     client = openai.OpenAI(api_key="sk-test", base_url=oai_llm_server.base_url, max_retries=0)
     ran: list[str] = []
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Summarise the report"}]
+
+    def agent_loop() -> None:
+        for _ in range(3):
+            msg = client.chat.completions.create(model="m", messages=messages, tools=tools).choices[0].message
+            messages.append(msg.model_dump(exclude_none=True))
+            for tc in msg.tool_calls or ():
+                ran.append(tc.function.name)
+                messages.append({"role": "tool", "tool_call_id": tc.id, "content": INJECTED})
+
     assert oai_integration.install() is True
     try:
         with agentgate.agent_context(), pytest.raises(agentgate.FirewallBlockedError) as info:
-            for _ in range(3):
-                msg = client.chat.completions.create(model="m", messages=messages, tools=tools).choices[0].message
-                messages.append(msg.model_dump(exclude_none=True))
-                for tc in msg.tool_calls or ():
-                    ran.append(tc.function.name)
-                    messages.append({"role": "tool", "tool_call_id": tc.id, "content": INJECTED})
+            agent_loop()
     finally:
         oai_integration.uninstall()
         client.close()
