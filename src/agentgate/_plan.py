@@ -50,7 +50,7 @@ from ._errors import ConfigError, JudgeError
 from .policy._operations import BUILTIN_OPERATIONS, check_operation
 from .policy._resources import normalize_pattern
 from .policy._rules import ToolLists
-from .policy._scope import EffectivePolicy, ScopePolicy
+from .policy._scope import EffectivePolicy, ScopePolicy, _name_pattern
 
 if TYPE_CHECKING:
     from .analyzers.base import Context
@@ -124,6 +124,7 @@ class Plan:
     reasoning: str = ""
     model: str = ""
     _policy: EffectivePolicy = field(init=False, repr=False, compare=False)
+    _names_ids: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -137,6 +138,8 @@ class Plan:
         object.__setattr__(self, "operations", tuple(o.strip().lower() for o in self.operations) or ("read",))
         object.__setattr__(self, "resources", tuple(normalize_pattern(r) for r in self.resources))
         object.__setattr__(self, "_policy", EffectivePolicy((self.layer(),)))
+        # Does any pattern name a record by id (untyped, not a path/URL/address)? If not, ids pass.
+        object.__setattr__(self, "_names_ids", any(_name_pattern(r) for r in self.resources))
 
     def __str__(self) -> str:
         return (
@@ -279,7 +282,9 @@ class _Failed:
 
 
 class Planner:
-    """Makes one plan per task text and remembers it (bounded LRU); the firewall's planner.
+    """Makes one plan per task text and remembers it (the firewall's planner).
+
+    At most `max_plans` tasks are remembered; past that the least recently stored goes.
 
     A failure is remembered for `retry_after` seconds (so a planner that is down does not
     cost its timeout on every call) and never becomes a plan: the task runs without one,
@@ -318,6 +323,9 @@ class Planner:
 
     def cached(self, task: str) -> Plan | str | None:
         """The remembered plan of *task*, the failure reason, or None (ask the model)."""
+        hit = self._plans.get(task)  # a dict read is atomic; the lock guards writes and LRU order
+        if isinstance(hit, Plan):
+            return hit
         with self._lock:
             hit = self._plans.get(task)
             if hit is None:
@@ -327,7 +335,6 @@ class Planner:
                     del self._plans[task]
                     return None
                 return hit.reason
-            self._plans.move_to_end(task)
             return hit
 
     def remember(self, p: Plan) -> None:
@@ -452,7 +459,8 @@ def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCAL
         seen: list[tuple[str, str, str]] = [(r.value, r.kind, r.argument) for r in cls.resources]
         for a in (ctx.scratch.get("sql") or {}).values():
             seen.extend((t, "table", "query") for t in (*a.tables_written, *a.tables_read))
-        if op != "read":
+        # Record ids are generic resources, held only to the plan's untyped name patterns.
+        if op != "read" and found._names_ids:
             named = {r.argument for r in cls.resources}
             seen.extend((v, "generic", k) for k, v in _record_ids(ctx.call.arguments) if k not in named)
         for value, kind, arg in seen:
