@@ -158,7 +158,7 @@ _DOC_MARKERS = re.compile(
 def _structured(call: ToolCall) -> bool:
     """Does a non-config call carry a mapping, a document or a key worth reading?"""
     for k, v in call.arguments.items():
-        if isinstance(v, (Mapping, list, tuple)) or _key_checks(k):
+        if isinstance(v, (Mapping, list, tuple)) or _worth_reading(k):
             return True
         if (
             isinstance(v, str)
@@ -316,6 +316,21 @@ _MARKERS = re.compile(
     r"(?i)administratoraccess|poweruseraccess|iamfullaccess|organizationsfullaccess|roles/|allusers|"
     r"allauthenticatedusers|authenticatedusers|dangerously|yolo|bypasspermissions|public-read|cluster-admin"
 )
+
+
+# Words that make a key "public"-relevant only beside others (the id or type of a grantee): on
+# their own (item_id, customer_id, doc_type) they do not make a plain call worth reading as config.
+_WEAK_PUBLIC = frozenset({"id", "type", "uri"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _worth_reading(key: str) -> bool:
+    """Is a scalar argument named *key* a reason to read a non-config call as configuration?"""
+    checks = _key_checks(key)
+    if checks != {"public"}:
+        return bool(checks)
+    words = set(key_words(key))
+    return bool(words & (_PUBLIC_WORDS - _WEAK_PUBLIC)) or {"access"} <= words
 
 
 @functools.lru_cache(maxsize=4096)
