@@ -407,7 +407,9 @@ def test_shell_line_is_true(block: Block, line: str, workdir: Path) -> None:
         _out, err = proc.communicate(timeout=10 if _LONG_RUNNING.match(line) else 300)
     except subprocess.TimeoutExpired:
         assert _LONG_RUNNING.match(line), f"{block.id}: {line!r} did not finish"
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM, not SIGINT: a process started with SIGINT ignored (a CI runner's background job)
+        # keeps it ignored, and Python then never raises KeyboardInterrupt.
+        proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
     assert "Traceback" not in err, f"{block.id}: {line!r}\n{err}"
     assert proc.returncode != 2, f"{block.id}: {line!r} is a usage error:\n{err}"
