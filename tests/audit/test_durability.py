@@ -88,6 +88,10 @@ def test_blackholed_postgres_write_is_cut_and_nothing_is_lost(pg_schema: tuple[s
             time.sleep(0.05)
         st = w.stats()
         assert st["pending"] == 0, st  # the queue drained meanwhile: nobody waits for the database
+        # The sink's delivery thread spools what it holds once max_lag passes: wait for that state.
+        while w.stats()["spooled"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        st = w.stats()
         assert st["spooled"] > 0, st
         proxy.restore()
         assert w.flush(60)
