@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -20,14 +22,23 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip when the service is down, unless AGENTGATE_REQUIRE_SERVICES=1 (CI), where it fails."""
-    if _reachable(host, port):
-        return
-    msg = f"{name} not reachable on {host}:{port}"
+def unavailable(msg: str) -> NoReturn:
+    """Something a test needs from the machine is missing: skip, unless AGENTGATE_REQUIRE_SERVICES=1 (CI) fails."""
     if os.environ.get("AGENTGATE_REQUIRE_SERVICES") == "1":
         pytest.fail(msg + " (AGENTGATE_REQUIRE_SERVICES=1)")
     pytest.skip(msg)
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """The service answers on host:port, or `unavailable`."""
+    if not _reachable(host, port):
+        unavailable(f"{name} not reachable on {host}:{port}")
+
+
+def require_program(name: str) -> None:
+    """The command-line program is installed, or `unavailable`."""
+    if shutil.which(name) is None:
+        unavailable(f"{name} is not installed")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ the database did what the SQL analyzer's finding claims (or left the data alone)
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from agentgate._decision import Effect, Finding
 from agentgate.analyzers.base import AnalyzerSettings, make_context
 from agentgate.analyzers.classify import classify
 from agentgate.analyzers.shell import analyze_shell, parse
+from conftest import require_program
 
 SETTINGS = AnalyzerSettings(resolver=lambda host, timeout: ["93.184.216.34"])
 
@@ -113,17 +113,15 @@ def test_pipeline_redirect_belongs_to_the_last_stage(shim: tuple[Path, dict[str,
 
 
 @pytest.fixture
-def pg() -> Iterator[tuple[list[str], str]]:
+def pg(postgres_url: str) -> Iterator[tuple[list[str], str]]:
     """psql argv for the shared local PostgreSQL and a fresh schema holding users(3 rows)."""
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed")
+    require_program("psql")
     base = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qtA"]
     schema = f"ag_shell_{uuid.uuid4().hex[:10]}"
     setup = (
         f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.users(id int); INSERT INTO {schema}.users VALUES (1),(2),(3)"
     )
-    if subprocess.run([*base, "-c", setup], capture_output=True, timeout=20, check=False).returncode != 0:
-        pytest.skip("the local PostgreSQL is not reachable")
+    subprocess.run([*base, "-c", setup], capture_output=True, timeout=20, check=True)
     yield base, schema
     subprocess.run(
         [*base, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"], capture_output=True, timeout=20, check=False
@@ -164,8 +162,7 @@ def test_psql_read_passes_and_leaves_data(pg: tuple[list[str], str]) -> None:
 
 def test_sqlite_delete_all_is_routed_and_real(tmp_path: Path) -> None:
     """sqlite3 db 'DELETE FROM t' is sql.delete_all, and the real sqlite3 empties the table."""
-    if shutil.which("sqlite3") is None:
-        pytest.skip("sqlite3 is not installed")
+    require_program("sqlite3")
     db = tmp_path / "app.db"
     subprocess.run(["sqlite3", str(db), "CREATE TABLE s(id); INSERT INTO s VALUES (1),(2);"], check=True, timeout=20)
     cmd = f"sqlite3 {db} 'DELETE FROM s'"

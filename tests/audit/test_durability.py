@@ -17,6 +17,7 @@ import pytest
 from agentgate._errors import AuditError
 from agentgate.audit import MemorySink, open_auditor, verify
 from agentgate.audit._sink import Sink
+from conftest import unavailable
 
 from .conftest import TcpProxy, decision
 from .sigkill import sigkill_under_load
@@ -202,7 +203,7 @@ def _mounted(where: Path) -> Iterator[Callable[[bool], None]]:
         chmod(False)
         return
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True).returncode:
-        pytest.skip("root without the right to mount a tmpfs: cannot make a path read-only")
+        unavailable("root without the right to mount a tmpfs: cannot make a path read-only")
 
     def remount(ro: bool) -> None:
         opt = "remount,ro" if ro else "remount,rw"
