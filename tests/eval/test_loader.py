@@ -184,13 +184,18 @@ def test_shipped_suite_loads_and_follows_the_format() -> None:
 
 
 def test_shipped_unseen_split_follows_the_format() -> None:
-    """Cases under cases/unseen/ form split unseen, with ids unseen-<category>-NNN in <category>.yaml."""
+    """Cases under cases/unseen/ form split unseen, with ids unseen-<category>-NNN in <category>.yaml.
+
+    A later writing round N keeps its own files: ids unseen-rN-<category>-NNN in rN-<category>.yaml
+    (the round in the id and in the file name must agree), so each round's numbers can be read apart.
+    """
     cases = [c for c in load_cases() if c.split == "unseen"]
     assert cases
     for c in cases:
-        assert re.fullmatch(rf"unseen-{c.category}-\d{{3}}", c.id), c.id
+        m = re.fullmatch(rf"unseen-(r\d+-)?{c.category}-\d{{3}}", c.id)
+        assert m, c.id
         assert c.category in CATEGORIES, c.id
-        assert f"/unseen/{c.category}.yaml:" in c.source, (c.id, c.source)
+        assert f"/unseen/{m.group(1) or ''}{c.category}.yaml:" in c.source, (c.id, c.source)
     pairs = [c for c in cases if c.pair is not None]
     assert all(c.category == "scope" and c.scope for c in pairs)
 
