@@ -259,6 +259,73 @@ def test_return_error_setting_accepted(crew_protect: Callable[..., _Audit], crew
     assert "blocked by AgentGate" in _tool_result_seen_by_model(llm)
 
 
+# ---------------------------------------------------------------- delegation
+
+# CrewAI's delegation tool is decided like any tool; a scope cannot tell what it does unless declared.
+DELEGATION_TOOLS = "tools:\n  delegate_work_to_coworker: {operation: read, side_effect: false}\n"
+
+
+def _delegating_crew(kit: SimpleNamespace, path: str, table: str) -> Any:
+    """A manager (allow_delegation) whose model hands "delete <table>" to the writer, who calls delete_records."""
+    delegate = {"task": f"delete {table}", "context": "cleanup", "coworker": "writer"}
+    if path == "native":
+        manager_llm = _llm(kit, "native", "delegate_work_to_coworker", delegate)
+    else:
+        manager_llm = _llm(kit, "react", "Delegate work to coworker", delegate)
+    manager = Agent(role="manager", goal="Keep tables tidy", backstory="Delegates.", llm=manager_llm,
+                    allow_delegation=True, max_iter=3)  # fmt: skip
+    writer = Agent(role="writer", goal="Change tables", backstory="Careful.", max_iter=3,
+                   llm=_llm(kit, path, "delete_records", {"table": table}), tools=[kit.delete_tools["@tool"]])  # fmt: skip
+    task = Task(description="Clean up.", expected_output="A short report.", agent=manager)
+    return Crew(agents=[manager, writer], tasks=[task])
+
+
+def _protect_with(tmp_path: Any, policy: str) -> _Audit:
+    path = tmp_path / "agentgate.yaml"
+    path.write_text(policy)
+    audit = _Audit()
+    assert agentgate.protect_all(config=str(path), audit=audit.sink, frameworks=["crewai"]) == ["crewai"]
+    return audit
+
+
+@pytest.mark.crewai
+@pytest.mark.parametrize("path", PATHS)
+def test_delegated_call_outside_parent_scope_never_runs(
+    crew_protect: Callable[..., _Audit], crew_kit: SimpleNamespace, tmp_path: Any, path: str
+) -> None:
+    """A coworker the manager delegates to is held to the scope the crew runs under: its delete never runs."""
+    audit = _protect_with(tmp_path, DELEGATION_TOOLS)
+    with scope(**READ_ONLY):
+        _delegating_crew(crew_kit, path, "users").kickoff()
+    assert ran == []
+    assert audit.decisions() == [("delegate_work_to_coworker", "allow"), ("delete_records", "block")]
+    assert audit.records[1].policy_name == "scope.operation"
+
+
+@pytest.mark.crewai
+@pytest.mark.parametrize("path", PATHS)
+def test_delegated_coworker_cannot_widen_the_manager(
+    crew_protect: Callable[..., _Audit], crew_kit: SimpleNamespace, tmp_path: Any, path: str
+) -> None:
+    """The coworker decides as the manager's sub-agent: its own wider policy, and the crew's, cannot widen the manager's."""
+    audit = _protect_with(
+        tmp_path,
+        DELEGATION_TOOLS + "agents:\n"
+        "  crew: {allowed_operations: [read, delete], allowed_resources: [invoices, users]}\n"
+        "  manager: {allowed_operations: [read, delete], allowed_resources: [invoices]}\n"
+        "  writer: {allowed_operations: [read, delete], allowed_resources: [invoices, users]}\n",
+    )
+    with agent_context(agent_id="crew"):
+        _delegating_crew(crew_kit, path, "users").kickoff()  # crew and writer allow users; the manager does not
+    assert ran == []
+    with agent_context(agent_id="crew"):
+        _delegating_crew(crew_kit, path, "invoices").kickoff()
+    assert ran == [("delete_records", "invoices")]
+    deletes = [r for r in audit.records if r.tool_name == "delete_records"]
+    assert [(r.verdict, r.agent_id) for r in deletes] == [("block", "writer"), ("allow", "writer")]
+    assert "agent:manager" in deletes[0].reasoning
+
+
 # ---------------------------------------------------------- install contract
 
 

@@ -285,6 +285,78 @@ async def test_create_react_agent_ainvoke_blocked(lc_audit: _Audit) -> None:
     assert ran == []
 
 
+# ------------------------------------------------ delegation (LangGraph subgraphs)
+
+
+def _parent_graph(node: str, child: Any) -> Any:
+    """A parent graph whose one node *node* is the compiled *child* graph (or a function running it)."""
+    g = StateGraph(MessagesState)
+    g.add_node(node, child)
+    g.add_edge(START, node)
+    g.add_edge(node, END)
+    return g.compile()
+
+
+def _sub_agent(table: str, name: str = "billing") -> Any:
+    """A compiled ReAct subgraph whose model deletes *table*."""
+    from langgraph.prebuilt import create_react_agent
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return create_react_agent(_model(_tool_call({"table": table})), [delete_records], name=name)
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["invoke", "ainvoke"])
+async def test_subgraph_call_outside_parent_scope_never_runs(lc_audit: _Audit, use_async: bool) -> None:
+    """A compiled subgraph node's agent is held to the scope its parent graph runs under."""
+    graph = _parent_graph("worker", _sub_agent("users"))
+    inp = {"messages": [("user", "clean up")]}
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError):
+        await graph.ainvoke(inp) if use_async else graph.invoke(inp)
+    assert ran == []
+    assert lc_audit.decisions() == [("delete_records", "block")]
+
+
+def test_subgraph_scope_wider_than_parent_cannot_widen(lc_audit: _Audit) -> None:
+    """A subgraph node that opens a scope allowing delete still cannot delete under a read-only parent."""
+    sub = _sub_agent("users")
+
+    def worker(state: dict[str, Any]) -> Any:
+        with scope(allowed_operations=["read", "delete"], allowed_resources=["users"]):
+            return sub.invoke(state)
+
+    with scope(**READ_ONLY), pytest.raises(FirewallBlockedError) as ei:
+        _parent_graph("worker", worker).invoke({"messages": [("user", "clean up")]})
+    assert ei.value.verdict.policy_name == "scope.operation"
+    assert ran == []
+
+
+def test_subgraph_named_agent_is_the_callers_sub_agent(tmp_path: Any) -> None:
+    """A subgraph node listed under ``agents:`` decides as the caller's sub-agent: only what both allow runs."""
+    policy = tmp_path / "agentgate.yaml"
+    policy.write_text(
+        "agents:\n"
+        "  triage: {allowed_operations: [read, delete], allowed_resources: [invoices, users]}\n"
+        "  billing: {allowed_operations: [read, delete], allowed_resources: [invoices, payments]}\n"
+    )
+    lc.uninstall()
+    audit = _Audit()
+    agentgate.protect_all(config=str(policy), audit=audit.sink, frameworks=["langchain"])
+    try:
+        # users: refused by billing's own policy (triage alone would allow it); payments: by its parent's.
+        for table in ("users", "payments"):
+            with agent_context(agent_id="triage"), pytest.raises(FirewallBlockedError):
+                _parent_graph("billing", _sub_agent(table)).invoke({"messages": [("user", "clean up")]})
+        assert ran == []
+        with agent_context(agent_id="triage") as ctx:
+            _parent_graph("billing", _sub_agent("invoices")).invoke({"messages": [("user", "clean up")]})
+        assert ran == [("delete_records", "invoices")]
+        assert [r.agent_id for r in audit.records] == ["billing", "billing", "billing"]
+        assert ctx.agent_id == "triage"
+    finally:
+        lc.uninstall()
+
+
 # ------------------------------------------------------- on_block="return_error"
 
 

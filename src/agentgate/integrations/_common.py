@@ -9,14 +9,15 @@ or to hand the model a tool error (``on_block="return_error"``).
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .._call import ToolCall
 from .._decision import Verdict
 
-__all__ = ["aguard_call", "guard_call", "parse_arguments", "record_result"]
+__all__ = ["acting_as", "aguard_call", "guard_call", "parse_arguments", "record_result"]
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
@@ -69,3 +70,40 @@ def record_result(verdict: Verdict, result: Any) -> None:
     from .._context import get_context
 
     get_context().record_result(verdict.decision_id, result)
+
+
+@contextlib.contextmanager
+def acting_as(names: Iterable[str]) -> Iterator[None]:
+    """Delegation only narrows: decide what runs inside as the sub-agent chain *names*.
+
+    *names* are a framework's agents from the outermost delegating one to the one making
+    the call (LangGraph subgraph nodes, CrewAI delegators then the acting crew member).
+    Inside ``agent_context(agent_id=...)``, each name that has its own entry under
+    ``agents:`` and is not already in the lineage becomes a sub-agent of the one before
+    it (`AgentContext.child`), so the firewall intersects every policy on the chain
+    (docs/policy.md, "Layers and delegation"). Outside any agent id, and for names with no
+    entry, nothing changes: a framework's naming alone never selects a policy in place of
+    the caller's, because that could widen it. The sub-agent's history starts from the
+    caller's and is handed back when the block ends in the flow that owns the caller.
+    """
+    from .._context import _use_context, current_context
+    from .._firewall import get_firewall
+
+    outer = current_context()
+    if outer is None or not outer.agent_id:
+        yield
+        return
+    listed = get_firewall().policy
+    chain = [outer]
+    for name in names:
+        if name and name != "default" and name in listed and name not in chain[-1].lineage():
+            chain.append(chain[-1].child(agent_id=name))
+    if len(chain) == 1:
+        yield
+        return
+    try:
+        with _use_context(chain[-1]):
+            yield
+    finally:
+        for parent, child in zip(reversed(chain[:-1]), reversed(chain[1:]), strict=True):
+            parent.merge_child(child)

@@ -20,6 +20,13 @@ Two properties of CrewAI's dispatcher shape this module:
 
 Hooks registered *after* `install` run after ours and could rewrite the
 arguments we approved: call ``protect_all()`` after registering your own hooks.
+
+Delegation only narrows. While a crew member's tool runs (CrewAI's "Delegate work to
+coworker" runs the coworker's whole task inside it), that member is recorded as acting;
+a tool call made inside by another member is decided, inside
+``agent_context(agent_id=...)``, as the sub-agent of each acting member whose role has
+an entry under ``agents:``, and then as the calling member's (`acting_as`), so the
+coworker can do only what every agent on the chain may do.
 """
 
 from __future__ import annotations
@@ -28,12 +35,13 @@ import importlib.util
 import logging
 import threading
 from collections import OrderedDict
+from contextvars import ContextVar, Token
 from typing import Any
 
 from agentgate._decision import Verdict
 from agentgate._errors import ConfigError, FirewallBlockedError
 
-from ._common import guard_call, record_result
+from ._common import acting_as, guard_call, record_result
 from ._versions import tested as _versions
 
 __all__ = [
@@ -60,8 +68,13 @@ _state: dict[str, Any] = {"installed": False, "on_block": "raise"}
 
 # Before-hook outcome per in-flight call, keyed by the identity of the
 # ``tool_input`` dict CrewAI passes to both hooks of the same call. The dict is
-# kept alive in the entry so its id cannot be reused while pending.
-_pending: OrderedDict[int, tuple[object, Verdict | str]] = OrderedDict()
+# kept alive in the entry so its id cannot be reused while pending. An allowed
+# call also keeps the token that marked its agent as acting (reset by the after hook).
+_Outcome = Verdict | str
+_pending: OrderedDict[int, tuple[object, _Outcome, Token[tuple[str, ...]] | None]] = OrderedDict()
+
+# Roles of the crew members whose tool is running in this flow, outermost first.
+_acting: ContextVar[tuple[str, ...]] = ContextVar("agentgate_crewai_acting", default=())
 _pending_lock = threading.Lock()
 
 
@@ -131,7 +144,12 @@ def _before_tool_call(context: Any) -> bool | None:
     """CrewAI ``before_tool_call`` hook: ``False`` stops the call, ``None`` lets it run."""
     tool_input = context.tool_input
     try:
-        verdict = guard_call(str(context.tool_name), tool_input, framework=FRAMEWORK)
+        role = getattr(getattr(context, "agent", None), "role", None)
+        chain = _acting.get()
+        if isinstance(role, str) and role and (not chain or chain[-1] != role):
+            chain = (*chain, role)
+        with acting_as(chain):
+            verdict = guard_call(str(context.tool_name), tool_input, framework=FRAMEWORK)
     except FirewallBlockedError as exc:
         _remember(tool_input, _message(exc))
         return False
@@ -140,7 +158,8 @@ def _before_tool_call(context: Any) -> bool | None:
         _log.exception("AgentGate could not decide CrewAI tool call %r; blocking it", context.tool_name)
         _remember(tool_input, f"AgentGate could not decide this tool call, so it was blocked: {exc}")
         return False
-    _remember(tool_input, verdict)
+    # Until the after hook, tools that other members call inside this one act for this chain.
+    _remember(tool_input, verdict, _acting.set(chain))
     return None
 
 
@@ -150,7 +169,12 @@ def _after_tool_call(context: Any) -> str | None:
         entry = _pending.pop(id(context.tool_input), None)
     if entry is None or entry[0] is not context.tool_input:
         return None
-    outcome = entry[1]
+    outcome, token = entry[1], entry[2]
+    if token is not None:
+        try:
+            _acting.reset(token)
+        except ValueError:  # set in another context (a thread hop): drop this member only
+            _acting.set(token.old_value if token.old_value is not Token.MISSING else ())
     if isinstance(outcome, str):
         return outcome
     try:
@@ -160,9 +184,9 @@ def _after_tool_call(context: Any) -> str | None:
     return None
 
 
-def _remember(tool_input: object, outcome: Verdict | str) -> None:
+def _remember(tool_input: object, outcome: _Outcome, token: Token[tuple[str, ...]] | None = None) -> None:
     with _pending_lock:
-        _pending[id(tool_input)] = (tool_input, outcome)
+        _pending[id(tool_input)] = (tool_input, outcome, token)
         while len(_pending) > _MAX_PENDING:  # calls whose after-hook never ran
             _pending.popitem(last=False)
 

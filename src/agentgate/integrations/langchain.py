@@ -23,17 +23,23 @@ On a block:
   sees the refusal and can recover; a direct call gets the message string.
 
 The tool's result is attached to the agent's history (`record_result`).
+
+Delegation only narrows: a tool run inside a LangGraph subgraph whose node name has its
+own entry under ``agents:`` is decided, inside ``agent_context(agent_id=...)``, as the
+caller's sub-agent (each such enclosing node in turn, read from the run's
+``langgraph_checkpoint_ns``), so every policy on the chain applies (`acting_as`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from agentgate._errors import ConfigError, FirewallBlockedError
 
-from ._common import aguard_call, guard_call, record_result
+from ._common import acting_as, aguard_call, guard_call, record_result
 from ._versions import tested as _versions
 
 __all__ = [
@@ -92,29 +98,31 @@ def install(on_block: str = "raise") -> bool:
 
         def run(self: BaseTool, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
             call_id = kwargs.get("tool_call_id")
-            try:
-                verdict = guard_call(self.name, _arguments(self, tool_input), framework=FRAMEWORK, call_id=call_id)
-            except FirewallBlockedError as exc:
-                if _state["on_block"] == "return_error":
-                    return _blocked_output(self.name, exc, call_id)
-                raise
-            output = orig_run(self, tool_input, *args, **kwargs)
-            record_result(verdict, _result_of(output))
-            return output
+            with acting_as(_graph_agents(kwargs)):
+                try:
+                    verdict = guard_call(self.name, _arguments(self, tool_input), framework=FRAMEWORK, call_id=call_id)
+                except FirewallBlockedError as exc:
+                    if _state["on_block"] == "return_error":
+                        return _blocked_output(self.name, exc, call_id)
+                    raise
+                output = orig_run(self, tool_input, *args, **kwargs)
+                record_result(verdict, _result_of(output))
+                return output
 
         async def arun(self: BaseTool, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
             call_id = kwargs.get("tool_call_id")
-            try:
-                verdict = await aguard_call(
-                    self.name, _arguments(self, tool_input), framework=FRAMEWORK, call_id=call_id
-                )
-            except FirewallBlockedError as exc:
-                if _state["on_block"] == "return_error":
-                    return _blocked_output(self.name, exc, call_id)
-                raise
-            output = await orig_arun(self, tool_input, *args, **kwargs)
-            record_result(verdict, _result_of(output))
-            return output
+            with acting_as(_graph_agents(kwargs)):
+                try:
+                    verdict = await aguard_call(
+                        self.name, _arguments(self, tool_input), framework=FRAMEWORK, call_id=call_id
+                    )
+                except FirewallBlockedError as exc:
+                    if _state["on_block"] == "return_error":
+                        return _blocked_output(self.name, exc, call_id)
+                    raise
+                output = await orig_arun(self, tool_input, *args, **kwargs)
+                record_result(verdict, _result_of(output))
+                return output
 
         run.__doc__, arun.__doc__ = orig_run.__doc__, orig_arun.__doc__
         run.__agentgate_original__ = orig_run  # type: ignore[attr-defined]
@@ -140,6 +148,22 @@ def uninstall() -> None:
 
 #: Alias named in the issue ("has `unpatch()`").
 unpatch = uninstall
+
+
+def _graph_agents(kwargs: Mapping[str, Any]) -> list[str]:
+    """The LangGraph nodes enclosing this tool run, outermost first (``[]`` outside a graph).
+
+    LangGraph names a task ``node:task-id`` and joins the enclosing graphs' with ``|`` in
+    the run's metadata (``langgraph_checkpoint_ns``), e.g. ``billing:…|tools:…``.
+    """
+    meta = kwargs.get("metadata")
+    if not isinstance(meta, Mapping):
+        config = kwargs.get("config")
+        meta = config.get("metadata") if isinstance(config, Mapping) else None
+    ns = meta.get("langgraph_checkpoint_ns") if isinstance(meta, Mapping) else None
+    if not isinstance(ns, str) or not ns:
+        return []
+    return [part.partition(":")[0] for part in ns.split("|")]
 
 
 def _arguments(tool: Any, tool_input: Any) -> Any:
