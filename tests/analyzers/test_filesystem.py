@@ -159,6 +159,28 @@ def test_root_spellings(pattern: str) -> None:
     assert scope_violation(normalize_path("reports2/q3.csv"), pol) is not None
 
 
+@pytest.mark.parametrize("pattern", ["path:reports/**", "path: reports", "PATH:reports/"])
+def test_typed_path_patterns_are_roots(pattern: str) -> None:
+    """A typed ``path:`` pattern is the same root as its untyped spelling (docs/policy.md)."""
+    pol = _policy({"allowed_resources": [pattern]})
+    assert scope_violation(normalize_path("reports/q3.csv"), pol) is None
+    assert scope_violation(normalize_path("reports2/q3.csv"), pol) is not None
+
+
+@pytest.mark.parametrize("pattern", ["git:reports/**", "host:reports", "github:reports/x", "table:reports"])
+def test_other_typed_patterns_name_no_path(pattern: str) -> None:
+    """A pattern typed as another kind admits no file, even when its value looks like a path."""
+    pol = _policy({"allowed_resources": [pattern]})
+    assert scope_violation(normalize_path("reports/q3.csv"), pol) is not None
+
+
+def test_typed_denied_path_wins() -> None:
+    """``path:`` in denied_resources blocks inside an allowed root."""
+    pol = _policy({"allowed_resources": ["reports/**"], "denied_resources": ["path:reports/private/**"]})
+    assert scope_violation(normalize_path("reports/private/x.csv"), pol) is not None
+    assert scope_violation(normalize_path("reports/public/x.csv"), pol) is None
+
+
 def test_every_layer_must_allow() -> None:
     """Nested scopes narrow: each layer's roots must contain the path."""
     pol = _policy({"allowed_resources": ["reports/**"]}, {"allowed_resources": ["reports/2024/**"]})

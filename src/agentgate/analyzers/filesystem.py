@@ -67,6 +67,7 @@ from urllib.parse import unquote_to_bytes
 from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context, Target
 from agentgate.policy import EffectivePolicy, ScopePolicy, match_resource
+from agentgate.policy._resources import split_pattern
 
 __all__ = [
     "NormalizedPath",
@@ -429,7 +430,7 @@ def _user_sensitive(path: str, patterns: Sequence[str]) -> str | None:
 
 
 def _path_pattern(p: str) -> bool:
-    """Whether a scope pattern names paths (``reports``, ``reports/**``, ``~/x``, ``*.csv``)."""
+    """Whether an untyped scope pattern names paths (``reports``, ``reports/**``, ``~/x``, ``*.csv``)."""
     if not p or "@" in p or "://" in p:
         return False
     if "/" in p or "\\" in p or p.startswith((".", "~")):
@@ -438,6 +439,18 @@ def _path_pattern(p: str) -> bool:
         # A bare glob is a path pattern only as an extension filter (*.csv), not a host glob.
         return p.startswith("*.") and "." not in p[2:] and not any(c in p[2:] for c in "*?[")
     return True  # a bare name is a root relative to the working directory
+
+
+def _path_root(p: str) -> str | None:
+    """The path a scope pattern names, or None when it names another kind of resource.
+
+    A typed ``path:reports/**`` names ``reports/**``; any other typed pattern (``host:``,
+    ``git:``, ``account:`` ...) names no path, whatever characters it holds.
+    """
+    kind, value = split_pattern(p)
+    if kind is not None:
+        return value if kind == "path" else None
+    return p if _path_pattern(p) else None
 
 
 def _pattern_matches(pattern: str, path: str) -> bool:
@@ -453,11 +466,16 @@ def _layer_allows(layer: ScopePolicy, np: NormalizedPath) -> bool:
         return not layer.allowed_resources
     forms = np.forms
     for pat in layer.denied_resources:
-        if _path_pattern(pat) and any(match_resource(pat, f, "path") for f in forms):
+        root = _path_root(pat)
+        if root is not None and any(match_resource(root, f, "path") for f in forms):
             return False
     if not layer.allowed_resources:
         return True
-    return any(_pattern_matches(p, np.resolved) for p in layer.allowed_resources if _path_pattern(p))
+    return any(_pattern_matches(r, np.resolved) for r in _roots(layer))
+
+
+def _roots(layer: ScopePolicy) -> list[str]:
+    return [r for r in map(_path_root, layer.allowed_resources) if r is not None]
 
 
 def scope_violation(np: NormalizedPath, policy: EffectivePolicy) -> str | None:
@@ -466,7 +484,7 @@ def scope_violation(np: NormalizedPath, policy: EffectivePolicy) -> str | None:
         return None
     for layer in policy.layers:
         if not _layer_allows(layer, np):
-            roots = [p for p in layer.allowed_resources if _path_pattern(p)]
+            roots = _roots(layer)
             where = f"outside the allowed roots {', '.join(roots)}" if roots else "not allowed by the scope"
             shown = np.resolved if np.resolved == np.raw else f"{np.raw!r} resolves to {np.resolved}"
             return f"{shown} is {where} ({layer.name}); widen the scope or use a path under its roots"
