@@ -54,7 +54,10 @@ def protect_all(
 
     Args:
         config: agentgate.yaml (path or loaded `Config`); default ``AGENTGATE_CONFIG`` if set.
-            A path that does not exist is an error, not a warning.
+            A path that does not exist is an error, not a warning. A policy store URL
+            (``postgresql://...``, ``file:///.../agentgate.yaml``) loads the store's head and
+            follows it: each new revision replaces the policy between decisions
+            (docs/policy.md, "Policy store").
         judge_model / judge_api_key / judge_base_url: the tier-2 judge (any OpenAI-compatible
             endpoint or Anthropic). With no model, key or URL there is no judge and
             ``on_escalate`` decides undecided calls (default: block); a model with neither a
@@ -87,7 +90,17 @@ def protect_all(
     """
     if config is None and os.environ.get("AGENTGATE_CONFIG"):
         config = os.environ["AGENTGATE_CONFIG"]
-    cfg = config if isinstance(config, Config) or config is None else load_config(config)
+    from .policy import store as _store
+
+    subscription = _store.current_subscription()
+    if _store.is_store_url(config):
+        subscription = _store.subscribe(str(config))  # the head, or the cached copy; raises if neither
+        cfg: Config | None = subscription.config
+    elif config is None and _loaded and subscription is not None:
+        cfg = None  # a second protect_all() keeps following the store (below)
+    else:
+        subscription = None
+        cfg = config if isinstance(config, Config) or config is None else load_config(config)
     current = _firewall_mod._default
     if cfg is None and _loaded and current is not None:
         # A second protect_all() without a config keeps the policy in force (the one the
@@ -125,6 +138,17 @@ def protect_all(
 
     audit_line = startup_check(fw.auditor, strict=fw.on_audit_failure == "block")
     prev = set_firewall(fw)  # audits and logs what changed when it replaces a firewall
+    # Settings given here outlive a policy change pushed to the store; the rest comes from the document.
+    explicit = {
+        "mode": mode or os.environ.get("AGENTGATE_MODE") or None,
+        "on_escalate": on_escalate,
+        "on_judge_error": on_judge_error,
+        "on_audit_failure": on_audit_failure,
+        "rate_limit": rate_limit,
+    }
+    from .policy.store._reload import activate
+
+    activate(subscription, explicit)
     if prev is not None and prev is not fw:
         prev.flush(5.0)
     _loaded[:] = [True]
@@ -153,6 +177,9 @@ def unprotect_all() -> None:
         mod.uninstall()
     _patched.clear()
     _loaded.clear()
+    from .policy.store._reload import activate
+
+    activate(None)  # stop following a policy store; the policy in force stays
     uninstall_thread_propagation()
 
 

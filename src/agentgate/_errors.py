@@ -7,6 +7,7 @@ The tree::
     ├── ConfigError               agentgate.yaml / arguments invalid (lists every problem)
     ├── JudgeError                the tier-2 judge failed (timeout, HTTP, malformed answer)
     ├── AuditError                the audit trail could not be opened or verified
+    ├── PolicyStoreError          the policy store could not be reached, or has no such revision
     └── MissingDependencyError    an optional extra is not installed (says which)
 
 Third-party errors (sqlite3, psycopg, SDK errors) are translated at the boundary
@@ -30,6 +31,7 @@ __all__ = [
     "FirewallBlockedError",
     "JudgeError",
     "MissingDependencyError",
+    "PolicyStoreError",
 ]
 
 #: The name on the package index (``pip install agentgate-action-firewall``); the module is ``agentgate``.
@@ -100,6 +102,10 @@ class JudgeError(AgentGateError):
 
 class AuditError(AgentGateError):
     """The audit trail could not be opened, written or verified."""
+
+
+class PolicyStoreError(AgentGateError):
+    """The policy store could not be reached or read, or holds no such revision."""
 
 
 class MissingDependencyError(AgentGateError, ImportError):

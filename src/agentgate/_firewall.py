@@ -736,7 +736,8 @@ def _combine_revision(base: str, specs: Mapping[str, ToolSpec]) -> str:
     import hashlib
 
     blob = base + "|" + "|".join(f"{k}={v!r}" for k, v in sorted(specs.items()))
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    # The policy's own revision stays readable in front (a store revision names a stored document).
+    return f"{base}+{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
 
 def _open_auditor(target: Any, cfg: Config, *, default: bool) -> Any:
@@ -770,6 +771,14 @@ def get_firewall() -> Firewall:
             fw = _default
             if fw is None:
                 path = os.environ.get("AGENTGATE_CONFIG")
+                if path and path.startswith(("postgresql://", "postgres://", "file://")):
+                    from .policy.store._reload import activate, subscribe
+
+                    sub = subscribe(path)  # a policy store: follow its head (docs/policy.md)
+                    fw = Firewall(sub.config, mode=os.environ.get("AGENTGATE_MODE") or None)
+                    _set_default(fw)
+                    activate(sub, {"mode": os.environ.get("AGENTGATE_MODE") or None})
+                    return fw
                 fw = Firewall(path, mode=os.environ.get("AGENTGATE_MODE") or None)
                 _set_default(fw)
     return fw

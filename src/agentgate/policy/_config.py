@@ -305,6 +305,10 @@ class Config(_Strict):
     )
     source: str | None = Field(None, exclude=True, description="File the config came from.")
     _layers: dict[str, ScopePolicy] | None = PrivateAttr(default=None)
+    # Set when the document came from a policy store: the store's revision (a hash of the
+    # document's text) is then what every decision records, so a verdict names the stored
+    # document it was decided under.
+    _store_revision: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -357,7 +361,12 @@ class Config(_Strict):
         return tuple(sups), tuple(ovs)
 
     def revision(self) -> str:
-        """Short hash identifying this policy (recorded with every decision)."""
+        """Short hash identifying this policy (recorded with every decision).
+
+        For a document loaded from a policy store this is the store's revision.
+        """
+        if self._store_revision is not None:
+            return self._store_revision
         blob = json.dumps(self.model_dump(mode="json", exclude={"source"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
