@@ -193,7 +193,8 @@ def test_concurrent_pushes_get_distinct_sequence_numbers(pg_store_url: str) -> N
     for t in threads:
         t.join()
     assert not errors
-    hist = open_policy_store(pg_store_url).history(limit=None)
+    with open_policy_store(pg_store_url) as s:
+        hist = s.history(limit=None)
     assert [h.seq for h in hist] == list(range(8, 0, -1))
     assert [h.parent for h in hist[:-1]] == [h.revision for h in hist[1:]]
 

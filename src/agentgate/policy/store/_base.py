@@ -186,11 +186,11 @@ class PolicyStore(ABC):
 
     # ------------------------------------------------------------------- public
 
-    def push(self, text: str, *, author: str, message: str) -> PolicyRevision:
+    def push(self, text: str, *, author: str, message: str, source: str | None = None) -> PolicyRevision:
         """Validate *text* with the real loader, then store it as the new head.
 
-        An invalid document raises `ConfigError` (every problem with line and key) and
-        nothing is stored. Pushing the document already at the head stores nothing and
+        An invalid document raises `ConfigError` (every problem with line and key, in
+        *source*: the file it came from, for messages) and nothing is stored. Pushing the document already at the head stores nothing and
         returns the head. Raises `PolicyStoreError` when the store cannot be written.
         """
         if not isinstance(text, str):
@@ -205,7 +205,7 @@ class PolicyStore(ABC):
         if problems:
             raise ConfigError(problems)
         text = normalize_text(text)
-        parse_document(text, f"{self.document} (pushed)")
+        parse_document(text, source or f"{self.document} (pushed)")
         return self._append(text, author, message)
 
     def head(self) -> PolicyRevision | None:

@@ -82,6 +82,7 @@ class PostgresPolicyStore(PolicyStore):
         if not document or len(document) > 200:
             raise PolicyStoreError("a document name is 1 to 200 characters")
         query.setdefault("connect_timeout", str(CONNECT_TIMEOUT))
+        query.setdefault("application_name", f"agentgate-policy:{schema}")
         self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         self.schema = schema
         self.document = document
@@ -105,7 +106,9 @@ class PostgresPolicyStore(PolicyStore):
     def _cursor(self) -> Iterator[Any]:
         psycopg = _psycopg()
         with self._lock:
-            if self._conn is None or self._conn.closed:
+            if self._conn is None or self._conn.closed or not self._alive():
+                # The server dropped a connection that sat idle (restart, pg_terminate_backend):
+                # open a new one rather than fail this operation.
                 self._conn = self._connect()
             try:
                 if not self._ready:
@@ -119,6 +122,16 @@ class PostgresPolicyStore(PolicyStore):
                 with contextlib.suppress(Exception):  # already failing; the original error is reported
                     conn.close()
                 raise PolicyStoreError(f"{self.url}: {_first_line(e)}") from None
+
+    def _alive(self) -> bool:
+        psycopg = _psycopg()
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            return False
+        return True
 
     def _create(self, conn: Any) -> None:
         from psycopg import sql

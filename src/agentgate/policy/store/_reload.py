@@ -63,6 +63,8 @@ class PolicySubscription:
         #: invalid (telemetry hooks, tests).
         self.on_swap: list[Callable[[PolicyRevision], None]] = []
         self.on_reject: list[Callable[[PolicyRevision], None]] = []
+        #: Called with ``(reachable, detail)`` when the store is lost or found again.
+        self.on_status: list[Callable[[bool, str], None]] = []
 
     # ------------------------------------------------------------- start
 
@@ -104,6 +106,7 @@ class PolicySubscription:
         w, self._watch = self._watch, None
         if w is not None:
             w.close()
+        self.store.close()
         self.state = "closed"
 
     # ------------------------------------------------------------- events
@@ -128,6 +131,11 @@ class PolicySubscription:
             elif self.state == "degraded" and not self._rejected_head:
                 self.state, self.error, self.degraded_since = "ok", None, None
                 logger.warning("agentgate: policy store %s reachable again", self.store.url)
+        for hook in list(self.on_status):
+            try:
+                hook(ok, detail)
+            except Exception:
+                logger.exception("agentgate: policy store hook failed")
 
     _rejected_head = False
 
