@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ import pytest
 import agentgate
 from agentgate import ToolCall, VerdictType
 from agentgate.policy import store as policy_store
-from agentgate.policy.store import PolicyRevision, open_policy_store
+from agentgate.policy.store import open_policy_store
 
 from .conftest import READ_ONLY, READ_WRITE
 
@@ -180,20 +181,16 @@ class Proxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         self.up.clear()
         with self.lock:
             conns, self.conns = self.conns, []
         for s in conns:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def restore(self) -> None:
