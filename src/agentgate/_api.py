@@ -49,6 +49,7 @@ def protect_all(
     plan_model: str | None = None,
     plan_base_url: str | None = None,
     plan_api_key: str | None = None,
+    shadow: Any = None,
 ) -> list[str]:
     """One line: load the policy, set up the default firewall, patch every installed framework.
 
@@ -79,6 +80,8 @@ def protect_all(
             outside it escalate (``plan.outside``). URL and key default to the judge's. With
             no key or URL no plan can be made, so every non-read call escalates
             (``plan.unavailable``). The config's ``plans:`` does the same.
+        shadow: A candidate policy (file or ``<store URL>#<revision>``) decided beside every
+            call, never enforced; differences are recorded (docs/policy-testing.md).
 
     A later call replaces the default firewall (audited as ``config.change`` and logged);
     without a config it keeps the policy in force. Threads and executor tasks started
@@ -133,6 +136,7 @@ def protect_all(
         audit=audit,
         rate_limit=rate_limit,
         planner=planner,
+        shadow=shadow,
     )
     from .audit._gate import startup_check
 

@@ -108,6 +108,9 @@ class Firewall:
         settings: Analyzer settings (DNS resolution, SQL dialect, ...).
         planner: Makes and enforces one plan per task (docs/plans.md); default from the
             config's ``plans:``, else none.
+        shadow: A candidate policy (path, `Config`, ``<store URL>#<revision>`` or a
+            `ShadowPolicy`) decided beside every live call and never enforced; differences go
+            to the audit record (docs/policy-testing.md). Default: the config's ``shadow:``.
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class Firewall:
         rate_limit: int | Mapping[str, Any] | None = None,
         settings: AnalyzerSettings | None = None,
         planner: Planner | None = None,
+        shadow: Any = None,
     ) -> None:
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
@@ -177,6 +181,7 @@ class Firewall:
         self.on_audit_failure: str = on_audit_failure or cfg.on_audit_failure
         if self.on_audit_failure not in ("allow", "block"):
             raise ConfigError(f"on_audit_failure must be 'allow' or 'block', not {self.on_audit_failure!r}")
+        self._shadow: Any = _shadow_policy(shadow, cfg)
         self._sealed = True
 
     # An in-process code interpreter must not be able to switch the firewall off
@@ -552,6 +557,10 @@ class Firewall:
             pending = scratch.get("history")
             if pending is not None:
                 self._history.settle(pending, allowed=v.action is VerdictType.ALLOW)
+        if self._shadow is not None:  # after the live verdict is fixed; before history moves on
+            diff = self._shadow.compare(call, v)
+            if diff is not None:
+                v.extra["shadow"] = diff
         agent.record_action(call.tool_name, dict(call.arguments), v.action.value, v.decision_id)
         if self.auditor is not None:
             try:
@@ -698,6 +707,21 @@ def _planner_from_config(cfg: Config) -> Planner | None:
         tools=pc.tools,
         on_violation=pc.on_violation,
     )
+
+
+def _shadow_policy(shadow: Any, cfg: Config) -> Any:
+    """The ShadowPolicy for ``shadow=`` or the config's ``shadow:`` (relative to the config's file), or None."""
+    if shadow is None and cfg.shadow is None:
+        return None
+    from .policy.preview import ShadowPolicy
+
+    if isinstance(shadow, ShadowPolicy):
+        return shadow
+    if shadow is None:
+        shadow = cfg.shadow
+        if cfg.source and "://" not in shadow and not os.path.isabs(shadow.partition("#")[0]):
+            shadow = os.path.join(os.path.dirname(cfg.source), shadow)
+    return ShadowPolicy(shadow, settings=None)
 
 
 def _rate_analyzer(cfg: Config, rate_limit: int | Mapping[str, Any] | None) -> RateLimitAnalyzer | None:

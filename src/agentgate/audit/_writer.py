@@ -107,13 +107,17 @@ def base_row(item: _Item, redactor: Redactor) -> dict[str, Any]:
             }
         )
     reasoning, c3 = redactor.text(clean_text(str(getattr(v, "reasoning", "") or "")), lits)
+    payload = {"arguments": arguments, "framework": _opt(call.framework), "call_id": _opt(call.call_id)}
+    shadow = getattr(v, "extra", {}).get("shadow")
+    if shadow is not None:  # shadow mode: what the candidate policy would have decided (docs/policy-testing.md)
+        payload["shadow"] = jsonable(shadow)
     return {
         "created_at": t,
         "agent_id": _opt(agent_id),
         "task_id": _opt(task_id),
         "user_id": _opt(user_id),
         "tool_name": clean_text(str(call.tool_name)),
-        "payload": {"arguments": arguments, "framework": _opt(call.framework), "call_id": _opt(call.call_id)},
+        "payload": payload,
         "verdict": str(_enum(v.action)),
         "policy_name": _opt(v.policy_name),
         "severity": str(_enum(v.severity)),

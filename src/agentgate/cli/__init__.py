@@ -32,7 +32,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Run SERVER_COMMAND behind a proxy that checks every tools/call against the policy.",
     ),
     "policy": ("_policy", "Work with agentgate.yaml policy files."),
+    "replay": ("_replay", "Re-decide recorded calls under a candidate policy; print the verdicts that change."),
     "serve": ("_serve", "Serve the dashboard (live decisions, findings, chain status) and the policy API."),
+    "test": ("_test", "Run policy test files (calls and their expected verdicts) against a policy."),
 }
 
 

@@ -303,6 +303,11 @@ class Config(_Strict):
     history_backend: str | None = Field(
         None, description="Where history rules keep state: memory, or redis://... (default: rate_limit.backend)."
     )
+    shadow: str | None = Field(
+        None,
+        description="A candidate policy decided beside every call and never enforced: a file, or "
+        "<store URL>#<revision> (docs/policy-testing.md).",
+    )
     source: str | None = Field(None, exclude=True, description="File the config came from.")
     _layers: dict[str, ScopePolicy] | None = PrivateAttr(default=None)
     # Set when the document came from a policy store: the store's revision (a hash of the
