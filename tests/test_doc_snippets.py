@@ -314,6 +314,15 @@ def test_yaml_snippet_is_valid(block: Block, tmp_path: Path) -> None:
         from agentgate.policy._config import load_config
 
         load_config(path)
+    elif isinstance(data, list) and data and isinstance(data[0], dict) and "verdict" in data[0]:
+        # Policy tests (docs/policy-testing.md): they pass against the policy shown before them.
+        from agentgate.policy.preview import candidate_firewall, load_policy_tests, run_policy_tests
+
+        policy = _previous_policy(block)
+        assert policy is not None, f"{block.id}: policy tests with no policy before them"
+        (tmp_path / "agentgate.yaml").write_text(policy, encoding="utf-8")
+        results = run_policy_tests(load_policy_tests([path]), candidate_firewall(tmp_path / "agentgate.yaml"))
+        assert all(r.passed for r in results), [r.to_dict() for r in results if not r.passed]
     elif isinstance(data, list) and data and isinstance(data[0], dict) and "category" in data[0]:
         from agentgate.eval.runner import load_cases, run
 
@@ -373,6 +382,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "    - {tool: send_email, args: {to: evil@attacker.example}, expect: block, kind: attack}\n",
         encoding="utf-8",
     )
+    (d / "policy-tests").mkdir()
+    (d / "policy-tests" / "t.yaml").write_text(
+        "- {tool: read_file, arguments: {path: a.txt}, verdict: allow}\n"
+        "- {tool: delete_file, arguments: {path: a.txt}, verdict: block}\n",
+        encoding="utf-8",
+    )
+    (d / "candidate.yaml").write_text("agents:\n  default:\n    allowed_operations: [read, write]\n", encoding="utf-8")
+    (d / "trail.jsonl").write_text("", encoding="utf-8")
     env = _env(d, keys=False)
     seed = "import agentgate\nfw = agentgate.Firewall()\nfrom agentgate import ToolCall\n"
     seed += "for q in ('SELECT 1', 'DROP TABLE users'):\n    fw.evaluate(ToolCall('execute_sql', {'query': q}))\nfw.shutdown(10)\n"
