@@ -521,7 +521,20 @@ def _suggest(loc: tuple[Any, ...], data: Any) -> str:
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load and validate agentgate.yaml (parsed once); raises ConfigError listing every problem."""
+    """Load and validate agentgate.yaml (parsed once); raises ConfigError listing every problem.
+
+    A policy store URL (``postgresql://...``, ``file://...``) loads the store's head once
+    (following it is `protect_all`'s job; see docs/policy.md, "Policy store").
+    """
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://", "file://")):
+        from .._errors import PolicyStoreError
+        from .store import open_policy_store
+
+        try:
+            with open_policy_store(path) as store:
+                return store.get().config()
+        except PolicyStoreError as e:
+            raise ConfigError([ConfigProblem(str(e), path)]) from None
     p = Path(path)
     src = str(p)
     try:

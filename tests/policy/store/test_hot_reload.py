@@ -137,3 +137,15 @@ def test_register_tools_survive_a_swap(tmp_path: Path) -> None:
     assert fw.spec_for("zap") is not None
     assert fw.policy_revision.startswith(r2.revision + "+")
     assert fw.evaluate(ToolCall("zap", {"path": "x"})).action is VerdictType.BLOCK
+
+
+def test_load_config_reads_a_store_head_once(tmp_path: Path) -> None:
+    """A store URL where a config path goes (CLI --config, Firewall(...)) loads the head; unreachable is a ConfigError."""
+    from agentgate import ConfigError
+    from agentgate.policy._config import load_config
+
+    path = tmp_path / "agentgate.yaml"
+    r1 = open_policy_store(path).push(READ_ONLY, author="ana", message="read only")
+    assert load_config(f"file://{path}").revision() == r1.revision
+    with pytest.raises(ConfigError, match="cannot connect"):
+        load_config("postgresql://u@127.0.0.1:9/none?connect_timeout=2")
