@@ -169,6 +169,10 @@ class Firewall:
         escalate_kwargs: dict[str, Any] = {"judge": judge, "on_escalate": on_escalate or cfg.on_escalate}
         if on_judge_error is not None or cfg.on_judge_error != "block":
             escalate_kwargs["on_judge_error"] = on_judge_error or cfg.on_judge_error
+        if approver is None and cfg.approver is not None:
+            from .approvals import build_approver
+
+            approver = build_approver(cfg.approver, _first_audit_url(cfg))
         if approver is not None:
             escalate_kwargs["approver"] = approver
         self.escalator = Escalator(**escalate_kwargs)
@@ -754,6 +758,13 @@ def _history_store(cfg: Config, rate_limit: int | Mapping[str, Any] | None) -> H
     if backend is None and cfg.rate_limit is not None:
         backend = cfg.rate_limit.backend
     return make_history_store(backend)
+
+
+def _first_audit_url(cfg: Config) -> str | None:
+    url = cfg.audit.url if cfg.audit is not None else None
+    if isinstance(url, list):
+        return url[0] if url else None
+    return url
 
 
 def _combine_revision(base: str, specs: Mapping[str, ToolSpec]) -> str:

@@ -32,7 +32,7 @@ def audited(tmp_path: Path) -> str:
 
 def test_actions_filters_and_newest_first(audited: str) -> None:
     """/api/actions lists decisions newest first and filters by agent, tool and verdict."""
-    c = TestClient(create_app(audited))
+    c = TestClient(create_app(audited), base_url="http://localhost")
     rows = c.get("/api/actions").json()["actions"]
     assert [r["tool_name"] for r in rows] == ["run_query", "send_email", "delete_file", "read_file"]
     assert [r["tool_name"] for r in c.get("/api/actions", params={"verdict": "block"}).json()["actions"]] == [
@@ -50,7 +50,7 @@ def test_actions_filters_and_newest_first(audited: str) -> None:
 
 def test_stats(audited: str) -> None:
     """/api/stats counts by verdict, agent and rule and reports latency percentiles."""
-    s = TestClient(create_app(audited)).get("/api/stats").json()
+    s = TestClient(create_app(audited), base_url="http://localhost").get("/api/stats").json()
     assert s["total"] == 4
     assert s["by_verdict"] == {"allow": 2, "block": 2}
     assert s["by_agent"] == {"reporter": 2, "mailer": 2}
@@ -60,7 +60,7 @@ def test_stats(audited: str) -> None:
 
 def test_verify_detects_tampering(audited: str, tmp_path: Path) -> None:
     """/api/verify is ok on an intact trail and names a broken chain after an UPDATE."""
-    c = TestClient(create_app(audited))
+    c = TestClient(create_app(audited), base_url="http://localhost")
     ok = c.get("/api/verify").json()
     assert ok["ok"] is True and ok["records"] == 4
     db = sqlite3.connect(tmp_path / "audit.db")
@@ -74,21 +74,23 @@ def test_verify_detects_tampering(audited: str, tmp_path: Path) -> None:
 def test_check_is_a_dry_run_with_the_loaded_policy(audited: str) -> None:
     """POST /api/check decides with the configured policy and writes nothing to the trail."""
     cfg = parse_config({"agents": {"default": {"allowed_operations": ["read"]}}})
-    c = TestClient(create_app(audited, cfg))
+    c = TestClient(create_app(audited, cfg), base_url="http://localhost")
     v = c.post("/api/check", json={"tool": "send_email", "arguments": {"to": "x@y.z"}}).json()
     assert v["action"] == "block" and v["policy_name"] == "scope.operation"
     assert c.post("/api/check", json={"tool": "read_file", "arguments": {"path": "a"}}).json()["action"] == "allow"
     assert c.post("/api/check", json={"arguments": {}}).status_code == 400
-    assert c.post("/api/check", content=b"not json").status_code == 400
+    assert c.post("/api/check", content=b"not json", headers={"content-type": "application/json"}).status_code == 400
     assert c.get("/api/stats").json()["total"] == 4
     assert c.get("/api/policy").json()["revision"] == cfg.revision()
 
 
 def test_dashboard_page_and_missing_trail(tmp_path: Path) -> None:
     """/ serves the dashboard; a missing audit database is a clear 503, not a crash."""
-    c = TestClient(create_app(f"sqlite:///{tmp_path}/none/audit.db"))
+    app = create_app(f"sqlite:///{tmp_path}/none/audit.db", state_url=f"sqlite:///{tmp_path}/state.db")
+    c = TestClient(app, base_url="http://localhost")
     page = c.get("/")
     assert page.status_code == 200 and "AgentGate" in page.text and "/api/actions" in page.text
     r = c.get("/api/actions")
     assert r.status_code == 503 and "unavailable" in r.json()["error"]
-    assert c.get("/healthz").json() == {"ok": True}
+    health = c.get("/healthz").json()
+    assert health["ok"] is True and health["auth"] == "local"

@@ -19,6 +19,7 @@ __all__ = ["SUBCOMMANDS", "cli", "main"]
 
 #: name -> (module under agentgate.cli, the one-line help shown by ``agentgate --help``)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "approvals": ("_approvals", "List queued calls waiting for a human; approve or deny them (approver: queue)."),
     "audit": ("_audit", "Read, verify and export the audit trail."),
     "check": ("_check", "Decide whether TOOL may run with ARGUMENTS (a JSON object)."),
     "demo": ("_demo", "Show the firewall deciding a realistic agent session, live."),
@@ -33,8 +34,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "policy": ("_policy", "Work with agentgate.yaml policy files."),
     "replay": ("_replay", "Re-decide recorded calls under a candidate policy; print the verdicts that change."),
-    "serve": ("_serve", "Serve the dashboard (live decisions, findings, chain status) and the policy API."),
+    "serve": ("_serve", "Serve the dashboard, the decision API (/v1/decide) and the management API."),
     "test": ("_test", "Run policy test files (calls and their expected verdicts) against a policy."),
+    "token": (
+        "_token",
+        "Create, list and revoke API tokens (stored hashed; roles viewer < approver < editor < admin, and agent).",
+    ),
 }
 
 

@@ -73,3 +73,23 @@ def dump_json(obj: Any) -> str:
     import json
 
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
+
+
+#: ``--state`` as the commands that use tokens and approvals declare it.
+state_option = click.option(
+    "--state",
+    "state_url",
+    default=None,
+    envvar="AGENTGATE_STATE_URL",
+    show_envvar=True,
+    help="Database of tokens and approvals (sqlite/postgresql URL); default: the audit trail's database.",
+)
+
+
+def state_url_for(state_url: str | None, config_path: str | None) -> str:
+    """The state database for a command: ``--state``, else the config's audit database, else the default audit's."""
+    from .._statedb import default_state_url
+
+    cfg = load_or_exit(config_path)
+    audit = config_audit_url(cfg)
+    return default_state_url(state_url, audit if isinstance(audit, str) or audit is None else audit[0])

@@ -1,11 +1,11 @@
-"""``agentgate serve``: the dashboard and policy API."""
+"""``agentgate serve``: the dashboard, the decision API and the management API."""
 
 from __future__ import annotations
 
 import click
 
-from .._errors import MissingDependencyError
-from ._common import config_audit_url, config_option, fail_usage, load_or_exit
+from .._errors import ConfigError, MissingDependencyError
+from ._common import config_audit_url, config_option, fail_usage, load_or_exit, state_option
 
 
 @click.command("serve")
@@ -13,16 +13,34 @@ from ._common import config_audit_url, config_option, fail_usage, load_or_exit
     "--db",
     "audit",
     default=None,
-    help="Audit trail to show (default: as the firewall: the config's audit:, AGENTGATE_AUDIT_URL, "
-    "then .agentgate/audit.db).",
+    help="Audit trail to show and to record /v1/decide in (default: as the firewall: the config's audit:, "
+    "AGENTGATE_AUDIT_URL, then .agentgate/audit.db).",
 )
 @config_option
+@state_option
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (the server has no authentication)."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind. Any non-loopback address needs an API token (agentgate token create).",
 )
 @click.option("--port", default=8765, show_default=True, type=int)
-def command(audit: str | None, config_path: str | None, host: str, port: int) -> None:
-    """Serve the dashboard (live decisions, findings, chain status) and the policy API."""
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A name clients reach the server by (the Host header is checked, against DNS rebinding); repeatable. "
+    "localhost, 127.0.0.1 and [::1] are always allowed; '*' allows any (behind a proxy that checks Host).",
+)
+def command(
+    audit: str | None,
+    config_path: str | None,
+    state_url: str | None,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+) -> None:
+    """Serve the dashboard, the decision API (POST /v1/decide) and the management API (docs/api.md)."""
     cfg = load_or_exit(config_path)
     configured = config_audit_url(cfg)
     if audit is None and configured is not None:
@@ -33,6 +51,10 @@ def command(audit: str | None, config_path: str | None, host: str, port: int) ->
 
         from ..server import create_app
     except (ImportError, MissingDependencyError):
-        fail_usage("the dashboard needs the server extra: pip install 'agentgate-action-firewall[server]'")
-    click.echo(f"AgentGate dashboard on http://{host}:{port}/  (audit: {audit or 'default'})")
-    uvicorn.run(create_app(audit, cfg), host=host, port=port, log_level="warning")
+        fail_usage("the server needs the server extra: pip install 'agentgate-action-firewall[server]'")
+    try:
+        app = create_app(audit, cfg, host=host, allowed_hosts=allowed_hosts, state_url=state_url)
+    except ConfigError as e:
+        fail_usage(str(e))
+    click.echo(f"AgentGate on http://{host}:{port}/  (audit: {audit or 'default'})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

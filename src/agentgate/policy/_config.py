@@ -234,6 +234,18 @@ class JudgeModel(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="Extra provider/threshold options.")
 
 
+class ApproverModel(_Strict):
+    """``approver:`` — who answers ``on_escalate: ask`` (docs/api.md#approvals). ``approver: queue`` is short for ``{kind: queue}``."""
+
+    kind: Literal["console", "queue"] = Field(
+        "console", description="console: ask on the terminal; queue: the durable approval queue (API, CLI, dashboard)."
+    )
+    timeout: float | None = Field(None, gt=0, description="Seconds to wait for an answer (console 60, queue 300).")
+    url: str | None = Field(
+        None, description="queue: its database (sqlite/postgresql URL); default AGENTGATE_STATE_URL, else the audit's."
+    )
+
+
 class PlansModel(_Strict):
     """``plans:`` — one plan per task, asked from the task alone and enforced (docs/plans.md)."""
 
@@ -283,6 +295,7 @@ class Config(_Strict):
         "allow", description="block: refuse actions while the audit trail cannot record them (docs/audit.md)."
     )
     judge: JudgeModel | None = None
+    approver: ApproverModel | None = None
     plans: PlansModel | None = None
     audit: AuditModel | None = None
     rate_limit: RateLimitModel | None = None
@@ -327,6 +340,8 @@ class Config(_Strict):
             data["rate_limit"] = {"max_calls": data["rate_limit"]}
         if isinstance(data.get("judge"), str):
             data["judge"] = {"model": data["judge"]}
+        if isinstance(data.get("approver"), str):
+            data["approver"] = {"kind": data["approver"]}
         return data
 
     @field_validator("version")

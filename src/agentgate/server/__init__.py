@@ -1,29 +1,41 @@
-"""The dashboard and the policy API (``agentgate serve``; the ``server`` extra).
+"""The dashboard, the decision API and the management API (``agentgate serve``; the ``server`` extra).
 
-Endpoints (JSON unless noted):
+Endpoints (JSON unless noted; the role each needs in brackets, see docs/api.md):
 
-=====================  ========================================================
-``GET /``              the dashboard (HTML): live decisions, filters, findings, chain status
-``GET /api/actions``   recent decisions; ``agent``, ``task``, ``tool``, ``verdict``, ``since``,
-                       ``after`` (ingest id, for polling), ``limit`` (default 100, max 1000)
-``GET /api/stats``     counts by verdict / agent / rule, p50/p99 decision latency
-``GET /api/verify``    recompute the tamper-evident chain; the first broken record, if any
-``GET /api/policy``    the policy in force (agentgate.yaml as loaded) and its revision
-``POST /api/check``    ``{"tool": ..., "arguments": {...}, "agent_id": ...}`` → the verdict, dry run
-``GET /healthz``       liveness
-=====================  ========================================================
+==================================  ==============================================================
+``GET /``                           the dashboard (HTML) [viewer]
+``GET /api/actions``                recent decisions; ``agent``, ``task``, ``tool``, ``verdict``,
+                                    ``since``, ``after`` (ingest id), ``limit`` (max 1000) [viewer]
+``GET /api/stats``                  counts by verdict / agent / rule, p50/p99 latency [viewer]
+``GET /api/verify``                 recompute the tamper-evident chain [viewer]
+``GET /api/policy``                 the policy in force and its revision [viewer]
+``POST /api/check``                 dry-run verdict, records nothing [agent or viewer]
+``POST /v1/decide``                 the verdict, **recorded** in the audit trail [agent]
+``GET /v1/approvals``               queued calls (``status``, ``limit``) [viewer]
+``GET /v1/approvals/{id}``          one queued call [viewer]
+``POST /v1/approvals/{id}/approve`` let it run, ``{"reason": ...}`` [approver]
+``POST /v1/approvals/{id}/deny``    block it, ``{"reason": ...}`` [approver]
+``GET /v1/session``                 who is calling; the CSRF token of a browser session [any]
+``GET /v1/openapi.json``            the OpenAPI description of ``/v1`` [none]
+``GET|POST /login``, ``POST /logout``  browser sign-in with a token (HttpOnly SameSite=Strict cookie)
+``GET /healthz``                    liveness with details: policy revision, audit writer, auth [none]
+==================================  ==============================================================
 
-The server only reads the audit trail; agents write it. ``POST /api/check`` decides
-with the loaded policy but records nothing (``audit=None``), so the dashboard can be
-exposed to reviewers without letting them write the trail. Bind it to localhost or
-put it behind your SSO proxy: it has no authentication of its own.
+Authentication (`agentgate.server._auth`): API tokens (``agentgate token create``,
+stored hashed) as ``Authorization: Bearer``, or the browser session cookie. Bound to a
+loopback address with no token created, the server runs in **local mode**: every
+request acts as admin, as ``agentgate serve`` always did on a laptop; it refuses to
+start on any other address until a token exists. Always: a Host-header allowlist
+against DNS rebinding, and CSRF checks on every request that changes state.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
-from .._errors import MissingDependencyError
+from .._errors import AgentGateError, MissingDependencyError
 from .._firewall import Firewall
 from ..policy._config import Config
 from ._common import ServerState
@@ -31,19 +43,99 @@ from ._common import ServerState
 __all__ = ["create_app"]
 
 
-def create_app(audit: str | None = None, config: Config | None = None) -> Any:
+def create_app(
+    audit: str | None = None,
+    config: Config | None = None,
+    *,
+    host: str = "127.0.0.1",
+    allowed_hosts: Sequence[str] = (),
+    state_url: str | None = None,
+    tokens: Any = None,
+    decider: Firewall | None = None,
+) -> Any:
     """Build the ASGI app reading the audit trail at *audit* (default as `open_auditor`).
 
-    The routes live in one module per concern (``_core``: health, policy, check;
-    ``_dashboard``: the page and the audit endpoints); this only composes them.
+    Args:
+        audit: The trail the dashboard reads and ``/v1/decide`` writes (None: the config's, else the default).
+        config: The policy (None: the built-in defaults).
+        host: The address the server will bind: loopback allows local mode, any other
+            address needs a token (`agentgate.server._auth.check_bind` raises `ConfigError`).
+        allowed_hosts: Names the ``Host`` header may carry besides the loopback ones (``"*"``: any).
+        state_url: Where tokens, sessions and approvals live (default ``AGENTGATE_STATE_URL``,
+            else the audit trail's database).
+        tokens: A `TokenStore` to use instead of opening one at *state_url*.
+        decider: The recording firewall of ``/v1/decide`` (default: one built from *config*
+            writing to *audit*).
+
+    The routes live in one module per concern (``_core``, ``_dashboard``, ``_decide``,
+    ``_approvals``, ``_auth``); this only composes them behind `AuthMiddleware`.
     """
     try:
         from starlette.applications import Starlette
+        from starlette.exceptions import HTTPException
+        from starlette.middleware import Middleware
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, Response
     except ImportError:
         raise MissingDependencyError("starlette", "server") from None
 
-    from . import _core, _dashboard
+    from .._statedb import default_state_url
+    from . import _approvals, _auth, _core, _dashboard, _decide
+    from ._tokens import TokenStore
 
     cfg = config if config is not None else Config.model_validate({})
-    state = ServerState(audit=audit, config=cfg, firewall=Firewall(cfg, audit=None))
-    return Starlette(routes=[*_core.routes(state), *_dashboard.routes(state)])
+    state_db = default_state_url(state_url, audit)
+    if tokens is None:
+        try:
+            tokens = TokenStore(state_db)
+        except AgentGateError:
+            tokens = None  # no database for tokens: local mode only, and check_bind refuses other addresses
+    names = {h.strip().lower() for h in allowed_hosts if h.strip()}
+    if not _auth.is_loopback(host) and not _auth.is_wildcard(host):
+        names.add(host.strip().lower())
+    auth = _auth.AuthSettings(tokens=tokens, loopback=_auth.is_loopback(host), allowed_hosts=frozenset(names))
+    _auth.check_bind(host, auth)
+
+    queue, queue_error = None, None
+    try:
+        from ..approvals import ApprovalQueue
+
+        qurl = cfg.approver.url if cfg.approver is not None and cfg.approver.url else state_db
+        queue = ApprovalQueue(qurl)
+    except AgentGateError as e:
+        queue_error = str(e)
+    if decider is None:
+        decider = Firewall(cfg) if audit is None else Firewall(cfg, audit=audit)
+    state = ServerState(
+        audit=audit,
+        config=cfg,
+        firewall=Firewall(cfg, audit=None),
+        decider=decider,
+        auth=auth,
+        approvals=queue,
+        approvals_error=queue_error,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(decider.shutdown, 10.0)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    return Starlette(
+        routes=[
+            *_core.routes(state),
+            *_dashboard.routes(state),
+            *_decide.routes(state),
+            *_approvals.routes(state),
+            *_auth.routes(auth),
+        ],
+        middleware=[Middleware(_auth.AuthMiddleware, settings=auth)],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )

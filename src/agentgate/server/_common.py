@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._firewall import Firewall
@@ -10,6 +10,9 @@ from ..policy._config import Config
 
 if TYPE_CHECKING:
     from starlette.responses import JSONResponse
+
+    from ..approvals import ApprovalQueue
+    from ._auth import AuthSettings
 
 #: Largest page a list endpoint returns.
 MAX_LIMIT = 1000
@@ -19,14 +22,28 @@ MAX_LIMIT = 1000
 class ServerState:
     """The state of one app: the audit trail it reads, the policy it decides with.
 
-    Route modules (``_dashboard``, ``_core`` and later ones) take this and return their
-    Starlette routes, so each concern lives in its own module and ``create_app`` only
-    composes them.
+    Route modules (``_dashboard``, ``_core``, ``_decide``, ``_approvals`` and later ones)
+    take this and return their Starlette routes, so each concern lives in its own module
+    and ``create_app`` only composes them.
+
+    Attributes:
+        audit: The audit trail the dashboard reads (None: the default target).
+        config: The policy in force.
+        firewall: Decides dry runs (``/api/check``): records nothing.
+        decider: Decides ``/v1/decide`` and records to the audit trail (None: not built yet).
+        auth: Tokens, loopback, allowed hosts (see `agentgate.server._auth`).
+        approvals: The approval queue, or None when no state database could be opened
+            (``approvals_error`` says why).
     """
 
     audit: str | None
     config: Config
     firewall: Firewall
+    decider: Firewall | None = None
+    auth: AuthSettings | None = None
+    approvals: ApprovalQueue | None = None
+    approvals_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def store(self) -> Any:
         """Open the audit store (the caller closes it)."""
@@ -67,3 +84,16 @@ def error(status: int, msg: str) -> JSONResponse:
     from starlette.responses import JSONResponse
 
     return JSONResponse({"error": msg}, status_code=status)
+
+
+async def json_body(request: Any, limit: int = 1 << 20) -> Any:
+    """The request's JSON body; ``ValueError`` with the reason when it is too large or not JSON."""
+    import json
+
+    raw = await request.body()
+    if len(raw) > limit:
+        raise ValueError(f"body larger than {limit} bytes")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValueError("body must be JSON") from None

@@ -1,6 +1,6 @@
-"""Liveness, the policy in force, and the dry-run check endpoint.
+"""Health, the policy in force, the dry-run check endpoint, the OpenAPI description.
 
-``GET /healthz``, ``GET /api/policy``, ``POST /api/check``.
+``GET /healthz``, ``GET /api/policy``, ``POST /api/check``, ``GET /v1/openapi.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,39 @@ def routes(state: ServerState) -> list[Any]:
     cfg, firewall = state.config, state.firewall
 
     def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
+        # For load balancers: no token needed, so nothing here reveals the policy or the trail.
+        decider = state.decider
+        audit: dict[str, Any] = {"configured": decider is not None and decider.auditor is not None}
+        if decider is not None and decider.auditor is not None:
+            try:
+                st = decider.auditor.stats()
+                audit.update({k: st.get(k) for k in ("pending", "spooled", "dropped", "errors", "written")})
+                audit["ok"] = not st.get("dropped") and not st.get("spooled")
+            except Exception as e:  # health must answer even when the writer is broken
+                audit.update({"ok": False, "error": f"{type(e).__name__}: {e}"})
+        auth = state.auth
+        mode = "none"
+        if auth is not None:
+            try:
+                mode = "tokens" if auth.tokens is not None and auth.tokens.auth_enabled() else "local"
+            except Exception:
+                mode = "unknown (token store unreachable)"
+        return JSONResponse(
+            {
+                "ok": True,
+                "policy_revision": (decider or firewall).policy_revision,
+                "mode": (decider or firewall).mode,
+                "audit": audit,
+                "approvals": {"ok": state.approvals is not None, "error": state.approvals_error},
+                "auth": mode,
+                **{k: v() for k, v in state.extra.get("health", {}).items()},
+            }
+        )
+
+    def openapi(request: Request) -> Response:
+        from ._openapi import document
+
+        return JSONResponse(document(state.extra.get("openapi_paths"), state.extra.get("openapi_schemas")))
 
     def policy(request: Request) -> Response:
         return JSONResponse(
@@ -54,4 +86,5 @@ def routes(state: ServerState) -> list[Any]:
         Route("/healthz", healthz),
         Route("/api/policy", policy),
         Route("/api/check", check, methods=["POST"]),
+        Route("/v1/openapi.json", openapi),
     ]
