@@ -96,7 +96,10 @@ class StateDB:
             conn = psycopg.connect(clean, autocommit=True, connect_timeout=10, application_name="agentgate-state")
             if self.schema:
                 ident = '"' + self.schema.replace('"', '""') + '"'
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
+                # Two processes creating the schema at once: the loser sees a duplicate key
+                # even with IF NOT EXISTS; the schema is there either way.
+                with contextlib.suppress(psycopg.errors.UniqueViolation):
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
                 conn.execute(f"SET search_path TO {ident}, public")
         except psycopg.Error as e:
             raise StateDBError(f"cannot reach the state database: {type(e).__name__}: {e}") from None
@@ -130,10 +133,10 @@ class StateDB:
                 stmt = stmt.replace(" REAL", " DOUBLE PRECISION")
             try:
                 self.execute(stmt)
-            except StateDBError:
+            except StateDBError as e:
                 # Two processes creating the same table at once: PostgreSQL may report a
                 # duplicate type even with IF NOT EXISTS; the table is there either way.
-                if self.kind != "postgres":
+                if self.kind != "postgres" or "UniqueViolation" not in str(e):
                     raise
 
     def close(self) -> None:

@@ -122,6 +122,9 @@ def create_app(
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(decider.shutdown, 10.0)
+        for res in (queue, tokens):
+            if res is not None:
+                res.close()
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
