@@ -4,6 +4,7 @@
    virtualenv holding agentgate-py==0.1.0 (both import as `agentgate`), in the same run.
 2. Per-analyzer p50/p99 on realistic inputs (bench/analyzers.py), cold and repeated.
 3. The audit trail (bench/bench_audit.py): caller-side cost and sustained throughput.
+4. The decision API (bench/bench_api.py): ``POST /v1/decide`` throughput and p50/p99, 8 clients.
 
 Results are printed and written to bench/results/latest.json.
 """
@@ -94,7 +95,7 @@ def main() -> int:
             f"  task-plan overhead (plan cached): p50 {q1['p50_us'] - q0['p50_us']:+.2f} µs, "  # type: ignore[index]
             f"p99 {q1['p99_us'] - q0['p99_us']:+.2f} µs"  # type: ignore[index]
         )
-    for script in ("analyzers.py", "bench_audit.py", "startup.py"):
+    for script in ("analyzers.py", "bench_audit.py", "startup.py", "bench_api.py"):
         path = HERE / script
         if not path.exists():
             continue

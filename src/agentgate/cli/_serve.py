@@ -40,7 +40,7 @@ def command(
     port: int,
     allowed_hosts: tuple[str, ...],
 ) -> None:
-    """Serve the dashboard, the decision API (POST /v1/decide) and the management API (docs/api.md)."""
+    """Serve the dashboard, the decision API (/v1/decide) and the management API."""
     cfg = load_or_exit(config_path)
     configured = config_audit_url(cfg)
     if audit is None and configured is not None:
