@@ -93,8 +93,10 @@ def test_decide_applies_policy_scope_and_history_and_records(client: TestClient,
     with client:  # the lifespan's exit drains the trail writer
         pass
     store = open_store(f"sqlite:///{tmp_path}/audit.db")
-    ids = {r["decision_id"] for r in store.actions()}
+    rows = list(store.actions())
+    ids = {r["decision_id"] for r in rows}
     store.close()
+    assert {r["framework"] for r in rows} == {"api:local"}  # which token asked
     for v in (allow.json(), deny, scoped, steered, plain):
         assert v["decision_id"] in ids
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MAX_LIMIT = 1000
 
 
-@dataclass(frozen=True)
+@dataclass
 class ServerState:
     """The state of one app: the audit trail it reads, the policy it decides with.
 
@@ -31,6 +31,8 @@ class ServerState:
         config: The policy in force.
         firewall: Decides dry runs (``/api/check``): records nothing.
         decider: Decides ``/v1/decide`` and records to the audit trail (None: not built yet).
+            Replaced in one assignment when the policy store publishes a new head; a
+            request reads it once, so it is decided entirely under one revision.
         auth: Tokens, loopback, allowed hosts (see `agentgate.server._auth`).
         approvals: The approval queue, or None when no state database could be opened
             (``approvals_error`` says why).

@@ -19,7 +19,7 @@ def routes(state: ServerState) -> list[Any]:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    cfg, firewall = state.config, state.firewall
+    # state.config / state.firewall are read per request: a policy store swaps them.
 
     def healthz(request: Request) -> Response:
         # For load balancers: no token needed, so nothing here reveals the policy or the trail.
@@ -42,8 +42,8 @@ def routes(state: ServerState) -> list[Any]:
         return JSONResponse(
             {
                 "ok": True,
-                "policy_revision": (decider or firewall).policy_revision,
-                "mode": (decider or firewall).mode,
+                "policy_revision": (decider or state.firewall).policy_revision,
+                "mode": (decider or state.firewall).mode,
                 "audit": audit,
                 "approvals": {"ok": state.approvals is not None, "error": state.approvals_error},
                 "auth": mode,
@@ -57,6 +57,7 @@ def routes(state: ServerState) -> list[Any]:
         return JSONResponse(document(state.extra.get("openapi_paths"), state.extra.get("openapi_schemas")))
 
     def policy(request: Request) -> Response:
+        cfg, firewall = state.config, state.firewall
         return JSONResponse(
             {
                 "revision": firewall.policy_revision,
@@ -75,6 +76,7 @@ def routes(state: ServerState) -> list[Any]:
         args = body.get("arguments", {})
         if not isinstance(args, dict):
             return error(400, "arguments must be an object")
+        firewall = state.firewall
         with agent_context(agent_id=str(body.get("agent_id") or ""), task_description=str(body.get("task") or "")):
             try:
                 v = await firewall.evaluate_async(ToolCall(body["tool"], args, framework="api"))

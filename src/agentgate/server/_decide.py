@@ -2,7 +2,7 @@
 
 The request names the call and who makes it; the answer is the verdict
 (`Verdict.to_dict`), decided by the loaded policy and **recorded in the audit trail**
-(unlike the dry run ``/api/check``)::
+(unlike the dry run ``/api/check``), with ``framework`` ``api:<token name>``::
 
     {"tool": "send_email", "arguments": {"to": "bob@acme.com"},
      "agent_id": "mailer", "task_id": "run-42", "user_id": "u7", "task": "weekly digest",
@@ -37,6 +37,7 @@ from .._context import agent_context
 from .._errors import ConfigError
 from .._firewall import _scopes
 from ..policy import make_scope
+from ._auth import principal
 from ._common import ServerState, error, json_body
 
 __all__ = ["MAX_HISTORY", "parse_decide", "routes"]
@@ -140,7 +141,9 @@ def routes(state: ServerState) -> list[Any]:
             # open scope process-wide, which concurrent requests without one would notice.
             token = _scopes.set((layer,)) if layer is not None else None
             try:
-                v = await fw.evaluate_async(ToolCall(body["tool"], body.get("arguments", {}), framework="api"))
+                # framework names the token that asked, so the trail says which gateway decided what.
+                who = principal(request).name
+                v = await fw.evaluate_async(ToolCall(body["tool"], body.get("arguments", {}), framework=f"api:{who}"))
             except ConfigError as e:
                 return error(400, str(e))
             finally:
