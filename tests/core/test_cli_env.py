@@ -53,7 +53,9 @@ def test_serve_shows_the_trail_the_config_names(tmp_path: Path, monkeypatch: pyt
     import agentgate.server
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(agentgate.server, "create_app", lambda audit, cfg: seen.update(audit=audit, cfg=cfg) or "app")
+    monkeypatch.setattr(
+        agentgate.server, "create_app", lambda audit, cfg, **kw: seen.update(audit=audit, cfg=cfg) or "app"
+    )
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app))
     cfg = tmp_path / "agentgate.yaml"
     cfg.write_text(f"audit: sqlite:///{tmp_path}/team.db\n" + READ_ONLY)

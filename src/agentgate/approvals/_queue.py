@@ -129,9 +129,13 @@ class _Listener:
 
     @classmethod
     def ensure(cls, url: str) -> None:
+        from ..audit._postgres import split_schema
+
+        # Channels are per database, not per schema: one listener serves every schema.
+        clean, _ = split_schema(url)
         with cls._lock:
-            if url not in cls._started:
-                cls._started[url] = cls(url)
+            if clean not in cls._started:
+                cls._started[clean] = cls(clean)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -140,9 +144,7 @@ class _Listener:
     def _run(self) -> None:
         import psycopg
 
-        from ..audit._postgres import split_schema
-
-        clean, _ = split_schema(self.url)
+        clean = self.url
         backoff = 1.0
         while True:
             try:
