@@ -16,6 +16,11 @@ Endpoints (JSON unless noted; the role each needs in brackets, see docs/api.md):
 ``POST /v1/approvals/{id}/approve`` let it run, ``{"reason": ...}`` [approver]
 ``POST /v1/approvals/{id}/deny``    block it, ``{"reason": ...}`` [approver]
 ``GET /v1/session``                 who is calling; the CSRF token of a browser session [any]
+``GET /v1/policies``                with a policy store (``--store``): head, revision in force, history [viewer]
+``GET /v1/policies/{revision}``     one revision with its YAML (hex prefix, HEAD, HEAD~N) [viewer]
+``GET /v1/policies/diff``           unified diff ``?a=REV&b=REV`` [viewer]
+``POST /v1/policies``               push ``{"text", "message"}``, validated first (400: file/line/key) [editor]
+``POST /v1/policies/rollback``      ``{"revision", "message"}`` [editor]
 ``GET /v1/openapi.json``            the OpenAPI description of ``/v1`` [none]
 ``GET|POST /login``, ``POST /logout``  browser sign-in with a token (HttpOnly SameSite=Strict cookie)
 ``GET /healthz``                    liveness with details: policy revision, audit writer, auth [none]
@@ -52,6 +57,7 @@ def create_app(
     state_url: str | None = None,
     tokens: Any = None,
     decider: Firewall | None = None,
+    policy_store: Any = None,
 ) -> Any:
     """Build the ASGI app reading the audit trail at *audit* (default as `open_auditor`).
 
@@ -66,6 +72,8 @@ def create_app(
         tokens: A `TokenStore` to use instead of opening one at *state_url*.
         decider: The recording firewall of ``/v1/decide`` (default: one built from *config*
             writing to *audit*).
+        policy_store: A policy store (`agentgate.policy.store.open_policy_store`): adds the
+            ``/v1/policies`` routes, and decisions follow the store's head (`_policies.follow`).
 
     The routes live in one module per concern (``_core``, ``_dashboard``, ``_decide``,
     ``_approvals``, ``_auth``); this only composes them behind `AuthMiddleware`.
@@ -116,12 +124,25 @@ def create_app(
         approvals_error=queue_error,
     )
 
+    extra_routes: list[Any] = []
+    watch: Any = None
+    if policy_store is not None:
+        from . import _policies
+
+        extra_routes = _policies.routes(state, policy_store)
+        state.extra["openapi_paths"] = _policies.OPENAPI_PATHS
+        state.extra["openapi_schemas"] = _policies.OPENAPI_SCHEMAS
+        watch = _policies.follow(state, policy_store)
+
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
         import anyio.to_thread
 
-        await anyio.to_thread.run_sync(decider.shutdown, 10.0)
+        if watch is not None:
+            await anyio.to_thread.run_sync(watch.close)
+        current = state.decider
+        await anyio.to_thread.run_sync(current.shutdown if current is not None else decider.shutdown, 10.0)
         for res in (queue, tokens):
             if res is not None:
                 res.close()
@@ -137,6 +158,7 @@ def create_app(
             *_decide.routes(state),
             *_approvals.routes(state),
             *_auth.routes(auth),
+            *extra_routes,
         ],
         middleware=[Middleware(_auth.AuthMiddleware, settings=auth)],
         exception_handlers={HTTPException: http_error},
