@@ -227,6 +227,11 @@ class Firewall:
         return self._revision
 
     @property
+    def shadow(self) -> Any:
+        """The shadow policy (`agentgate.policy.preview.ShadowPolicy`: ``.stats()``), or None."""
+        return self._shadow
+
+    @property
     def judge(self) -> Any:
         """The tier-2 judge, or None."""
         return self.escalator.judge

@@ -37,9 +37,9 @@ def test_differences_are_recorded_never_enforced(files: Path) -> None:
     fw.flush(10)
     recs = {rec.tool_name: rec for rec in sink.records}
     assert recs["write_file"].payload["shadow"]["verdict"] == "allow"
-    assert recs["write_file"].payload["shadow"]["revision"] == fw._shadow.revision
+    assert recs["write_file"].payload["shadow"]["revision"] == fw.shadow.revision
     assert "shadow" not in recs["read_file"].payload
-    st = fw._shadow.stats()
+    st = fw.shadow.stats()
     assert st["compared"] == 3 and st["differences"] == 2
     assert st["by_change"] == {"allow→block": 1, "block→allow": 1}
     fw.shutdown()
@@ -54,7 +54,7 @@ def test_protect_all_shadow_and_no_shadow_by_default(tmp_path: Path) -> None:
             tmp_path / "live.yaml", shadow=str(tmp_path / "candidate.yaml"), audit="none", frameworks=[]
         )
         fw = agentgate.get_firewall()
-        assert isinstance(fw._shadow, ShadowPolicy)
+        assert isinstance(fw.shadow, ShadowPolicy)
 
         @agentgate.guard
         def write_file(path: str, content: str) -> None:
@@ -64,7 +64,7 @@ def test_protect_all_shadow_and_no_shadow_by_default(tmp_path: Path) -> None:
             write_file("notes.txt", "x")
         assert e.value.verdict.extra["shadow"]["verdict"] == "allow"
         agentgate.protect_all(tmp_path / "live.yaml", audit="none", frameworks=[])
-        assert agentgate.get_firewall()._shadow is None
+        assert agentgate.get_firewall().shadow is None
     finally:
         agentgate.unprotect_all()
 
@@ -84,3 +84,23 @@ def test_an_invalid_shadow_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("agents:\n  default: {allowed_operationz: [read]}\n")
     with pytest.raises(agentgate.ConfigError, match=r"bad\.yaml:2"):
         Firewall(audit="none", shadow=str(tmp_path / "bad.yaml"))
+
+
+def test_shadow_from_a_stored_revision(tmp_path: Path) -> None:
+    """shadow: <store URL>#<revision> decides under that stored document (e.g. the one about to be pushed back)."""
+    from agentgate.policy.store import open_policy_store
+
+    store = open_policy_store(tmp_path / "agentgate.yaml")
+    old = store.push(CANDIDATE, author="ana", message="writes")
+    store.push(LIVE, author="ana", message="deletes, no writes")
+    fw = Firewall(
+        str(tmp_path / "agentgate.yaml"), audit="none", shadow=f"file://{tmp_path}/agentgate.yaml#{old.revision}"
+    )
+    assert fw.shadow.revision == old.revision
+    assert fw.evaluate(WRITE).extra["shadow"] == {
+        "revision": old.revision,
+        "live": "block",
+        "verdict": "allow",
+        "rule": None,
+        "change": "block→allow",
+    }

@@ -168,7 +168,7 @@ def test_postgres_documents_are_separate(pg_store_url: str) -> None:
     a.push(READ_ONLY, author="ana", message="prod")
     b.push(READ_WRITE, author="ana", message="staging")
     assert a.get().text == READ_ONLY and b.get().text == READ_WRITE
-    assert a.documents() == ["default", "staging"]  # type: ignore[attr-defined]
+    assert a.documents() == ["default", "staging"]
     a.close()
     b.close()
 

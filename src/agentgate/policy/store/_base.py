@@ -208,6 +208,10 @@ class PolicyStore(ABC):
         parse_document(text, source or f"{self.document} (pushed)")
         return self._append(text, author, message)
 
+    def documents(self) -> list[str]:
+        """Names of the documents this store holds (a file store holds one)."""
+        return [self.document] if self._head() is not None else []
+
     def head(self) -> PolicyRevision | None:
         """The current head, or None when nothing was pushed yet."""
         return self._head()

@@ -194,7 +194,7 @@ class PostgresPolicyStore(PolicyStore):
         return self._select("ORDER BY seq DESC LIMIT %s", (limit,))
 
     def documents(self) -> list[str]:
-        """Names of every document in this schema."""
+        """Names of every document in this schema (each has its own history)."""
         from psycopg import sql
 
         with self._cursor() as cur:
