@@ -119,3 +119,15 @@ def test_replay_from_a_postgres_trail(pg_audit: str, tmp_path: Path) -> None:
     (tmp_path / "candidate.yaml").write_text(CANDIDATE)
     report = replay(tmp_path / "candidate.yaml", db=pg_audit)
     assert report.summary == {"allow→block": 1, "block→allow": 2}
+
+
+def test_replay_api_takes_a_datetime_and_an_unsaved_edit(trail: str) -> None:
+    """The dashboard preview: an edited text validated with parse_document, over the last day."""
+    from datetime import UTC, datetime, timedelta
+
+    from agentgate.policy.store import parse_document
+
+    edit = parse_document(CANDIDATE, "edit")
+    report = replay(edit, db=trail, since=datetime.now(UTC) - timedelta(days=1))
+    assert report.summary == {"allow→block": 1, "block→allow": 2}
+    assert replay(edit, db=trail, since=datetime.now(UTC) + timedelta(days=1)).replayed == 0

@@ -7,6 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def replay(
     db: str | None = None,
     jsonl: str | os.PathLike[str] | None = None,
     records: Iterable[Mapping[str, Any]] | None = None,
-    since: str | None = None,
+    since: str | datetime | None = None,
     limit: int | None = None,
     settings: Any = None,
 ) -> ReplayReport:
@@ -148,7 +149,8 @@ def replay(
         db: The audit trail to read (SQLite path/URL or ``postgresql://``; default: the default trail).
         jsonl: Read records from this JSON Lines file instead (``audit export --format jsonl``).
         records: Or these record dicts (``AuditRecord.to_dict()`` form), e.g. from a dashboard.
-        since: Only records created at or after this time (the stored text form, ISO 8601 UTC).
+        since: Only records created at or after this time: a `datetime` (naive = UTC) or the
+            stored text form (``2026-12-07T10:00:00.000000Z``).
         limit: Replay at most this many calls (the oldest first).
         settings: Analyzer settings for the candidate (default: from the policy).
 
@@ -158,6 +160,10 @@ def replay(
     """
     if sum(x is not None for x in (jsonl, records)) > 1:
         raise ValueError("give at most one of jsonl= and records=")
+    if isinstance(since, datetime):
+        from ...audit._record import format_ts
+
+        since = format_ts(since if since.tzinfo is not None else since.replace(tzinfo=UTC))
     fw = candidate_firewall(policy, settings=settings, rate_limits=False)
     report = ReplayReport(fw.policy_revision)
     if records is not None:
