@@ -205,3 +205,16 @@ def test_an_empty_document_is_refused(store: PolicyStore) -> None:
         with pytest.raises(ConfigError, match="empty"):
             store.push(text, author="ana", message="wipe")
     assert store.head() is None
+
+
+def test_file_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """file:///abs, file://localhost/abs and file://relative name the same kind of store; a directory means its agentgate.yaml."""
+    monkeypatch.chdir(tmp_path)
+    for url in (
+        f"file://{tmp_path}/agentgate.yaml",
+        f"file://localhost{tmp_path}/agentgate.yaml",
+        "file://agentgate.yaml",
+    ):
+        s = open_policy_store(url)
+        assert isinstance(s, FilePolicyStore) and s.path == tmp_path / "agentgate.yaml", url
+    assert open_policy_store(tmp_path).path == tmp_path / "agentgate.yaml"  # type: ignore[attr-defined]

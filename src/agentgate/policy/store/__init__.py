@@ -101,7 +101,10 @@ def open_policy_store(target: str | os.PathLike[str], *, document: str | None = 
     if isinstance(target, str) and target.startswith("file://"):
         from urllib.parse import unquote, urlsplit
 
-        target = unquote(urlsplit(target).path)
+        parts = urlsplit(target)
+        # file:///abs/path, file://localhost/abs/path; file://relative/path is read as relative.
+        host = parts.netloc if parts.netloc not in ("", "localhost") else ""
+        target = unquote(host + parts.path)
     path = Path(target)
     if path.is_dir():
         path = path / "agentgate.yaml"
