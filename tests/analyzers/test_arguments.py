@@ -49,6 +49,17 @@ def test_argv_list_blocks_and_benign_argv_passes(fw: Firewall) -> None:
     assert _decide(fw, "run_shell", argv=["ls", "-la", "src"]) == ("allow", set())
 
 
+def test_list_of_command_lines_is_each_command(fw: Firewall) -> None:
+    """LangChain's ShellTool `commands` list runs each line: a destructive line blocks, harmless lines pass."""
+    c = classify(ToolCall("terminal", {"commands": ["ls", "rm -rf /"]}))
+    assert [t.value for t in c.targets["shell"]] == ["ls\nrm -rf /"]
+    assert _decide(fw, "terminal", commands=["echo start", "rm -rf /"])[0] == "block"
+    assert _decide(fw, "terminal", commands=["ls", "rm  -rf  /"])[0] == "block"  # a bare first item, named list
+    assert _decide(fw, "terminal", commands=["ls -la", "git status"]) == ("allow", set())
+    # an argv whose later word holds spaces is still one command
+    assert _decide(fw, "run_shell", command=["git", "commit", "-m", "fix rm -rf / bug"]) == ("allow", set())
+
+
 def test_argv_sniffed_in_a_generic_tool(fw: Firewall) -> None:
     """A program argv inside any tool is read as a command line; a list of words is not."""
     assert _decide(fw, "do_task", steps=["rm", "-rf", "/"])[0] == "block"

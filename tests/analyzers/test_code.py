@@ -299,3 +299,32 @@ def test_code_is_sniffed_only_when_unambiguous() -> None:
     assert [t.source for t in c.targets.get("code", ())] == ["sniff"]
     c = classify(ToolCall("save_note", {"text": "We import goods from overseas and evaluate them."}))
     assert "code" not in c.targets
+
+
+_RECORDER = """
+import os
+ran = []
+os.system = lambda c: ran.append(c) or 0
+{body}
+print(ran)
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "list(map(os.system, ['rm -rf /']))",
+        "os.system.__call__('rm -rf /')",
+        "getattr(os.system, '__ca' + 'll__')('rm -rf /')",
+        "import functools\nfunctools.partial(os.system, 'rm -rf /')()",
+        "import functools\nlist(map(functools.partial(os.system), ['rm -rf /']))",
+        "import sys\nt = {'show': print, 'run': os.system}\nt[sys.argv[-1]]('rm -rf /')",
+    ],
+)
+def test_process_function_used_as_a_value_really_runs_and_blocks(body: str) -> None:
+    """Each way of calling os.system without a call on its name runs the command (stand-in recorder) and blocks."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RECORDER.format(body=body), "run"], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "['rm -rf /']", done.stderr
+    assert _effect(_run("import os\n" + body)) == "block"

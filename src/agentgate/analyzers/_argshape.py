@@ -123,6 +123,8 @@ GENERIC_SQL_ARGS = frozenset({"sql", "statement", "sql_query", "sql_statement", 
 # A shell tool's program and its separate argument list.
 _PROGRAM_ARGS = ("command", "cmd", "program", "executable", "binary", "exe", "file")
 _ARGV_ARGS = ("args", "argv", "arguments", "arg_list", "params")
+# Argument names whose list holds whole command lines, one per item.
+_COMMAND_LISTS = frozenset({"commands", "cmds", "command_list", "commandlist", "scripts", "lines"})
 
 # Header and field names whose values are mail recipients.
 _RECIPIENT_KEYS = frozenset(
@@ -186,12 +188,19 @@ def values_under(call: ToolCall, arg: str, nested: bool = False) -> list[tuple[s
 def joined_command(call: ToolCall, arg: str) -> str | None:
     """The command line of an argv-list argument (``["rm", "-rf", "/"]`` -> ``rm -rf /``).
 
+    A list whose first item holds whitespace (a program name has none), or a list named
+    ``commands``, is a list of command lines, joined one per line.
+
     A program argument with a separate list of arguments (``cmd="rm", args=["-rf", "/"]``)
     is joined into one line as well. None when *arg* is a plain string.
     """
     argv = dict(call.walk().argvs)
     words = argv.get(arg)
     if words is not None:
+        if any(c.isspace() for c in words[0]) or arg.lower() in _COMMAND_LISTS:
+            # A program name holds no space: ["rm -rf /tmp/x", "ls"] is a list of command lines
+            # (LangChain's ShellTool `commands`), run one after the other, not one argv.
+            return "\n".join(words)
         return shlex.join(words)
     if arg.lower() in _PROGRAM_ARGS:
         value = call.arguments.get(arg)

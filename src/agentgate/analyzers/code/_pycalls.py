@@ -67,8 +67,18 @@ def call(p: _Py, fn: V, args: list[V], kw: dict[str, V]) -> V:
         # operator.methodcaller('system', 'id')(os) is os.system('id'); attrgetter('system')(os) is os.system
         attr = _getattr(p, "builtins.getattr", fn, [args[0], fn.items[0]], {})
         return call(p, attr, list(fn.items[1:]), {}) if name == "@methodcaller" else attr
+    if name == "@partial" and fn.items and len(fn.items) >= 2:
+        # functools.partial(os.system, 'id')() is os.system('id'): the bound arguments come first
+        f, bound, *pos = fn.items
+        keys = bound.c if isinstance(bound.c, tuple) else ()
+        return call(p, f, [*pos, *args], {**dict(zip(keys, bound.items or (), strict=False)), **kw})
+    if name == "functools.partial" and args:
+        bound = V(tuple(kw), ref="@kw", items=tuple(kw.values()))
+        return V(ref="@partial", items=(args[0], bound, *args[1:]))
     for i, a in enumerate(args):
-        if a.ref is not None and _special(a.ref) and a.ref not in DECODERS and a.ref not in ENCODERS:
+        if a.ref == "@partial":
+            _called_back(p, a, [x for j, x in enumerate(args) if j != i])
+        elif a.ref is not None and _special(a.ref) and a.ref not in DECODERS and a.ref not in ENCODERS:
             # map(os.system, cmds), pool.map(eval, xs), sorted(k, key=...): a function handed to another
             # call is called with the elements of the other arguments
             _called_back(p, a, [x for j, x in enumerate(args) if j != i])
@@ -91,7 +101,7 @@ def _called_back(p: _Py, f: V, others: list[V]) -> None:
         if el:
             elems.extend(el[:8])
     for e in elems or [UNKNOWN]:
-        call(p, V(ref=f.ref, t=f.t), [e], {})
+        call(p, f if f.ref == "@partial" else V(ref=f.ref, t=f.t), [e], {})
 
 
 @functools.lru_cache(maxsize=8192)

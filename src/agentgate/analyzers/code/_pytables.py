@@ -94,6 +94,8 @@ _CLIENTS = {
 @functools.lru_cache(maxsize=8192)
 def canon(name: str) -> str:
     """The canonical dotted name of *name* (see module docstring)."""
+    while name.endswith(".__call__"):
+        name = name[: -len(".__call__")]  # f.__call__ is f: os.system.__call__('id') runs os.system
     root, dot, rest = name.partition(".")
     root = _ROOT_ALIASES.get(root, root)
     full = f"{root}.{rest}" if dot else root

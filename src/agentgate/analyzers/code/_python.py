@@ -456,8 +456,13 @@ class _Py:
     e_Set = e_List
 
     def e_Dict(self, n: ast.Dict) -> V:
-        vals = [self.expr(x) for x in (*n.keys, *n.values) if x is not None]
-        return V(t=_flow(*vals))
+        keys = [self.expr(x) if x is not None else UNKNOWN for x in n.keys]
+        vals = [self.expr(x) for x in n.values]
+        t = _flow(*keys, *vals)
+        if any(_callable_ref(v) for v in vals):
+            # A dispatch table ({"run": os.system}): a lookup in it yields the function
+            return V(ref="@dict", items=(V(items=tuple(keys)), V(items=tuple(vals))), t=t)
+        return V(t=t)
 
     def e_Starred(self, n: ast.Starred) -> V:
         return self.expr(n.value)
@@ -548,6 +553,11 @@ class _Py:
         key = self.expr(n.slice)
         ref = base.ref
         ks = _s(key)
+        if ref == "@dict" and base.items:
+            keys, vals = base.items[0].items or (), base.items[1].items or ()
+            hit = next((v for k, v in zip(keys, vals, strict=False) if key.known and k.known and k.c == key.c), None)
+            # an unknown key may pick any entry: the most dangerous one stands for it
+            return hit or next((v for v in vals if _callable_ref(v)), UNKNOWN)
         if ref is not None and ks is not None:
             if ref == "os.environ":
                 return self._env_var(ks)
@@ -778,6 +788,12 @@ def _effectful(name: str) -> bool:
         or name in DECODERS
         or name == "os.environ"
     )
+
+
+def _callable_ref(v: V) -> bool:
+    """*v* is a function that does something (``os.system``, a local def, a partial), not data."""
+    r = v.ref
+    return r is not None and (r.startswith(("@fn", "@partial")) or (_effectful(r) and r != "os.environ"))
 
 
 def codec(v: V, name: str) -> V:

@@ -20,7 +20,8 @@ shell.destructive   block /     ``rm -r``/``-f`` of ``/``, ``~``, its personal f
                                 working dirs, ``.git``,
                     escalate    ``--no-preserve-root``, ``mkfs``, ``dd of=/dev/*``, ``shred``/``wipefs`` of
                                 devices, ``find / -delete``, shutdown/reboot, ``kill -1``; escalate when
-                                the target is an unexpanded variable or ``*`` in the working directory
+                                the target is an unexpanded variable or ``*`` in the working directory,
+                                or a whole top-level home folder (``rm -r ~/work``; not caches, scratch)
 shell.fork_bomb     block       ``:(){ :|:& };:`` and named variants
 shell.system        block       a write (redirection, ``tee``, ``cp``/``mv`` target, ``sed -i``) or delete
                                 inside a system directory

@@ -672,7 +672,36 @@ def _rm(
                 _emit(st, "shell.destructive", _ESC, f"{base} {t} deletes everything in the working directory", shown)
             elif here.startswith(d.rstrip("/") + "/"):
                 _emit(st, "shell.destructive", _BLOCK, f"{base} {t} deletes a parent of the working directory", shown)
+            elif _home_folder(d, st.home):
+                _emit(st, "shell.destructive", _ESC, f"{base} {t} empties {d}, a whole folder of the home directory", shown)
+        elif recursive and (d := next((f for f in np.forms if _home_folder(f, st.home)), None)):
+            # ~/work, ~/data: a user's top-level folder holds work no tool can restore; deep paths
+            # (~/proj/build) and caches are routine clean-up.
+            _emit(
+                st,
+                "shell.destructive",
+                _ESC,
+                f"{base} -r {t} deletes {d}, a whole folder of the home directory",
+                shown,
+                Severity.HIGH,
+            )
         _scope(np, t, st, _BLOCK, "{} deletes {}", base, t)
+
+
+# Direct children of the home directory that are scratch space by name.
+_HOME_SCRATCH = _words("tmp temp scratch trash")
+
+
+def _home_folder(f: str, home: str) -> bool:
+    """Whether *f* is a visible top-level folder of the home directory (``~/work``), not scratch space."""
+    name = posixpath.basename(f)
+    return (
+        posixpath.dirname(f) == home
+        and home != "/"
+        and not name.startswith(".")
+        and name.lower() not in _HOME_SCRATCH
+        and "*" not in name
+    )
 
 
 def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -> None:
