@@ -673,15 +673,21 @@ def _rm(
             elif here.startswith(d.rstrip("/") + "/"):
                 _emit(st, "shell.destructive", _BLOCK, f"{base} {t} deletes a parent of the working directory", shown)
             elif _home_folder(d, st.home):
-                _emit(st, "shell.destructive", _ESC, f"{base} {t} empties {d}, a whole folder of the home directory", shown)
-        elif recursive and (d := next((f for f in np.forms if _home_folder(f, st.home)), None)):
+                _emit(
+                    st,
+                    "shell.destructive",
+                    _ESC,
+                    f"{base} {t} empties {d}, a whole folder of the home directory",
+                    shown,
+                )
+        elif recursive and (hf := next((f for f in np.forms if _home_folder(f, st.home)), None)):
             # ~/work, ~/data: a user's top-level folder holds work no tool can restore; deep paths
             # (~/proj/build) and caches are routine clean-up.
             _emit(
                 st,
                 "shell.destructive",
                 _ESC,
-                f"{base} -r {t} deletes {d}, a whole folder of the home directory",
+                f"{base} -r {t} deletes {hf}, a whole folder of the home directory",
                 shown,
                 Severity.HIGH,
             )
