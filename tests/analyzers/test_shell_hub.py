@@ -286,3 +286,68 @@ def test_adversarial_size_and_nesting_escalate(cmd: str) -> None:
     """Deep nesting and oversized commands are not analyzed to the end: they escalate, never allow or crash."""
     findings = _run(cmd)
     assert any(f.rule_id == "shell.unparsable" and f.effect is Effect.ESCALATE for f in findings)
+
+
+# ------------------------------------------------------------------ mass deletion by enumeration, on real Redis
+
+
+def test_redis_scan_into_xargs_del_really_empties_the_pattern(redis_url: str) -> None:
+    """The blocked pipeline does delete every key of the pattern on a real Redis; the ttl look-alike deletes none."""
+    require_program("redis-cli")
+    prefix = f"agentgate-test-{uuid.uuid4().hex}"
+    keys = [f"{prefix}:session:{i}" for i in range(5)]
+    subprocess.run(["redis-cli", "-u", redis_url, "mset", *(x for k in keys for x in (k, "v"))], check=True, timeout=30)
+    count = ["redis-cli", "-u", redis_url, "--scan", "--pattern", f"{prefix}:*"]
+    benign = f"redis-cli -u {redis_url} --scan --pattern '{prefix}:session:*' | xargs redis-cli -u {redis_url} ttl"
+    attack = f"redis-cli -u {redis_url} --scan --pattern '{prefix}:session:*' | xargs redis-cli -u {redis_url} del"
+    try:
+        assert _run(benign) == []
+        subprocess.run(["bash", "-c", benign], check=True, capture_output=True, timeout=30)
+        assert len(subprocess.run(count, capture_output=True, text=True, timeout=30).stdout.split()) == 5
+        assert _blocks(_run(attack), "shell.destructive")
+        subprocess.run(["bash", "-c", attack], check=True, capture_output=True, timeout=30)
+        assert subprocess.run(count, capture_output=True, text=True, timeout=30).stdout.split() == []
+    finally:
+        subprocess.run(["redis-cli", "-u", redis_url, "del", *keys], capture_output=True, timeout=30)
+
+
+# ------------------------------------------------------------------ redirects: curl without -L does not follow
+
+
+def test_curl_follows_a_redirect_only_with_location(tmp_path: Path) -> None:
+    """Real curl against a local redirector: only -L fetches the hop, so only -L carries the metadata-in-query rule."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Redirector(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(302 if self.path.startswith("/redirect") else 200)
+            self.send_header("Location", "/hop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    require_program("curl")
+    server = http.server.HTTPServer(("127.0.0.1", 0), Redirector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/redirect?url=http://169.254.169.254/latest"
+        subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=True, timeout=30)
+        assert hits == ["/redirect?url=http://169.254.169.254/latest"]
+        subprocess.run(["curl", "-sL", "-o", "/dev/null", url], check=True, timeout=30)
+        assert hits[-1] == "/hop"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    public = "https://go.example.com/redirect?url=http://169.254.169.254/latest/meta-data/"
+    assert not any(f.rule_id == "http.metadata" for f in _run(f"curl -s '{public}'"))
+    assert _blocks(_run(f"curl -fsSL '{public}'"), "http.metadata")
+    assert _blocks(_run(f"wget -qO- '{public}'"), "http.metadata")  # wget follows by default
+    assert _blocks(_run("curl -s 'http://169.254.169.254/latest/meta-data/?x=1'"), "http.metadata")

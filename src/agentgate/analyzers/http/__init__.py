@@ -56,7 +56,9 @@ not drown users in false positives:
   only a cloud metadata endpoint escalates; the rest is ignored.
 * **mention** — a URL followed by prose: an INFO note for metadata, nothing else.
 
-A metadata URL hidden in a fetched URL's query (an open-redirect hop) blocks.
+A metadata URL hidden in a fetched URL's query (an open-redirect hop) blocks. A shell
+``curl`` without ``-L`` follows no redirect: its query is data sent to the host, and only
+the host is checked (the shell analyzer routes such URLs without their query).
 
 >>> parse_url("http://0x7f.1/admin").host, parse_url("http://0x7f.1/admin").obfuscated
 ('127.0.0.1', True)

@@ -7,7 +7,8 @@ and the command escalates (``shell.unparsable``), so a parser differential canno
 into an allow. Every simple command is visited: across pipelines and lists, inside
 ``$( )``, backticks, ``<( )``, subshells, loops and function bodies, inside
 ``bash -c`` / ``sh -c`` / ``su -c`` / ``eval`` strings (recursively), and the payloads
-of ``sudo``, ``env``, ``nohup``, ``timeout``, ``xargs`` and ``find -exec``. Literal
+of ``sudo``, ``env``, ``nohup``, ``timeout``, ``xargs`` and ``find -exec``; a multi-call
+binary (``busybox nc …``, ``toybox …``) is the applet it names. Literal
 variable assignments are propagated (``a=r; b=m; $a$b -rf /`` is ``rm -rf /``), static
 substitutions are evaluated (``$(echo rm)``, ``$(printf '\\x72\\x6d')``) and ``cd`` moves the
 directory relative paths resolve against. Paths go through
@@ -21,7 +22,9 @@ shell.destructive   block /     ``rm -r``/``-f`` of ``/``, ``~``, its personal f
                     escalate    ``--no-preserve-root``, ``mkfs``, ``dd of=/dev/*``, ``shred``/``wipefs`` of
                                 devices, ``find / -delete``, shutdown/reboot, ``kill -1``; escalate when
                                 the target is an unexpanded variable or ``*`` in the working directory,
-                                or a whole top-level home folder (``rm -r ~/work``; not caches, scratch)
+                                or a whole top-level home folder (``rm -r ~/work``; not caches, scratch);
+                                a listing fed item by item into a deletion (`_mass`: ``redis-cli --scan |
+                                xargs redis-cli del``, ``ls ~ | xargs rm``) blocks, a narrower one escalates
 shell.fork_bomb     block       ``:(){ :|:& };:`` and named variants
 shell.system        block       a write (redirection, ``tee``, ``cp``/``mv`` target, ``sed -i``) or delete
                                 inside a system directory
@@ -31,7 +34,8 @@ shell.privilege     block /     ``su``, root shells (``sudo -i``/``-s``/``sudo b
                     escalate    and capability tools, privileged containers and pods, host namespaces,
                                 host-root or container-socket mounts, ``cluster-admin``/owner bindings,
                                 IAM policies granting ``*`` (block); other ``sudo``, minted access keys,
-                                security groups open to the internet (escalate)
+                                security groups open to the internet (escalate); ``sudo`` of a read-only
+                                command (``sudo systemctl status x``) is judged by that command
 shell.remote_code   block /     downloads, decoders or rewriters piped into an interpreter (``curl | sh``,
                     escalate    ``base64 -d | bash``, ``| tr … | sh``), ``bash <(curl …)``, ``eval "$(curl …)"``,
                                 a downloaded or decoded file executed later, inline ``python -c``/``perl
@@ -56,9 +60,11 @@ shell.infra_destroy block /     mass or irreversible deletion by cloud and clust
 shell.history_rewrite block /   a forced, ``+ref`` or mirrored push or a remote delete of a shared branch
                     escalate    (block); a forced push whose branch is not named (escalate)
 shell.reverse_shell block       ``/dev/tcp``, ``nc -e``, ``socat exec:``, network tool and shell in one
-                                pipeline, inline code joining a socket to a shell
-shell.exfiltration  block       credential files or the environment sent to a network tool (pipe,
-                                ``curl -d @file``, ``-T``, ``scp``, ``$(cat …)`` in arguments)
+                                pipeline, inline code joining a socket to a shell, ``telnetd -l sh``
+shell.exfiltration  block /     credential files or the environment sent to a network tool (pipe,
+                    escalate    ``curl -d @file``, ``-T``, ``scp``, ``$(cat …)`` in arguments); a file
+                                server publishing ``/``, ``~``, a key or config directory (`_serve`:
+                                ``python3 -m http.server -d ~``, ``php -S … -t /``; loopback escalates)
 shell.sensitive     block /     a credential file read by a content tool (``cat ~/.aws/credentials``) or
                     escalate    searched for across ``/``/``~`` (``grep -r 'PRIVATE KEY' /``) blocks; given to an
                                 unknown command escalates. Creating ``.env`` or a new key file is allowed

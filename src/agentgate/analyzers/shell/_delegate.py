@@ -25,7 +25,13 @@ def delegate(call: object, ctx: Context, argument: str, routed: tuple[tuple[str,
 
     tool = call.tool_name if isinstance(call, ToolCall) else "shell"
     out: list[Finding] = []
-    urls = tuple(Target(argument, v, "name") for k, v in routed if k == "url")
+    # A client that does not follow redirects sends the query to the host as data: the open-redirect
+    # check (a metadata URL inside the query) is for clients that go where the answer points.
+    urls = tuple(
+        Target(argument, v if k == "url" else v.split("?", 1)[0].split("#", 1)[0], "name")
+        for k, v in routed
+        if k in ("url", "url-nofollow")
+    )
     hosts = tuple(Resource(argument, v, "host") for k, v in routed if k == "host")
     for items, is_url in ((urls, True), (hosts, False)):
         if not items:

@@ -274,8 +274,8 @@ def route_network(base: str, args: list[str], st: _State) -> None:
                 st.routed.append(("host", _host_port(_strip_user(hop))))
             k += 2
             continue
-        if a in takes:
-            k += 2
+        if a in takes or (a[:1] == "-" and a[1:2] != "-" and len(a) > 2 and "-" + a[-1] in takes):
+            k += 2  # getopt: the last letter of a cluster ("-lvnp 4444") takes the next word
             continue
         if a.startswith("-") and a != "-":
             k += 1
@@ -288,11 +288,18 @@ def route_network(base: str, args: list[str], st: _State) -> None:
         if rest:
             _url_or_host(rest[0], st)
     elif base in _HTTP_CLIENTS:
+        n = len(st.routed)
         for u in operands:
             if "://" in u or "." in u or u.startswith(("localhost", "[")):
                 _url_or_host(u, st)
+        if base == "curl" and not any(
+            a in ("--location", "--location-trusted") or (a[:1] == "-" and a[1:2] != "-" and "L" in a) for a in args
+        ):
+            # curl without -L never follows a redirect: a URL in the query is data sent to the host
+            st.routed[n:] = [("url-nofollow", v) if k == "url" else (k, v) for k, v in st.routed[n:]]
     elif base in _HOST_FIRST:
-        if operands and not (base in ("nc", "ncat", "netcat") and "-l" in args):
+        listens = base in ("nc", "ncat", "netcat") and any(a[:1] == "-" and a[1:2] != "-" and "l" in a for a in args)
+        if operands and not listens:
             h = operands[0]
             if h.startswith("ssh://"):
                 st.routed.append(("url", h))

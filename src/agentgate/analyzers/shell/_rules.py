@@ -61,7 +61,11 @@ _PRIV = _words("sudo doas pkexec runuser")
 _ACCOUNT = _words(
     "useradd adduser usermod userdel deluser passwd chpasswd gpasswd groupadd visudo setcap newusers vipw"
 )
-_WRAPPERS = _words("nohup time command builtin exec setsid stdbuf unbuffer nice ionice timeout watch env xargs") | _PRIV
+# busybox and toybox are multi-call binaries: "busybox nc -e sh" is the nc applet.
+_WRAPPERS = (
+    _words("nohup time command builtin exec setsid stdbuf unbuffer nice ionice timeout watch env xargs busybox toybox")
+    | _PRIV
+)
 _WRAPPER_OPTS = {  # options that take a value, per wrapper
     "sudo": _words("-u -g -C -D -h -p -r -t -U -T -R"),
     "doas": _words("-u -C"),
@@ -316,6 +320,8 @@ class _Stage:
     secret: str | None = None
     find_danger: str | None = None
     xargs_delete: bool = False
+    argv: list[str] | None = None  # the command as run (wrappers removed)
+    per_item: str | None = None  # the store it deletes items of, one per input line (xargs, while read)
     shell_stdin: bool = False
     echo_text: str | None = None
     transform: bool = False  # rewrites its input (tr, sed, rev, xxd ...): what comes out is not what went in

@@ -9,6 +9,7 @@ import shlex
 from agentgate._decision import Severity
 from agentgate.analyzers.shell._caps import CAPABILITIES, Cap, capabilities, env_assignment, judge_payload
 from agentgate.analyzers.shell._infra import INFRA_TOOLS, infra
+from agentgate.analyzers.shell._mass import deletion, mass_delete, substituted
 from agentgate.analyzers.shell._parse import Cmd, Pipeline, Script, Word, _iter_commands, parse
 from agentgate.analyzers.shell._route import DB_CLIENTS, route_database, route_network
 from agentgate.analyzers.shell._rules import (
@@ -66,6 +67,7 @@ from agentgate.analyzers.shell._rules import (
     _write_target,
     command_effect,
 )
+from agentgate.analyzers.shell._serve import SERVERS, serve
 
 # ------------------------------------------------------------------------------ walk
 
@@ -147,6 +149,8 @@ def _pipeline(pl: Pipeline, st: _State) -> None:
                 f"{what} is piped into {sj.name}: secrets would leave the machine",
                 sj.name,
             )
+    if any(s.per_item for s in stages):
+        mass_delete([(s.name, (s.argv or [""])[1:], s.per_item) for s in stages], st)
     if any(s.xargs_delete for s in stages) and (why := next((s.find_danger for s in stages if s.find_danger), None)):
         _emit(st, "shell.destructive", _BLOCK, f"find piped into xargs rm deletes files in {why}", "find | xargs rm")
     if any(s.raw_net for s in stages) and any(s.shell_stdin or s.name in _SHELLS for s in stages):
@@ -226,6 +230,8 @@ def _privilege(name: str, opts: list[str], rest: list[str], st: _State) -> None:
         or (inner in _SHELLS and "-c" not in rest[1:2] and not any(r.startswith("-") and "c" in r for r in rest[1:2]))
     ):
         _emit(st, "shell.privilege", _BLOCK, f"{name} opens a root shell; agents must not hold interactive root", name)
+    elif _read_only(inner.lower(), rest[1:]):
+        pass  # sudo systemctl status x: reading as root changes nothing (secrets it reads have their own rules)
     else:
         _emit(
             st,
@@ -235,6 +241,25 @@ def _privilege(name: str, opts: list[str], rest: list[str], st: _State) -> None:
             name,
             Severity.HIGH,
         )
+
+
+# Commands that read nothing: under sudo they only test whether root is reachable (sudo -n true).
+_SUDO_PROBES = frozenset({"true", "false", ":", "id", "whoami", "echo", "printf", "test", "[", "sleep", "pwd"})
+
+
+def _read_only(base: str, args: list[str]) -> bool:
+    """*base* only looks: a read by its effect, not a program that runs others or talks to the network."""
+    if (
+        base in CAPABILITIES
+        or base in _WRAPPERS
+        or base in _SHELLS
+        or base in _NETWORK
+        or base in _SUDO_PROBES
+        or _INTERP.fullmatch(base)
+    ):
+        return False
+    opts, ops = _split_opts(args)
+    return command_effect(base, args, opts, ops) == "read"
 
 
 def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
@@ -249,6 +274,18 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
         out.shell_stdin = bool(names & _SHELLS) and index > 0
         out.raw_net = bool(names & _RAW_NET)
         out.network = bool(names & _NETWORK)
+        if index > 0 and names & _PER_ITEM:
+            # "... | while read k; do redis-cli del "$k"; done": a deletion of each line read
+            out.per_item = next(
+                (
+                    d
+                    for c in _iter_commands(cmd.body)
+                    if c.words
+                    and any(w.dynamic for w in c.words[1:])
+                    and (d := deletion(posixpath.basename(c.words[0].text), [w.text for w in c.words[1:]]))
+                ),
+                None,
+            )
         _redirects(cmd, st, out, "")
         return out
     texts: list[str] = []
@@ -312,7 +349,9 @@ def _stage(cmd: Cmd, st: _State, index: int, count: int) -> _Stage:
         for r in cmd.redirects:
             if r.target is not None and r.op in (">", ">>", ">|", "&>", "&>>"):
                 st.tainted.add(_path(_expand(r.target, st)[0], st).resolved)
+    out.argv = argv
     if "xargs" in wrappers:
+        out.per_item = deletion(out.name, argv[1:])
         out.xargs_delete = out.name in ("rm", "shred", "unlink")
         out.shell_stdin = out.shell_stdin or out.name in _SHELLS
     return out
@@ -464,6 +503,9 @@ def _redirects(cmd: Cmd, st: _State, out: _Stage, name: str) -> None:
             _write_target(np, t, st, f"redirection to {t}")
 
 
+# Commands that may delete one item per operand (the gate before `_mass.deletion` parses options).
+_PER_ITEM = frozenset({"rm", "unlink", "shred", "rmdir", "redis-cli", "docker", "podman", "kubectl", "aws", "gsutil"})
+
 # Interpreters whose inline code the code analyzer reads with a real parser.
 _CODE_LANGUAGE = {"python": "python", "pypy": "python", "node": "js", "nodejs": "js", "deno": "js"}
 _FORK_LOOP = re.compile(r"while\s*(?:True|1)\s*:\s*os\.fork")
@@ -571,6 +613,8 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
 
     # -- code handed over as strings or substitutions
     interp = base in _SHELLS or is_interp or base in ("eval", "source", ".", "iex", "su", "exec")
+    if base in _PER_ITEM and any(w.subs for w in wobjs[1:]):
+        substituted(base, args, [sub for w in wobjs[1:] for _t, sub in w.subs], st, shown)
     for w in wobjs[1:]:
         if "${!" in w.raw:
             _emit(
@@ -635,6 +679,8 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         route_network(base, args, st)
     if base in CAPABILITIES:
         capabilities(base, args, [w.dynamic for w in wobjs[1:]], st)
+    if base in SERVERS or (base.startswith(("python", "pypy")) and any(a[:2] == "-m" for a in args)):
+        serve(base, args, st, shown)
     for nm, w in cmd.assigns:
         value, known = _expand(w, st)
         env_assignment(nm, value, not known, st)
