@@ -60,7 +60,9 @@ Where it applies and what it does (the *destination* decides):
 False positives are kept low by construction: every token type has a fixed
 prefix and length, card numbers need Luhn *and* an issuer prefix *and* card
 context (a keyword nearby or card-style grouping), PEM needs a real body, JWTs
-must decode. Known documentation values (``AKIAIOSFODNN7EXAMPLE``, Stripe's and
+must decode. An AWS access key id alone (no secret key in the
+same text) that the text reports as revoked, deactivated or deleted is an identifier,
+not a credential. Known documentation values (``AKIAIOSFODNN7EXAMPLE``, Stripe's and
 jwt.io's samples, processors' test card numbers, ``xxxx`` placeholders) are
 recognised as examples and not flagged (but are still masked by `redact`).
 UUIDs, git SHAs, hashes and base64 images match no rule.
@@ -827,6 +829,18 @@ def _decide(m: SecretMatch, dest: str, argument: str, hosts: list[str], store: b
     return "escalate" if m.confidence == "medium" else "block"
 
 
+# Words saying a key is no longer valid ("AKIA... was deactivated and deleted").
+_REVOKED = re.compile(r"(?i)\b(?:revoked|deactivated|disabled|deleted|rotated|inactive|invalidated|expired)\b")
+
+
+def _revoked_key_id(m: SecretMatch, found: list[SecretMatch], text: str) -> bool:
+    """An AWS access key *id* alone, reported as revoked: an identifier (it appears in CloudTrail
+    and IAM listings), not a usable credential. A secret key beside it keeps the finding."""
+    return (
+        m.label == "aws_key" and not any(o.label == "aws_secret" for o in found) and _REVOKED.search(text) is not None
+    )
+
+
 def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
     """The secrets analyzer (see module docstring for rules and destinations)."""
     dest = _destination(ctx)
@@ -852,8 +866,9 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
         if _AWS_KEY_NAME.search(leaf) and _AWS_SECRET_VALUE.fullmatch(text.strip()):
             text = f"{leaf}={text.strip()}"  # the name says what the 40 characters are
         for _, chunk in windows(text, ctx):  # long texts in overlapping windows, budget checked between
-            for m in find_secrets(chunk):
-                if m.example or (m.rule_id, argument) in seen:
+            found = find_secrets(chunk)
+            for m in found:
+                if m.example or (m.rule_id, argument) in seen or _revoked_key_id(m, found, chunk):
                     continue
                 verdict = _decide(m, dest, argument, hosts, store)
                 if verdict is None:

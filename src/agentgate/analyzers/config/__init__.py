@@ -237,7 +237,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             if "public" in checks:
                 raw.extend((h, path) for h in public_findings(k, v, generic=generic))
             if "agent" in checks:
-                raw.extend((h, path) for h in agent_findings(k, v, parents))
+                raw.extend((h, path) for h in agent_findings(k, v, parents, d))
             if settings and "setting" in checks:
                 raw.extend((h, path) for h in setting_findings(k, v, parents, tool_control))
         cmd = _command_line(d, node.path, name)

@@ -20,6 +20,7 @@ from the enclosing key (``{"firewall": {"enabled": false}}``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from agentgate._decision import Effect, Severity
@@ -253,9 +254,41 @@ def _grants_all(value: Any) -> bool:
     return False
 
 
-def agent_findings(key: str, value: Any, parents: tuple[str, ...] = ()) -> list[RawHit]:
+# Keys of a list that bounds what auto-approval covers (commandAllowlist, allowedCommands).
+_BOUND_WORDS = frozenset({"allowlist", "whitelist", "allowed", "allow", "safelist"})
+# Programs that run whatever they are given: an allowlist naming one bounds nothing.
+_RUNS_ANY = frozenset(
+    {"bash", "sh", "zsh", "fish", "dash", "pwsh", "powershell", "cmd", "eval", "exec", "sudo", "env", "xargs",
+     "python", "python3", "node", "deno", "bun", "perl", "ruby", "php", "npx", "curl", "wget", "ssh"}
+)  # fmt: skip
+
+
+def _bounded_by(siblings: Mapping[str, Any] | None) -> bool:
+    """A sibling list names the only commands auto-approval covers, each one specific and harmless by name."""
+    if not siblings:
+        return False
+    for k, v in siblings.items():
+        if not (set(key_words(k)) & _BOUND_WORDS) or not isinstance(v, list) or not v:
+            continue
+        if all(
+            isinstance(x, str)
+            and x.strip()
+            and not _grants_all([x])
+            and not any(c in x for c in "*?;|&`$><")
+            and x.split()[0].lower() not in _RUNS_ANY
+            for x in v
+        ):
+            return True
+    return False
+
+
+def agent_findings(
+    key: str, value: Any, parents: tuple[str, ...] = (), siblings: Mapping[str, Any] | None = None
+) -> list[RawHit]:
     """An agent told to run tools without asking (auto-approval, "YOLO mode"); *parents*:
-    enclosing keys, so ``autoApprovalSettings.actions.executeCommands: true`` counts."""
+    enclosing keys, so ``autoApprovalSettings.actions.executeCommands: true`` counts.
+    *siblings*: the enclosing mapping; ``autoRun: true`` beside ``commandAllowlist: ["npm
+    test"]`` approves those named commands only, not everything."""
     words = key_words(key)
     s = set(words)
     why: str | None = None
@@ -263,7 +296,8 @@ def agent_findings(key: str, value: Any, parents: tuple[str, ...] = ()) -> list[
     if under_auto and s & {"execute", "commands", "command", "shell", "terminal", "bash", "all"} and truthy(value):
         why = f"{key} = {value!r} under auto-approval: the agent runs commands without asking"
     elif any(w <= s for w in _APPROVE_WORDS) and _grants_all(value):
-        why = f"{key} = {value!r} auto-approves the agent's actions"
+        if not (value is True and _bounded_by(siblings)):
+            why = f"{key} = {value!r} auto-approves the agent's actions"
     elif {"allowed", "tools"} <= s or words == ("allow",) or {"allowed", "commands"} <= s:
         if _grants_all(value) and not truthy(value):
             why = f"{key} = {value!r} lets the agent run any tool or shell command without asking"
