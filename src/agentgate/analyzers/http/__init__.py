@@ -25,7 +25,8 @@ rule                      effect    why
 ``http.obfuscated_ip``    block     an address written as decimal/octal/hex/short form (escalate
                                     when it is public: no benign client writes one)
 ``http.userinfo``         block     ``http://good.com@evil.com``: the part before ``@`` poses as
-                                    the host
+                                    the host (not when a scope lists allowed hosts and the real
+                                    host is one of them: the request goes where the scope allows)
 ``http.confusion``        block     real parsers disagree on the host (``\\`` tricks)
 ``http.scheme``           block     ``file``, ``gopher``, ``dict``, ``ldap``, ``jar`` ... (escalate
                                     for unknown ones such as ``data:``; ``ftp``, ``ssh``, ``s3`` pass)
@@ -602,7 +603,12 @@ def analyze_http(call: ToolCall, ctx: Context) -> list[Finding]:
             if _needs_dns(u, tier, parts):
                 parts.extend(_dns_parts(u.host, settings, allow, value))
             if scoped and u.error is None:
-                parts.extend(_scope_parts(u, policy, value))
+                outside = _scope_parts(u, policy, value)
+                parts.extend(outside)
+                if not outside and u.userinfo and any(lay.allowed_resources for lay in policy.layers):
+                    # The deception a host-like user name plays is against a reader who trusts the
+                    # first name; the scope lists the real host, so the request goes where it allows.
+                    parts = [x for x in parts if x[0] != "http.userinfo"]
                 if _explicit_local(u, policy):
                     parts = [x for x in parts if x[0] not in _LOCAL_RULES]
         findings.extend(Finding(r, sev, eff, msg, ev, argument) for r, sev, eff, msg, ev in parts)
