@@ -145,6 +145,19 @@ def _destroy(st: _State, why: str, shown: str, block: bool = True) -> None:
     _emit(st, "shell.infra_destroy", _BLOCK if block else _ESC, why, shown, None if block else Severity.HIGH)
 
 
+def _scoped_delete(st: _State, ns: str | None) -> bool:
+    """The scope itself allows deleting in namespace *ns*: it, not a review, decides a named delete."""
+    pol = st.policy
+    return (
+        ns is not None
+        and not _PROD.search(ns)
+        and pol.restricts_operations
+        and pol.allows_operation("delete")
+        and pol.has_resource_rules
+        and pol.allows_resource(ns, "namespace")
+    )
+
+
 def _scope(st: _State, value: str, shown: str) -> None:
     """A resource of a kind (``namespace:x``, ``s3://b/k``, ``git:main``) against patterns of that kind."""
     pol = st.policy
@@ -236,7 +249,7 @@ def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | No
             )
         elif "-f" in vals or "--filename" in vals or "-k" in vals:
             _destroy(st, "kubectl delete -f removes everything the manifest names", shown, block=False)
-        elif kind not in _K_CHEAP:
+        elif kind not in _K_CHEAP and not _scoped_delete(st, ns):
             _destroy(
                 st,
                 f"kubectl delete {' '.join(ops[1:3])} removes a workload or its configuration",
