@@ -172,6 +172,11 @@ _GIT_OP = {
     "config": "configure",
     "remote": "configure",
 }
+# git subcommands whose operands are remotes, refs and commits (a path only after "--").
+_GIT_REF_VERBS = _words(
+    "push pull fetch merge rebase switch branch tag cherry-pick revert remote log show shortlog describe "
+    "rev-parse rev-list reflog bisect"
+)
 _GIT_READ = _words("status log diff show branch fetch ls-files ls-remote grep blame describe rev-parse shortlog")
 
 
@@ -849,6 +854,9 @@ def _files(
         known_reader = True  # openssl rsa -in key -text prints the key
     elif base in ("ssh", "scp", "sftp", "find"):
         reads = []  # find's roots are checked by _find; its other words are expressions
+    elif base == "git" and ops[:1] and ops[0] in _GIT_REF_VERBS:
+        # git push origin feature/x: remotes and refs, not files; only a pathspec after -- is a path
+        reads = args[args.index("--") + 1 :] if "--" in args else []
     else:
         reads = list(ops[1:] if base in ("sudo",) else ops)
         for a in opts:
