@@ -247,6 +247,20 @@ def _privilege(name: str, opts: list[str], rest: list[str], st: _State) -> None:
 _SUDO_PROBES = frozenset({"true", "false", ":", "id", "whoami", "echo", "printf", "test", "[", "sleep", "pwd"})
 
 
+# Inspection tools often run with sudo, and the options that make them change something.
+_ADMIN_READS: dict[str, tuple[str, ...]] = {
+    "journalctl": ("--vacuum", "--rotate", "--flush", "--relinquish", "--setup-keys", "--update-catalog"),
+    "dmesg": ("-c", "-C", "--clear", "--read-clear", "-n", "--console-level", "-D", "-E"),
+    "ss": ("-K", "--kill"),
+    "netstat": (),
+    "lsof": (),
+    "ps": (),
+    "free": (),
+    "uptime": (),
+    "lsblk": (),
+}
+
+
 def _read_only(base: str, args: list[str]) -> bool:
     """*base* only looks: a read by its effect, not a program that runs others or talks to the network."""
     if (
@@ -258,6 +272,8 @@ def _read_only(base: str, args: list[str]) -> bool:
         or _INTERP.fullmatch(base)
     ):
         return False
+    if base in _ADMIN_READS:
+        return not any(a.startswith(_ADMIN_READS[base]) for a in args if a.startswith("-"))
     opts, ops = _split_opts(args)
     return command_effect(base, args, opts, ops) == "read"
 
