@@ -87,11 +87,15 @@ def decoded_views(text: str) -> Iterator[tuple[str, int, int, str]]:
     for p in _PREFIXES:
         i = text.find(p)
         while i >= 0 and n < MAX_CANDIDATES:
-            chunks = _CHUNKS.findall(text, i, i + 160)
-            # the token is some prefix of the chunks joined: AKIA|BDSO|F2MP|... then "secret"
+            # the token is some prefix of the chunks joined: AKIA|BDSO|F2MP|... then "secret";
+            # only dashes and blanks split a token ("ghp_pdTh...uO9" is a truncated one)
             joined = ""
-            for k, chunk in enumerate(chunks[:12]):
-                joined += chunk
+            end = i
+            for k, m in enumerate(_CHUNKS.finditer(text, i, i + 160)):
+                if k >= 12 or (k and text[end : m.start()].strip(" \t\n-")):
+                    break
+                joined += m.group()
+                end = m.end()
                 if k:
                     yield "split", i, i + len(joined), joined
             n += 1

@@ -300,7 +300,10 @@ _PLACEHOLDER_PW = re.compile(
     r"(?:your|my|the|some|example|sample|dummy|fake|test)[_\-]?(?:password|pass|pw|secret|key|token)?\w*|"
     r"password|passwd|pass|pwd|secret|changeme|redacted|hidden|none|null|undefined|env|os\.environ.*|getenv.*)$"
 )
-_EXAMPLE_MARKERS = ("example", "xxxxxxxx", "placeholder", "dummy", "redacted", "sample", "your_", "yourkey", "fake")
+_EXAMPLE_MARKERS = (
+    "example", "xxxxxxxx", "placeholder", "dummy", "redacted", "sample", "your_", "your-", "yourkey", "fake",
+    "-here", "_here", "changeme",
+)  # fmt: skip
 _KNOWN_EXAMPLES = frozenset(
     {
         "AKIAIOSFODNN7EXAMPLE",
@@ -830,7 +833,7 @@ def _decide(m: SecretMatch, dest: str, argument: str, hosts: list[str], store: b
 
 
 # Words saying a key is no longer valid ("AKIA... was deactivated and deleted").
-_REVOKED = re.compile(r"(?i)\b(?:revoked|deactivated|disabled|deleted|rotated|inactive|invalidated|expired)\b")
+_REVOKED = re.compile(r"(?i)\b(?:revok|deactivat|disabl|delet|rotat|inactiv|invalidat|expir)\w*")
 
 
 def _revoked_key_id(m: SecretMatch, found: list[SecretMatch], text: str) -> bool:

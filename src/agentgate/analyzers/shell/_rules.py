@@ -486,9 +486,14 @@ _GIT = "a git repository's database"
 _CWD = "the working directory"
 _PARENT = "a parent of the working directory"
 _PERSONAL = "a personal folder of the home directory"
+_USERHOME = "a user's home directory"
 _HOME_DATA = _words(
     "documents desktop downloads pictures music videos movies library .ssh .gnupg .config .local .aws .kube projects src code"
 )
+
+
+# Another account's home directory (/home/alice, /Users/bob): as irreplaceable as one's own.
+_USER_HOME = re.compile(r"/(?:home|Users)/[^/]+/?")
 
 
 def _danger(np: NormalizedPath, st: _State) -> str | None:
@@ -508,6 +513,8 @@ def _danger(np: NormalizedPath, st: _State) -> str | None:
         facts = path_facts(f, home)
         if f in ("/", home):
             return _ROOT
+        if _USER_HOME.fullmatch(f):
+            return _USERHOME
         if facts.system:
             return _SYS
         if facts.top_level and f not in _SCRATCH:
@@ -739,7 +746,7 @@ def _perms(base: str, opts: list[str], ops: list[str], st: _State, shown: str) -
     for t in targets:
         np = _path(t, st)
         why = _danger(np, st)
-        if why and why not in (_CWD, _PARENT, _PERSONAL):
+        if why and why not in (_CWD, _PARENT, _PERSONAL, _USERHOME):
             _emit(st, "shell.permissions", _BLOCK, f"{base} on {t} changes {why}", shown)
         _scope(np, t, st, _BLOCK, "{} changes {}", base, t)
 

@@ -86,12 +86,13 @@ def _server(base: str, args: list[str]) -> tuple[str | None, str | None] | None:
         k = args.index("-S")
         return _opt(args, frozenset({"-t"})), args[k + 1] if k + 1 < len(args) else None
     if base == "httpd":
-        # busybox httpd (-h HOME); Apache's httpd has no -h DIR and is configured by files
+        # busybox httpd (-p PORT, -h HOME, default the working directory); Apache's httpd has
+        # neither option and is configured by files
         root = _opt(args, frozenset({"-h"}))
-        if root is None:
+        port = _opt(args, frozenset({"-p"}))
+        if root is None and port is None:
             return None
-        port = _opt(args, frozenset({"-p"})) or ""
-        return root, port.rpartition(":")[0] or None
+        return root, (port or "").rpartition(":")[0] or None
     if base == "ruby":
         joined = " ".join(args)
         if "-run" not in args or not re.search(r"(?:^|\s)-e\s?httpd(?:\s|$)", joined):
