@@ -275,7 +275,16 @@ class _Py:
         return V(t=_flow(*rets))
 
     def finish(self) -> None:
-        """Functions never called here are read once with unknown arguments."""
+        """Functions never called here are read once with unknown arguments.
+
+        ``__reduce__`` tells pickle what to call when the object is loaded: the callable
+        it returns is called with the arguments it returns (``(os.system, ("id",))``).
+        """
+        for fid, n in list(self.funcs.items()):
+            if n.name in ("__reduce__", "__reduce_ex__") and fid not in self.called:
+                got = self.call_function(fid, [UNKNOWN, UNKNOWN], {})
+                if got.items and len(got.items) >= 2 and got.items[0].ref is not None:
+                    _call()(self, got.items[0], list(got.items[1].items or [UNKNOWN]), {})
         for fid, n in list(self.funcs.items()):
             if fid not in self.called:
                 self.called.add(fid)
@@ -472,6 +481,9 @@ class _Py:
         a, b = self.expr(n.body), self.expr(n.orelse)
         if a.ref is not None and a.ref == b.ref:
             return a
+        if a.ref is not None and b.ref is not None and (b.ref == a.ref + ".__dict__" or a.ref == b.ref + ".__dict__"):
+            # "__builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__": one namespace
+            return a if a.ref.endswith(".__dict__") else b
         return V(t=_flow(a, b))
 
     def e_Lambda(self, n: ast.Lambda) -> V:
@@ -561,6 +573,8 @@ class _Py:
         if ref is not None and ks is not None:
             if ref == "os.environ":
                 return self._env_var(ks)
+            if ref == "builtins":
+                ref = "builtins.__dict__"  # __builtins__ is the module's dict outside __main__
             if ref in ("@globals", "sys.modules") or ref.endswith(".__dict__"):
                 if ref == "@globals":
                     r = self.e_Name(ast.Name(id=ks))
@@ -627,14 +641,15 @@ class _Py:
                         self.bind(g.target, e)
                         conds = [self.expr(cond) for cond in g.ifs]
                         if not all(c.known for c in conds):
+                            # a filter known only at run time (p.exists()): the element may be kept,
+                            # so what it yields still flows on, but the result is not a known list
                             folded = False
-                            break
-                        if all(c.c for c in conds):
+                            out.append(self.expr(n.elt))
+                        elif all(c.c for c in conds):
                             out.append(self.expr(n.elt))
                 finally:
                     self.env = saved
-                if folded:
-                    return V(items=tuple(out), t=_flow(*out))
+                return V(items=tuple(out), t=_flow(*out)) if folded else V(t=_flow(*out))
         saved = dict(self.env)
         t: frozenset[str] = EMPTY
         for g in n.generators:
@@ -649,6 +664,11 @@ class _Py:
 
     e_GeneratorExp = e_ListComp
     e_SetComp = e_ListComp
+
+    def e_DictComp(self, n: ast.DictComp) -> V:
+        """``{k: v for ...}``: read as the list of its values (what it holds is what flows on)."""
+        pair = ast.Tuple(elts=[n.key, n.value], ctx=ast.Load())
+        return V(t=_flow(self.e_ListComp(ast.ListComp(elt=pair, generators=n.generators))))
 
     def e_Call(self, n: ast.Call) -> V:
         fn = self.expr(n.func)
