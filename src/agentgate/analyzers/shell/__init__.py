@@ -81,6 +81,10 @@ shell.operation     block       a command's verb (``rm`` is delete, ``curl`` rea
                                 left to the scope analyzer's check of the tool's operation
 shell.unparsable    escalate    a command the grammar does not vouch for (error node, skipped text,
                                 unmodelled construct): what parsed is still checked
+config.*            (theirs)    settings changed from the command line (`_settings`: ``git config
+                                http.sslVerify false``, ``npm config set strict-ssl false``, ``az …
+                                --allow-blob-public-access true``, ``gcloud compute firewall-rules``),
+                                judged by the config analyzer as the document they set
 sql.*, http.*       (theirs)    SQL given to database clients (``psql -c``, ``mysql -e``, ``sqlite3 db
                                 'SQL'``, ``clickhouse-client -q``, here-documents and pipes into them) and
                                 the URLs and hosts of network commands (``curl``, ``wget``, ``nc``, ``ssh``,

@@ -60,6 +60,9 @@ def delegate(call: object, ctx: Context, argument: str, routed: tuple[tuple[str,
                 )
             out.append(f)
     for kind, value in routed:
+        if kind == "config":
+            out.extend(_config(ctx, argument, value))
+            continue
         if kind.startswith("code:"):
             out.extend(_code(tool, ctx, argument, kind[5:], value))
             continue
@@ -71,6 +74,18 @@ def delegate(call: object, ctx: Context, argument: str, routed: tuple[tuple[str,
         cls = Classification("sql", None, "none", (), MappingProxyType({"sql": (Target(argument, value, "spec"),)}))
         out.extend(analyze_sql(sub, Context(sub, ctx.agent, ctx.policy, cls, ctx.settings)))
     return out
+
+
+def _config(ctx: Context, argument: str, document: str) -> list[Finding]:
+    """Settings a command line changes (`_settings`), as a configuration tool would carry them."""
+    import json
+
+    from agentgate.analyzers.config import analyze_config
+
+    sub = ToolCall("update_config", {argument: json.loads(document)})
+    cls = Classification("config", "configure", "name", (), _EMPTY)
+    found = analyze_config(sub, Context(sub, ctx.agent, ctx.policy, cls, ctx.settings))
+    return [Finding(f.rule_id, f.severity, f.effect, f.message, f.evidence, argument) for f in found]
 
 
 def _code(tool: str, ctx: Context, argument: str, language: str, source: str) -> list[Finding]:

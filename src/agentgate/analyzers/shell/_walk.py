@@ -68,6 +68,7 @@ from agentgate.analyzers.shell._rules import (
     command_effect,
 )
 from agentgate.analyzers.shell._serve import SERVERS, serve
+from agentgate.analyzers.shell._settings import SETTING_CLIS, route_settings
 
 # ------------------------------------------------------------------------------ walk
 
@@ -695,6 +696,8 @@ def _command(argv: list[str], wobjs: tuple[Word, ...], cmd: Cmd, st: _State, out
         route_network(base, args, st)
     if base in CAPABILITIES:
         capabilities(base, args, [w.dynamic for w in wobjs[1:]], st)
+    if base in SETTING_CLIS:
+        route_settings(base, args, st)
     if base in SERVERS or (base.startswith(("python", "pypy")) and any(a[:2] == "-m" for a in args)):
         serve(base, args, st, shown)
     for nm, w in cmd.assigns:
