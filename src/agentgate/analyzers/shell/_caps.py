@@ -149,7 +149,7 @@ _AWK_EXEC = re.compile(
     r"""\bsystem\s*\(\s*(?:"((?:[^"\\]|\\.)*)"|([^)]*))|\|\s*"((?:[^"\\]|\\.)*)"|"((?:[^"\\]|\\.)*)"\s*\|"""
 )
 _VIM_EXEC = re.compile(
-    r"^\s*:?\s*(?:!|(?:call\s+)?system\s*\(|silent\s*!|sh(?:ell)?\b|term(?:inal)?\b|py3?\s|python3?\s|lua\s|perl\s|ruby\s)"
+    r"^\s*(?::\s*)?(?:!|(?:call\s+)?system\s*\(|silent\s*!|sh(?:ell)?\b|term(?:inal)?\b|py3?\s|python3?\s|lua\s|perl\s|ruby\s)"
 )
 
 
