@@ -824,8 +824,10 @@ def _decide(m: SecretMatch, dest: str, argument: str, hosts: list[str], store: b
             return None
         if m.rule_id == "secrets.card_number" and hosts and all(_under_any(h, _PAYMENT_HOSTS) for h in hosts):
             return None
-        leaf = argument.lower()
-        if any(w in leaf for w in _HEADER_ARGS) and m.rule_id in _ANY_HOST_AUTH:
+        # An auth argument of the tool or a header, not a body field that happens to be named api_key
+        # ({"payload": {"openai_api_key": ...}} posted to a webhook is the key leaving).
+        root = argument.lower().split(".", 1)[0].split("[", 1)[0]
+        if any(w in root for w in _HEADER_ARGS) and m.rule_id in _ANY_HOST_AUTH:
             return None
         if m.rule_id == "secrets.jwt":
             return "escalate"
