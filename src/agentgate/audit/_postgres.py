@@ -20,15 +20,16 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agentgate._errors import AuditError, MissingDependencyError
 
-from ._query import SqlStore
+from ._query import POSTGRES, Executor, SqlStore
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
-from ._schema import MIGRATIONS_TABLE, postgres_migrations
+from ._schema import MIGRATIONS_TABLE, dashboard_migrations, postgres_migrations
 from ._sink import Sink
 
 __all__ = ["STATEMENT_TIMEOUT_MS", "WRITE_DEADLINE", "PostgresSink", "PostgresStore", "split_schema"]
@@ -338,10 +339,20 @@ class PostgresSink(Sink):
         return redact_url(self.url) + (f" (schema {self.schema})" if self.schema else "")
 
 
+#: How long a PostgreSQL writer's transaction can stay open at most (its write deadline, with margin):
+#: an ingest id older than that can no longer be taken by a commit still to come.
+SETTLE_SECONDS = 60.0
+
+
+def _lock_key(schema: str | None, what: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"agentgate-{what}:{schema or ''}".encode()).digest()[:8], "big", signed=True)
+
+
 class PostgresStore(SqlStore):
     """Reads the audit tables for the CLI and `verify` (server-side cursors)."""
 
     dialect = "postgres"
+    sql_dialect = POSTGRES
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url, self.schema = split_schema(url, schema)
@@ -371,6 +382,96 @@ class PostgresStore(SqlStore):
     def chain_rows(self) -> Iterator[dict[str, Any]]:
         """Every action row, by writer and chain position (unchained rows first)."""
         return self._rows("SELECT * FROM actions ORDER BY writer_id NULLS FIRST, seq, ingest_id", ())
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        psycopg = _psycopg()
+        try:
+            cur = self._conn.execute(sql, params)
+            return [tuple(r) for r in cur.fetchall()] if cur.description else []
+        except psycopg.Error as exc:
+            raise AuditError(f"audit database {redact_url(self.url)}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Executor]:
+        """A transaction holding this schema's dashboard advisory lock (dashboards take turns)."""
+        with self._conn.transaction():
+            self._exec("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "dashboard"),))
+            yield self._exec
+
+    def settled_bound(self, ex: Executor) -> int:
+        """The highest ingest id no commit still to come can go below.
+
+        PostgreSQL hands out ingest ids when a row is inserted, not when it commits: a
+        writer's batch can become visible after a later id. When no transaction of this
+        schema's writers is open in the same snapshot, every visible id is settled; else
+        the bound is what was visible `SETTLE_SECONDS` ago (a writer's transaction never
+        lives that long: its write deadline cuts it).
+        """
+        top, xip = ex(
+            "SELECT (SELECT coalesce(max(ingest_id), 0) FROM actions), "
+            "ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x)"
+        )[0]
+        top = int(top)
+        state: dict[str, str] = dict(ex("SELECT key, value FROM agentgate_dashboard_state WHERE key LIKE 'settle_%%'"))
+        bound = int(state.get("settle_bound", 0))
+        open_xids = {int(x) % 2**32 for x in xip or ()}
+        if open_xids:
+            others = {
+                int(x): app
+                for x, app in ex(
+                    "SELECT backend_xid::text, application_name FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+                )
+            }
+            writer_app = f"agentgate-audit {self.schema or ''}".strip()
+            # Safe only if every open transaction is still running and is not one of our writers'.
+            safe = all(x in others and others[x] != writer_app for x in open_xids)
+        else:
+            safe = True
+        now = time.time()
+        if safe:
+            bound = max(bound, top)
+            pending = (top, now)
+        else:
+            pmax, pat = int(state.get("settle_pending_max", 0)), float(state.get("settle_pending_at", now))
+            if now - pat >= SETTLE_SECONDS:
+                bound, pending = max(bound, pmax), (top, now)
+            else:
+                pending = (pmax, pat) if "settle_pending_max" in state else (top, now)
+        for k, v in (("settle_bound", bound), ("settle_pending_max", pending[0]), ("settle_pending_at", pending[1])):
+            ex(
+                "INSERT INTO agentgate_dashboard_state (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (k, str(v)),
+            )
+        return bound
+
+    def ensure_dashboard(self) -> None:
+        """Create the audit tables (as a writer would), then the dashboard's tables and indexes, if missing."""
+        version, name, statements, outside = dashboard_migrations("postgres")
+        try:
+            if self.schema:
+                self._exec(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}")
+            migrate(self._conn, self.schema)
+            if self._exec(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE version = %s", (version,)):  # noqa: S608
+                return
+            key = _lock_key(self.schema, "dashboard-migrate")
+            self._exec("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                with self._conn.transaction():
+                    for stmt in statements:
+                        self._exec(stmt)
+                for stmt in outside:  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+                    self._exec(stmt)
+                self._exec(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",  # noqa: S608
+                    (version, name),
+                )
+            finally:
+                self._exec("SELECT pg_advisory_unlock(%s)", (key,))
+        except AuditError:
+            raise
+        except Exception as exc:
+            raise AuditError(f"cannot prepare {redact_url(self.url)} for the dashboard: {exc}") from exc
 
     def violations(self) -> Iterator[dict[str, Any]]:
         """Every violation row."""

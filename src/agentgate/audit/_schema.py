@@ -14,7 +14,15 @@ open the same database at once.
 
 from __future__ import annotations
 
-__all__ = ["ADDED_COLUMNS", "MIGRATIONS_TABLE", "postgres_ddl", "postgres_migrations", "sqlite_migrations"]
+__all__ = [
+    "ADDED_COLUMNS",
+    "DASHBOARD_VERSION",
+    "MIGRATIONS_TABLE",
+    "dashboard_migrations",
+    "postgres_ddl",
+    "postgres_migrations",
+    "sqlite_migrations",
+]
 
 MIGRATIONS_TABLE = "agentgate_migrations"
 
@@ -114,6 +122,68 @@ _SQLITE_V2 = (
 )
 
 Migration = tuple[int, str, tuple[str, ...]]
+
+#: The dashboard's own migration, recorded in the same table as a separate version. Writers never
+#: apply it (their start-up must not build indexes on a large table); ``agentgate serve`` does.
+DASHBOARD_VERSION = 101
+_DASHBOARD_NAME = "dashboard: rollup, checkpoints, filter indexes"
+
+# The hourly rollup: one row per (hour, dimensions) with its count. NULL dimensions are stored as
+# '' (and would_block as false) so the primary key can merge them.
+_ROLLUP = """CREATE TABLE IF NOT EXISTS agentgate_rollup (
+    bucket TEXT NOT NULL, agent_id TEXT NOT NULL, tool_name TEXT NOT NULL, verdict TEXT NOT NULL,
+    would_block {bool} NOT NULL, policy_name TEXT NOT NULL, tier_used INTEGER NOT NULL,
+    policy_revision TEXT NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (bucket, agent_id, tool_name, verdict, would_block, policy_name, tier_used, policy_revision))"""
+_STATE = "CREATE TABLE IF NOT EXISTS agentgate_dashboard_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS agentgate_checkpoints (
+    writer_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, verified_at TEXT NOT NULL)"""
+_PROBLEMS = """CREATE TABLE IF NOT EXISTS agentgate_verify_problems (
+    kind TEXT NOT NULL, message TEXT NOT NULL, record_id TEXT, writer_id TEXT, seq BIGINT, found_at TEXT NOT NULL)"""
+
+_SQLITE_DASHBOARD = (
+    _ROLLUP.format(bool="INTEGER"),
+    _STATE,
+    _CHECKPOINTS,
+    _PROBLEMS,
+    # An SQLite index on (col) already ends in the rowid: it serves "col = ? ORDER BY rowid DESC".
+    "CREATE INDEX IF NOT EXISTS idx_actions_user ON actions(user_id)",
+    "CREATE INDEX IF NOT EXISTS idx_actions_verdict ON actions(verdict)",
+    "CREATE INDEX IF NOT EXISTS idx_actions_rule ON actions(policy_name)",
+    "CREATE INDEX IF NOT EXISTS idx_actions_would_block ON actions(would_block) WHERE would_block = 1",
+    "CREATE INDEX IF NOT EXISTS idx_problems_record ON agentgate_verify_problems(record_id)",
+)
+_PG_DASHBOARD = (
+    _ROLLUP.format(bool="BOOLEAN"),
+    _STATE,
+    _CHECKPOINTS,
+    _PROBLEMS,
+    "CREATE INDEX IF NOT EXISTS idx_problems_record ON agentgate_verify_problems(record_id)",
+)
+# PostgreSQL: "col = ? ORDER BY ingest_id DESC LIMIT n" needs (col, ingest_id). Built CONCURRENTLY
+# (outside the migration's transaction) so writers are not locked out while a large table is indexed.
+_PG_DASHBOARD_INDEXES = (
+    *tuple(
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_actions_{name}_ingest ON actions({col}, ingest_id)"
+        for name, col in (
+            ("agent", "agent_id"),
+            ("task", "task_id"),
+            ("user", "user_id"),
+            ("tool", "tool_name"),
+            ("verdict", "verdict"),
+            ("rule", "policy_name"),
+            ("created", "created_at"),
+        )
+    ),
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_actions_would_block ON actions(ingest_id) WHERE would_block",
+)
+
+
+def dashboard_migrations(dialect: str) -> tuple[int, str, tuple[str, ...], tuple[str, ...]]:
+    """``(version, name, statements, statements to run outside a transaction)`` for ``agentgate serve``."""
+    if dialect == "sqlite":
+        return DASHBOARD_VERSION, _DASHBOARD_NAME, _SQLITE_DASHBOARD, ()
+    return DASHBOARD_VERSION, _DASHBOARD_NAME, _PG_DASHBOARD, _PG_DASHBOARD_INDEXES
 
 
 def postgres_migrations() -> tuple[Migration, ...]:

@@ -20,9 +20,9 @@ from typing import Any
 
 from agentgate._errors import AuditError
 
-from ._query import SqlStore
+from ._query import SQLITE, Executor, SqlStore
 from ._record import ACTION_COLUMNS, VIOLATION_COLUMNS, dumps, normalize_row
-from ._schema import ADDED_COLUMNS, MIGRATIONS_TABLE, sqlite_migrations
+from ._schema import ADDED_COLUMNS, MIGRATIONS_TABLE, dashboard_migrations, sqlite_migrations
 from ._sink import Sink
 
 __all__ = ["SqliteSink", "SqliteStore", "connect_sqlite"]
@@ -178,6 +178,7 @@ class SqliteStore(SqlStore):
     """Reads an audit database for the CLI and `verify` (streams; never loads the table at once)."""
 
     dialect = "sqlite"
+    sql_dialect = SQLITE
     _select = "SELECT rowid AS ingest_id, * FROM actions"
     _order_col = "rowid"
     _ph = "?"
@@ -201,6 +202,38 @@ class SqliteStore(SqlStore):
     def chain_rows(self) -> Iterator[dict[str, Any]]:
         """Every action row, by writer and chain position (unchained rows first)."""
         return self._rows("SELECT rowid AS ingest_id, * FROM actions ORDER BY writer_id, seq, rowid", ())
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return [tuple(r) for r in self._conn.execute(sql, params)]
+        except sqlite3.Error as exc:
+            raise AuditError(f"audit database {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Executor]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, dashboards and agents alike."""
+        self._exec("BEGIN IMMEDIATE")
+        try:
+            yield self._exec
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        self._exec("COMMIT")
+
+    def settled_bound(self, ex: Executor) -> int:
+        """The highest rowid: SQLite commits one writer at a time, so rowids become visible in order."""
+        return int(ex("SELECT coalesce(max(rowid), 0) FROM actions")[0][0])
+
+    def ensure_dashboard(self) -> None:
+        """Create the dashboard's tables and indexes if missing."""
+        version, name, statements, _ = dashboard_migrations("sqlite")
+        with self.transaction() as ex:
+            if ex(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE version = ?", (version,)):  # noqa: S608
+                return
+            for stmt in statements:
+                ex(stmt)
+            ex(f"INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES (?, ?)", (version, name))  # noqa: S608
 
     def violations(self) -> Iterator[dict[str, Any]]:
         """Every violation row."""

@@ -67,9 +67,18 @@ def _where(row: Mapping[str, Any]) -> str:
 
 
 def verify_rows(
-    rows: Iterable[Mapping[str, Any]], violations: Iterable[Mapping[str, Any]] = (), *, max_problems: int = 100
+    rows: Iterable[Mapping[str, Any]],
+    violations: Iterable[Mapping[str, Any]] = (),
+    *,
+    max_problems: int = 100,
+    start: Mapping[str, tuple[int, str]] | None = None,
 ) -> VerifyReport:
-    """Verify action rows ordered by ``(writer_id, seq)`` and the stored violations."""
+    """Verify action rows ordered by ``(writer_id, seq)`` and the stored violations.
+
+    *start* maps a writer to a verified checkpoint ``(seq, hash)``: its rows are then
+    expected to continue from there (seq + 1, linked to that hash) instead of from
+    the beginning of the chain.
+    """
     problems: list[Problem] = []
     heads: dict[str, tuple[int, str]] = {}
     expected_v: dict[str, dict[str, Any]] = {}
@@ -95,7 +104,8 @@ def verify_rows(
             add(Problem("inserted", f"{_where(row)} is not part of any chain (written outside AgentGate?)", rid))
             continue
         if wid != writer:
-            writer, want, prev = wid, 1, GENESIS
+            cp = start.get(wid) if start else None
+            writer, want, prev = wid, (cp[0] + 1 if cp else 1), (cp[1] if cp else GENESIS)
         if seq < want:
             add(Problem("inserted", f"{_where(row)} repeats position {seq} of its chain", rid, wid, seq))
             continue
