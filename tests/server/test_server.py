@@ -59,16 +59,18 @@ def test_stats(audited: str) -> None:
 
 
 def test_verify_detects_tampering(audited: str, tmp_path: Path) -> None:
-    """/api/verify is ok on an intact trail and names a broken chain after an UPDATE."""
+    """/api/verify is ok on an intact trail; the full verification names a record changed by an UPDATE."""
     c = TestClient(create_app(audited), base_url="http://localhost")
     ok = c.get("/api/verify").json()
     assert ok["ok"] is True and ok["records"] == 4
     db = sqlite3.connect(tmp_path / "audit.db")
-    db.execute("UPDATE actions SET verdict = 'allow' WHERE tool_name = 'run_query'")
+    db.execute("UPDATE actions SET verdict = 'allow' WHERE tool_name = 'delete_file'")
     db.commit()
     db.close()
-    bad = c.get("/api/verify").json()
-    assert bad["ok"] is False and bad["first"] is not None
+    assert c.get("/api/verify").json()["ok"] is True  # verified before the change, not the chain's latest
+    bad = c.get("/api/verify", params={"full": "1"}).json()
+    assert bad["ok"] is False and bad["first"]["record_id"] is not None
+    assert c.get("/api/verify").json()["ok"] is False  # and it stays reported
 
 
 def test_check_is_a_dry_run_with_the_loaded_policy(audited: str) -> None:
@@ -85,12 +87,15 @@ def test_check_is_a_dry_run_with_the_loaded_policy(audited: str) -> None:
 
 
 def test_dashboard_page_and_missing_trail(tmp_path: Path) -> None:
-    """/ serves the dashboard; a missing audit database is a clear 503, not a crash."""
+    """/ serves the dashboard; a trail that does not exist yet is an empty answer saying how to start one."""
     app = create_app(f"sqlite:///{tmp_path}/none/audit.db", state_url=f"sqlite:///{tmp_path}/state.db")
     c = TestClient(app, base_url="http://localhost")
     page = c.get("/")
-    assert page.status_code == 200 and "AgentGate" in page.text and "/api/actions" in page.text
+    assert page.status_code == 200 and "AgentGate" in page.text and "/static/app.js" in page.text
+    assert "/api/actions" in c.get("/static/app.js").text
     r = c.get("/api/actions")
-    assert r.status_code == 503 and "unavailable" in r.json()["error"]
+    assert r.status_code == 200 and r.json()["empty"] is True and "protect_all()" in r.json()["hint"]
+    assert c.get("/api/stats").json()["empty"] is True
+    assert not (tmp_path / "none").exists()  # reading never creates the database
     health = c.get("/healthz").json()
     assert health["ok"] is True and health["auth"] == "local"
