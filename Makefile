@@ -18,11 +18,11 @@ CREW_BIN  := $(CREW_VENV)/bin
 SYNC = $(UV) sync --locked --python $(PYTHON) --quiet
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-main test-crewai lint format bench dev install lock clean help
+.PHONY: demo test test-main test-crewai lint format bench dev install lock clean help chromium
 
 help:
 	@echo "make demo    - install and run the scripted agent demo"
-	@echo "make test    - install dev extras and run the whole test suite"
+	@echo "make test    - install dev extras (and Debian's chromium for the browser tests) and run the whole test suite"
 	@echo "make lint    - ruff + mypy --strict"
 	@echo "make format  - ruff format + fixes"
 	@echo "make bench   - benchmarks (incl. side by side with agentgate-py 0.1.0)"
@@ -59,7 +59,22 @@ lock: | $(UV)
 
 test: test-main test-crewai
 
-test-main: $(VENV)/.installed-dev
+# The dashboard's browser tests drive Debian's chromium through Playwright; no tool may download
+# a browser of its own (never `playwright install`). Installed with apt when missing and we are root
+# (CI on a new machine runs `make test` as root); otherwise CI must fail, and a developer's run skips
+# the browser tests (tests/conftest.py require_program).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	  elif [ -n "$$CI" ]; then \
+	    echo "chromium is missing and this is not root: install it (apt-get install chromium)" >&2; exit 1; \
+	  else \
+	    echo "note: chromium is not installed (sudo apt-get install chromium): the browser tests will be skipped"; \
+	  fi; }
+
+test-main: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest -m "not crewai" -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-crewai: $(CREW_VENV)/.installed

@@ -2,37 +2,7 @@
 
 Endpoints (JSON unless noted; the role each needs in brackets, see docs/api.md):
 
-==================================  ==============================================================
-``GET /``                           the dashboard (HTML) [viewer]
-``GET /api/actions``                recent decisions; ``agent``, ``task``, ``tool``, ``verdict``,
-                                    ``since``, ``after`` (ingest id), ``limit`` (max 1000) [viewer]
-``GET /api/stats``                  counts by verdict / agent / rule, p50/p99 latency [viewer]
-``GET /api/verify``                 recompute the tamper-evident chain [viewer]
-``GET /api/policy``                 the policy in force and its revision [viewer]
-``POST /api/check``                 dry-run verdict, records nothing [agent or viewer]
-``POST /v1/decide``                 the verdict, **recorded** in the audit trail [agent]
-``GET /v1/approvals``               queued calls (``status``, ``limit``) [viewer]
-``GET /v1/approvals/{id}``          one queued call [viewer]
-``POST /v1/approvals/{id}/approve`` let it run, ``{"reason": ...}`` [approver]
-``POST /v1/approvals/{id}/deny``    block it, ``{"reason": ...}`` [approver]
-``GET /v1/session``                 who is calling; the CSRF token of a browser session [any]
-``GET /v1/policies``                with a policy store (``--store``): head, revision in force, history [viewer]
-``GET /v1/policies/{revision}``     one revision with its YAML (hex prefix, HEAD, HEAD~N) [viewer]
-``GET /v1/policies/diff``           unified diff ``?a=REV&b=REV`` [viewer]
-``POST /v1/policies``               push ``{"text", "message"}``, validated first (400: file/line/key) [editor]
-``POST /v1/policies/rollback``      ``{"revision", "message"}`` [editor]
-``GET /v1/openapi.json``            the OpenAPI description of ``/v1`` [none]
-``GET|POST /login``, ``POST /logout``  browser sign-in with a token (HttpOnly SameSite=Strict cookie)
-``GET /healthz``                    liveness with details: policy revision, audit writer, auth [none]
-==================================  ==============================================================
-
-Authentication (`agentgate.server._auth`): API tokens (``agentgate token create``,
-stored hashed) as ``Authorization: Bearer``, or the browser session cookie. Bound to a
-loopback address with no token created, the server runs in **local mode**: every
-request acts as admin, as ``agentgate serve`` always did on a laptop; it refuses to
-start on any other address until a token exists. Always: a Host-header allowlist
-against DNS rebinding, and CSRF checks on every request that changes state.
-"""
+==================================  ======================================================="""
 
 from __future__ import annotations
 

@@ -235,7 +235,8 @@ function connectLive() {
   const live = $("live");
   const es = new EventSource("/api/events?" + apiFilters(p));
   state.es = es;
-  es.onopen = () => { live.className = "pill live"; live.textContent = "live"; };
+  // "ready" (not onopen): the server has fixed the stream's starting point, nothing after it is missed.
+  es.addEventListener("ready", () => { live.className = "pill live"; live.textContent = "live"; });
   es.onerror = () => { live.className = "pill off"; live.textContent = "live: reconnecting"; };
   es.addEventListener("decision", (ev) => {
     const r = JSON.parse(ev.data);
@@ -297,6 +298,8 @@ async function initDecision() {
   if (d.empty) { showError(null); const b = $("error"); b.hidden = false; b.className = "banner info"; b.textContent = d.hint; return; }
   const a = d.action;
   document.title = `AgentGate — ${a.tool_name} (${a.verdict})`;
+  $("title").textContent = "";
+  $("title").append(`${a.tool_name} by ${a.agent_id || "an unnamed agent"}: `, verdictCell(a));
   $("decision").hidden = false;
   kv($("call"), [["tool", a.tool_name], ["arguments (redacted)", el("pre", { class: "mono", text: JSON.stringify(d.arguments, null, 2) })],
     ["agent", a.agent_id], ["task", a.task_id], ["user", a.user_id], ["time", `${fmtTime(a.created_at)} (${TZ})`],
