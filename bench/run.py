@@ -5,6 +5,7 @@
 2. Per-analyzer p50/p99 on realistic inputs (bench/analyzers.py), cold and repeated.
 3. The audit trail (bench/bench_audit.py): caller-side cost and sustained throughput.
 4. The decision API (bench/bench_api.py): ``POST /v1/decide`` throughput and p50/p99, 8 clients.
+5. The dashboard API at a million records, SQLite and PostgreSQL (bench/bench_dashboard.py).
 
 Results are printed and written to bench/results/latest.json.
 """
@@ -95,7 +96,7 @@ def main() -> int:
             f"  task-plan overhead (plan cached): p50 {q1['p50_us'] - q0['p50_us']:+.2f} µs, "  # type: ignore[index]
             f"p99 {q1['p99_us'] - q0['p99_us']:+.2f} µs"  # type: ignore[index]
         )
-    for script in ("analyzers.py", "bench_audit.py", "startup.py", "bench_api.py", "policy_store.py"):
+    for script in ("analyzers.py", "bench_audit.py", "startup.py", "bench_api.py", "policy_store.py", "bench_dashboard.py"):
         path = HERE / script
         if not path.exists():
             continue

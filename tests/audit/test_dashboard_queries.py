@@ -170,7 +170,10 @@ def test_time_range_is_half_open_and_accepts_iso_and_relative(store: Any) -> Non
     until = (T0 + timedelta(hours=9, minutes=30)).isoformat()  # exactly decision 4's time: excluded
     assert _tools(store, since=since, until=until) == [3, 2]
     assert _tools(store, since=(T0 + timedelta(hours=66)).strftime("%Y-%m-%dT%H:%M:%SZ")) == [24, 23]
-    assert len(_tools(store, since="1d")) == len([i for i in range(24) if 3 * i + 0.5 >= 48])
+    day_ago = datetime.now(UTC) - timedelta(days=1)  # decisions are on the half hour: no boundary within the call
+    assert _tools(store, since="1d") == [
+        i + 1 for i in range(23, -1, -1) if T0 + timedelta(hours=3 * i + 0.5) >= day_ago
+    ]
     assert _tools(store, until="1w") == []
 
 
@@ -223,6 +226,8 @@ def _direct(store: Any, f: ActionFilter) -> dict[str, int]:
         {"since": "2d"},
         {"since": "T0+4h10m", "until": "T0+40h45m"},
         {"since": "T0+4h10m", "until": "T0+4h50m"},
+        {"since": "T0+1h10m", "until": "T0+99h0m"},  # > 3 days: whole days from the daily rollup
+        {"since": "T0+1h10m", "until": "T0+99h0m", "agent": "reporter", "verdict": "would_block"},
         {"task": "task-1"},
         {"text": "evil"},
         {"tier": "2", "revision": "rev1"},

@@ -248,11 +248,16 @@ def _like_pattern(text: str, dialect: Dialect) -> str:
     return f"%{esc}%"
 
 
-def where_clause(f: ActionFilter, d: Dialect) -> tuple[list[str], list[Any]]:
-    """SQL conditions (joined with AND by the caller) and their parameters for *f*."""
+def where_clause(f: ActionFilter, d: Dialect, *, time_first: bool = False) -> tuple[list[str], list[Any]]:
+    """SQL conditions (joined with AND by the caller) and their parameters for *f*.
+
+    *time_first*: keep SQLite's planner off the equality indexes (``+col``), for a short time
+    range the ``created_at`` index serves best.
+    """
     where: list[str] = []
     params: list[Any] = []
     p = d.ph
+    plus = "+" if time_first and d.name == "sqlite" else ""
     for col, val in (
         ("agent_id", f.agent),
         ("task_id", f.task),
@@ -262,13 +267,13 @@ def where_clause(f: ActionFilter, d: Dialect) -> tuple[list[str], list[Any]]:
         ("policy_revision", f.revision),
     ):
         if val is not None:
-            where.append(f"{col} = {p}")
+            where.append(f"{plus}{col} = {p}")
             params.append(val)
     if f.verdict == "would_block":
-        where.append(f"would_block = {p}")
+        where.append(f"{plus}would_block = {p}")
         params.append(True)
     elif f.verdict is not None:
-        where.append(f"verdict = {p}")
+        where.append(f"{plus}verdict = {p}")
         params.append(f.verdict)
     if f.tier is not None:
         where.append(f"tier_used = {p}")
@@ -352,6 +357,10 @@ class SqlStore:
     sql_dialect: Dialect = POSTGRES
 
     def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement (outside `transaction`: on its own) and return its rows as tuples."""
         raise NotImplementedError
 
     def transaction(self) -> AbstractContextManager[Executor]:
@@ -470,4 +479,4 @@ class SqlStore:
     def latencies(self, f: ActionFilter, limit: int) -> list[float]:
         """Decision latencies (µs) of the newest *limit* decisions matching *f*."""
         sql, params = self._filtered_sql(f, sort="newest", cursor=None, limit=limit, columns="latency_us")
-        return [float(r["latency_us"]) for r in self._rows(sql, params) if r.get("latency_us") is not None]
+        return [float(v) for (v,) in self._exec(sql, params) if v is not None]

@@ -128,9 +128,9 @@ Migration = tuple[int, str, tuple[str, ...]]
 DASHBOARD_VERSION = 101
 _DASHBOARD_NAME = "dashboard: rollup, checkpoints, filter indexes"
 
-# The hourly rollup: one row per (hour, dimensions) with its count. NULL dimensions are stored as
+# The rollups (hourly and daily): one row per (hour or day, dimensions) with its count. NULL dimensions are stored as
 # '' (and would_block as false) so the primary key can merge them.
-_ROLLUP = """CREATE TABLE IF NOT EXISTS agentgate_rollup (
+_ROLLUP = """CREATE TABLE IF NOT EXISTS {table} (
     bucket TEXT NOT NULL, agent_id TEXT NOT NULL, tool_name TEXT NOT NULL, verdict TEXT NOT NULL,
     would_block {bool} NOT NULL, policy_name TEXT NOT NULL, tier_used INTEGER NOT NULL,
     policy_revision TEXT NOT NULL, n BIGINT NOT NULL,
@@ -142,7 +142,8 @@ _PROBLEMS = """CREATE TABLE IF NOT EXISTS agentgate_verify_problems (
     kind TEXT NOT NULL, message TEXT NOT NULL, record_id TEXT, writer_id TEXT, seq BIGINT, found_at TEXT NOT NULL)"""
 
 _SQLITE_DASHBOARD = (
-    _ROLLUP.format(bool="INTEGER"),
+    _ROLLUP.format(table="agentgate_rollup", bool="INTEGER"),
+    _ROLLUP.format(table="agentgate_rollup_day", bool="INTEGER"),
     _STATE,
     _CHECKPOINTS,
     _PROBLEMS,
@@ -154,7 +155,8 @@ _SQLITE_DASHBOARD = (
     "CREATE INDEX IF NOT EXISTS idx_problems_record ON agentgate_verify_problems(record_id)",
 )
 _PG_DASHBOARD = (
-    _ROLLUP.format(bool="BOOLEAN"),
+    _ROLLUP.format(table="agentgate_rollup", bool="BOOLEAN"),
+    _ROLLUP.format(table="agentgate_rollup_day", bool="BOOLEAN"),
     _STATE,
     _CHECKPOINTS,
     _PROBLEMS,
