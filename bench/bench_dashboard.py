@@ -167,7 +167,7 @@ def bench(url: str, label: str, how: str, iterations: int) -> list[tuple[str, fl
     from agentgate.server import create_app
 
     out: list[tuple[str, float, float, float, str]] = []
-    with TestClient(create_app(url)) as c:
+    with TestClient(create_app(url), base_url="http://localhost") as c:
         t = time.perf_counter()
         total = c.get("/api/stats").json()["total"]
         setup_stats = time.perf_counter() - t

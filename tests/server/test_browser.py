@@ -200,7 +200,7 @@ def test_no_trail_yet_says_how_to_start_one(page: Any, tmp_path: Path) -> None:
     """An empty deployment shows one clear sentence, not an error (and not twice)."""
     from playwright.sync_api import expect
 
-    with serve(create_app(f"sqlite:///{tmp_path}/none.db")) as base:
+    with serve(create_app(f"sqlite:///{tmp_path}/none.db", state_url=f"sqlite:///{tmp_path}/state.db")) as base:
         page.goto(base + "/")
         expect(page.locator("#empty")).to_contain_text("No audit trail yet: run an agent with protect_all()")
         expect(page.locator("#error")).to_be_hidden()

@@ -46,7 +46,7 @@ def audited(tmp_path: Path) -> str:
 @pytest.fixture
 def client(audited: str) -> Iterator[TestClient]:
     """A test client over the trail."""
-    with TestClient(create_app(audited)) as c:
+    with TestClient(create_app(audited), base_url="http://localhost") as c:
         yield c
 
 
