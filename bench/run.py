@@ -96,7 +96,14 @@ def main() -> int:
             f"  task-plan overhead (plan cached): p50 {q1['p50_us'] - q0['p50_us']:+.2f} µs, "  # type: ignore[index]
             f"p99 {q1['p99_us'] - q0['p99_us']:+.2f} µs"  # type: ignore[index]
         )
-    for script in ("analyzers.py", "bench_audit.py", "startup.py", "bench_api.py", "policy_store.py", "bench_dashboard.py"):
+    for script in (
+        "analyzers.py",
+        "bench_audit.py",
+        "startup.py",
+        "bench_api.py",
+        "policy_store.py",
+        "bench_dashboard.py",
+    ):
         path = HERE / script
         if not path.exists():
             continue
