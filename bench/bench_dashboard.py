@@ -36,7 +36,6 @@ from synthetic import rows, write  # noqa: E402
 
 CACHE = HERE / ".cache"
 SPAN = 7 * 86400
-_MARK = "bench_synthetic_v1"
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -45,6 +44,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def _marked(url: str, n: int) -> bool:
+    """The trail at *url* holds at least *n* records (a generation cut off half-way does not count)."""
     from agentgate.audit import open_store
 
     try:
@@ -52,24 +52,10 @@ def _marked(url: str, n: int) -> bool:
     except Exception:
         return False
     try:
-        store.ensure_dashboard()
-        with store.transaction() as ex:
-            r = ex(f"SELECT value FROM agentgate_dashboard_state WHERE key = {store.sql_dialect.ph}", (_MARK,))
-        return bool(r) and int(r[0][0]) == n
+        top = store._exec(f"SELECT coalesce(max({store.sql_dialect.id_col}), 0) FROM actions")[0][0]
+        return int(top) >= n
     except Exception:
         return False
-    finally:
-        store.close()
-
-
-def _mark(url: str, n: int) -> None:
-    from agentgate.audit import open_store
-    from agentgate.audit._stats import set_state
-
-    store = open_store(url)
-    try:
-        with store.transaction() as ex:
-            set_state(ex, store.sql_dialect, _MARK, str(n))
     finally:
         store.close()
 
@@ -174,7 +160,6 @@ def bench(url: str, label: str, how: str, iterations: int) -> list[tuple[str, fl
         t = time.perf_counter()
         first = c.get("/api/verify").json()
         setup_verify = time.perf_counter() - t
-        _mark(url, _N)
         print(
             f"  {label}: {total:,} records ({how}); set-up: rollup {setup_stats:.1f} s, "
             f"first verification {setup_verify:.1f} s ({first['records']:,} records read, ok={first['ok']})",
@@ -211,11 +196,7 @@ def bench(url: str, label: str, how: str, iterations: int) -> list[tuple[str, fl
     return out
 
 
-_N = 1_000_000
-
-
 def main() -> int:
-    global _N
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=int(os.environ.get("BENCH_DASHBOARD_N", "1000000")))
     ap.add_argument("--iterations", type=int, default=40)
@@ -225,7 +206,6 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="regenerate the trails")
     ap.add_argument("--only", choices=("sqlite", "postgres"))
     a = ap.parse_args()
-    _N = a.n
     print(f"dashboard API at {a.n:,} records, load average {os.getloadavg()[0]:.2f} (2 cores shared)", flush=True)
     if a.only in (None, "sqlite"):
         url, how = sqlite_trail(a.n, a.fresh)
