@@ -195,6 +195,8 @@ def test_login_form_redirects_to_the_dashboard(db: str) -> None:
     _, secret = store.create("vic", "viewer")
     c = TestClient(create_app(db, tokens=store), base_url=LOCAL, follow_redirects=False)
     assert "API token" in c.get("/login").text
+    page = c.get("/", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 303 and page.headers["location"] == "/login"  # a browser is sent to sign in
     r = c.post("/login", data={"token": secret}, headers={"origin": LOCAL})
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert c.get("/v1/session").json()["name"] == "vic"

@@ -220,6 +220,11 @@ class AuthMiddleware:
                 return
         if path not in PUBLIC:
             if who is None:
+                if method == "GET" and "text/html" in headers.get("accept", ""):
+                    # A browser opening the dashboard: to the sign-in page rather than a JSON error.
+                    await send({"type": "http.response.start", "status": 303, "headers": [(b"location", b"/login")]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
                 await _reply(
                     send, 401, "authentication required (Authorization: Bearer <token>)", {"www-authenticate": "Bearer"}
                 )
