@@ -319,6 +319,10 @@ _TOOL_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 
 def walk_arguments(arguments: Mapping[str, Any]) -> ArgumentWalk:
     """Read every argument value into text (see `ArgumentWalk`). Never raises."""
+    if type(arguments) is dict and len(arguments) <= _FLAT_MAX:
+        flat = _flat_walk(arguments)
+        if flat is not None:
+            return flat
     w = _Walker()
     try:
         w.mapping(arguments, "", -1) if isinstance(arguments, Mapping) else w.value(arguments, "", 0)
@@ -329,6 +333,48 @@ def walk_arguments(arguments: Mapping[str, Any]) -> ArgumentWalk:
     return ArgumentWalk(
         tuple(w.strings), tuple(w.argvs), tuple(w.calls), tuple(w.problems), w.chars, tuple(w.documents)
     )
+
+
+# Most calls are a few top-level strings and numbers: `_flat_walk` reads those without the
+# walker's machinery and gives up (None) on anything else, which the walker then reads.
+_FLAT_MAX = 64
+_FLAT_SCALARS = frozenset({int, float, bool, type(None)})
+_NO_CALLS: tuple[tuple[str, str, str, Any, str], ...] = ()
+_new_walk = ArgumentWalk.__new__
+_walk_setters = tuple(ArgumentWalk.__dict__[f].__set__ for f in ArgumentWalk.__dataclass_fields__)
+
+
+def _flat_walk(arguments: dict[str, Any]) -> ArgumentWalk | None:
+    """The walk of a dict of top-level ``str`` / number / bool / None values, or None.
+
+    Exactly what `_Walker` makes of such a dict: no value is a container, so there are no
+    argvs or documents; None when a string may hold JSON, a key is not a ``str``, or a key
+    could name a carried call (`_Walker.call_shape` decides those). Far below every limit.
+    """
+    strings = []
+    chars = 0
+    for k, v in arguments.items():
+        if type(k) is not str or k.lower() in CALL_NAME_KEYS:
+            return None
+        t = type(v)
+        if t is str:
+            head = v[:1]
+            if head in "{[" or head.isspace():  # JSON text, maybe (and "", which the walker reads)
+                return None
+            strings.append((k, v))
+            chars += len(v)
+        elif t not in _FLAT_SCALARS:
+            return None
+    if chars > MAX_CHARS:
+        return None
+    w = _new_walk(ArgumentWalk)
+    _walk_setters[0](w, tuple(strings))
+    _walk_setters[1](w, ())
+    _walk_setters[2](w, _NO_CALLS)
+    _walk_setters[3](w, ())
+    _walk_setters[4](w, chars)
+    _walk_setters[5](w, ())
+    return w
 
 
 Binder = Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]

