@@ -61,3 +61,42 @@ def test_flat_walk_equals_the_walker(args: dict[str, Any]) -> None:
 def test_flat_walk_hands_on_what_it_does_not_read(args: dict[str, Any]) -> None:
     assert _flat_walk(args) is None
     assert walk_arguments(args) == walk_arguments(MappingProxyType(args))
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "QUtJQUlPU0ZPRE5ON0VYQU1QTEU=",  # AKIAIOSFODNN7EXAMPLE
+        "Z2hwXzE2QzdlNDJGMjkyYzY5MTJFNzcxMGM4Mzgz-_",
+        "aGVsbG8gd29ybGQ_Pz8-Pg",  # url-safe alphabet
+        "DE44500105175407324931",
+        "AAAAAAAAAAAAAAAAAAAA",
+        "////////////////////",
+    ],
+)
+def test_base64_views_match_the_stdlib_decoders(run: str) -> None:
+    import base64
+    import binascii
+
+    from agentgate.analyzers._secretcodec import _b64
+
+    def printable(b: bytes) -> str | None:
+        try:
+            s = b.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not s or sum(c.isprintable() or c in "\n\r\t" for c in s) < 0.9 * len(s):
+            return None
+        return s
+
+    body = run.rstrip("=")
+    want = None
+    if not (len(body) % 4 == 1 or body.isalpha() or body.isdigit()):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                want = printable(decode(body + "=" * (-len(body) % 4)))
+            except (binascii.Error, ValueError):
+                continue
+            if want is not None:
+                break
+    assert _b64(run) == want

@@ -39,6 +39,7 @@ from .._call import ToolCall
 from .._decision import Effect, Finding, Severity
 from ..policy._operations import verb_operation
 from .base import BudgetExceeded, Context
+from .classify import _tool_kind, classify, tokens
 
 __all__ = ["MAX_DISPATCH_DEPTH", "analyze_arguments", "carried_calls"]
 
@@ -116,8 +117,6 @@ def _as_arguments(value: Any) -> dict[str, Any]:
 
 
 def _plausible_tool(name: str, ctx: Context) -> bool:
-    from .classify import _tool_kind, tokens
-
     words = tokens(name)
     return (
         (ctx.spec_for is not None and ctx.spec_for(name) is not None)
@@ -135,7 +134,7 @@ def carried_calls(call: ToolCall, ctx: Context) -> list[tuple[str, ToolCall]]:
         if any(path != a and (path == a or path.startswith((a + ".", a + "["))) for a in args_paths):
             continue  # inside another carried call: found when that one is analyzed
         out.append((args_path, ToolCall(name, _as_arguments(value), framework=call.framework)))
-    if not out and set(_tokens(call.tool_name)) & _DISPATCH_WORDS:
+    if not out and _DISPATCH_WORDS.intersection(tokens(call.tool_name)):
         # do_it(tool="bash", command="rm -rf /"): the dispatcher's other arguments are the call's
         for k, v in call.arguments.items():
             if k.lower() in ("tool", "tool_name", "function", "action") and isinstance(v, str) and v.strip():
@@ -146,15 +145,8 @@ def carried_calls(call: ToolCall, ctx: Context) -> list[tuple[str, ToolCall]]:
     return out
 
 
-def _tokens(name: str) -> tuple[str, ...]:
-    from .classify import tokens
-
-    return tokens(name)
-
-
 def _judge_carried(inner: ToolCall, args_path: str, ctx: Context) -> list[Finding]:
     from . import DEFAULT_ANALYZERS
-    from .classify import classify
 
     spec = ctx.spec_for(inner.tool_name) if ctx.spec_for is not None else None
     sub = Context(

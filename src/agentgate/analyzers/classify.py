@@ -27,8 +27,11 @@ sniffing runs per call.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 import shlex
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import getaddresses
@@ -81,6 +84,17 @@ class Classification:
     side_effect: bool | None = None
     payload: frozenset[str] = frozenset()
     oversize: tuple[tuple[str, Target], ...] = ()
+
+
+_CLS_SETTERS = tuple(Classification.__dict__[f].__set__ for f in Classification.__dataclass_fields__)
+
+
+def _new_classification(*values: Any) -> Classification:
+    """A Classification from all its field values in order, without the frozen ``__init__``
+    (one per decision; the generated init sets each slot through ``object.__setattr__``)."""
+    obj = object.__new__(Classification)
+    deque(map(operator.call, _CLS_SETTERS, itertools.repeat(obj), values), 0)
+    return obj
 
 
 #: Per analyzer kind, the longest string handed to it: no URL or path is longer (servers
@@ -1173,7 +1187,7 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         if limit is not None and any(len(t.value) > limit for t in ts):
             oversize.extend((k, t) for t in ts if len(t.value) > limit)
             targets[k] = [t for t in ts if len(t.value) <= limit]
-    return Classification(
+    return _new_classification(
         st.kind,
         op,
         op_source if op else "none",
