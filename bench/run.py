@@ -103,6 +103,7 @@ def main() -> int:
         "bench_api.py",
         "policy_store.py",
         "bench_dashboard.py",
+        "policy_load.py",
     ):
         path = HERE / script
         if not path.exists():

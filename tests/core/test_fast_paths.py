@@ -100,3 +100,24 @@ def test_base64_views_match_the_stdlib_decoders(run: str) -> None:
             if want is not None:
                 break
     assert _b64(run) == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, 'y', \"z\", 1.5, true, null, ~, 0x1f, 2026-12-07, '', !!str 12]\n",
+        "base: &b {allowed_operations: [read], max_rate: 5}\nagents:\n  x:\n    <<: *b\n    name: n\n  y: *b\n",
+        "- &a [1, 2]\n- [*a, *a]\n- {k: *a}\n",
+        "k: !!binary aGVsbG8=\nt: 1:20\ns: !!set {a, b}\n",
+    ],
+)
+def test_policy_loader_reads_what_pyyaml_reads(text: str) -> None:
+    """The event loop that composes policy files (depth, alias and duplicate checks) builds the
+    same data as PyYAML's own safe loader."""
+    import yaml
+
+    from agentgate.policy._load import load_yaml_text
+
+    data, lines = load_yaml_text(text, "x.yaml")
+    assert data == yaml.safe_load(text)
+    assert lines[()] == 1

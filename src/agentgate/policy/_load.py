@@ -18,6 +18,7 @@ composed into nodes **iteratively** here, so that:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -30,7 +31,11 @@ MAX_DEPTH = 64
 MAX_ALIAS_NODES = 100_000
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_resolve: Any = yaml.resolver.Resolver().resolve
+_Resolver = yaml.resolver.Resolver
+_resolve: Any = _Resolver().resolve
+_SCALAR, _ALIAS, _DOC_START = yaml.ScalarEvent, yaml.AliasEvent, yaml.DocumentStartEvent
+_SEQ_START, _SEQ_END = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+_MAP_START, _MAP_END = yaml.MappingStartEvent, yaml.MappingEndEvent
 
 
 def decode_config(raw: bytes, source: str) -> str:
@@ -45,66 +50,82 @@ def decode_config(raw: bytes, source: str) -> str:
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
+    # One pass over the events with as little Python per event as possible: a 10 MB
+    # policy is ~300,000 events. The C and Python parsers both emit `yaml.events` classes.
     loader = _Loader(text)
     problems: list[ConfigProblem] = []
     anchors: dict[str, yaml.Node] = {}
     stack: list[tuple[yaml.Node, list[Any]]] = []
     root: yaml.Node | None = None
-    nodes = 0
     alias_nodes = 0
-    sizes: dict[int, int] = {}
+    sizes: dict[int, int] = {}  # expanded size of each collection (a scalar counts 1, the default)
     documents = 0
-
-    def attach(node: yaml.Node) -> None:
-        nonlocal root
-        if stack:
-            stack[-1][1].append(node)
-        else:
-            root = node
+    get_event = loader.get_event
+    scalar_node, sequence_node, mapping_node = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+    str_tag, seq_tag, map_tag = (
+        _Resolver.DEFAULT_SCALAR_TAG,
+        _Resolver.DEFAULT_SEQUENCE_TAG,
+        _Resolver.DEFAULT_MAPPING_TAG,
+    )
+    plain_tags: dict[str, str] = {}  # implicit tag of a plain scalar, by value (configs repeat words)
 
     try:
-        while loader.check_event():
-            ev: Any = loader.get_event()
-            # Dispatch on the class name: the C and Python parsers' events (and marks) differ in type.
-            name = type(ev).__name__
-            if name == "DocumentStartEvent":
-                documents += 1
-                if documents > 1:
-                    problems.append(ConfigProblem("more than one YAML document", source, ev.start_mark.line + 1))
-                    break
-            elif name == "ScalarEvent":
-                tag = ev.tag if ev.tag not in (None, "!") else _resolve(yaml.ScalarNode, ev.value, ev.implicit)
-                node: yaml.Node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
-                nodes += 1
-                sizes[id(node)] = 1
+        while (ev := get_event()) is not None:
+            t = type(ev)
+            node: yaml.Node
+            if t is _SCALAR:
+                tag = ev.tag
+                if tag is None or tag == "!":
+                    if ev.implicit[0]:
+                        v = ev.value
+                        tag = plain_tags.get(v)
+                        if tag is None:
+                            tag = _resolve(scalar_node, v, ev.implicit)
+                            if len(plain_tags) < 4096:
+                                plain_tags[v] = tag
+                    else:
+                        tag = str_tag
+                node = scalar_node(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
                 if ev.anchor:
                     anchors[ev.anchor] = node
-                attach(node)
-            elif name in ("SequenceStartEvent", "MappingStartEvent"):
+                if stack:
+                    stack[-1][1].append(node)
+                else:
+                    root = node
+            elif t is _SEQ_START or t is _MAP_START:
                 if len(stack) >= MAX_DEPTH:
                     problems.append(
                         ConfigProblem(f"nested deeper than {MAX_DEPTH} levels", source, ev.start_mark.line + 1)
                     )
                     break
-                cls: Any = yaml.SequenceNode if name == "SequenceStartEvent" else yaml.MappingNode
-                tag = ev.tag if ev.tag not in (None, "!") else _resolve(cls, None, ev.implicit)
-                node = cls(tag, [], ev.start_mark, None, flow_style=ev.flow_style)
-                nodes += 1
+                tag = ev.tag
+                if t is _SEQ_START:
+                    node = sequence_node(
+                        seq_tag if tag is None or tag == "!" else tag, [], ev.start_mark, None, flow_style=ev.flow_style
+                    )
+                else:
+                    node = mapping_node(
+                        map_tag if tag is None or tag == "!" else tag, [], ev.start_mark, None, flow_style=ev.flow_style
+                    )
                 if ev.anchor:
                     anchors[ev.anchor] = node
                 stack.append((node, []))
-            elif name in ("SequenceEndEvent", "MappingEndEvent"):
+            elif t is _SEQ_END or t is _MAP_END:
                 node, items = stack.pop()
                 node.end_mark = ev.end_mark
-                if isinstance(node, yaml.MappingNode):
+                if t is _MAP_END:
                     pairs = list(zip(items[::2], items[1::2], strict=False))
                     node.value = pairs
                     _duplicates(pairs, source, problems)
                 else:
                     node.value = items
-                sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in items)
-                attach(node)
-            elif name == "AliasEvent":
+                if anchors:  # sizes matter only to aliases
+                    sizes[id(node)] = 1 + sum([sizes.get(id(c), 1) for c in items])
+                if stack:
+                    stack[-1][1].append(node)
+                else:
+                    root = node
+            elif t is _ALIAS:
                 target = anchors.get(ev.anchor)
                 if target is None:
                     problems.append(ConfigProblem(f"unknown alias *{ev.anchor}", source, ev.start_mark.line + 1))
@@ -124,7 +145,15 @@ def _compose(text: str, source: str) -> yaml.Node | None:
                         )
                     )
                     break
-                attach(target)
+                if stack:
+                    stack[-1][1].append(target)
+                else:
+                    root = target
+            elif t is _DOC_START:
+                documents += 1
+                if documents > 1:
+                    problems.append(ConfigProblem("more than one YAML document", source, ev.start_mark.line + 1))
+                    break
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         problem = getattr(e, "problem", None) or str(e)
@@ -165,7 +194,31 @@ def _lines(root: yaml.Node) -> dict[tuple[str | int, ...], int]:
     return lines
 
 
-def load_yaml_text(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+class _Lines(Mapping[tuple[str | int, ...], int]):
+    """Key path → line, worked out from the nodes on first use: only a config with a problem
+    asks (walking a 10 MB file's nodes for nothing cost as much as parsing it)."""
+
+    def __init__(self, root: yaml.Node) -> None:
+        self._root: yaml.Node | None = root
+        self._lines: dict[tuple[str | int, ...], int] = {}
+
+    def _get(self) -> dict[tuple[str | int, ...], int]:
+        if self._root is not None:
+            self._lines = _lines(self._root)
+            self._root = None
+        return self._lines
+
+    def __getitem__(self, key: tuple[str | int, ...]) -> int:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def load_yaml_text(text: str, source: str) -> tuple[Any, Mapping[tuple[str | int, ...], int]]:
     """Parse *text* once; returns (data, key path → line). Raises ConfigError with lines."""
     root = _compose(text, source)
     if root is None:
@@ -179,4 +232,4 @@ def load_yaml_text(text: str, source: str) -> tuple[Any, dict[tuple[str | int, .
         raise ConfigError(
             [ConfigProblem(f"invalid YAML: {problem}", source, mark.line + 1 if mark is not None else None)]
         ) from None
-    return data, _lines(root)
+    return data, _Lines(root)

@@ -87,6 +87,11 @@ def split_pattern(pattern: str) -> tuple[str | None, str]:
 def normalize_pattern(pattern: str) -> str:
     """A typed pattern in its canonical spelling (``account: checking`` → ``account:checking``)."""
     kind, value = split_pattern(pattern)
+    return _normalized(pattern, kind, value)
+
+
+def _normalized(pattern: str, kind: str | None, value: str) -> str:
+    """`normalize_pattern` given *pattern*'s split."""
     if kind is None:
         return pattern.strip()
     if kind == "s3":

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._operations import check_operation, subsumes
-from ._resources import RESOURCE_KINDS, match_pattern, match_resource, normalize_pattern, split_pattern
+from ._resources import RESOURCE_KINDS, _normalized, match_pattern, match_resource, normalize_pattern, split_pattern
 from ._rules import ToolLists, ValueRule
 
 if TYPE_CHECKING:
@@ -73,9 +73,18 @@ class ScopePolicy:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ops", frozenset(o.strip().lower() for o in self.allowed_operations))
         object.__setattr__(self, "_deny", frozenset(o.strip().lower() for o in self.deny_operations))
-        object.__setattr__(self, "allowed_resources", tuple(normalize_pattern(p) for p in self.allowed_resources))
+        # One split per pattern (a policy may list 100,000s; the split's cache is smaller).
+        allowed: list[str] = []
+        names: list[str] = []
+        for p in self.allowed_resources:
+            kind, value = split_pattern.__wrapped__(p)
+            norm = _normalized(p, kind, value)
+            allowed.append(norm)
+            if (kind is None and _untyped_name(norm)) or (kind == "channel" and _name_pattern(norm)):
+                names.append(norm)  # an untyped pattern is its stripped text; "#" alone is untyped
+        object.__setattr__(self, "allowed_resources", tuple(allowed))
         object.__setattr__(self, "denied_resources", tuple(normalize_pattern(p) for p in self.denied_resources))
-        object.__setattr__(self, "_names", tuple(p for p in self.allowed_resources if _name_pattern(p)))
+        object.__setattr__(self, "_names", tuple(names))
 
     def allows_operation(self, op: str) -> bool:
         """This layer alone: is *op* allowed?"""
@@ -126,7 +135,11 @@ def _names_kind(p: str, kind: str) -> bool:
 def _name_pattern(p: str) -> bool:
     """An untyped pattern that can name a generic resource (not a path, URL or address glob)."""
     kind, value = split_pattern(p)
-    return kind is None and not ("/" in value or "\\" in value or value.startswith(("~", ".")) or "@" in value)
+    return kind is None and _untyped_name(value)
+
+
+def _untyped_name(value: str) -> bool:
+    return not ("/" in value or "\\" in value or value.startswith(("~", ".")) or "@" in value)
 
 
 @dataclass(frozen=True, slots=True)
