@@ -169,20 +169,34 @@ def _structured(call: ToolCall) -> bool:
     return False
 
 
-def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
-    """Analyze a configuration change (see the module docstring for the rules)."""
-    full = ctx.classification.kind == "config"
-    name = tokens(call.tool_name)
-    verbs = set(name)
-    raw: list[tuple[RawHit, str]] = []
+@functools.lru_cache(maxsize=4096)
+def _tool_facts(tool_name: str) -> tuple[tuple[str, ...], frozenset[str], RawHit | None, str | None]:
+    """(name words, their set, the disable-control hit of the name itself, the control the name
+    names): what the tool's name alone says, worked out once per tool."""
+    name = tokens(tool_name)
+    verbs = frozenset(name)
+    off: RawHit | None = None
     if verbs & _OFF_VERBS:
         rest = tuple(w for w in name if w not in _OFF_VERBS and w not in _FILLER)
         control = control_of(rest) if len(rest) <= 3 and not set(rest) & _PARTS else None
         if control is not None:
-            hit = ("config.disable_control", Severity.HIGH, Effect.BLOCK, f"{call.tool_name} switches off {control}")
-            raw.append(((*hit, call.tool_name), ""))
+            off = (
+                "config.disable_control",
+                Severity.HIGH,
+                Effect.BLOCK,
+                f"{tool_name} switches off {control}",
+                tool_name,
+            )
+    return name, verbs, off, control_of(tuple(w for w in name if w not in _FILLER))
+
+
+def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
+    """Analyze a configuration change (see the module docstring for the rules)."""
+    full = ctx.classification.kind == "config"
+    name, verbs, off, tool_control = _tool_facts(call.tool_name)
+    raw: list[tuple[RawHit, str]] = [] if off is None else [(off, "")]
     if not full and not _structured(call):
-        return _findings(raw)
+        return _findings(raw) if raw else []
     if any(p in ("items", "strings", "chars") for _, p in call.walk().problems):
         # Past the argument walk's limits the call escalates (args.limit); walking a 1M-key
         # document here would cost seconds for a decision that is already made.
@@ -206,7 +220,6 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     egress_tool = bool(verbs & _EGRESS_WORDS)
     for h in ingress_findings(tree, egress_tool=egress_tool):
         raw.append((h, ""))
-    tool_control = control_of(tuple(w for w in name if w not in _FILLER))
     by_name = full or bool(verbs & _ROLE_TOOL_WORDS)
     generic = full or bool(verbs & _SHARED_TOOL_WORDS)
     # A tool that modifies something and carries structured settings is a configuration change.
