@@ -18,8 +18,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import itertools
 import json
+import operator
 import os
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -368,12 +371,7 @@ def _flat_walk(arguments: dict[str, Any]) -> ArgumentWalk | None:
     if chars > MAX_CHARS:
         return None
     w = _new_walk(ArgumentWalk)
-    _walk_setters[0](w, tuple(strings))
-    _walk_setters[1](w, ())
-    _walk_setters[2](w, _NO_CALLS)
-    _walk_setters[3](w, ())
-    _walk_setters[4](w, chars)
-    _walk_setters[5](w, ())
+    deque(map(operator.call, _walk_setters, itertools.repeat(w), (tuple(strings), (), _NO_CALLS, (), chars, ())), 0)
     return w
 
 

@@ -328,12 +328,15 @@ class Firewall:
         if ctx is None:
             ctx = self._context(call, agent)
         findings: list[Finding] = []
+        deadline = ctx.deadline
         for analyzer in self.analyzers:
-            if ctx.deadline is not None and ctx.over_budget():
+            if deadline is not None and ctx.over_budget():
                 findings.append(budget_finding(ctx, analyzer))
                 break
             try:
-                findings.extend(analyzer(call, ctx))
+                found = analyzer(call, ctx)
+                if found:  # most analyzers find nothing on most calls
+                    findings.extend(found)
             except BudgetExceeded:
                 findings.append(budget_finding(ctx, analyzer))
                 break
@@ -348,7 +351,7 @@ class Firewall:
                     )
                 )
         else:
-            if ctx.deadline is not None and ctx.over_budget():  # the last analyzer ran past it
+            if deadline is not None and ctx.over_budget():  # the last analyzer ran past it
                 findings.append(budget_finding(ctx, self.analyzers[-1]))
         if self._rate is not None:
             findings.extend(self._rate(call, ctx))

@@ -693,6 +693,10 @@ class _Static:
     side_effect: bool | None
     infra: tuple[str, ...] = ()  # a dedicated CLI tool (``kubectl``, ``git_push``): program and subcommand words
     payload: frozenset[str] = frozenset()
+    # What the tool's name says to `classify` (per call it only reads these).
+    nl_sql: bool = False  # a text-to-SQL tool (ask_database)
+    text_tool: bool = False  # a mail, a message or a ticket: it quotes commands and SQL
+    opaque: bool = False  # a dispatcher with no spec (do_it, run)
 
 
 def _tool_kind(name_tokens: tuple[str, ...]) -> str:
@@ -827,6 +831,7 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
         if at is not None:
             infra = (name_tokens[at], *(t for t in name_tokens[at + 1 :] if t not in ("cli", "cmd", "command", "tool")))
     payload = frozenset(a for a, _, _ in content) | frozenset(resources)
+    words = set(name_tokens)
     return _Static(
         kind,
         op,
@@ -836,6 +841,9 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
         spec.side_effect if spec else None,
         infra,
         payload,
+        kind == "sql" and bool(words & NL_TOOL_WORDS),
+        kind in _MAIL_KINDS or bool(words & _TEXT_TOOL_WORDS),
+        kind == "generic" and spec is None and bool(words & _OPAQUE_WORDS),
     )
 
 
@@ -1099,8 +1107,7 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
 
     targets: dict[str, list[Target]] = {}
     seen: set[tuple[str, str]] = set()
-    words = set(tokens(call.tool_name))
-    nl_sql = st.kind == "sql" and bool(words & NL_TOOL_WORDS)
+    nl_sql = st.nl_sql
     for a, ak, src in st.content_args:
         if a not in args:
             continue
@@ -1117,10 +1124,10 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
                 continue  # ask_database(query="how many users signed up?"): a question, not SQL
             targets.setdefault(ak, []).append(Target(path, v, src))
             seen.add((path, ak))
-    text_tool = st.kind in _MAIL_KINDS or bool(words & _TEXT_TOOL_WORDS)
+    text_tool = st.text_tool
     # A mail or a ticket quotes SQL; a question to a text-to-SQL tool that *is* SQL is still sniffed.
     no_sql_sniff = text_tool
-    opaque = st.kind == "generic" and spec is None and bool(words & _OPAQUE_WORDS)
+    opaque = st.opaque
     docs = call.walk().documents
     for path, v in call.string_arguments():
         if not v:

@@ -345,6 +345,7 @@ _AGENT_WORDS = frozenset({"agent", "agents", "assistant", "worker", "crew", "sub
 _SEND_WORDS = frozenset({"send", "message", "ask", "assign", "transfer", "handoff", "hand", "tell", "instruct", "task"})
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_delegation(tool_name: str) -> bool:
     words = set(tokens(tool_name))
     return bool(words & _DELEGATE_WORDS) or bool(words & _AGENT_WORDS and words & _SEND_WORDS)

@@ -746,12 +746,19 @@ def _destination(ctx: Context) -> str | None:
     if op == "transfer" or kind == "payment":
         return "payment"
     # Tool names the operation vocabulary reads as "write" (create_gist) or not at all (git_commit).
-    words = set(tokens(ctx.call.tool_name))
-    if words & _PUBLISH_WORDS:
+    publish, store = _name_destinations(ctx.call.tool_name)
+    if publish:
         return "send"
-    if op == "write" or (kind == "file" and op in ("write", None)) or (op is None and words & _STORE_WORDS):
+    if op == "write" or (kind == "file" and op in ("write", None)) or (op is None and store):
         return "write"
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_destinations(tool_name: str) -> tuple[bool, bool]:
+    """(publishes, stores) by the words of a tool's name, worked out once per tool."""
+    words = set(tokens(tool_name))
+    return bool(words & _PUBLISH_WORDS), bool(words & _STORE_WORDS)
 
 
 _PUBLISH_WORDS = frozenset({"gist", "paste", "pastebin", "tweet", "toot", "blog"})
@@ -899,6 +906,8 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
 def _encoded(text: str) -> list[tuple[str, SecretMatch]]:
     """Live secrets inside encoded views of *text* (base64, hex, URL-encoding, reversed, split)."""
     out: list[tuple[str, SecretMatch]] = []
+    if len(text) < 12:
+        return out  # no view is longer than the text, and find_secrets reads nothing shorter
     for encoding, start, end, view in decoded_views(text):
         for m in find_secrets(view):
             if m.example:
