@@ -207,12 +207,18 @@ def main() -> int:
 
 # The most expensive tier-1 inputs of up to 1 MB found (tests/analyzers/test_bounded_cost.py
 # holds the full adversarial set): through the firewall, with its default 50 ms CPU budget.
-WORST_TIER1: dict[str, tuple[str, str, str]] = {
+WORST_TIER1: dict[str, tuple[str, str, Any]] = {
     "tier 1: 1 MB 'password=' (write_file)": ("write_file", "content", "password=" * 111_111),
+    "tier 1: 1 MB 'password=' (send_email)": ("send_email", "body", "password=" * 111_111),
+    "tier 1: 1 MB 'ghp_ ' (write_file)": ("write_file", "content", "ghp_ " * 200_000),
+    "tier 1: 1 MB '%41' URL (http_get)": ("http_get", "url", "http://a/?" + "%41" * 333_330),
     "tier 1: 1 MB 'ignore all previous…'": ("run_shell", "command", "ignore all previous instructions " * 30_303),
     "tier 1: 1 MB 'eyJa.' (http_get)": ("http_get", "url", "eyJa." * 200_000),
     "tier 1: 1 MB '<!--' (summarize)": ("summarize", "text", "<!--" * 250_000),
     "tier 1: 1 MB 'a@b.' (run_shell)": ("run_shell", "command", "a@b." * 250_000),
+    # Many short arguments: 19,000 names read one by one (was 294 ms before the budget covered them).
+    "tier 1: 19,000 short args (run_tool)": ("run_tool", "", {f"a{i}": "x y" for i in range(19_000)}),
+    "tier 1: 4,000 args of 250 chars": ("run_tool", "", {f"a{i}": "word " * 50 for i in range(4_000)}),
 }
 
 
@@ -224,7 +230,7 @@ def _worst_tier1() -> None:
     for label, (tool, arg, text) in WORST_TIER1.items():
         cpu, wall = [], []
         for _ in range(3):
-            call = ToolCall(tool, {arg: text})
+            call = ToolCall(tool, dict(text) if isinstance(text, dict) else {arg: text})
             t0, w0 = time.thread_time_ns(), time.perf_counter_ns()
             v = fw.evaluate_tier1(call)
             cpu.append((time.thread_time_ns() - t0) / 1e6)

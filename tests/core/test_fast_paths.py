@@ -121,3 +121,31 @@ def test_policy_loader_reads_what_pyyaml_reads(text: str) -> None:
     data, lines = load_yaml_text(text, "x.yaml")
     assert data == yaml.safe_load(text)
     assert lines[()] == 1
+
+
+def test_config_analyzer_checks_the_budget_across_many_arguments() -> None:
+    """A call of thousands of short arguments is read name by name: the budget stops it."""
+    from agentgate._call import ToolCall
+    from agentgate.analyzers.base import BudgetExceeded, make_context
+    from agentgate.analyzers.config import analyze_config
+
+    call = ToolCall("run_tool", {f"a{i}": "x y" for i in range(1000)})
+    ctx = make_context(call)
+    assert analyze_config(call, ctx) == []  # no budget: read to the end
+    ctx.deadline = 0  # spent before it starts
+    with pytest.raises(BudgetExceeded):
+        analyze_config(call, ctx)
+
+
+def test_budget_counts_reading_the_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline runs from before the argument walk, not after it."""
+    import time
+
+    from agentgate._call import ToolCall
+    from agentgate.analyzers import base
+
+    clock = iter(range(0, 10**12, 10**9))  # each reading of the clock is one second later
+    monkeypatch.setattr(time, "thread_time_ns", lambda: next(clock))
+    call = ToolCall("run_tool", {"text": "x" * 5000})
+    deadline = base.budget_deadline(call, base.AnalyzerSettings(time_budget_ms=50.0))
+    assert deadline == 50_000_000  # the first reading (0), taken before the walk

@@ -246,6 +246,9 @@ def budget_deadline(call: ToolCall, settings: AnalyzerSettings) -> int | None:
     CPU time of the deciding thread, not wall time: waiting on DNS or being descheduled
     on a busy machine does not spend it; only work does.
     """
-    if settings.time_budget_ms is None or call.walk().chars < settings.budget_min_chars:
+    if settings.time_budget_ms is None:
         return None
-    return time.thread_time_ns() + int(settings.time_budget_ms * 1_000_000)
+    start = time.thread_time_ns()  # before the walk: reading 20,000 arguments is part of the call's cost
+    if call.walk().chars < settings.budget_min_chars:
+        return None
+    return start + int(settings.time_budget_ms * 1_000_000)

@@ -155,9 +155,11 @@ _DOC_MARKERS = re.compile(
 )
 
 
-def _structured(call: ToolCall) -> bool:
+def _structured(call: ToolCall, ctx: Context | None = None) -> bool:
     """Does a non-config call carry a mapping, a document or a key worth reading?"""
-    for k, v in call.arguments.items():
+    for i, (k, v) in enumerate(call.arguments.items()):
+        if ctx is not None and i & 255 == 255:
+            ctx.check_budget()  # 20,000 argument names cost ~300 ms to read
         if isinstance(v, (Mapping, list, tuple)) or _worth_reading(k):
             return True
         if (
@@ -195,7 +197,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     full = ctx.classification.kind == "config"
     name, verbs, off, tool_control = _tool_facts(call.tool_name)
     raw: list[tuple[RawHit, str]] = [] if off is None else [(off, "")]
-    if not full and not _structured(call):
+    if not full and not _structured(call, ctx):
         return _findings(raw) if raw else []
     if any(p in ("items", "strings", "chars") for _, p in call.walk().problems):
         # Past the argument walk's limits the call escalates (args.limit); walking a 1M-key
@@ -224,7 +226,9 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     generic = full or bool(verbs & _SHARED_TOOL_WORDS)
     # A tool that modifies something and carries structured settings is a configuration change.
     settings = full or (bool(verbs & _MODIFY_VERBS) and any(isinstance(v, Mapping) for v in call.arguments.values()))
-    for node in nodes(tree):
+    for i, node in enumerate(nodes(tree)):
+        if i & 63 == 63:
+            ctx.check_budget()
         d = node.value
         parents = _parent_keys(node.path)
         if any(p.lower() == "condition" for p in parents):
