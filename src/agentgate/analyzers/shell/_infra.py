@@ -729,8 +729,11 @@ def _git(args: list[str], st: _State, shown: str, o: _Out) -> None:
         targets.append((branch, plus or force, bool(colon) and not src))
     for r in [vals[k] for k in ("--delete",) if k in vals] + ([*refs] if "--delete" in flags or "-d" in flags else []):
         targets.append((r.removeprefix("refs/heads/"), False, True))
+    if len(ops) > 1:
+        # The scope's git: patterns name remotes (docs/policy.md), never branches: the resource
+        # is the remote pushed to (a URL, or a remote's name that a scope can list as git:origin).
+        o.resources.append(f"git:{ops[1]}")
     for branch, forced, deleted in targets:
-        o.resources.append(f"git:{branch}")
         if deleted and _SHARED_BRANCH.match(branch):
             _emit(
                 st, "shell.history_rewrite", _BLOCK, f"git push deletes the shared branch {branch} on the remote", shown
