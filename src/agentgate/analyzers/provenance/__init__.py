@@ -53,6 +53,7 @@ provenance to judge: the other analyzers and the scope decide it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,9 +61,10 @@ from typing import Any
 
 from ..._call import ToolCall
 from ..._decision import Effect, Finding, Severity
+from ...policy._operations import subsumes, verb_operation
 from ..base import Context
-from ._origins import facts_of, instructions_in, trusted_values, trusted_words
-from ._values import extract_text
+from ._origins import _PARTS, facts_of, instructions_in, singular, trusted_values, trusted_words
+from ._values import MAX_NAME, extract_text, is_name_key, normalize_name, normalize_target
 
 __all__ = ["DEFAULT_ACTIONS", "SINKS", "ProvenanceSettings", "analyze_provenance", "instructions_in"]
 
@@ -82,9 +84,13 @@ DEFAULT_ACTIONS: Mapping[str, str] = {
 _TARGET_ARG = re.compile(
     r"(?:^|_)(?:to|cc|bcc|recipients?|emails?|address(?:es)?|iban|account|payee|beneficiary|creditor|url|uri|"
     r"link|endpoint|webhook|host|domain|phone|number|users?|members?|invitees?|participants?|attendees?|"
-    r"share(?:_with)?|owner|destination|target|reply_to|forward_to|to_addrs)(?:$|_)",
+    r"share(?:_with)?|owner|destination|target|reply_to|forward_to|to_addrs|remote|callback)(?:$|_)",
     re.IGNORECASE,
 )
+# Arguments that hold code or a command: the addresses in them are where it reaches.
+_COMMAND_ARG = re.compile(r"(?:^|_)(?:command|cmd|script|shell|code)$", re.IGNORECASE)
+#: Longest argument string read for the addresses inside it (message bodies, file contents).
+MAX_CONTENT = 20_000
 
 
 @dataclass(frozen=True)
@@ -105,21 +111,57 @@ def _maybe_value(text: str) -> bool:
     return "@" in text or "://" in text or text[:1] == "+" or (text[:2].isalpha() and text[2:4].isdigit())
 
 
-def _targets(arguments: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
-    """(argument, kind, value) for every tracked value in a target argument (or a whole-value address)."""
+def _targets(arguments: Mapping[str, Any], execute: bool = False) -> Iterable[tuple[str, str, str]]:
+    """(argument, kind, value) for every tracked value in a target argument (or a whole-value address).
+
+    A target argument is one whose name says where the effect goes (``to``, ``iban``, ``url``) or
+    names an identity or record (``user``, ``channel``, ``*_id``, ``repo``): its whole short value
+    is traced as a name too, whatever its syntax. A command's addresses are targets of an execute.
+    """
     for name, value in arguments.items():
-        by_name = bool(_TARGET_ARG.search(str(name)))
+        key = str(name)
+        by_name = bool(_TARGET_ARG.search(key))
+        names = by_name or is_name_key(key)
+        command = execute and bool(_COMMAND_ARG.search(key))
         items = value if isinstance(value, (list, tuple)) else [value]
         for item in items[:200]:
             if isinstance(item, Mapping):
-                yield from _targets(item)
+                yield from _targets(item, execute)
+                continue
+            if names and isinstance(item, int) and not isinstance(item, bool):
+                yield key, "name", str(item)
                 continue
             if not isinstance(item, str) or not item:
                 continue
-            if by_name or (len(item) < 320 and _maybe_value(item)):
-                for f in extract_text(item, str(name), structured=True):
-                    if by_name or f.value == item.strip().lower() or f.kind == "iban":
-                        yield str(name), f.kind, f.value
+            whole = item.strip()
+            address = False  # the whole value is an address: traced as one, not as a name
+            if by_name or command or (len(item) < 320 and _maybe_value(item)):
+                for f in extract_text(item, key, structured=True):
+                    if (
+                        by_name
+                        or command
+                        or f.value == whole.lower()
+                        or f.kind == "iban"
+                        or (f.kind == "host" and " " not in whole and "://" in whole)
+                    ):
+                        address = address or normalize_target(f.kind, whole) == f.value or f.kind == "host"
+                        yield key, f.kind, f.value
+            if names and not address and len(whole) <= MAX_NAME and len(whole.split()) <= 4:
+                yield key, "name", normalize_name(whole)
+
+
+def _contents(arguments: Mapping[str, Any], skip: set[str]) -> Iterable[tuple[str, str, str]]:
+    """(argument, kind, value) for the addresses inside the other arguments (bodies, contents)."""
+    for name, value in arguments.items():
+        if str(name) in skip:
+            continue
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items[:200]:
+            if isinstance(item, Mapping):
+                yield from _contents(item, skip)
+            elif isinstance(item, str) and len(item) >= 6:
+                for f in extract_text(item[:MAX_CONTENT], str(name), structured=True):
+                    yield str(name), f.kind, f.value
 
 
 _INDEX_KEY = "agentgate.provenance"
@@ -151,9 +193,10 @@ _TRUNCATED = ("", "")
 def _summary(
     index: dict[Any, Any], key: tuple[str, str], settings: ProvenanceSettings
 ) -> tuple[tuple[Any, str] | None, bool, list[Any]]:
-    """For one value under one history: the output whose instructions name it (if any), whether a
-    structured field or a trusted tool endorses it, and the untrusted outputs holding it in free text.
-    Cached in the index (which is rebuilt whenever the history changes)."""
+    """For one value under one history, by where it *first* appeared: the output whose instructions
+    name it (if that came first), whether a structured field or a trusted tool endorsed it first,
+    and the untrusted outputs holding it in free text before that. Cached in the index (which is
+    rebuilt whenever the history changes)."""
     memo = index.setdefault(_SUMMARIES, {})
     cache_key = (key, id(settings))
     hit = memo.get(cache_key)
@@ -165,30 +208,57 @@ def _summary(
     for rec in index.get(key, ()):
         facts = facts_of(rec)
         why = facts.injected.get(key)
-        if why:
+        if why:  # within one output, the instruction wins over a field that repeats the value
             injected = (rec, why)
             break
         if facts.values[key] or (
             rec.tool_name in settings.trusted_tools and rec.tool_name not in settings.untrusted_tools
         ):
-            endorsed = True
-        else:
-            prose.append(rec)
+            endorsed = True  # known from a reported fact before any instruction named it
+            break
+        prose.append(rec)
     out = (injected, endorsed, prose)
     memo[cache_key] = out
     return out
 
 
 _SUMMARIES = ("", "summaries")
+_STOP = frozenset({"the", "a", "an", "of", "in", "on", "at", "to", "for", "my", "our", "and", "or", "from", "with"})
 
 
 def _named_by_user(arguments: Mapping[str, Any], words: frozenset[str]) -> bool:
+    """True when the task refers to this call by one of its arguments: every word of the argument
+    (a file's name without its extension, a search's words, a sender, an id) is a word of the task,
+    compared lower-cased, by parts, in the singular."""
     for value in arguments.values():
-        if isinstance(value, str) and len(value) >= 3:
-            v = value.strip().lower()
-            if v in words or v.rsplit("/", 1)[-1] in words:
-                return True
+        if not isinstance(value, str) or not 2 <= len(value) <= 200:
+            continue
+        v = value.strip().lower()
+        if v in words:
+            return True
+        if " " not in v and "." in v.rsplit("/", 1)[-1]:
+            v = v.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # a file: its stem
+        parts = [singular(p) for p in _PARTS.findall(v) if p not in _STOP]
+        if parts and all(p in words for p in parts):
+            return True
     return False
+
+
+def _name_trusted(value: str, words: frozenset[str]) -> bool:
+    if value in words:
+        return True
+    parts = _PARTS.findall(value)
+    return bool(parts) and all(p in words for p in parts)
+
+
+def _asks_for(operation: str, task_ops: frozenset[str]) -> bool:
+    return any(subsumes(op, operation) for op in task_ops)
+
+
+@functools.lru_cache(maxsize=256)
+def _ops_of_words(words: frozenset[str]) -> frozenset[str]:
+    ops = (verb_operation([w]) for w in words if w.isalpha())
+    return frozenset(op for op in ops if op)
 
 
 def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
@@ -199,36 +269,48 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     index = _index(ctx.agent)
     if not index:
         return ()
-    targets = list(_targets(call.arguments))
-    if not targets:
+    targets = list(_targets(call.arguments, operation == "execute"))
+    skip = {arg for arg, _, _ in targets}
+    contents = list(_contents(call.arguments, skip))
+    if not targets and not contents:
         return ()
     settings = ctx.settings.extra.get("provenance", _DEFAULT)
     if not isinstance(settings, ProvenanceSettings):
         settings = _DEFAULT
     trusted = trusted_values(ctx.agent)
-    words: frozenset[str] | None = None
+    words = trusted_words(ctx.agent)
+    task_kinds = {k for k, _ in trusted}
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
+    for arg, kind, value in contents:
+        # A body may quote any value it read (a summary with its links); only a value an injected
+        # instruction named steers where the content goes.
+        key = (kind, value)
+        if key in trusted or key in seen or key not in index:
+            continue
+        injected, _, _ = _summary(index, key, settings)
+        if injected is not None:
+            seen.add(key)
+            rec, why = injected
+            findings.append(_finding(call, arg, value, rec, facts_of(rec).fields.get(key, ""), injected=why))
     for arg, kind, value in targets:
         key = (kind, value)
-        if key in trusted or key in seen:
+        if key in trusted or key in seen or (kind == "name" and _name_trusted(value, words)):
             continue
         seen.add(key)
         holders = index.get(key, ())
-        overlong = index.get(_TRUNCATED, ())
+        overlong = index.get(_TRUNCATED, ()) if kind != "name" else ()
         if not holders and not overlong:
             continue
         injected, endorsed, prose = _summary(index, key, settings)
         if injected is not None:
             rec, why = injected
-            findings.append(_finding(call, arg, value, rec, facts_of(rec).fields[key], injected=why))
+            findings.append(_finding(call, arg, value, rec, facts_of(rec).fields.get(key, ""), injected=why))
             continue
         first = None  # the earliest untrusted output holding the value in free text, unendorsed
         if not endorsed:
             for rec in prose:
-                if words is None:
-                    words = trusted_words(ctx.agent)
-                if _named_by_user(rec.arguments, words):
+                if _endorsed_by_naming(rec, kind, operation, words, task_kinds):
                     endorsed = True
                     break
                 first = first or rec
@@ -252,6 +334,22 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if effect is not None:
             findings.append(_finding(call, arg, value, first, facts_of(first).fields.get(key, ""), effect=effect))
     return findings
+
+
+def _endorsed_by_naming(rec: Any, kind: str, operation: str, words: frozenset[str], task_kinds: set[str]) -> bool:
+    """A value in the free text of an output the user named, for the action the user asked for.
+
+    "Pay the bill in bill-december.txt": the IBAN in the bill is the one meant. Three conditions keep
+    this from endorsing what a writer slipped into the record: the task asks for this kind of
+    operation (pay: transfer); the output does not report a value of this kind in a field (an
+    e-mail's sender, a ticket's customer: then that is the one meant, not an address in its text);
+    and the task itself gives no value of this kind (send the file *to jo@...*).
+    """
+    if kind in facts_of(rec).structured_kinds or (kind != "name" and kind in task_kinds):
+        return False
+    if not _asks_for(operation, _ops_of_words(words)):
+        return False
+    return _named_by_user(rec.arguments, words)
 
 
 def _unreadable(call: ToolCall, arg: str, value: str, rec: Any) -> Finding:

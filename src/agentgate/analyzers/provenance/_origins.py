@@ -14,48 +14,102 @@ from dataclasses import dataclass
 
 from ..._context import ActionRecord, AgentContext
 from ..injection import scan_text
-from ._values import MAX_TEXT, extract_text, extract_tree
+from ._values import MAX_TEXT, extract_text, extract_tree, name_tokens
 
-__all__ = ["OutputFacts", "facts_of", "instructions_in", "trusted_values"]
+__all__ = [
+    "OutputFacts",
+    "facts_of",
+    "instruction_span",
+    "instructions_in",
+    "singular",
+    "trusted_values",
+    "trusted_words",
+]
 
 # Text in a tool output that addresses the reader as an AI and tells it what to do. The output of
-# a tool is data for the agent; a sentence that speaks to "the assistant" or claims the authority of
-# the user or the system inside it is an instruction that did not come from the user.
-_ADDRESSEE = r"(?:ai|assistant|agent|model|llm|chatbot|bot|copilot|gpt|claude|gemini)"
+# a tool is data for the agent; a sentence that speaks to "the assistant", claims the authority of
+# the user or the system, asks for secrecy, or tells the reader which tool to call is an instruction
+# that did not come from the user. A cue alone is not enough: the text must also hold an imperative.
+_ADDRESSEE = r"(?:ai|assistant|agent|model|llm|chatbot|bot|copilot|gpt|claude|gemini)s?"
 _ADDRESS = re.compile(
-    rf"\b(?:to|dear|hey|hi|attention|note for|message for|for the)\s+(?:the\s+|you,?\s+(?:the\s+)?)?(?:ai\s+)?{_ADDRESSEE}\b"
-    rf"|\b{_ADDRESSEE}\s*[:,]\s*(?:please|you must|you should|now|first|immediately|do|send|forward|delete|transfer|pay|invite|share)"
-    rf"|\byou\s*,?\s*(?:the\s+)?(?:ai|assistant|agent|language model)\b"
+    rf"\b(?:to|for)\s+(?:the\s+|any\s+|all\s+|every\s+|you,?\s+(?:the\s+)?)?"
+    rf"(?:ai\s+|automated\s+|llm\s+|autonomous\s+)?{_ADDRESSEE}\b(?!\s+(?:manager|director|editor|professor|coach))"
+    # A salutation may name the assistant by its job ("note to the payment assistant").
+    rf"|\b(?:dear|hey|hi|hello|attention|attn|note\s+(?:to|for)|message\s+(?:to|for)|instructions?\s+(?:to|for)|"
+    rf"notice\s+(?:to|for))\s*:?\s+(?:the\s+|any\s+|all\s+|every\s+|you,?\s+(?:the\s+)?)?(?:[a-z-]+\s+){{0,2}}?"
+    rf"{_ADDRESSEE}\b(?!\s+(?:manager|director|editor|professor|coach))"
+    rf"|[(\[]\s*{_ADDRESSEE}\s*[,:]"
+    rf"|(?<![\w.])@{_ADDRESSEE}\b"
+    rf"|\b{_ADDRESSEE}\s*[:,\u2014-]+\s*(?:please|you\s+must|you\s+should|now|first|immediately|also|do|send|forward|"
+    rf"delete|remove|transfer|pay|invite|share|cancel|close|add|post|book|merge|push|grant|set|kick|ban|reply|email|e-mail|"
+    rf"create|change|update|run|execute|use|make|upgrade|approve|move|write|just|go\s+ahead|proceed)\b"
+    rf"|\byou\s*,?\s*(?:the\s+)?(?:ai|assistant|agent|language\s+model)\b"
+    rf"|\bif\s+you\s+(?:are|'re)\s+(?:an?\s+)?(?:ai|assistant|agent|language\s+model|llm|bot|automated)"
+    rf"|\b(?:ai|llm|automated|autonomous)\s+(?:assistants?|agents?|systems?|reviewers?|bots?|models?)\s+"
+    rf"(?:reading|processing|handling|must|should|shall|are\s+(?:required|instructed|asked)|need)\b"
+    rf"|\b{_ADDRESSEE}\s+(?:reading|processing|summari[sz]ing|handling|reviewing|parsing|triaging)\b"
+    rf"|\b(?:agent|assistant|ai|model)\s+(?:instructions?|directives?|tasks?|notes?|notices?)\b"
 )
 _AUTHORITY = re.compile(
-    r"\b(?:important|urgent|new|updated|additional|hidden|secret)\s+(?:message|instructions?|directive|order)s?\b"
+    r"\b(?:important|urgent|new|updated|additional|hidden|secret|priority)\s+(?:message|instructions?|directive|order|task)s?\b"
     r"|\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|original|other)\b"
-    r"|\bbefore\s+(?:you\s+)?(?:can\s+|continue|proceed|finish|complete|solve|answer|respond)"
-    r"|(?:^|[\s\[<(])(?:system|admin|developer)\s*(?:message|prompt|note|override)?\s*[:\]>]"
+    r"|\bbefore\s+(?:you\s+)?(?:can\s+|continue|proceed|finish|complete|solve|answer|respond|reply|summari[sz]e)"
+    r"|(?:^|[\s\[<(])(?:system|admin|administrator|developer)\s*(?:message|prompt|note|notice|override|alert)?\s*[:\]>]"
+    r"|\b(?:system|security|admin(?:istrator)?|compliance)\s+(?:notice|alert|message|instruction|directive|override|requirement)s?\b"
     r"|\b(?:do\s+the\s+following|instead\s*,?\s+(?:you\s+(?:must|should)|please))\b"
+    r"|\b(?:the|your)\s+user\s+(?:has\s+|have\s+)?(?:asked|wants|instructed|authori[sz]ed|requested|requires|approved)\b"
+    r"|\b(?:message|instructions?|request)\s+from\s+(?:the|your)\s+user\b|\bon\s+behalf\s+of\s+(?:the|your)\s+user\b"
+    r"|\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention|notify|alert|show)\s+(?:this\s+to\s+)?(?:the\s+)?(?:user|anyone)\b"
+    r"|\b(?:do\s+not|don't)\s+mention\s+(?:this|it)\b|\bwithout\s+(?:telling|asking|notifying|informing|mentioning)\b"
+    r"|\byour\s+(?:new|real|actual|primary|updated)\s+(?:task|goal|objective|instructions?)\b"
+    r"|\b(?:call|use|invoke|run|trigger)\s+(?:the\s+)?[`'\"]?[a-z][a-z0-9]*_[a-z0-9_]+[`'\"]?\s*(?:tool|function|action|\()"
     r"|</?\s*(?:instructions?|information|system|important)\s*>",
 )
 _IMPERATIVE = re.compile(
     r"\b(?:please|you must|you should|you need to|make sure|be sure to|remember to|do not tell|don't tell|"
     r"without (?:telling|asking|mentioning)|send|forward|e-?mail|transfer|pay|wire|invite|share|delete|"
-    r"remove|grant|add|change|update|post|upload|click|visit|call)\b"
+    r"remove|grant|add|change|update|post|upload|click|visit|call|kick|ban|merge|push|approve|close|cancel|"
+    r"book|upgrade|set|create|run|execute|rotate|reply|respond|assign|rename|move|export|publish|use|dm|cc|"
+    r"must|have to|has to|needs? to|overwrite|replace|install|download|fetch|do it|sent|paid|forwarded|shared)\b"
 )
+# Where a sentence starts: the cue's sentence is where an instruction begins.
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 
 
-def instructions_in(text: str) -> str | None:
-    """Why *text* (a tool output) holds instructions addressed to the agent, or None."""
-    t = unicodedata.normalize("NFKC", text[:MAX_TEXT]).lower()
+def instruction_span(text: str) -> tuple[int, str] | None:
+    """Where in *text* (a tool output) an instruction addressed to the agent begins, and why; or None.
+
+    The span starts at the sentence holding the first cue (an address to the agent, a claimed
+    authority) and runs to the end of the text: what the writer said before it ("My IBAN is ...,
+    P.S. to the assistant: use ... instead") is not part of the instruction. When normalization
+    changed the text's length, offsets cannot be mapped back and the whole text is the span.
+    """
+    head = text[:MAX_TEXT]
+    t = unicodedata.normalize("NFKC", head).lower()
     if len(t) < 16:
         return None
     address = _ADDRESS.search(t)
     authority = _AUTHORITY.search(t)
     if (address or authority) and _IMPERATIVE.search(t):
-        cue = (address or authority).group().strip()  # type: ignore[union-attr]
-        return f"it addresses the agent with an instruction ({cue!r})"
-    hits = scan_text(text[:MAX_TEXT])
+        cues = [m for m in (address, authority) if m is not None]
+        cue = min(cues, key=lambda m: m.start())
+        why = f"it addresses the agent with an instruction ({cue.group().strip()!r})"
+        if len(t) != len(head):
+            return 0, why
+        start = 0
+        for m in _SENTENCE_END.finditer(t, 0, cue.start()):
+            start = m.end()
+        return start, why
+    hits = scan_text(head)
     if hits:
-        return f"it carries an injected instruction ({hits[0][0]})"
+        return 0, f"it carries an injected instruction ({hits[0][0]})"
     return None
+
+
+def instructions_in(text: str) -> str | None:
+    """Why *text* (a tool output) holds instructions addressed to the agent, or None."""
+    span = instruction_span(text)
+    return span[1] if span else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +123,7 @@ class OutputFacts:
     # When the index could not read all of the output: its whole text, lower-cased, for a plain
     # substring search (None when even that exceeded RAW_LIMIT: nothing can be said of the output).
     raw: str | None = None
+    structured_kinds: frozenset[str] = frozenset()  # kinds the output reports in a field
 
 
 #: Characters of an over-long output kept for substring search.
@@ -103,25 +158,33 @@ def facts_of(rec: ActionRecord) -> OutputFacts:
         key = (f.kind, f.value)
         values[key] = values.get(key, False) or f.structured
         fields.setdefault(key, f.field)
-    # The targets an injected instruction names: the values in the very text that instructs.
+    # The targets an injected instruction names: the values in the very text that instructs, from
+    # the sentence where the instruction begins (every word there is a possible name).
     injected: dict[tuple[str, str], str] = {}
-    if values:
-        texts: list[str] = []
-        _texts(rec.result, texts, [2_000])
-        for text in texts:
-            if len(text) < 16:
-                continue
-            why = instructions_in(text)
-            if why:
-                for f in extract_text(text):
-                    injected.setdefault((f.kind, f.value), why)
+    texts: list[str] = []
+    _texts(rec.result, texts, [2_000])
+    for text in texts:
+        if len(text) < 16:
+            continue
+        span = instruction_span(text)
+        if span:
+            start, why = span
+            tail = text[start:MAX_TEXT]
+            keys = [(f.kind, f.value) for f in extract_text(tail, structured=True)]
+            keys += [(f.kind, f.value) for f in extract_text(tail)]
+            keys += [("name", tok) for tok in name_tokens(tail)]
+            for key in keys:
+                injected.setdefault(key, why)
+                values.setdefault(key, False)
+                fields.setdefault(key, "")
     raw: str | None = None
     if truncated:
         texts = []
         _texts(rec.result, texts, [1_000_000])
         total = sum(map(len, texts))
         raw = "\n".join(texts).lower() if total <= RAW_LIMIT else None
-    facts = OutputFacts(values, fields, injected, truncated, raw)
+    kinds = frozenset(k for (k, _), structured in values.items() if structured)
+    facts = OutputFacts(values, fields, injected, truncated, raw, kinds)
     rec.provenance = facts
     return facts
 
@@ -131,9 +194,28 @@ def _values_of_text(text: str) -> frozenset[tuple[str, str]]:
     return frozenset((f.kind, f.value) for f in extract_text(text, structured=True))
 
 
+_PARTS = re.compile(r"[a-z0-9]+")
+
+
+def singular(word: str) -> str:
+    """A crude singular (``bills`` -> ``bill``, ``invitees`` -> ``invitee``), enough to match a noun."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 @functools.lru_cache(maxsize=512)
 def _words_of_text(text: str) -> frozenset[str]:
-    return frozenset(w for w in re.findall(r"[a-z0-9][a-z0-9_.\-/]{2,}", text.lower()[:MAX_TEXT]))
+    # Whole tokens (``bill-december.txt``, ``acme/webapp``, ``team-leads``) and their parts, singular.
+    out: set[str] = set()
+    for tok in name_tokens(text):
+        out.add(tok)
+        for part in _PARTS.findall(tok):
+            out.add(part)
+            out.add(singular(part))
+    return frozenset(out)
 
 
 def trusted_values(agent: AgentContext) -> frozenset[tuple[str, str]]:

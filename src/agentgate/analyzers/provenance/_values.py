@@ -1,9 +1,21 @@
 """The values provenance tracks, and where in a tool's output each one sits.
 
-A value is an identity a side effect can be pointed at: an e-mail address, an IBAN, a URL's host, a
-phone number. Each is normalized the way the systems that use it compare it (addresses and hosts
-case-insensitively, IBANs without spaces, phone numbers by their digits). Every scan is linear: one
-pass of simple regexes over text capped at ``MAX_TEXT`` characters per string.
+A value is an identity a side effect can be pointed at. Two families:
+
+* **addresses**, recognized by their syntax wherever they stand: e-mail addresses, IBANs, URL
+  hosts, phone numbers. Each is normalized the way the systems that use it compare it (addresses
+  and hosts case-insensitively, IBANs without spaces, phone numbers by their digits).
+* **names** (kind ``name``): chat handles and user ids, channel names, record ids (tickets, pull
+  requests, files, events), repositories. A bare word has no syntax that tells it apart from prose,
+  so a name is indexed only where its *role* says what it is: the whole short value of a field whose
+  key names an identity or an id (``user``, ``channel``, ``*_id``, ``number``, ``repo`` ...), a
+  marked mention in free text (``@alice``, ``#general``, ``#311``), a token that mixes letters and
+  digits (``U0193``, ``SUP-812``, ``f-77``) or an ``owner/repo`` pair; and every word of a text that
+  instructs the agent (the origin module adds those). A name is compared lower-cased, without its
+  ``@``/``#`` mark or trailing punctuation.
+
+Every scan is linear: one pass of simple regexes over text capped at ``MAX_TEXT`` characters per
+string.
 """
 
 from __future__ import annotations
@@ -14,7 +26,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_TEXT", "Found", "extract_text", "extract_tree", "normalize_target"]
+__all__ = [
+    "MAX_TEXT",
+    "Found",
+    "extract_names",
+    "extract_text",
+    "extract_tree",
+    "is_name_key",
+    "name_tokens",
+    "normalize_name",
+    "normalize_target",
+]
 
 #: Characters of one string that are scanned; values past it are not indexed.
 MAX_TEXT = 50_000
@@ -38,8 +60,27 @@ IDENTITY_KEYS = frozenset(
         "iban", "account", "account_number", "payee", "beneficiary", "creditor", "debtor",
         "phone", "phone_number", "mobile", "url", "link", "website", "homepage", "domain", "host",
         "user", "username", "users", "members", "channel", "id", "name",
+        "customer", "customer_email", "requester", "reporter", "assignee", "creator", "login", "handle",
+        "invitees", "collaborators", "reviewers", "remote", "repo", "repository", "webhook", "endpoint",
     }
 )  # fmt: skip
+
+# Keys whose short value names an identity or a record (``user``, ``user_id``, ``channel``, ``number``,
+# ``repo``): the value is indexed as a name. Suffix match on the lower-cased key, camelCase split first.
+_NAME_KEY = re.compile(
+    r"(?:^|_)(?:ids?|uid|key|number|num|no|users?|user_?names?|logins?|handles?|names?|display_?name|"
+    r"real_?name|authors?|senders?|from|to|owners?|assignees?|reporters?|requesters?|creators?|members?|"
+    r"participants?|attendees?|invitees?|recipients?|channels?|repo|repos|repository|repositories|"
+    r"full_?name|branch|branches|remote|ref|slug|tickets?|issues?|prs?|pull_request|events?|files?|teams?|"
+    r"groups?|contacts?|customers?|collaborators?|reviewers?|workspace|project)$"
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# A token of free text: an optional @/# mark, then letters, digits and the separators names use.
+# (One character class, greedy, no nesting: linear.)
+_TOKEN = re.compile(r"[@#]?[A-Za-z0-9][A-Za-z0-9_.:/-]*")
+_STRIP = ".,;:!?/-_"
+#: Longest name indexed, in characters.
+MAX_NAME = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +91,43 @@ class Found:
     value: str
     field: str
     structured: bool
+
+
+def is_name_key(key: str) -> bool:
+    """True when *key* (a field or argument name) says its value names an identity or a record."""
+    return bool(_NAME_KEY.search(_CAMEL.sub("_", key).lower()))
+
+
+def normalize_name(raw: str) -> str:
+    """The comparison form of a name: lower-cased, words joined by one space, no mark or end punctuation."""
+    return " ".join(raw.split()).lower().lstrip("@#./").rstrip(_STRIP + "'\")")
+
+
+def name_tokens(text: str) -> Iterator[str]:
+    """Every word of *text* (the first ``MAX_TEXT`` characters) as a name, marks and end punctuation cut."""
+    for m in _TOKEN.finditer(text[:MAX_TEXT]):
+        tok = m.group().lower().lstrip("@#").rstrip(_STRIP)
+        if tok and len(tok) <= MAX_NAME:
+            yield tok
+
+
+def extract_names(text: str, field: str = "") -> Iterator[Found]:
+    """Names that free text marks as names: ``@handle``, ``#channel``/``#311``, ids mixing letters and
+    digits (``U0193``, ``SUP-812``) and ``owner/repo`` pairs. Bare words are left out: in prose they
+    are words, not targets."""
+    for m in _TOKEN.finditer(text[:MAX_TEXT]):
+        raw = m.group()
+        tok = raw.lower().lstrip("@#").rstrip(_STRIP)
+        if not tok or len(tok) > MAX_NAME or "://" in tok:
+            continue
+        marked = raw[0] in "@#"
+        if raw[0] == "@" and m.start() > 0 and text[m.start() - 1].isalnum():
+            continue  # the domain of an address, not a handle
+        has_digit = any(c.isdigit() for c in tok)
+        mixed = has_digit and any(c.isalpha() for c in tok) and "." not in tok and ":" not in tok
+        repo = tok.count("/") == 1 and "." not in tok.split("/", 1)[0] and ":" not in tok
+        if marked or mixed or repo:
+            yield Found("name", tok, field, False)
 
 
 def _iban(raw: str) -> str | None:
@@ -119,10 +197,23 @@ def extract_tree(value: object) -> tuple[list[Found], bool]:
                     return
                 except ValueError:
                     pass
-            structured = key.lower() in IDENTITY_KEYS and len(s) <= 320
-            found.extend(extract_text(v, key, structured))
+            short = len(s) <= 320
+            named_key = is_name_key(key)
+            keyed = key.lower() in IDENTITY_KEYS or named_key
+            values = list(extract_text(v, key, keyed and short))
+            if not (keyed and short) and len(values) == 1 and _whole(values[0], s):
+                # The field holds one address and nothing else: a fact the tool reports, not prose.
+                values[0] = Found(values[0].kind, values[0].value, key, True)
+            found.extend(values)
+            if named_key and s and len(s) <= MAX_NAME and len(s.split()) <= 4:
+                found.append(Found("name", normalize_name(s), key, True))
+            elif s:
+                found.extend(extract_names(v, key))
             if len(v) > MAX_TEXT:
                 truncated[0] = True
+        elif isinstance(v, int) and not isinstance(v, bool):
+            if is_name_key(key):
+                found.append(Found("name", str(v), key, True))
         elif isinstance(v, Mapping):
             for k, item in v.items():
                 walk(item, str(k), depth + 1)
@@ -137,10 +228,21 @@ def extract_tree(value: object) -> tuple[list[Found], bool]:
     return found, truncated[0]
 
 
+def _whole(f: Found, s: str) -> bool:
+    low = s.lower().rstrip(".")
+    if f.kind == "host":
+        return " " not in low and ("://" in low or low == f.value)
+    if f.kind == "email":
+        return low == f.value or low.endswith(f"<{f.value}>")
+    return normalize_target(f.kind, s) == f.value
+
+
 def normalize_target(kind: str, raw: str) -> str:
     """The comparison form of a value of *kind* given as an argument."""
     if kind == "iban":
         return raw.replace(" ", "").upper()
     if kind == "phone":
         return "+" + re.sub(r"\D", "", raw)
+    if kind == "name":
+        return normalize_name(raw)
     return raw.strip().lower().rstrip(".")
