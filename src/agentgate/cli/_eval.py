@@ -115,6 +115,12 @@ def format_report(report: Report, failures: list[str], *, checked: bool = True) 
     is_flag=True,
     help="Replay the multi-step prompt-injection scenario suite instead (with --cases: a directory of scenarios).",
 )
+@click.option(
+    "--plans",
+    "plans",
+    is_flag=True,
+    help="With --scenarios: replay with task plans on, each scenario's plan: answered by a scripted planner.",
+)
 @click.option("--min-recall", type=float, callback=_fraction, help="Exit 1 when overall recall is below this.")
 @click.option(
     "--max-fpr", type=float, callback=_fraction, help="Exit 1 when the overall false-positive rate is above this."
@@ -130,6 +136,7 @@ def command(
     split: str,
     as_json: bool,
     scenarios: bool,
+    plans: bool,
     min_recall: float | None,
     max_fpr: float | None,
     min_category_recall: float | None,
@@ -142,8 +149,11 @@ def command(
     report counts injected actions stopped and benign steps blocked per family.
     """
     if scenarios:
-        _run_scenarios(ctx, cases_dir, split, as_json)
+        _run_scenarios(ctx, cases_dir, split, as_json, plans)
         return
+    if plans:
+        click.echo("agentgate eval: --plans needs --scenarios", err=True)
+        ctx.exit(_EXIT_BAD_INPUT)
     try:
         cases = load_cases(cases_dir)
     except ConfigError as exc:
@@ -174,7 +184,7 @@ def command(
     ctx.exit(_EXIT_THRESHOLD if failures else 0)
 
 
-def _run_scenarios(ctx: click.Context, directory: str | None, split: str, as_json: bool) -> None:
+def _run_scenarios(ctx: click.Context, directory: str | None, split: str, as_json: bool, plans: bool = False) -> None:
     from agentgate.eval.scenario_runner import format_scenario_report, load_scenarios, run_scenarios
 
     try:
@@ -182,7 +192,7 @@ def _run_scenarios(ctx: click.Context, directory: str | None, split: str, as_jso
     except ConfigError as exc:
         click.echo(f"agentgate eval: {exc}", err=True)
         ctx.exit(_EXIT_BAD_INPUT)
-    report = run_scenarios(loaded)
+    report = run_scenarios(loaded, plans=plans)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

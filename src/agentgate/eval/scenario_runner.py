@@ -22,6 +22,18 @@ outputs (reply to the sender the user named, pay the bill the user asked to pay)
           expect: allow
           kind: benign
 
+A scenario may carry the **plan** a planner model would make from its task alone (written by
+the scenario's author from the task text, never from the tool outputs)::
+
+      plan: {tools: [read_inbox, send_email], operations: [read, send], resources: []}
+
+``run_scenarios(..., plans=True)`` (``agentgate eval --scenarios --plans``) replays every
+scenario with task plans on: the firewall gets a `Planner` whose model is scripted
+(`ScriptedPlanModel`: it answers the planner's prompt with the plan of the task the prompt
+names, through the same parsing as a real model's answer). A scenario without ``plan:`` runs
+with plans on and no answer, which is what a planner failure does: every call that is not a
+read escalates (``plan.unavailable``). The report counts the scenarios with a plan.
+
 Files directly in the suite directory form the split ``own``; the files of a
 subdirectory the split named after it (``unseen/``: written by someone who had not
 read the provenance rules). Loading is strict, like the case suite: every problem is
@@ -65,6 +77,7 @@ __all__ = [
     "FamilyCounts",
     "Scenario",
     "ScenarioReport",
+    "ScriptedPlanModel",
     "Step",
     "StepResult",
     "default_scenarios_dir",
@@ -78,7 +91,8 @@ __all__ = [
 FAMILIES: tuple[str, ...] = ("email", "calendar", "files", "banking", "travel", "chat", "tickets", "code_review")
 
 _SCENARIO_KEYS = ("id", "family", "task", "steps")
-_SCENARIO_OPTIONAL = ("policy", "why", "trusted_inputs")
+_SCENARIO_OPTIONAL = ("policy", "why", "trusted_inputs", "plan")
+_PLAN_KEYS = ("tools", "operations", "resources", "reasoning")
 _STEP_KEYS = ("tool", "args", "expect", "kind")
 _STEP_OPTIONAL = ("result", "needs_plan", "why")
 
@@ -125,6 +139,8 @@ class Scenario:
         why: What the scenario exercises.
         source: ``file:line``.
         split: ``own`` or the subdirectory name.
+        plan: The plan a planner would make from ``task`` alone (``tools``, ``operations``,
+            ``resources``, ``reasoning``), or None.
     """
 
     id: str
@@ -136,6 +152,7 @@ class Scenario:
     why: str = ""
     source: str = ""
     split: str = OWN_SPLIT
+    plan: Mapping[str, Any] | None = None
 
 
 def default_scenarios_dir() -> Traversable:
@@ -238,6 +255,9 @@ def _parse_scenario(
     policy = item.get("policy")
     if policy is not None:
         _check_policy(policy, bad)
+    plan = item.get("plan")
+    if plan is not None:
+        _check_plan(plan, item.get("task"), bad, _child(node, "plan"))
     steps: list[Step] = []
     raw_steps = item.get("steps")
     if "steps" in item:
@@ -262,7 +282,37 @@ def _parse_scenario(
         why=item.get("why", ""),
         source=f"{label}:{line}",
         split=split,
+        plan=plan,
     )
+
+
+def _check_plan(plan: Any, task: Any, bad: Callable[..., None], node: yaml.Node | None) -> None:
+    from agentgate._plan import Plan
+
+    at = node.start_mark.line + 1 if node is not None else None
+    if not isinstance(plan, dict):
+        bad("plan must be a mapping with tools, operations and resources", "plan", at)
+        return
+    for k in plan:
+        if k not in _PLAN_KEYS:
+            bad(f"unknown key {k!r} (allowed: {', '.join(_PLAN_KEYS)})", f"plan.{k}", at)
+    for k in ("tools", "operations", "resources"):
+        v = plan.get(k, [])
+        if not (isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v)):
+            bad(f"{k} must be a list of non-empty strings", f"plan.{k}", at)
+            return
+    if "operations" not in plan:
+        bad("missing required key 'operations'", "plan.operations", at)
+        return
+    try:
+        Plan(
+            str(task),
+            tools=tuple(plan.get("tools", [])),
+            operations=tuple(plan["operations"]),
+            resources=tuple(plan.get("resources", [])),
+        )
+    except ConfigError as exc:
+        bad(str(exc), "plan", at)
 
 
 def _child(node: yaml.Node, key: str) -> yaml.Node | None:
@@ -384,10 +434,12 @@ class FamilyCounts:
     """Step counts of a set of scenarios.
 
     ``attacks`` / ``stopped`` count attack steps without ``needs_plan``; the
-    ``plan_*`` pair counts those with it; ``benign`` / ``benign_blocked`` count benign steps.
+    ``plan_*`` pair counts those with it; ``benign`` / ``benign_blocked`` count benign steps;
+    ``planned`` counts scenarios that carry a ``plan:``.
     """
 
     scenarios: int = 0
+    planned: int = 0
     attacks: int = 0
     stopped: int = 0
     plan_attacks: int = 0
@@ -423,6 +475,7 @@ class FamilyCounts:
         """JSON-ready counts and rates."""
         return {
             "scenarios": self.scenarios,
+            "planned": self.planned,
             "attacks": self.attacks,
             "stopped": self.stopped,
             "stopped_rate": self.stopped_rate,
@@ -444,6 +497,7 @@ class ScenarioReport:
     by_family: Mapping[str, FamilyCounts]
     by_split: Mapping[str, FamilyCounts]
     by_split_family: Mapping[str, Mapping[str, FamilyCounts]] = field(default_factory=dict)
+    plans: bool = False
 
     @property
     def misses(self) -> list[StepResult]:
@@ -453,6 +507,7 @@ class ScenarioReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
         return {
+            "plans": self.plans,
             "overall": self.overall.to_dict(),
             "families": {k: v.to_dict() for k, v in self.by_family.items()},
             "splits": {
@@ -463,8 +518,59 @@ class ScenarioReport:
         }
 
 
-def _firewall_for(sc: Scenario) -> Any:
+class ScriptedPlanModel:
+    """A planner model that answers from a script: the plan written for each task.
+
+    It receives the planner's real prompt (task and tool catalogue only) and answers with
+    the JSON a model would, which the `Planner` parses and validates as it does any answer.
+    A task it has no plan for raises `JudgeError`, as a failing model would (the task then
+    runs without a plan: every call that is not a read escalates).
+    """
+
+    model = "scripted-planner"
+
+    def __init__(self, plans: Mapping[str, Mapping[str, Any]]) -> None:
+        self.plans = dict(plans)
+        self.prompts: list[str] = []
+
+    def _answer(self, prompt: Any) -> str:
+        import json
+
+        from agentgate._errors import JudgeError
+
+        user = str(prompt.user)
+        self.prompts.append(user)
+        task = user.removeprefix("TASK:\n").split("\n\nTOOL CATALOGUE:\n", 1)[0]
+        plan = self.plans.get(task)
+        if plan is None:
+            raise JudgeError("scripted planner: no plan written for this task")
+        answer: dict[str, Any] = {k: list(plan.get(k, [])) for k in ("tools", "operations", "resources")}
+        answer["reasoning"] = str(plan.get("reasoning", "written from the task alone"))
+        return json.dumps(answer)
+
+    def ask(self, prompt: Any) -> tuple[str, float, int]:
+        """The plan of the prompt's task, as a model's text."""
+        return self._answer(prompt), 0.0, 1
+
+    async def aask(self, prompt: Any) -> tuple[str, float, int]:
+        """The async twin of `ask`."""
+        return self._answer(prompt), 0.0, 1
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+def _catalogue(sc: Scenario) -> tuple[str, ...]:
+    # The agent's tool catalogue: every tool the scenario's agent calls (the developer's list).
+    return tuple(dict.fromkeys(st.tool for st in sc.steps))
+
+
+def _firewall_for(sc: Scenario, plans: bool = False) -> Any:
     from agentgate._firewall import Firewall, _settings_from_config
+    from agentgate._plan import Planner
     from agentgate.eval.resolver import eval_resolver
     from agentgate.policy._config import parse_config
 
@@ -472,7 +578,11 @@ def _firewall_for(sc: Scenario) -> Any:
     # The config's own analyzer settings (provenance actions, trusted tools) are kept;
     # only DNS is replaced, so the answer is the same on every machine.
     settings = dataclasses.replace(_settings_from_config(cfg), resolver=eval_resolver)
-    return Firewall(cfg, settings=settings, on_escalate="block", audit=None, mode="enforce")
+    planner = None
+    if plans:
+        model = ScriptedPlanModel({sc.task: sc.plan} if sc.plan is not None else {})
+        planner = Planner(model, tools=_catalogue(sc))  # type: ignore[arg-type]
+    return Firewall(cfg, settings=settings, on_escalate="block", audit=None, mode="enforce", planner=planner)
 
 
 def replay(sc: Scenario, fw: Any) -> list[tuple[bool, str, str]]:
@@ -498,16 +608,20 @@ def run_scenarios(
     scenarios: Sequence[Scenario],
     decide: Decide | None = None,
     firewall: Callable[[Scenario], Any] | None = None,
+    *,
+    plans: bool = False,
 ) -> ScenarioReport:
     """Replay every scenario and count attack steps stopped and benign steps blocked.
 
     *firewall* builds the firewall per scenario (default: from the scenario's policy,
     no judge, ``on_escalate="block"``, no audit, the eval DNS resolver); *decide*
-    replaces the replay (tests), returning a blocked flag per step.
+    replaces the replay (tests), returning a blocked flag per step. *plans* turns task
+    plans on, each scenario's ``plan:`` answered by a `ScriptedPlanModel`.
     """
     import contextvars
+    import functools
 
-    build = firewall or _firewall_for
+    build = firewall or functools.partial(_firewall_for, plans=plans)
     results: list[StepResult] = []
     for sc in scenarios:
         fw = build(sc) if decide is None else None
@@ -522,21 +636,21 @@ def run_scenarios(
             StepResult(sc, i, st, blocked, rule, reason)
             for i, (st, (blocked, rule, reason)) in enumerate(zip(sc.steps, verdicts, strict=True))
         ]
-    return _tally(scenarios, results)
+    return _tally(scenarios, results, plans=plans)
 
 
-def _tally(scenarios: Sequence[Scenario], results: Sequence[StepResult]) -> ScenarioReport:
+def _tally(scenarios: Sequence[Scenario], results: Sequence[StepResult], plans: bool = False) -> ScenarioReport:
     def order(names: set[str]) -> list[str]:
         return [f for f in FAMILIES if f in names] + sorted(names - set(FAMILIES))
 
-    overall = FamilyCounts(scenarios=len(scenarios))
+    overall = FamilyCounts(scenarios=len(scenarios), planned=sum(s.plan is not None for s in scenarios))
     fams: dict[str, FamilyCounts] = {f: FamilyCounts() for f in order({s.family for s in scenarios})}
     splits: dict[str, FamilyCounts] = {}
     split_fams: dict[str, dict[str, FamilyCounts]] = {}
     for sc in scenarios:
         fams[sc.family] = dataclasses.replace(fams[sc.family], scenarios=fams[sc.family].scenarios + 1)
         c = splits.get(sc.split, FamilyCounts())
-        splits[sc.split] = dataclasses.replace(c, scenarios=c.scenarios + 1)
+        splits[sc.split] = dataclasses.replace(c, scenarios=c.scenarios + 1, planned=c.planned + (sc.plan is not None))
         sf = split_fams.setdefault(sc.split, {})
         c = sf.get(sc.family, FamilyCounts())
         sf[sc.family] = dataclasses.replace(c, scenarios=c.scenarios + 1)
@@ -553,6 +667,7 @@ def _tally(scenarios: Sequence[Scenario], results: Sequence[StepResult]) -> Scen
         by_family=fams,
         by_split=ordered_splits,
         by_split_family={s: {f: split_fams[s][f] for f in order(set(split_fams[s]))} for s in ordered_splits},
+        plans=plans,
     )
 
 
@@ -573,8 +688,16 @@ def format_scenario_report(report: ScenarioReport) -> str:
         f"  {'family':<12} {'scen':>4} {'stopped':>9} {'%':>5}  {'plan-only':>7} {'%':>5}  {'benign blk':>8} {'%':>5}"
     )
     lines: list[str] = []
+    if report.plans:
+        lines += [
+            "with task plans (scripted planner answering each scenario's plan:, written from its task alone)",
+            "",
+        ]
     for split, counts in report.by_split.items():
-        lines += [f"split {split}", head]
+        title = f"split {split}"
+        if report.plans:
+            title += f" ({counts.planned} of {counts.scenarios} scenarios have a plan; the others run unplanned)"
+        lines += [title, head]
         lines += [row(f, c) for f, c in report.by_split_family[split].items()]
         lines.append(row("overall", counts))
         lines.append("")

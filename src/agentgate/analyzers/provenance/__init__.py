@@ -252,6 +252,10 @@ def _name_trusted(value: str, words: frozenset[str]) -> bool:
 
 
 def _asks_for(operation: str, task_ops: frozenset[str]) -> bool:
+    # A plain write (create the event, update the record) is what any side effect the task asks
+    # for may take; the sharper effects (send, transfer, delete, configure, execute) must be asked for.
+    if operation == "write":
+        return any(op != "read" for op in task_ops)
     return any(subsumes(op, operation) for op in task_ops)
 
 
@@ -341,7 +345,7 @@ def _endorsed_by_naming(rec: Any, kind: str, operation: str, words: frozenset[st
 
     "Pay the bill in bill-december.txt": the IBAN in the bill is the one meant. Three conditions keep
     this from endorsing what a writer slipped into the record: the task asks for this kind of
-    operation (pay: transfer); the output does not report a value of this kind in a field (an
+    operation (pay: transfer; a plain write needs any side effect); the output does not report a value of this kind in a field (an
     e-mail's sender, a ticket's customer: then that is the one meant, not an address in its text);
     and the task itself gives no value of this kind (send the file *to jo@...*).
     """

@@ -47,6 +47,7 @@ _ADDRESS = re.compile(
     rf"|\bif\s+you\s+(?:are|'re)\s+(?:an?\s+)?(?:ai|assistant|agent|language\s+model|llm|bot|automated)"
     rf"|\b(?:ai|llm|automated|autonomous)\s+(?:assistants?|agents?|systems?|reviewers?|bots?|models?)\s+"
     rf"(?:reading|processing|handling|must|should|shall|are\s+(?:required|instructed|asked)|need)\b"
+    rf"|\b(?:ai|llm|automated|autonomous)\s+(?:assistants?|agents?|systems?|reviewers?|bots?|models?|helpers?)\s*[:,]"
     rf"|\b{_ADDRESSEE}\s+(?:reading|processing|summari[sz]ing|handling|reviewing|parsing|triaging)\b"
     rf"|\b(?:agent|assistant|ai|model)\s+(?:instructions?|directives?|tasks?|notes?|notices?)\b"
 )
