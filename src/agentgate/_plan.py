@@ -451,7 +451,10 @@ def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCAL
     if found.tools and not _tool_in(tool, found.tools):
         outside.append(f"tool {tool!r} is not in the plan")
     if op is None:
-        outside.append(f"cannot tell what {tool!r} does")
+        # A tool the plan names by name is one the planner chose for the task, whatever its effect;
+        # any other call whose effect cannot be told is outside.
+        if tool not in found.tools:
+            outside.append(f"cannot tell what {tool!r} does")
     elif op not in found.operations:
         outside.append(f"operation {op!r} is not in the plan")
     if found.resources:

@@ -234,3 +234,11 @@ def test_cli_plans_flag() -> None:
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["plans"] is True
     assert CliRunner().invoke(cli, ["eval", "--plans"]).exit_code == 2
+
+
+def test_shipped_own_split_covers_the_classes_with_plans() -> None:
+    """The own split covers every family, has needs_plan attacks, and every scenario carries a plan."""
+    scs = load_scenarios("own")
+    assert {s.family for s in scs} == set(FAMILIES)
+    assert any(st.needs_plan for s in scs for st in s.steps)
+    assert all(s.plan is not None for s in scs)

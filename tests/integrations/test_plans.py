@@ -362,3 +362,32 @@ def test_openai_integration_user_message_is_the_task(llm: LLMServer, oai_llm_ser
     assert len(llm.script.requests) == 1
     sent = _texts(llm.script.requests[0])
     assert "Summarise the report" in sent and "attacker" not in sent
+
+
+def test_a_tool_the_plan_names_passes_even_when_its_effect_is_unknown() -> None:
+    """The planner chose respond_to_invitation for the task: the classifier cannot tell its effect, yet it
+    is in the plan; an unnamed tool of unknown effect stays outside, and so does a named one in a plan
+    that lists no tools."""
+    task = "Accept the invitation from Marta"
+    planner = Planner(None)
+    planner.remember(Plan(task, tools=("get_invitations", "respond_to_invitation"), operations=("read",)))
+    fw = _fw(planner)
+    with agentgate.agent_context(task=task):
+        assert fw.evaluate(ToolCall("respond_to_invitation", {"invitation": "inv-4", "answer": "yes"})).allowed
+        assert "plan.outside" in _rules(fw.evaluate(ToolCall("reroute_invitation", {"invitation": "inv-4"})))
+    loose = Planner(None)
+    loose.remember(Plan(task, operations=("read",)))
+    with agentgate.agent_context(task=task):
+        assert "plan.outside" in _rules(_fw(loose).evaluate(ToolCall("respond_to_invitation", {"answer": "yes"})))
+
+
+def test_an_iban_recipient_is_an_account_for_the_plan() -> None:
+    """send_money(recipient=<IBAN>) is held to the plan's account: pattern (not read as an e-mail)."""
+    task = "Send 30 EUR to NL91ABNA0417164300"
+    planner = Planner(None)
+    planner.remember(Plan(task, operations=("read", "transfer"), resources=("account:NL91ABNA0417164300",)))
+    fw = _fw(planner)
+    with agentgate.agent_context(task=task):
+        assert fw.evaluate(ToolCall("send_money", {"recipient": "NL91ABNA0417164300", "amount": 30})).allowed
+        v = fw.evaluate(ToolCall("send_money", {"recipient": "GB33BUKB20201555555555", "amount": 30}))
+    assert "plan.outside" in _rules(v)

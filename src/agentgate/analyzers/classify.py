@@ -1073,6 +1073,10 @@ def _leaf_values(value: Any) -> list[str]:
     return []
 
 
+# An IBAN written without spaces (country, check digits, 11-30 alphanumerics): linear, anchored.
+_IBAN_VALUE = re.compile(r"^[A-Za-z]{2}[0-9]{2}[A-Za-z0-9]{11,30}$")
+
+
 def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
     """Classify *call*; *spec* is the registered spec when the call carries none."""
     spec = call.spec or spec
@@ -1087,6 +1091,8 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
         for _, v in values_under(call, a, nested=rk == "email"):
             if v[:5].lower() == "s3://" and rk in ("path", "url", "generic", "account", "s3"):
                 resources.append(Resource(a, v[5:], "s3"))  # an object store, not a local path or a web host
+            elif rk == "email" and "@" not in v and _IBAN_VALUE.match(v.replace(" ", "")):
+                resources.append(Resource(a, v, "account"))  # send_money(recipient=<IBAN>): an account
             elif rk == "email":
                 if "@" in v or isinstance(args[a], str):
                     resources.extend(Resource(a, r, "email") for r in _split_recipients(v))

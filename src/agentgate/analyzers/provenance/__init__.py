@@ -183,11 +183,14 @@ def _index(agent: Any) -> dict[tuple[str, str], list[Any]]:
             index.setdefault(key, []).append(rec)
         if facts.truncated:  # values past the index's reach: every target must look at this output
             index.setdefault(_TRUNCATED, []).append(rec)
+        if facts.injected:  # an output that instructs: message bodies and contents are checked too
+            index.setdefault(_INSTRUCTING, []).append(rec)
     agent.metadata[_INDEX_KEY] = (stamp, index)
     return index
 
 
 _TRUNCATED = ("", "")
+_INSTRUCTING = ("", "instructing")
 
 
 def _summary(
@@ -274,8 +277,9 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     if not index:
         return ()
     targets = list(_targets(call.arguments, operation == "execute"))
-    skip = {arg for arg, _, _ in targets}
-    contents = list(_contents(call.arguments, skip))
+    contents: list[tuple[str, str, str]] = []
+    if _INSTRUCTING in index:  # only an instruction can make a body's address a steered one
+        contents = list(_contents(call.arguments, {arg for arg, _, _ in targets}))
     if not targets and not contents:
         return ()
     settings = ctx.settings.extra.get("provenance", _DEFAULT)
