@@ -19,9 +19,10 @@ plan.unavailable   ESCALATE  no plan could be made (planner timeout, bad JSON, n
 A plan is a policy layer that escalates instead of blocking: an out-of-plan call goes to
 the judge or a human (with the plan in the reason), who may still allow it. Enforcement
 checks the call's tool name against ``tools`` (globs; empty: any tool), its operation
-against ``operations`` (an unknown operation is outside), and every resource the
-classifier found (and every SQL table) against ``resources`` with the matching rules of
-docs/policy.md (empty: any resource). Paths are matched as written, not resolved: the
+against ``operations`` (an unknown operation is outside, unless ``tools`` names the tool),
+every resource the classifier found (and every SQL table) against ``resources`` with the
+matching rules of docs/policy.md (empty: any resource), and a transfer's amount arguments
+against ``max_amount``, the largest sum the task states (None: no limit). Paths are matched as written, not resolved: the
 filesystem analyzer still resolves them against the scope.
 
 >>> p = Plan("summarize file 12", tools=("read_file",), operations=("read",), resources=("12",))
@@ -36,6 +37,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -73,9 +75,10 @@ PLAN_JSON_SCHEMA: dict[str, Any] = {
         "tools": {"type": "array", "items": {"type": "string"}},
         "operations": {"type": "array", "items": {"type": "string", "enum": _OPS}},
         "resources": {"type": "array", "items": {"type": "string"}},
+        "max_amount": {"type": ["number", "null"]},
         "reasoning": {"type": "string"},
     },
-    "required": ["tools", "operations", "resources", "reasoning"],
+    "required": ["tools", "operations", "resources", "max_amount", "reasoning"],
     "additionalProperties": False,
 }
 
@@ -93,9 +96,12 @@ Reading is always allowed to look things up; add another effect only when the ta
 "email:bob@acme.com", "account:DE89...", "table:orders", "channel:eng", "customer:42"). Leave the \
 list empty when the task must first look resources up (it does not name them): an empty list \
 places no restriction on resources, a wrong entry blocks the task.
+- max_amount: the largest sum of money the task itself states for a payment or transfer (45 for \
+"pay back Tom the 45 EUR I owe him"), as a number; null when the task states none.
 - reasoning: one sentence.
 
-Answer with exactly one JSON object with the keys tools, operations, resources and reasoning."""
+Answer with exactly one JSON object with the keys tools, operations, resources, max_amount and \
+reasoning."""
 
 
 class _PlanAnswer(BaseModel):
@@ -104,6 +110,7 @@ class _PlanAnswer(BaseModel):
     tools: list[str] = Field(max_length=64)
     operations: list[str] = Field(max_length=16)
     resources: list[str] = Field(max_length=128)
+    max_amount: float | int | None = Field(default=None, ge=0)
     reasoning: str = Field(max_length=4000)
 
 
@@ -123,6 +130,7 @@ class Plan:
     resources: tuple[str, ...] = ()
     reasoning: str = ""
     model: str = ""
+    max_amount: float | None = None
     _policy: EffectivePolicy = field(init=False, repr=False, compare=False)
     _names_ids: bool = field(init=False, repr=False, compare=False)
 
@@ -142,9 +150,10 @@ class Plan:
         object.__setattr__(self, "_names_ids", any(_name_pattern(r) for r in self.resources))
 
     def __str__(self) -> str:
+        amount = f"; max_amount={self.max_amount:g}" if self.max_amount is not None else ""
         return (
             f"plan for {self.task[:120]!r}: tools={','.join(self.tools) or 'any'}; "
-            f"operations={','.join(self.operations) or 'none'}; resources={','.join(self.resources) or 'any'}"
+            f"operations={','.join(self.operations) or 'none'}; resources={','.join(self.resources) or 'any'}" + amount
         )
 
     def layer(self, name: str = "plan") -> ScopePolicy:
@@ -167,6 +176,7 @@ class Plan:
             "tools": list(self.tools),
             "operations": list(self.operations),
             "resources": list(self.resources),
+            "max_amount": self.max_amount,
             "reasoning": self.reasoning,
             "model": self.model,
         }
@@ -193,6 +203,7 @@ def parse_plan(task: str, text: str, model: str = "") -> Plan:
             resources=tuple(r.strip() for r in ans.resources if r.strip()),
             reasoning=ans.reasoning,
             model=model,
+            max_amount=float(ans.max_amount) if ans.max_amount is not None else None,
         )
     except ConfigError as exc:
         raise JudgeError(f"malformed plan: {exc}") from None
@@ -430,6 +441,27 @@ def _record_ids(arguments: Any) -> list[tuple[str, str]]:
     return out
 
 
+_AMOUNT_ARG = re.compile(r"(?:^|_)(?:amount|sum|total|value)$", re.IGNORECASE)
+
+
+def _amounts_over(arguments: Any, limit: float) -> list[str]:
+    """Why each amount argument of a transfer exceeds *limit* (or cannot be read as an amount)."""
+    out: list[str] = []
+    if not isinstance(arguments, dict):
+        return out
+    for k, v in arguments.items():
+        if not _AMOUNT_ARG.search(str(k)) or isinstance(v, bool):
+            continue
+        try:
+            n = float(str(v).replace(",", "").strip()) if not isinstance(v, (int, float)) else float(v)
+        except ValueError:
+            out.append(f"{k}={str(v)[:40]!r} cannot be read as an amount (the task states at most {limit:g})")
+            continue
+        if not n <= limit * (1 + 1e-9):  # NaN is over, too
+            out.append(f"{k}={n:g} exceeds the {limit:g} the task states")
+    return out
+
+
 def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCALATE) -> list[Finding]:
     """Findings for the call in *ctx* under the task's plan, or under its absence (*found* is the reason)."""
     cls = ctx.classification
@@ -457,6 +489,8 @@ def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCAL
             outside.append(f"cannot tell what {tool!r} does")
     elif op not in found.operations:
         outside.append(f"operation {op!r} is not in the plan")
+    if found.max_amount is not None and op == "transfer":
+        outside.extend(_amounts_over(ctx.call.arguments, found.max_amount))
     if found.resources:
         pol = found._policy
         seen: list[tuple[str, str, str]] = [(r.value, r.kind, r.argument) for r in cls.resources]

@@ -391,3 +391,33 @@ def test_an_iban_recipient_is_an_account_for_the_plan() -> None:
         assert fw.evaluate(ToolCall("send_money", {"recipient": "NL91ABNA0417164300", "amount": 30})).allowed
         v = fw.evaluate(ToolCall("send_money", {"recipient": "GB33BUKB20201555555555", "amount": 30}))
     assert "plan.outside" in _rules(v)
+
+
+@pytest.mark.parametrize(
+    ("amount", "inside"),
+    [(45, True), ("45.00", True), (12, True), (900, False), ("9,000", False), ("lots", False), (float("nan"), False)],
+)
+def test_a_transfer_over_the_amount_the_task_states_is_outside(amount: Any, inside: bool) -> None:
+    """'pay back Tom the 45 EUR': max_amount 45 holds a transfer to the same (endorsed) payee to it; an
+    amount that cannot be read is outside too. Other operations are not held to it."""
+    task = "Pay back Tom the 45 EUR I owe him"
+    planner = Planner(None)
+    planner.remember(Plan(task, operations=("read", "transfer", "write"), max_amount=45))
+    fw = _fw(planner)
+    with agentgate.agent_context(task=task):
+        v = fw.evaluate(ToolCall("send_money", {"recipient": "DE75512108001245126199", "amount": amount}))
+        note = fw.evaluate(ToolCall("create_note", {"text": "paid", "value": 900}))
+    assert ("plan.outside" not in _rules(v)) is inside, v.reasoning
+    assert "plan.outside" not in _rules(note)
+
+
+def test_the_planner_answer_carries_max_amount() -> None:
+    """max_amount is part of the answer schema; a missing one is no limit, a negative one is malformed."""
+    from agentgate._plan import PLAN_JSON_SCHEMA
+
+    assert "max_amount" in PLAN_JSON_SCHEMA["required"]
+    body = {"tools": [], "operations": ["read", "transfer"], "resources": [], "reasoning": "r"}
+    assert parse_plan("t", json.dumps({**body, "max_amount": 45})).max_amount == 45.0
+    assert parse_plan("t", json.dumps(body)).max_amount is None
+    with pytest.raises(JudgeError, match="malformed plan"):
+        parse_plan("t", json.dumps({**body, "max_amount": -1}))

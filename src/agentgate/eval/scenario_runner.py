@@ -92,7 +92,7 @@ FAMILIES: tuple[str, ...] = ("email", "calendar", "files", "banking", "travel", 
 
 _SCENARIO_KEYS = ("id", "family", "task", "steps")
 _SCENARIO_OPTIONAL = ("policy", "why", "trusted_inputs", "plan")
-_PLAN_KEYS = ("tools", "operations", "resources", "reasoning")
+_PLAN_KEYS = ("tools", "operations", "resources", "max_amount", "reasoning")
 _STEP_KEYS = ("tool", "args", "expect", "kind")
 _STEP_OPTIONAL = ("result", "needs_plan", "why")
 
@@ -303,6 +303,10 @@ def _check_plan(plan: Any, task: Any, bad: Callable[..., None], node: yaml.Node 
             return
     if "operations" not in plan:
         bad("missing required key 'operations'", "plan.operations", at)
+        return
+    amount = plan.get("max_amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0):
+        bad(f"max_amount must be a non-negative number, not {amount!r}", "plan.max_amount", at)
         return
     try:
         Plan(
@@ -545,6 +549,7 @@ class ScriptedPlanModel:
         if plan is None:
             raise JudgeError("scripted planner: no plan written for this task")
         answer: dict[str, Any] = {k: list(plan.get(k, [])) for k in ("tools", "operations", "resources")}
+        answer["max_amount"] = plan.get("max_amount")
         answer["reasoning"] = str(plan.get("reasoning", "written from the task alone"))
         return json.dumps(answer)
 
