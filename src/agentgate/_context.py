@@ -162,13 +162,28 @@ class AgentContext:
                 self.trusted_inputs.append(text)
 
     def record_result(self, decision_id: str, result: Any) -> None:
-        """Attach a tool's result to the history entry of the call that produced it."""
+        """Attach a tool's result to the history entry of the call that produced it.
+
+        The values in it are indexed here, when the tool has run, so that the next decision only
+        looks them up (`on_result`: the provenance analyzer's indexer).
+        """
         for rec in reversed(self.action_history):
             if rec.decision_id == decision_id:
                 rec.result = result
                 rec.provenance = None
                 self._results += 1
+                hook = on_result
+                if hook is not None and result is not None and rec.verdict == "allow":
+                    try:
+                        hook(rec)
+                    except Exception:  # noqa: BLE001 - the decision reads the output again (and fails closed there)
+                        rec.provenance = None
                 return
+
+
+#: Called with a history record when its result is recorded (set by the provenance analyzer, which
+#: reads the output's values then instead of on the next decision).
+on_result: Callable[[ActionRecord], Any] | None = None
 
 
 # The implicit context used when no agent_context() is active. One per

@@ -120,9 +120,8 @@ def _targets(arguments: Mapping[str, Any], execute: bool = False) -> Iterable[tu
     """
     for name, value in arguments.items():
         key = str(name)
-        by_name = bool(_TARGET_ARG.search(key))
-        names = by_name or is_name_key(key)
-        command = execute and bool(_COMMAND_ARG.search(key))
+        by_name, names, is_command = _roles(key)
+        command = execute and is_command
         items = value if isinstance(value, (list, tuple)) else [value]
         for item in items[:200]:
             if isinstance(item, Mapping):
@@ -150,6 +149,13 @@ def _targets(arguments: Mapping[str, Any], execute: bool = False) -> Iterable[tu
                 yield key, "name", normalize_name(whole)
 
 
+@functools.lru_cache(maxsize=4096)
+def _roles(key: str) -> tuple[bool, bool, bool]:
+    """(names where the effect goes, names an identity or record, holds a command) for an argument name."""
+    by_name = bool(_TARGET_ARG.search(key))
+    return by_name, by_name or is_name_key(key), bool(_COMMAND_ARG.search(key))
+
+
 def _contents(arguments: Mapping[str, Any], skip: set[str]) -> Iterable[tuple[str, str, str]]:
     """(argument, kind, value) for the addresses inside the other arguments (bodies, contents)."""
     for name, value in arguments.items():
@@ -163,6 +169,14 @@ def _contents(arguments: Mapping[str, Any], skip: set[str]) -> Iterable[tuple[st
                 for f in extract_text(item[:MAX_CONTENT], str(name), structured=True):
                     yield str(name), f.kind, f.value
 
+
+def _index_at_record_time() -> None:
+    from ... import _context
+
+    _context.on_result = facts_of
+
+
+_index_at_record_time()
 
 _INDEX_KEY = "agentgate.provenance"
 
