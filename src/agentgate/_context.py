@@ -176,7 +176,7 @@ class AgentContext:
                 if hook is not None and result is not None and rec.verdict == "allow":
                     try:
                         hook(rec)
-                    except Exception:  # noqa: BLE001 - the decision reads the output again (and fails closed there)
+                    except Exception:
                         rec.provenance = None
                 return
 
