@@ -108,7 +108,9 @@ _EFFECTS = {"block": Effect.BLOCK, "escalate": Effect.ESCALATE}
 
 def _maybe_value(text: str) -> bool:
     # A whole-value address/IBAN/URL/phone in an argument whose name says nothing: a cheap test first.
-    return "@" in text or "://" in text or text[:1] == "+" or (text[:2].isalpha() and text[2:4].isdigit())
+    return (
+        "@" in text or "://" in text or text[:1] == "+" or (text[:2].isalpha() and text[2:4].isdigit()) or "AAAA" in text
+    )
 
 
 def _targets(arguments: Mapping[str, Any], execute: bool = False) -> Iterable[tuple[str, str, str]]:
@@ -140,10 +142,10 @@ def _targets(arguments: Mapping[str, Any], execute: bool = False) -> Iterable[tu
                         by_name
                         or command
                         or f.value == whole.lower()
-                        or f.kind == "iban"
+                        or f.kind in ("iban", "sshkey")
                         or (f.kind == "host" and " " not in whole and "://" in whole)
                     ):
-                        address = address or normalize_target(f.kind, whole) == f.value or f.kind == "host"
+                        address = address or normalize_target(f.kind, whole) == f.value or f.kind in ("host", "sshkey")
                         yield key, f.kind, f.value
             if names and not address and len(whole) <= MAX_NAME and len(whole.split()) <= 4:
                 yield key, "name", normalize_name(whole)
@@ -244,21 +246,29 @@ _STOP = frozenset({"the", "a", "an", "of", "in", "on", "at", "to", "for", "my", 
 
 
 def _named_by_user(arguments: Mapping[str, Any], words: frozenset[str]) -> bool:
-    """True when the task refers to this call by one of its arguments: every word of the argument
-    (a file's name without its extension, a search's words, a sender, an id) is a word of the task,
-    compared lower-cased, by parts, in the singular."""
+    """True when the task refers to this call by its arguments: every word of each text argument (a
+    file's name without its extension, a search's words, a sender, an id) is a word of the task,
+    compared lower-cased, by parts, in the singular. Every one: a thread of the channel the task
+    names (``thread_ts`` the task never gave) is another record than "the pinned message in #it-ops"."""
+    named = False
     for value in arguments.values():
-        if not isinstance(value, str) or not 2 <= len(value) <= 200:
-            continue
+        if not isinstance(value, str):
+            continue  # numbers and flags (a page size, a limit) do not say which record
         v = value.strip().lower()
+        if not v:
+            continue
+        if len(v) > 200:
+            return False
         if v in words:
-            return True
+            named = True
+            continue
         if " " not in v and "." in v.rsplit("/", 1)[-1]:
             v = v.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # a file: its stem
         parts = [singular(p) for p in _PARTS.findall(v) if p not in _STOP]
-        if parts and all(p in words for p in parts):
-            return True
-    return False
+        if not (parts and all(p in words for p in parts)):
+            return False
+        named = True
+    return named
 
 
 def _name_trusted(value: str, words: frozenset[str]) -> bool:
@@ -268,11 +278,33 @@ def _name_trusted(value: str, words: frozenset[str]) -> bool:
     return bool(parts) and all(p in words for p in parts)
 
 
-def _asks_for(operation: str, task_ops: frozenset[str]) -> bool:
-    # A plain write (create the event, update the record) is what any side effect the task asks
-    # for may take; the sharper effects (send, transfer, delete, configure, execute) must be asked for.
-    if operation == "write":
-        return any(op != "read" for op in task_ops)
+# Words by which a task points at a value of a kind ("the new IBAN is in the letter", "the value
+# given in ops-handover.md", "the people in invitees.txt").
+_ANY_KIND = frozenset({"value", "detail"})
+_KIND_WORDS: Mapping[str, frozenset[str]] = {
+    "iban": frozenset({"iban", "account", "bank", "payee", "beneficiary"}) | _ANY_KIND,
+    "email": frozenset({"email", "mail", "address", "contact", "recipient", "people", "person", "invitee",
+                        "attendee", "participant", "member", "colleague"}) | _ANY_KIND,
+    "phone": frozenset({"phone", "number", "mobile", "sm", "sms", "contact"}) | _ANY_KIND,
+    "host": frozenset({"link", "url", "website", "site", "page", "endpoint", "webhook", "dsn", "host", "domain"})
+    | _ANY_KIND,
+    "sshkey": frozenset({"key", "ssh", "deploy"}),
+}  # fmt: skip
+# Kinds that say where something goes: a task that gives one gives the destination.
+_DESTINATIONS = frozenset({"email", "host", "phone"})
+# Kinds that grant access (a deploy key): only a task that asks for one endorses it.
+_GRANTS = frozenset({"sshkey"})
+
+
+def _asks_for(operation: str, kind: str, task_ops: frozenset[str], words: frozenset[str]) -> bool:
+    # The task asks for this operation (pay: transfer; a send-like task may create the record that
+    # carries it, such as an event with its invitees), or points at the value's kind.
+    if not _KIND_WORDS.get(kind, frozenset()).isdisjoint(words):
+        return True
+    if kind in _GRANTS:
+        return False
+    if operation == "write" and "send" in task_ops:
+        return True
     return any(subsumes(op, operation) for op in task_ops)
 
 
@@ -301,7 +333,7 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         settings = _DEFAULT
     trusted = trusted_values(ctx.agent)
     words = trusted_words(ctx.agent)
-    task_kinds = {k for k, _ in trusted}
+    task = " ".join((ctx.agent.task_description, *ctx.agent.trusted_inputs))
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for arg, kind, value in contents:
@@ -332,7 +364,7 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         first = None  # the earliest untrusted output holding the value in free text, unendorsed
         if not endorsed:
             for rec in prose:
-                if _endorsed_by_naming(rec, kind, operation, words, task_kinds):
+                if _endorsed_by_naming(rec, kind, operation, words, trusted, task):
                     endorsed = True
                     break
                 first = first or rec
@@ -358,20 +390,67 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     return findings
 
 
-def _endorsed_by_naming(rec: Any, kind: str, operation: str, words: frozenset[str], task_kinds: set[str]) -> bool:
+_FILE_REF = re.compile(r"[a-z0-9][a-z0-9_.-]*\.[a-z][a-z0-9]{1,4}\b")
+_ID_REF = re.compile(r"\b[a-z]*[-_]?[0-9]{2,}\b")
+
+
+@functools.lru_cache(maxsize=256)
+def _task_refs(text: str) -> tuple[frozenset[str], ...]:
+    """The records a task points at explicitly: file names (their stem's parts) and ids with digits."""
+    low = text.lower()
+    refs = [
+        frozenset(singular(p) for p in _PARTS.findall(m.group().rsplit(".", 1)[0]) if p not in _STOP)
+        for m in _FILE_REF.finditer(low)
+        if "@" not in low[max(0, m.start() - 1) : m.start()] and not m.group().replace(".", "").isdigit()
+    ]
+    refs += [frozenset(_PARTS.findall(m.group())) for m in _ID_REF.finditer(low)]
+    return tuple(r for r in refs if r)
+
+
+def _mentions_ref(arguments: Mapping[str, Any], refs: tuple[frozenset[str], ...]) -> bool:
+    parts: set[str] = set()
+    for value in arguments.values():
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            parts.update(singular(p) for p in _PARTS.findall(str(value).lower()))
+    return any(ref <= parts for ref in refs)
+
+
+def _endorsed_by_naming(
+    rec: Any, kind: str, operation: str, words: frozenset[str], trusted: frozenset[tuple[str, str]], task: str
+) -> bool:
     """A value in the free text of an output the user named, for the action the user asked for.
 
     "Pay the bill in bill-december.txt": the IBAN in the bill is the one meant. Three conditions keep
     this from endorsing what a writer slipped into the record: the task asks for this kind of
-    operation (pay: transfer; a plain write needs any side effect); the output does not report a value of this kind in a field (an
-    e-mail's sender, a ticket's customer: then that is the one meant, not an address in its text);
-    and the task itself gives no value of this kind (send the file *to jo@...*).
+    operation (pay: transfer; invite: send, which may write the event) or points at the value's kind
+    ("the new IBAN is in the letter"; a key that grants access only so); the output does not report a value of this kind
+    in a field (an e-mail's sender, a ticket's customer: then that is the one meant, not an address
+    in its text); and the task itself gives no value of this kind, nor any destination when the
+    value is one (send the file *to jo@...*: not to an address or URL the file mentions).
     """
-    if kind in facts_of(rec).structured_kinds or (kind != "name" and kind in task_kinds):
+    if not _named_by_user(rec.arguments, words):
         return False
-    if not _asks_for(operation, _ops_of_words(words)):
+    refs = _task_refs(task)
+    if refs and not _mentions_ref(rec.arguments, refs):
+        return False  # the task names its record (a file, an id): another output sharing its words is not it
+    if not _asks_for(operation, kind, _ops_of_words(words), words):
         return False
-    return _named_by_user(rec.arguments, words)
+    facts = facts_of(rec)
+    if kind in facts.structured_kinds and any(
+        st and k == kind and (k, v) not in trusted for (k, v), st in facts.values.items()
+    ):
+        return False  # the record reports its own value of this kind (a ticket's requester): that one is meant
+    # A value the task gives is where things go, unless it only identifies this record (the sender the
+    # task names to find the e-mail): then it is a reference, not a destination.
+    own = {key for key in trusted if facts.values.get(key) or _in_args(key, rec.arguments)}
+    given = {k for k, v in trusted if (k, v) not in own}
+    if kind != "name" and kind in given:
+        return False
+    return not (kind in _DESTINATIONS and not _DESTINATIONS.isdisjoint(given))
+
+
+def _in_args(key: tuple[str, str], arguments: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, str) and key[1] in v.lower() for v in arguments.values())
 
 
 def _unreadable(call: ToolCall, arg: str, value: str, rec: Any) -> Finding:

@@ -192,7 +192,14 @@ def facts_of(rec: ActionRecord) -> OutputFacts:
 
 @functools.lru_cache(maxsize=512)
 def _values_of_text(text: str) -> frozenset[tuple[str, str]]:
-    return frozenset((f.kind, f.value) for f in extract_text(text, structured=True))
+    # A bare name ending like a host ("kickoff-attendees.txt") is a file the user named, not a host;
+    # hosts the user gives are those of URLs and domains with a known-looking suffix.
+    return frozenset(
+        (f.kind, f.value) for f in extract_text(text, structured=True) if not (f.kind == "host" and _FILE_SUFFIX.search(f.value))
+    )
+
+
+_FILE_SUFFIX = re.compile(r"\.(?:txt|md|pdf|docx?|xlsx?|csv|json|ya?ml|py|js|ts|png|jpe?g|zip|log|pptx?|html?)$")
 
 
 _PARTS = re.compile(r"[a-z0-9]+")

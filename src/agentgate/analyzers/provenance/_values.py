@@ -3,7 +3,7 @@
 A value is an identity a side effect can be pointed at. Two families:
 
 * **addresses**, recognized by their syntax wherever they stand: e-mail addresses, IBANs, URL
-  hosts, phone numbers. Each is normalized the way the systems that use it compare it (addresses
+  hosts, phone numbers, SSH public keys (a deploy key grants access as an address receives data). Each is normalized the way the systems that use it compare it (addresses
   and hosts case-insensitively, IBANs without spaces, phone numbers by their digits).
 * **names** (kind ``name``): chat handles and user ids, channel names, record ids (tickets, pull
   requests, files, events), repositories. A bare word has no syntax that tells it apart from prose,
@@ -51,6 +51,10 @@ _IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})
 _URL = re.compile(r"\b(?:https?|ftp|wss?)://[^\s<>\"'`)\]]{1,2000}", re.IGNORECASE)
 _BARE_HOST = re.compile(r"\b(?:www\.)?[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.(?:[a-z]{2,24})\b", re.IGNORECASE)
 _PHONE = re.compile(r"\+[1-9][0-9 ().-]{6,20}[0-9]")
+# An SSH public key (what a deploy key or an authorized_keys line grants access to): its base64 body.
+_SSH_KEY = re.compile(
+    r"\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com)\s+(AAAA[A-Za-z0-9+/]{16,8192}={0,3})"
+)
 
 #: Keys whose values are facts about a record (who sent it, which account) rather than free text.
 IDENTITY_KEYS = frozenset(
@@ -167,6 +171,9 @@ def extract_text(text: str, field: str = "", structured: bool = False) -> Iterat
         iban = _iban(m.group())
         if iban:
             yield Found("iban", iban, field, structured)
+    if "AAAA" in text:
+        for m in _SSH_KEY.finditer(text):
+            yield Found("sshkey", m.group(1), field, structured)
     if "+" in text:
         for m in _PHONE.finditer(text):
             digits = re.sub(r"\D", "", m.group())
@@ -234,7 +241,12 @@ def _whole(f: Found, s: str) -> bool:
         return " " not in low and ("://" in low or low == f.value)
     if f.kind == "email":
         return low == f.value or low.endswith(f"<{f.value}>")
+    if f.kind == "phone":
+        return _PHONE_ONLY.fullmatch(s) is not None and normalize_target("phone", s) == f.value
     return normalize_target(f.kind, s) == f.value
+
+
+_PHONE_ONLY = re.compile(r"\+[0-9 ().-]{6,30}")
 
 
 def normalize_target(kind: str, raw: str) -> str:
