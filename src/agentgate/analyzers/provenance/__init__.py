@@ -109,7 +109,11 @@ _EFFECTS = {"block": Effect.BLOCK, "escalate": Effect.ESCALATE}
 def _maybe_value(text: str) -> bool:
     # A whole-value address/IBAN/URL/phone in an argument whose name says nothing: a cheap test first.
     return (
-        "@" in text or "://" in text or text[:1] == "+" or (text[:2].isalpha() and text[2:4].isdigit()) or "AAAA" in text
+        "@" in text
+        or "://" in text
+        or text[:1] == "+"
+        or (text[:2].isalpha() and text[2:4].isdigit())
+        or "AAAA" in text
     )
 
 

@@ -195,7 +195,9 @@ def _values_of_text(text: str) -> frozenset[tuple[str, str]]:
     # A bare name ending like a host ("kickoff-attendees.txt") is a file the user named, not a host;
     # hosts the user gives are those of URLs and domains with a known-looking suffix.
     return frozenset(
-        (f.kind, f.value) for f in extract_text(text, structured=True) if not (f.kind == "host" and _FILE_SUFFIX.search(f.value))
+        (f.kind, f.value)
+        for f in extract_text(text, structured=True)
+        if not (f.kind == "host" and _FILE_SUFFIX.search(f.value))
     )
 
 
