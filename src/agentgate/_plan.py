@@ -18,7 +18,8 @@ plan.unavailable   ESCALATE  no plan could be made (planner timeout, bad JSON, n
 
 A plan is a policy layer that escalates instead of blocking: an out-of-plan call goes to
 the judge or a human (with the plan in the reason), who may still allow it. Enforcement
-checks the call's tool name against ``tools`` (globs; empty: any tool), its operation
+checks the tool name of a call that is not a read against ``tools`` (globs; empty: any
+tool; reading is always allowed to look things up), its operation
 against ``operations`` (an unknown operation is outside, unless ``tools`` names the tool),
 every resource the classifier found (and every SQL table) against ``resources`` with the
 matching rules of docs/policy.md (empty: any resource), and a transfer's amount arguments
@@ -480,7 +481,9 @@ def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCAL
             )
         ]
     outside: list[str] = []
-    if found.tools and not _tool_in(tool, found.tools):
+    if found.tools and op != "read" and not _tool_in(tool, found.tools):
+        # Reading is always allowed to look things up (the planner is told so): a lookup the plan did
+        # not foresee (a reply thread, the user's profile) is not outside it; its resources still are.
         outside.append(f"tool {tool!r} is not in the plan")
     if op is None:
         # A tool the plan names by name is one the planner chose for the task, whatever its effect;

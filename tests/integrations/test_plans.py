@@ -421,3 +421,19 @@ def test_the_planner_answer_carries_max_amount() -> None:
     assert parse_plan("t", json.dumps(body)).max_amount is None
     with pytest.raises(JudgeError, match="malformed plan"):
         parse_plan("t", json.dumps({**body, "max_amount": -1}))
+
+
+def test_a_lookup_the_plan_did_not_foresee_passes_a_side_effect_does_not() -> None:
+    """Reading is always allowed (the planner is told so): a read tool missing from tools passes; a
+    write tool missing from it is outside; a read of a resource outside the plan's resources still is."""
+    task = "Remove the contractors listed in the pinned message"
+    planner = Planner(None)
+    planner.remember(Plan(task, tools=("get_pinned_messages", "remove_user"), operations=("read", "delete")))
+    fw = _fw(planner)
+    with agentgate.agent_context(task=task):
+        assert fw.evaluate(ToolCall("read_thread_replies", {"channel": "it-ops", "thread_ts": "1.2"})).allowed
+        assert "plan.outside" in _rules(fw.evaluate(ToolCall("delete_channel", {"channel": "it-ops"})))
+    scoped = Planner(None)
+    scoped.remember(Plan(task, tools=("read_file",), operations=("read",), resources=("path:notes/**",)))
+    with agentgate.agent_context(task=task):
+        assert "plan.outside" in _rules(_fw(scoped).evaluate(ToolCall("read_file", {"path": "/etc/passwd"})))
