@@ -50,6 +50,7 @@ def protect_all(
     plan_base_url: str | None = None,
     plan_api_key: str | None = None,
     shadow: Any = None,
+    telemetry: Any = None,
 ) -> list[str]:
     """One line: load the policy, set up the default firewall, patch every installed framework.
 
@@ -82,6 +83,9 @@ def protect_all(
             (``plan.unavailable``). The config's ``plans:`` does the same.
         shadow: A candidate policy (file or ``<store URL>#<revision>``) decided beside every
             call, never enforced; differences are recorded (docs/policy-testing.md).
+        telemetry: report each decision as a span, metrics and a log line (docs/telemetry.md):
+            ``True`` (metrics and logs), a mapping like the config's ``telemetry:``
+            (``{"otel": True}``), or an `agentgate.telemetry.Telemetry`; default from config.
 
     A later call replaces the default firewall (audited as ``config.change`` and logged);
     without a config it keeps the policy in force. Threads and executor tasks started
@@ -137,6 +141,7 @@ def protect_all(
         rate_limit=rate_limit,
         planner=planner,
         shadow=shadow,
+        telemetry=telemetry,
     )
     from .audit._gate import startup_check
 

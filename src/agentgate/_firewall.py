@@ -111,6 +111,8 @@ class Firewall:
         shadow: A candidate policy (path, `Config`, ``<store URL>#<revision>`` or a
             `ShadowPolicy`) decided beside every live call and never enforced; differences go
             to the audit record (docs/policy-testing.md). Default: the config's ``shadow:``.
+        telemetry: Reports each final decision (`agentgate.telemetry.Telemetry`, ``True`` or
+            a mapping like the config's ``telemetry:``); default from the config, else none.
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class Firewall:
         settings: AnalyzerSettings | None = None,
         planner: Planner | None = None,
         shadow: Any = None,
+        telemetry: Any = None,
     ) -> None:
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
@@ -186,6 +189,13 @@ class Firewall:
         if self.on_audit_failure not in ("allow", "block"):
             raise ConfigError(f"on_audit_failure must be 'allow' or 'block', not {self.on_audit_failure!r}")
         self._shadow: Any = _shadow_policy(shadow, cfg)
+        self._telemetry: Any = None
+        if telemetry is not None or cfg.telemetry is not None:
+            from .telemetry import build_telemetry
+
+            self._telemetry = build_telemetry(telemetry if telemetry is not None else cfg.telemetry)
+            if self._telemetry is not None:
+                self._telemetry.attach(self)
         self._sealed = True
 
     # An in-process code interpreter must not be able to switch the firewall off
@@ -579,6 +589,8 @@ class Firewall:
                 self.auditor.record(call, v, agent)
             except Exception:  # the audit must never crash the host; the writer counts its own failures
                 logger.exception("agentgate audit enqueue failed")
+        if self._telemetry is not None:
+            self._telemetry.decided(call, v, agent)  # never raises (agentgate.telemetry)
         return v
 
     # -------------------------------------------------------------- lifecycle
@@ -937,6 +949,9 @@ def _derive(cur: Firewall, config: Config | str | os.PathLike[str] | None, mode:
     )
     if new._planner is None and cur._planner is not None:
         object.__setattr__(new, "_planner", cur._planner)  # plans stay on unless the new config sets its own
+    if new._telemetry is None and cur._telemetry is not None:
+        object.__setattr__(new, "_telemetry", cur._telemetry)  # so does telemetry
+        cur._telemetry.attach(new)
     carried = {k: v for k, v in cur._specs.items() if k not in new._specs}
     if carried:
         new.register_tools(carried)

@@ -258,6 +258,16 @@ class PlansModel(_Strict):
     on_violation: Literal["escalate", "block"] = "escalate"
 
 
+class TelemetryModel(_Strict):
+    """``telemetry:``: decision spans, metrics and logs (docs/telemetry.md). Absent = none of them."""
+
+    otel: bool = Field(
+        False, description="A span per decision and the metrics through OpenTelemetry (agentgate[otel])."
+    )
+    metrics: bool = Field(True, description="Count decisions in the process registry served at /metrics.")
+    log_decisions: bool = Field(True, description="Log each decision on the agentgate.decisions logger.")
+
+
 class AnalyzerSettingsModel(_Strict):
     """``analyzers:`` — knobs of the tier-1 analyzers."""
 
@@ -321,6 +331,9 @@ class Config(_Strict):
         description="A candidate policy decided beside every call and never enforced: a file, or "
         "<store URL>#<revision> (docs/policy-testing.md).",
     )
+    telemetry: TelemetryModel | None = Field(
+        None, description="Decision spans, metrics and logs; true for the defaults (not part of the policy revision)."
+    )
     source: str | None = Field(None, exclude=True, description="File the config came from.")
     _layers: dict[str, ScopePolicy] | None = PrivateAttr(default=None)
     # Set when the document came from a policy store: the store's revision (a hash of the
@@ -342,6 +355,10 @@ class Config(_Strict):
             data["judge"] = {"model": data["judge"]}
         if isinstance(data.get("approver"), str):
             data["approver"] = {"kind": data["approver"]}
+        if data.get("telemetry") is True:
+            data["telemetry"] = {}
+        elif data.get("telemetry") is False:
+            data["telemetry"] = None
         return data
 
     @field_validator("version")
@@ -387,7 +404,8 @@ class Config(_Strict):
         """
         if self._store_revision is not None:
             return self._store_revision
-        blob = json.dumps(self.model_dump(mode="json", exclude={"source"}), sort_keys=True).encode()
+        # Telemetry is how decisions are reported, not what is decided: it does not change the revision.
+        blob = json.dumps(self.model_dump(mode="json", exclude={"source", "telemetry"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
