@@ -242,6 +242,19 @@ def test_metrics_route_serves_the_exposition(otel: Otel) -> None:
     assert parse(r.text)["agentgate_decisions_total"].value(verdict="allow", rule="none", agent="default") == 1
 
 
+def test_serve_app_mounts_metrics(tmp_path: Any) -> None:
+    """``agentgate serve``'s app answers GET /metrics with a parsable exposition."""
+    from starlette.testclient import TestClient
+
+    from agentgate.server import create_app
+
+    with TestClient(create_app(f"sqlite:///{tmp_path}/audit.db")) as client:
+        r = client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == CONTENT_TYPE
+    assert parse(r.text)["agentgate_decisions_total"].type == "counter"
+
+
 # ---------------------------------------------------------------- logging
 
 

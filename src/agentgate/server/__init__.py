@@ -121,6 +121,8 @@ def create_app(
         assert isinstance(exc, HTTPException)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    from ..telemetry.prometheus import metrics_route
+
     return Starlette(
         routes=[
             *_core.routes(state),
@@ -129,6 +131,7 @@ def create_app(
             *_approvals.routes(state),
             *_auth.routes(auth),
             *extra_routes,
+            metrics_route(),
         ],
         middleware=[Middleware(_auth.AuthMiddleware, settings=auth)],
         exception_handlers={HTTPException: http_error},
