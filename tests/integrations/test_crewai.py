@@ -15,6 +15,7 @@ destructive call is ``delete_records(table="users")`` inside
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import warnings
@@ -30,13 +31,15 @@ from agentgate import agent_context, scope
 from agentgate.audit import AuditRecord, MemorySink
 from agentgate.integrations import crewai as cr
 
-# Offline and quiet: no telemetry or trace upload attempts from crewai.
-for _var, _val in (
-    ("CREWAI_DISABLE_TELEMETRY", "true"),
-    ("OTEL_SDK_DISABLED", "true"),
-    ("CREWAI_TRACING_ENABLED", "false"),
-):
-    os.environ.setdefault(_var, _val)
+# Offline and quiet: no telemetry or trace upload attempts from crewai. Only where crewai is
+# installed: OTEL_SDK_DISABLED would also switch off the OpenTelemetry SDK the telemetry tests use.
+if importlib.util.find_spec("crewai") is not None:
+    for _var, _val in (
+        ("CREWAI_DISABLE_TELEMETRY", "true"),
+        ("OTEL_SDK_DISABLED", "true"),
+        ("CREWAI_TRACING_ENABLED", "false"),
+    ):
+        os.environ.setdefault(_var, _val)
 
 try:
     # crewai's import raises an ImportWarning of its own (crewai.rag); the suite turns warnings into errors.

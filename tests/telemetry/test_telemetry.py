@@ -65,6 +65,12 @@ class Otel:
         self.meter_provider.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _sdk_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's providers are no-ops under OTEL_SDK_DISABLED (which a CrewAI environment sets)."""
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+
+
 @pytest.fixture
 def otel() -> Iterator[Otel]:
     o = Otel()
