@@ -248,13 +248,42 @@ def test_metrics_route_serves_the_exposition(otel: Otel) -> None:
     assert parse(r.text)["agentgate_decisions_total"].value(verdict="allow", rule="none", agent="default") == 1
 
 
+def test_policy_store_health_is_exposed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A degraded policy store shows as a gauge with its counters; a process following no store shows none."""
+    from agentgate.policy import store
+
+    m = Metrics()
+    assert "agentgate_policy_store_degraded" not in parse(render(m))
+    monkeypatch.setattr(
+        store, "status", lambda: {"state": "degraded", "reloads": 3, "rejected": 1, "outages": 2, "revision": "ab12"}
+    )
+    fams = parse(render(m))
+    assert fams["agentgate_policy_store_degraded"].value() == 1
+    assert fams["agentgate_policy_store_outages_total"].value() == 2
+    assert fams["agentgate_policy_store_reloads_total"].value() == 3
+    monkeypatch.setattr(store, "status", lambda: {"state": "ok", "reloads": 3, "rejected": 1, "outages": 2})
+    assert parse(render(m))["agentgate_policy_store_degraded"].value() == 0
+
+
+def test_store_swap_keeps_telemetry() -> None:
+    """A firewall rebuilt for a new store revision reports through the same telemetry."""
+    from agentgate.policy._config import Config
+    from agentgate.policy.store._reload import rebuild
+
+    tel = Telemetry(registry=Metrics())
+    cur = Firewall(audit=None, telemetry=tel)
+    new = rebuild(cur, Config.model_validate({"mode": "monitor"}), {})
+    assert new._telemetry is tel
+    assert tel.registry.firewall() is new
+
+
 def test_serve_app_mounts_metrics(tmp_path: Any) -> None:
     """``agentgate serve``'s app answers GET /metrics with a parsable exposition."""
     from starlette.testclient import TestClient
 
     from agentgate.server import create_app
 
-    with TestClient(create_app(f"sqlite:///{tmp_path}/audit.db")) as client:
+    with TestClient(create_app(f"sqlite:///{tmp_path}/audit.db"), base_url="http://127.0.0.1:8765") as client:
         r = client.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"] == CONTENT_TYPE

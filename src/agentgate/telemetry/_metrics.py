@@ -150,10 +150,22 @@ REGISTRY = Metrics()
 
 
 def gauges(firewall: Any) -> dict[str, Any]:
-    """Audit-trail and policy gauges read from *firewall* now (empty without one)."""
+    """Audit-trail, policy and policy-store gauges read now (audit and revision need a firewall)."""
+    out: dict[str, Any] = {}
+    try:
+        from ..policy.store import status
+
+        st = status()  # None when the process follows no policy store
+    except Exception:  # a store that cannot report must not break the scrape
+        st = None
+    if isinstance(st, dict):
+        out["store_degraded"] = 0 if st.get("state") == "ok" else 1
+        for key in ("reloads", "rejected", "outages"):
+            if isinstance(st.get(key), int):
+                out[f"store_{key}"] = st[key]
     if firewall is None:
-        return {}
-    out: dict[str, Any] = {"policy_revision": getattr(firewall, "policy_revision", "")}
+        return out
+    out["policy_revision"] = getattr(firewall, "policy_revision", "")
     auditor = getattr(firewall, "auditor", None)
     stats = getattr(auditor, "stats", None)
     if callable(stats):

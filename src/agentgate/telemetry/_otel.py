@@ -13,7 +13,8 @@ Metrics (names in OTel style; the Prometheus exposition uses ``agentgate_*`` nam
 ``agentgate.judge.duration`` (histogram, s), ``agentgate.judge.failures`` (counter), and
 observable ``agentgate.audit.queue_depth``, ``agentgate.audit.spooled``,
 ``agentgate.audit.dropped``, ``agentgate.audit.write_errors``, ``agentgate.policy.revision``
-(value 1, the revision as an attribute) read from the watched firewall at collection.
+(value 1, the revision as an attribute), ``agentgate.policy.store.degraded``, read from the
+watched firewall and the policy store at collection.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ class OTel:
             [gauge("audit_errors")],
             unit="{error}",
             description="Failed writes to an audit sink.",
+        )
+        meter.create_observable_gauge(
+            "agentgate.policy.store.degraded",
+            [gauge("store_degraded")],
+            description="1 while the policy store cannot be followed (the last good policy stays in force).",
         )
         meter.create_observable_gauge(
             "agentgate.policy.revision",

@@ -117,6 +117,25 @@ _GAUGES = (
         "Audit records lost (neither a sink nor the spool stored them).",
     ),
     ("audit_errors", "agentgate_audit_write_errors_total", "counter", "Failed writes to an audit sink."),
+    (
+        "store_degraded",
+        "agentgate_policy_store_degraded",
+        "gauge",
+        "1 while the policy store cannot be followed (last good policy in force).",
+    ),
+    (
+        "store_reloads",
+        "agentgate_policy_store_reloads_total",
+        "counter",
+        "New policy revisions applied from the store.",
+    ),
+    (
+        "store_rejected",
+        "agentgate_policy_store_rejected_total",
+        "counter",
+        "Store revisions refused (invalid); the policy in force stayed.",
+    ),
+    ("store_outages", "agentgate_policy_store_outages_total", "counter", "Times the policy store became unreachable."),
 )
 
 

@@ -334,6 +334,9 @@ def rebuild(cur: Firewall, cfg: Config, explicit: dict[str, Any]) -> Firewall:
         object.__setattr__(new, "_planner", cur._planner)
     if new._shadow is None and cur._shadow is not None:
         object.__setattr__(new, "_shadow", cur._shadow)  # protect_all(shadow=...) outlives a push
+    if new._telemetry is None and cur._telemetry is not None:
+        object.__setattr__(new, "_telemetry", cur._telemetry)  # so does protect_all(telemetry=...)
+        cur._telemetry.attach(new)
     # Tools declared in code (register_tools) outlive a policy change; the config's own
     # declarations come from the new document.
     carried = {k: v for k, v in cur._specs.items() if k not in cur._config.tools}
