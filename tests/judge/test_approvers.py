@@ -105,6 +105,28 @@ def test_webhook_poll_that_never_resolves_blocks(service: ApprovalServer, make_r
     assert "within 0.4s" in out.reasoning
 
 
+def test_webhook_poll_sleep_overrunning_the_deadline_times_out(
+    service: ApprovalServer, make_req: MakeReq, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll sleep that ends after the deadline (a loaded machine) is a timeout, not a bad timeout value."""
+    import time as real_time
+    from types import SimpleNamespace
+
+    from agentgate.judge import approvers
+
+    service.answer = Decision(poll=True)
+    service.pending_polls = 10_000
+    # Every sleep overruns the whole 0.4 s budget, as a descheduled process would.
+    monkeypatch.setattr(
+        approvers, "time", SimpleNamespace(monotonic=real_time.monotonic, sleep=lambda _s: real_time.sleep(0.5))
+    )
+    out = Escalator(on_escalate="ask", approver=WebhookApprover(service.url, timeout=0.4, poll_interval=0.05)).resolve(
+        make_req()
+    )
+    assert out.action is VerdictType.BLOCK
+    assert "within 0.4s" in out.reasoning
+
+
 def test_webhook_signature(make_req: MakeReq) -> None:
     """With a secret, the body is HMAC-signed so the service can check who asked."""
     svc = ApprovalServer(secret="s3cret")

@@ -313,7 +313,12 @@ class WebhookApprover:
                     if remaining <= self.poll_interval:
                         return self._timed_out()
                     time.sleep(self.poll_interval)
-                    response = client.get(step, headers=self.headers, timeout=deadline - time.monotonic())
+                    # The sleep can overrun the deadline on a loaded machine: that is a timeout,
+                    # not a negative timeout value for the next request.
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return self._timed_out()
+                    response = client.get(step, headers=self.headers, timeout=remaining)
                     step = self._interpret(response)
                 return step
         except httpx.TimeoutException:
@@ -340,7 +345,10 @@ class WebhookApprover:
                     if deadline - time.monotonic() <= self.poll_interval:
                         return self._timed_out()
                     await asyncio.sleep(self.poll_interval)
-                    response = await client.get(step, headers=self.headers, timeout=deadline - time.monotonic())
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return self._timed_out()
+                    response = await client.get(step, headers=self.headers, timeout=remaining)
                     step = self._interpret(response)
                 return step
         except httpx.TimeoutException:
