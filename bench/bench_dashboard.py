@@ -108,6 +108,8 @@ def _copy_from_sqlite(path: Path, url: str) -> int:
     sink = PostgresSink(url)
     sink.open()  # creates the schema and the tables
     conn = sink._conn
+    conn.execute("SET statement_timeout = 0")  # one COPY of a million rows outlasts the writer's 15 s bound
+    conn.commit()
     lite = sqlite3.connect(path)
     n = 0
     try:
