@@ -41,7 +41,23 @@ if TYPE_CHECKING:
     from .._plan import Plan
     from ._history import HistoryRule
 
-__all__ = ["RESOURCE_KINDS", "EffectivePolicy", "ScopePolicy", "make_scope", "match_resource"]
+__all__ = ["RESOURCE_KINDS", "SCOPE_DATA_KEYS", "EffectivePolicy", "ScopePolicy", "make_scope", "match_resource"]
+
+#: The ``agentgate.scope(...)`` arguments a scope written as data may give (a policy test
+#: file, a ``POST /v1/decide`` body): everything but the caller's identities and a plan object.
+SCOPE_DATA_KEYS = frozenset(
+    {
+        "task",
+        "allowed_resources",
+        "allowed_operations",
+        "deny_operations",
+        "denied_resources",
+        "max_rate",
+        "tools",
+        "arguments",
+        "history",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from .._context import agent_context
 from .._errors import ConfigError
 from .._firewall import _scopes
 from ..policy import make_scope
+from ..policy._scope import SCOPE_DATA_KEYS
 from ._auth import principal
 from ._common import ServerState, error, json_body
 
@@ -47,19 +48,6 @@ MAX_HISTORY = 50
 
 _FIELDS = frozenset(
     {"tool", "arguments", "agent_id", "task_id", "user_id", "task", "scope", "history", "trusted_inputs"}
-)
-_SCOPE_FIELDS = frozenset(
-    {
-        "task",
-        "allowed_resources",
-        "allowed_operations",
-        "deny_operations",
-        "denied_resources",
-        "max_rate",
-        "tools",
-        "arguments",
-        "history",
-    }
 )
 
 
@@ -86,9 +74,9 @@ def parse_decide(body: Any) -> dict[str, Any]:
     if scope is not None:
         if not isinstance(scope, dict):
             raise ValueError("scope must be an object")
-        bad = sorted(set(scope) - _SCOPE_FIELDS)
+        bad = sorted(set(scope) - SCOPE_DATA_KEYS)
         if bad:
-            raise ValueError(f"unknown scope field(s) {', '.join(bad)}; known: {', '.join(sorted(_SCOPE_FIELDS))}")
+            raise ValueError(f"unknown scope field(s) {', '.join(bad)}; known: {', '.join(sorted(SCOPE_DATA_KEYS))}")
     history = body.get("history", [])
     if not isinstance(history, list):
         raise ValueError("history must be a list")

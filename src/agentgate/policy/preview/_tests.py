@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._errors import ConfigError, ConfigProblem
 from .._load import decode_config, load_yaml_text
+from .._scope import SCOPE_DATA_KEYS
 
 if TYPE_CHECKING:
     from ..._firewall import Firewall
@@ -33,17 +34,6 @@ __all__ = ["PolicyTest", "PolicyTestResult", "load_policy_tests", "run_policy_te
 
 VERDICTS = ("allow", "block", "escalate")
 _KEYS = {"name", "tool", "arguments", "call", "agent", "scope", "verdict", "rule", "task"}
-_SCOPE_KEYS = {
-    "task",
-    "allowed_resources",
-    "allowed_operations",
-    "deny_operations",
-    "denied_resources",
-    "max_rate",
-    "tools",
-    "arguments",
-    "history",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +158,11 @@ def _one(raw: Any, src: str, line: int | None, key_line: Any) -> tuple[PolicyTes
     if rule is not None and not isinstance(rule, str):
         errs.append(ConfigProblem("rule is a rule id or glob", src, key_line("rule"), "rule"))
     scope = raw.get("scope")
-    if scope is not None and (not isinstance(scope, dict) or set(scope) - _SCOPE_KEYS):
-        bad = sorted(set(scope) - _SCOPE_KEYS) if isinstance(scope, dict) else []
+    if scope is not None and (not isinstance(scope, dict) or set(scope) - SCOPE_DATA_KEYS):
+        bad = sorted(set(scope) - SCOPE_DATA_KEYS) if isinstance(scope, dict) else []
         errs.append(
             ConfigProblem(
-                f"scope takes {', '.join(sorted(_SCOPE_KEYS))}" + (f" (not {bad})" if bad else ""),
+                f"scope takes {', '.join(sorted(SCOPE_DATA_KEYS))}" + (f" (not {bad})" if bad else ""),
                 src,
                 key_line("scope"),
                 "scope",
