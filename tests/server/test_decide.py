@@ -108,7 +108,7 @@ def test_check_stays_a_dry_run(client: TestClient, tmp_path: Path) -> None:
     assert client.post("/api/check", json=call).json()["action"] == "allow"
     d = client.post("/v1/decide", json=call).json()
     with client:
-        pass
+        pass  # entering and leaving the client runs the app's shutdown, which flushes the audit writer
     store = open_store(f"sqlite:///{tmp_path}/audit.db")
     assert [r["decision_id"] for r in store.actions()] == [d["decision_id"]]
     store.close()
