@@ -67,8 +67,19 @@ def _wire(fw: Firewall, iban: str) -> Verdict:
         return fw.evaluate(ToolCall("wire_money", {"iban": iban, "amount": 5}))
 
 
-def _pending(q: ApprovalQueue, n: int) -> list[Approval]:
-    return wait_until(lambda: (lambda rows: rows if len(rows) == n else None)(q.list("pending")), f"{n} pending")
+def _pending(q: ApprovalQueue, n: int, out: dict[Any, Verdict] | None = None) -> list[Approval]:
+    """Wait for *n* pending rows; an agent that already has its verdict (in *out*) will never queue: say why."""
+
+    def cond() -> list[Approval] | None:
+        if out:
+            pytest.fail(
+                "an agent was decided without waiting: "
+                + "; ".join(f"{v.policy_name}: {v.reasoning}" for v in out.values())
+            )
+        rows = q.list("pending")
+        return rows if len(rows) == n else None
+
+    return wait_until(cond, f"{n} pending")
 
 
 def test_config_builds_the_queue_approver(state: str, tmp_path: Path) -> None:
@@ -87,7 +98,7 @@ def test_approval_resumes_an_agent_blocked_in_a_thread(state: str, tmp_path: Pat
     t = threading.Thread(target=lambda: out.setdefault("v", _wire(fw, "DE11")))
     t.start()
     q = ApprovalQueue(state)
-    (pending,) = _pending(q, 1)
+    (pending,) = _pending(q, 1, out)
     assert (
         pending.tool == "wire_money" and pending.agent_id == "payer" and pending.payload["arguments"]["iban"] == "DE11"
     )
@@ -160,7 +171,7 @@ def test_parallel_calls_are_decided_independently(state: str, tmp_path: Path) ->
     for t in threads:
         t.start()
     q = ApprovalQueue(state)
-    rows = {a.payload["arguments"]["iban"]: a for a in _pending(q, 2)}
+    rows = {a.payload["arguments"]["iban"]: a for a in _pending(q, 2, out)}
     c = TestClient(create_app(audit, state_url=state), base_url=LOCAL)
     assert c.post(f"/v1/approvals/{rows['IT60'].id}/deny", json={"reason": "unknown payee"}).status_code == 200
     assert c.post(f"/v1/approvals/{rows['GB29'].id}/approve", json={"reason": "invoice 42"}).status_code == 200

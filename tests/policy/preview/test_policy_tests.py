@@ -58,6 +58,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _run(*args: str) -> tuple[int, str, str]:
     r = CliRunner().invoke(cli, list(args))
+    if r.exc_info is not None and not isinstance(r.exc_info[1], SystemExit):
+        import traceback
+
+        # An exception is not an exit status: show it in the failing assertion.
+        return r.exit_code, r.stdout + "".join(traceback.format_exception(*r.exc_info)), r.stderr
     return r.exit_code, r.stdout, r.stderr
 
 
