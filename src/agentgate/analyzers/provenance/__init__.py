@@ -14,6 +14,10 @@ rule                            effect                       when
 provenance.injected_target      BLOCK                        the value is named in a text of an output
                                                              that gives the agent instructions (whatever
                                                              the tool's trust declaration)
+provenance.injected_operation   BLOCK                        the call does what a text of an earlier output
+                                                             that instructs the agent asks for (its verb or
+                                                             its operation), and the user's task and
+                                                             messages ask for no such operation
 provenance.unreadable          ESCALATE                     an output is too large to read (over 16 M
                                                              characters): where the value came from
                                                              cannot be told
@@ -61,7 +65,7 @@ from typing import Any
 
 from ..._call import ToolCall
 from ..._decision import Effect, Finding, Severity
-from ...policy._operations import subsumes, verb_operation
+from ...policy._operations import _NAME_VERBS, subsumes, verb_operation
 from ..base import Context
 from ._origins import _PARTS, facts_of, instructions_in, singular, trusted_values, trusted_words
 from ._values import MAX_NAME, extract_text, is_name_key, normalize_name, normalize_target
@@ -328,17 +332,19 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         return ()
     targets = list(_targets(call.arguments, operation == "execute"))
     contents: list[tuple[str, str, str]] = []
+    steered: Finding | None = None
     if _INSTRUCTING in index:  # only an instruction can make a body's address a steered one
         contents = list(_contents(call.arguments, {arg for arg, _, _ in targets}))
+        steered = _steered_operation(call, operation, index[_INSTRUCTING], trusted_words(ctx.agent))
     if not targets and not contents:
-        return ()
+        return (steered,) if steered is not None else ()
     settings = ctx.settings.extra.get("provenance", _DEFAULT)
     if not isinstance(settings, ProvenanceSettings):
         settings = _DEFAULT
     trusted = trusted_values(ctx.agent)
     words = trusted_words(ctx.agent)
     task = " ".join((ctx.agent.task_description, *ctx.agent.trusted_inputs))
-    findings: list[Finding] = []
+    findings: list[Finding] = [steered] if steered is not None else []
     seen: set[tuple[str, str]] = set()
     for arg, kind, value in contents:
         # A body may quote any value it read (a summary with its links); only a value an injected
@@ -392,6 +398,60 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if effect is not None:
             findings.append(_finding(call, arg, value, first, facts_of(first).fields.get(key, ""), effect=effect))
     return findings
+
+
+# The operations judged by what an instruction asked for. Sends and writes are judged by their
+# targets (a reply goes to someone; the untrusted-value and injected-target rules trace who), and a
+# task's own words for them vary too much ("let Bob know", "jot down") to read its silence as a no.
+# An execute is judged by what it runs (the shell and code analyzers): "run" in a tool's name says
+# nothing of the command's effect.
+_STEERABLE = frozenset({"delete", "transfer", "configure"})
+
+
+@functools.lru_cache(maxsize=1024)
+def _tool_verbs(tool: str) -> frozenset[str]:
+    """The verbs of a tool's name (``delete_events``: delete; ``set_link_sharing``: set)."""
+    return frozenset(singular(w) for w in _PARTS.findall(tool.lower()) if w in _NAME_VERBS)
+
+
+def _steered_operation(
+    call: ToolCall, operation: str, instructing: Sequence[Any], words: frozenset[str]
+) -> Finding | None:
+    """A side effect that an injected instruction asked for and the user did not.
+
+    A steered action need not carry a value from the injected text: "delete every event next
+    week", "close all open issues", "upgrade the booking" name no target, yet the call that follows
+    does what the writer of the output asked. The call is steered when an earlier output that
+    instructs the agent asks for its operation (a verb of that operation) or uses its tool's verb,
+    while nothing the user said asks for that operation or uses that verb. What the user asked for
+    passes even with an injection in view: a reply the task asks for is not steered by an e-mail
+    that also says "reply". Only destructive, money-moving and configuring calls are
+    judged so (`_STEERABLE`).
+    """
+    if operation not in _STEERABLE:
+        return None
+    verbs = _tool_verbs(call.tool_name)
+    if not verbs.isdisjoint(words) or any(subsumes(op, operation) for op in _ops_of_words(words)):
+        return None
+    for rec in instructing:
+        facts = facts_of(rec)
+        asked = facts.instructed_words
+        hit = next(iter(sorted(verbs & asked)), None)
+        if hit is None:
+            hit = next((w for w in sorted(asked) if _NAME_VERBS.get(w) == operation), None)
+        if hit is None:
+            continue
+        why = next(iter(facts.injected.values()), "it addresses the agent with an instruction")
+        return Finding(
+            "provenance.injected_operation",
+            Severity.HIGH,
+            Effect.BLOCK,
+            f"{call.tool_name} is a {operation} the user's task does not ask for, and the output of "
+            f"{rec.tool_name} (decision {rec.decision_id or '?'}) asks for it ({hit!r}; {why}): "
+            "an action steered by injected text",
+            evidence=hit,
+        )
+    return None
 
 
 _FILE_REF = re.compile(r"[a-z0-9][a-z0-9_.-]*\.[a-z][a-z0-9]{1,4}\b")

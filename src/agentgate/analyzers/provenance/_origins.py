@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from ..._context import ActionRecord, AgentContext
+from ...policy._operations import _NAME_VERBS
 from ..injection import scan_text
 from ._values import MAX_TEXT, extract_text, extract_tree, name_tokens
 
@@ -73,6 +74,30 @@ _IMPERATIVE = re.compile(
     r"book|upgrade|set|create|run|execute|rotate|reply|respond|assign|rename|move|export|publish|use|dm|cc|"
     r"must|have to|has to|needs? to|overwrite|replace|install|download|fetch|do it|sent|paid|forwarded|shared)\b"
 )
+# Every action verb of the operation vocabulary (what tool names are read by) is an imperative too,
+# so an instruction is recognised whatever action it asks for ("refund it", "revoke the key"); words
+# that are as often nouns of ordinary records are left out.
+_NOUNISH = frozenset(
+    {"page", "text", "review", "label", "tag", "star", "import", "release", "store", "alert", "comment", "shell",
+     "generate", "post", "copy", "clear", "start", "stop", "sync", "save", "make", "put", "set", "add", "run"}
+)  # fmt: skip
+_ACTION_VERB = re.compile(
+    r"\b(?:"
+    + "|".join(
+        sorted(
+            (w for w, op in _NAME_VERBS.items() if op != "read" and w.isalpha() and w not in _NOUNISH),
+            key=len,
+            reverse=True,
+        )
+    )
+    + r")\b"
+)
+
+
+def _imperative(text: str) -> bool:
+    return _IMPERATIVE.search(text) is not None or _ACTION_VERB.search(text) is not None
+
+
 # Where a sentence starts: the cue's sentence is where an instruction begins.
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 
@@ -91,7 +116,7 @@ def instruction_span(text: str) -> tuple[int, str] | None:
         return None
     address = _ADDRESS.search(t)
     authority = _AUTHORITY.search(t)
-    if (address or authority) and _IMPERATIVE.search(t):
+    if (address or authority) and _imperative(t):
         cues = [m for m in (address, authority) if m is not None]
         cue = min(cues, key=lambda m: m.start())
         why = f"it addresses the agent with an instruction ({cue.group().strip()!r})"
@@ -125,6 +150,9 @@ class OutputFacts:
     # substring search (None when even that exceeded RAW_LIMIT: nothing can be said of the output).
     raw: str | None = None
     structured_kinds: frozenset[str] = frozenset()  # kinds the output reports in a field
+    # The words of the text that instructs the agent (from where the instruction begins): the
+    # actions it asks for, so a later call doing one of them can be told it was steered.
+    instructed_words: frozenset[str] = frozenset()
 
 
 #: Characters of an over-long output kept for substring search.
@@ -162,6 +190,7 @@ def facts_of(rec: ActionRecord) -> OutputFacts:
     # The targets an injected instruction names: the values in the very text that instructs, from
     # the sentence where the instruction begins (every word there is a possible name).
     injected: dict[tuple[str, str], str] = {}
+    instructed: set[str] = set()
     texts: list[str] = []
     _texts(rec.result, texts, [2_000])
     for text in texts:
@@ -171,6 +200,7 @@ def facts_of(rec: ActionRecord) -> OutputFacts:
         if span:
             start, why = span
             tail = text[start:MAX_TEXT]
+            instructed.update(singular(w) for w in _PARTS.findall(tail.lower()))
             keys = [(f.kind, f.value) for f in extract_text(tail, structured=True)]
             keys += [(f.kind, f.value) for f in extract_text(tail)]
             keys += [("name", tok) for tok in name_tokens(tail)]
@@ -185,7 +215,7 @@ def facts_of(rec: ActionRecord) -> OutputFacts:
         total = sum(map(len, texts))
         raw = "\n".join(texts).lower() if total <= RAW_LIMIT else None
     kinds = frozenset(k for (k, _), structured in values.items() if structured)
-    facts = OutputFacts(values, fields, injected, truncated, raw, kinds)
+    facts = OutputFacts(values, fields, injected, truncated, raw, kinds, frozenset(instructed))
     rec.provenance = facts
     return facts
 
