@@ -642,3 +642,60 @@ def test_operations_the_user_asked_for_or_that_no_instruction_asked_for_pass(
         run(f, ctx, "read_notes", result, folder="planning")
         v = run(f, ctx, tool, **args)
     assert "provenance.injected_operation" not in {x.rule_id for x in v.findings}, v.reasoning
+
+
+# -- which record of a listing the task named ------------------------------------------------------------
+
+TRIP = [
+    {"booking_id": "bk_car_77", "type": "car", "provider": "RentLis", "notes": "pick-up at the airport"},
+    {"booking_id": "bk_fl_12", "type": "flight", "provider": "Lufthansa", "notes": "seat 14C"},
+    {"booking_id": "bk_ht_31", "type": "hotel", "provider": "Hotel Alfama Azul", "notes": "late check-in"},
+]
+
+
+@pytest.mark.parametrize(
+    ("result", "args"),
+    [
+        (TRIP, {"booking_id": "bk_fl_12"}),
+        # obfuscated: the listing under a key, camelCase fields, an integer id given as a string
+        (
+            {"trip": "lisbon", "items": [{"bookingId": 77, "kind": "car"}, {"bookingId": 12, "kind": "flight"}]},
+            {"booking_id": "12"},
+        ),
+    ],
+)
+def test_a_side_effect_on_another_record_than_the_task_names_is_stopped(
+    tmp_path: Path, result: Any, args: dict[str, Any]
+) -> None:
+    """The task names the car booking; cancelling the flight of the same listing is not what it asked."""
+    f = fw(tmp_path)
+    with agent_context(task="Cancel my rental car for the Lisbon trip, I won't need it.") as ctx:
+        listing = run(f, ctx, "get_bookings", result, trip="lisbon")
+        v = run(f, ctx, "cancel_booking", **args)
+    assert v.action is not VerdictType.ALLOW, v.reasoning
+    (other,) = [x for x in v.findings if x.rule_id == "provenance.other_record"]
+    assert "get_bookings" in other.message and listing.decision_id in other.message and "car" in other.message
+
+
+@pytest.mark.parametrize(
+    ("task", "args"),
+    [
+        # the record the task names
+        ("Cancel my rental car for the Lisbon trip, I won't need it.", {"booking_id": "bk_car_77"}),
+        # a task that names no record of the listing: which one is meant is not said
+        ("Cancel the cheapest of my Lisbon bookings.", {"booking_id": "bk_fl_12"}),
+        # a task whose words name every record alike (the shared words do not tell them apart)
+        ("Cancel every booking of the Lisbon trip.", {"booking_id": "bk_ht_31"}),
+        # a task that also reads: the record it names may be the one to read
+        ("Check the car booking and cancel the flight of my Lisbon trip.", {"booking_id": "bk_fl_12"}),
+        # a word of a description (not a naming field) is no name: 'airport' is in the car's notes
+        ("Cancel the booking near the airport.", {"booking_id": "bk_fl_12"}),
+    ],
+)
+def test_records_the_task_names_or_does_not_single_out_pass(tmp_path: Path, task: str, args: dict[str, Any]) -> None:
+    """The benign look-alikes of provenance.other_record."""
+    f = fw(tmp_path)
+    with agent_context(task=task) as ctx:
+        run(f, ctx, "get_bookings", TRIP, trip="lisbon")
+        v = run(f, ctx, "cancel_booking", **args)
+    assert "provenance.other_record" not in {x.rule_id for x in v.findings}, v.reasoning

@@ -18,6 +18,10 @@ provenance.injected_operation   BLOCK                        the call does what 
                                                              that instructs the agent asks for (its verb or
                                                              its operation), and the user's task and
                                                              messages ask for no such operation
+provenance.other_record         per operation (as           the value is a record of a listing the agent read,
+                                untrusted_value)             and the task's words pick out other records of
+                                                             that listing, not this one ("cancel my rental
+                                                             car": not the flight of the same trip)
 provenance.unreadable          ESCALATE                     an output is too large to read (over 16 M
                                                              characters): where the value came from
                                                              cannot be told
@@ -68,6 +72,7 @@ from ..._decision import Effect, Finding, Severity
 from ...policy._operations import _NAME_VERBS, subsumes, verb_operation
 from ..base import Context
 from ._origins import _PARTS, facts_of, instructions_in, singular, trusted_values, trusted_words
+from ._records import unnamed_record
 from ._values import MAX_NAME, extract_text, is_name_key, normalize_name, normalize_target
 
 __all__ = ["DEFAULT_ACTIONS", "SINKS", "ProvenanceSettings", "analyze_provenance", "instructions_in"]
@@ -344,7 +349,7 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     trusted = trusted_values(ctx.agent)
     words = trusted_words(ctx.agent)
     task = " ".join((ctx.agent.task_description, *ctx.agent.trusted_inputs))
-    findings: list[Finding] = [steered] if steered is not None else []
+    findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for arg, kind, value in contents:
         # A body may quote any value it read (a summary with its links); only a value an injected
@@ -370,6 +375,13 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if injected is not None:
             rec, why = injected
             findings.append(_finding(call, arg, value, rec, facts_of(rec).fields.get(key, ""), injected=why))
+            continue
+        # A task that also reads may name a record only to read it ("read the landlord's message
+        # and delete the spam"): which record its side effect is meant for is not said then.
+        picked = None if "read" in _ops_of_words(words) else unnamed_record(value, ctx.agent.action_history, words)
+        if picked is not None:
+            action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
+            findings.append(_other_record(call, arg, value, *picked, effect=_EFFECTS.get(action, Effect.ESCALATE)))
             continue
         first = None  # the earliest untrusted output holding the value in free text, unendorsed
         if not endorsed:
@@ -397,6 +409,8 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         effect = _EFFECTS.get(action)
         if effect is not None:
             findings.append(_finding(call, arg, value, first, facts_of(first).fields.get(key, ""), effect=effect))
+    if steered is not None:  # after the findings that name a value: those say more precisely what is wrong
+        findings.append(steered)
     return findings
 
 
@@ -515,6 +529,19 @@ def _endorsed_by_naming(
 
 def _in_args(key: tuple[str, str], arguments: Mapping[str, Any]) -> bool:
     return any(isinstance(v, str) and key[1] in v.lower() for v in arguments.values())
+
+
+def _other_record(call: ToolCall, arg: str, value: str, rec: Any, named: list[str], *, effect: Effect) -> Finding:
+    return Finding(
+        "provenance.other_record",
+        Severity.HIGH,
+        effect,
+        f"{arg}={value!r} of {call.tool_name} is a record of the output of {rec.tool_name} "
+        f"(decision {rec.decision_id or '?'}) that the user's task does not name; the task names "
+        f"{', '.join(repr(n) for n in named[:5])} of that listing: a side effect on another record than the one asked for",
+        evidence=value,
+        argument=arg,
+    )
 
 
 def _unreadable(call: ToolCall, arg: str, value: str, rec: Any) -> Finding:

@@ -1,0 +1,107 @@
+"""Which record of a listing the user meant.
+
+An agent lists records (bookings, files, contacts, invoices) and then acts on one of them. The
+record's id came from the agent's own lookup, a structured fact, so provenance alone endorses
+every record of the listing alike; an injected "cancel all bookings on this trip" then steers a
+side effect to a sibling of the record the user asked about. But the task often says which record
+it means by the words that tell the records apart: "cancel my *rental car*", "make the *press-kit*
+folder public", "e-mail *Bob*". When the task's words pick out some records of a listing and the
+call acts on another one of the same listing, the call is not aimed at what the user asked for.
+
+Only the fields that name a record count (its ids, name, title, type, provider, subject, file name:
+`_NAMING_FIELD`); descriptions and locations are left out, since a word of the task may appear in
+any of them by chance ("a hotel in Lisbon": every hotel's address). Words every record of the
+listing shares ("booking", a common id prefix) do not tell them apart and are dropped. When the
+task's words pick out no record, or every record, nothing is said; nor when the task also reads
+(the caller's check): "read the landlord's message and delete the spam" names a record to read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ._origins import _PARTS, singular
+
+__all__ = ["unnamed_record"]
+
+_NAMING_FIELD = re.compile(
+    r"(?:^|_)(?:id|ids|key|uuid|slug|ref|reference|number|no|name|title|type|kind|category|provider|vendor|"
+    r"merchant|company|subject|filename|file|label|product|plan|service|sender|from|email|handle|username|"
+    r"display_name|full_name|hotel|airline|carrier|channel|repo|folder|account|payee|customer)$",
+    re.IGNORECASE,
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Words that never tell records apart (articles, the user's possessives, generic nouns of requests).
+_WEAK = frozenset(
+    {"the", "a", "an", "my", "our", "your", "of", "in", "on", "at", "to", "for", "and", "or", "from", "with",
+     "it", "its", "this", "that", "all", "any", "me", "i", "is", "be", "please"}
+)  # fmt: skip
+#: Most records of one listing compared (a larger listing is read up to here).
+MAX_RECORDS = 200
+
+
+def _listings(result: Any) -> Iterator[Sequence[Mapping[str, Any]]]:
+    """Lists of at least two records in an output: the output itself, or a list under one of its keys."""
+    candidates = [result]
+    if isinstance(result, Mapping):
+        candidates += list(result.values())[:50]
+    for c in candidates:
+        if isinstance(c, (list, tuple)) and len(c) >= 2:
+            records = [r for r in c[:MAX_RECORDS] if isinstance(r, Mapping)]
+            if len(records) >= 2:
+                yield records
+
+
+def _naming_values(record: Mapping[str, Any]) -> Iterator[str]:
+    for key, value in record.items():
+        if (
+            isinstance(value, (str, int))
+            and not isinstance(value, bool)
+            and _NAMING_FIELD.search(_CAMEL.sub("_", str(key)))
+        ):
+            yield str(value)
+
+
+def _words(record: Mapping[str, Any]) -> frozenset[str]:
+    out: set[str] = set()
+    for v in _naming_values(record):
+        low = v.lower()
+        out.add(low.strip())
+        for p in _PARTS.findall(low):
+            if p not in _WEAK:
+                out.add(singular(p))
+    return frozenset(out)
+
+
+def _holds(record: Mapping[str, Any], value: str) -> bool:
+    """Does one of the record's own fields (not a nested one) hold exactly *value* (compared lower-cased)?"""
+    return any(
+        isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip().lower() == value
+        for v in record.values()
+    )
+
+
+def unnamed_record(value: str, history: Sequence[Any], task_words: frozenset[str]) -> tuple[Any, list[str]] | None:
+    """The listing output that holds *value* in one of its records, and the records the task names,
+    when the task names some records of that listing but not the one holding *value*; else None.
+
+    The newest listing holding the value decides (what the agent read last is what it acted on).
+    """
+    if not task_words:
+        return None
+    for rec in reversed(history):
+        if rec.result is None or rec.verdict != "allow":
+            continue
+        for records in _listings(rec.result):
+            target = next((r for r in records if _holds(r, value)), None)
+            if target is None:
+                continue
+            words = [_words(r) for r in records]
+            common = frozenset.intersection(*words)
+            named = [r for r, w in zip(records, words, strict=True) if not (w - common).isdisjoint(task_words)]
+            if not named or len(named) == len(records) or any(r is target for r in named):
+                return None
+            return rec, [" / ".join(list(_naming_values(r))[:3]) or "?" for r in named]
+    return None
