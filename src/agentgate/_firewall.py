@@ -34,20 +34,29 @@ from ._context import _current as _current_agent
 from ._decision import Effect, Finding, Severity, Verdict, VerdictType
 from ._errors import ConfigError, FirewallBlockedError
 from ._escalation import EscalationOutcome, EscalationRequest, Escalator
+from . import _memo
+from ._memo import MemoEntry, Tier1Memo, canonical_arguments
 from ._plan import Plan, Planner, build_planner, plan_findings
 from .analyzers import DEFAULT_ANALYZERS, Analyzer
-from .analyzers.base import AnalyzerSettings, BudgetExceeded, Context, budget_deadline, budget_finding
+from .analyzers.arguments import analyze_arguments
+from .analyzers.base import AnalyzerSettings, Context, budget_deadline
 from .analyzers.classify import Classification, classify
 from .analyzers.code import analyze_code
 from .analyzers.code import pending_resolutions as code_resolutions
+from .analyzers.config import analyze_config
+from .analyzers.filesystem import analyze_files
 from .analyzers.http import analyze_http, pending_resolutions, prefetch
+from .analyzers.injection import analyze_injection
 from .analyzers.provenance import ProvenanceSettings
 from .analyzers.ratelimit import RateLimitAnalyzer, make_limiter
+from .analyzers.secrets import analyze_secrets
+from .analyzers.shell import analyze_shell
+from .analyzers.sql import analyze_sql
 from .policy import EffectivePolicy, ScopePolicy, make_scope
 from .policy._config import Config, load_config, tool_spec_from_dict
 from .policy._engine import HistoryEngine, apply_overrides
 from .policy._history import HistoryStore, make_history_store
-from .policy._operations import declare_operations
+from .policy._operations import declare_operations, declared_version
 
 __all__ = ["Firewall", "get_firewall", "reconfigure", "scope", "set_firewall"]
 
@@ -84,8 +93,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_id_prefix)
 
 
-_ANALYZER_FAILED = "analyzer.error"
 _UNSCOPED = "context.unscoped"
+
+# The analyzers whose findings depend only on the call, the policy and the settings (and on state
+# outside the call, which they report with note_side_input) are reused for an identical call
+# (agentgate._memo). The scope analyzer, provenance and user analyzers run on every call.
+_STATIC_ANALYZERS: Mapping[Any, int] = {
+    analyze_sql: _memo.STATIC,
+    analyze_files: _memo.STATIC,
+    analyze_http: _memo.STATIC,
+    analyze_shell: _memo.STATIC,
+    analyze_config: _memo.STATIC,
+    analyze_code: _memo.STATIC,
+    analyze_secrets: _memo.STATIC,
+    analyze_injection: _memo.STATIC,
+    analyze_arguments: _memo.ARGUMENTS,
+}
 
 
 class Firewall:
@@ -164,6 +187,9 @@ class Firewall:
         self._specs: dict[str, ToolSpec] = {name: t.to_spec() for name, t in cfg.tools.items()}
         self._specs_lock = threading.Lock()
         self._revision = cfg.revision()
+        # What each analyzer of the chain is to the memo (0: runs on every call).
+        self._memo_kinds: tuple[int, ...] = tuple(_STATIC_ANALYZERS.get(a, 0) for a in self.analyzers)
+        self._tier1_memo: Tier1Memo | None = Tier1Memo() if _memo.enabled(self.settings) else None
         self._policies: dict[
             tuple[int, int], tuple[tuple[ScopePolicy, ...], tuple[ScopePolicy, ...], EffectivePolicy]
         ] = {}
@@ -266,6 +292,8 @@ class Firewall:
             object.__setattr__(self, "_specs", specs)
             object.__setattr__(self, "_revision", _combine_revision(self._config.revision(), specs))
             after = self._revision
+            if self._tier1_memo is not None:  # a declaration changes how calls are read
+                self._tier1_memo.clear()
         if after != before:
             caller = _caller()
             declared = {name: f"kind={sp.kind} operation={sp.operation}" for name, sp in new.items()}
@@ -324,45 +352,64 @@ class Firewall:
     # --------------------------------------------------------------- decision
 
     def _context(self, call: ToolCall, agent: AgentContext) -> Context:
+        return self._prepare(call, agent)[0]
+
+    def _prepare(
+        self, call: ToolCall, agent: AgentContext
+    ) -> tuple[Context, MemoEntry | None, tuple[Any, ...] | None]:
+        """The call's context, and its memo entry (a hit) or the key to store one under (a miss)."""
         policy = self.policy_for(agent)
+        key: tuple[Any, ...] | None = None
+        memo = self._tier1_memo
+        if memo is not None:
+            canon = canonical_arguments(call.arguments)
+            if canon is not None:
+                # By the layers' values: a scope entered again with the same arguments (one per
+                # request) reads calls as the last one did. Layers hash once (ScopePolicy.__hash__).
+                key = (policy.layers, call.tool_name, call.spec, canon)
+                try:
+                    e = memo.get(key)
+                except TypeError:  # a layer or spec holding something unhashable: no memo
+                    e = key = None
+                if e is not None and e.ops_version == declared_version():
+                    ctx = Context(
+                        call,
+                        agent,
+                        policy,
+                        e.classification,
+                        self.settings,
+                        spec_for=self._specs.get,
+                        chain=self.analyzers,
+                    )
+                    if e.sql is not None:
+                        ctx.scratch["sql"] = dict(e.sql)
+                    return ctx, e, None
         deadline = budget_deadline(call, self.settings)
         specs = self._specs
         cls = classify(call, specs.get(call.tool_name) if call.spec is None else None)
-        return Context(
+        ctx = Context(
             call, agent, policy, cls, self.settings, spec_for=specs.get, chain=self.analyzers, deadline=deadline
         )
+        # A call with a budget is large: its analysis is not stored (and may be cut short).
+        return ctx, None, key if deadline is None else None
 
     def _tier1(
-        self, call: ToolCall, agent: AgentContext, ctx: Context | None = None, dry: bool = False
+        self,
+        call: ToolCall,
+        agent: AgentContext,
+        ctx: Context | None = None,
+        dry: bool = False,
+        entry: MemoEntry | None = None,
+        key: tuple[Any, ...] | None = None,
     ) -> tuple[Context, list[Finding]]:
         if ctx is None:
-            ctx = self._context(call, agent)
-        findings: list[Finding] = []
-        deadline = ctx.deadline
-        for analyzer in self.analyzers:
-            if deadline is not None and ctx.over_budget():
-                findings.append(budget_finding(ctx, analyzer))
-                break
-            try:
-                found = analyzer(call, ctx)
-                if found:  # most analyzers find nothing on most calls
-                    findings.extend(found)
-            except BudgetExceeded:
-                findings.append(budget_finding(ctx, analyzer))
-                break
-            except Exception as e:  # an analyzer bug must not become an allow
-                logger.exception("agentgate analyzer %r failed", getattr(analyzer, "__name__", analyzer))
-                findings.append(
-                    Finding(
-                        _ANALYZER_FAILED,
-                        Severity.HIGH,
-                        Effect.ESCALATE,
-                        f"analyzer {getattr(analyzer, '__name__', type(analyzer).__name__)} failed: {type(e).__name__}: {e}",
-                    )
-                )
+            ctx, entry, key = self._prepare(call, agent)
+        if entry is not None:
+            findings = _memo.analyze_hit(self.analyzers, entry, call, ctx)
+        elif key is not None and self._tier1_memo is not None:
+            findings = _memo.analyze_and_store(self._tier1_memo, key, self.analyzers, self._memo_kinds, call, ctx)
         else:
-            if deadline is not None and ctx.over_budget():  # the last analyzer ran past it
-                findings.append(budget_finding(ctx, self.analyzers[-1]))
+            findings = _memo.analyze(self.analyzers, call, ctx)[0]
         if self._rate is not None:
             findings.extend(self._rate(call, ctx))
         if _open_scopes and not ctx.policy.layers:
@@ -450,17 +497,19 @@ class Firewall:
         """Decide *call* (async): the same decisions as `evaluate`; tier 2 is awaited."""
         t0 = time.perf_counter_ns()
         agent = get_context()
-        ctx = self._context(call, agent)
+        ctx, entry, key = self._prepare(call, agent)
         if self._planner is not None and ctx.policy.plan is None and agent.task_description.strip():
             ctx.scratch["plan"] = await self._planner.aget(agent.task_description.strip())
-        names = pending_resolutions(ctx) if analyze_http in self.analyzers else []
-        if analyze_code in self.analyzers:  # hosts inside programs handed to interpreter tools
-            names = [*names, *(n for n in code_resolutions(ctx) if n not in names)]
+        names: list[str] = []
+        if entry is None:  # a stored analysis asked no DNS (one that did is never stored)
+            names = pending_resolutions(ctx) if analyze_http in self.analyzers else []
+            if analyze_code in self.analyzers:  # hosts inside programs handed to interpreter tools
+                names = [*names, *(n for n in code_resolutions(ctx) if n not in names)]
         if names:
             # The HTTP analyzer resolves synchronously; do it in a worker thread so a
             # slow DNS answer never stalls the event loop. The analyzer then hits the cache.
             await asyncio.to_thread(prefetch, names, self.settings)
-        ctx, findings = self._tier1(call, agent, ctx)
+        ctx, findings = self._tier1(call, agent, ctx, entry=entry, key=key)
         block, esc = _split(findings)
         scratch = ctx.scratch if ("history" in ctx.scratch or "hatches" in ctx.scratch) else None
         if block:

@@ -19,6 +19,7 @@ an analyzer that crashes is turned into an ESCALATE finding by the firewall
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,16 @@ from ..policy import EffectivePolicy
 if TYPE_CHECKING:
     from .classify import Classification
 
-__all__ = ["Analyzer", "AnalyzerSettings", "BudgetExceeded", "Context", "Resource", "Target", "make_context"]
+__all__ = [
+    "Analyzer",
+    "AnalyzerSettings",
+    "BudgetExceeded",
+    "Context",
+    "Resource",
+    "Target",
+    "make_context",
+    "note_side_input",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,3 +262,32 @@ def budget_deadline(call: ToolCall, settings: AnalyzerSettings) -> int | None:
     if call.walk().chars < settings.budget_min_chars:
         return None
     return start + int(settings.time_budget_ms * 1_000_000)
+
+
+# Per thread: whether the analysis running here read state outside the call.
+_side = threading.local()
+
+
+def note_side_input() -> None:
+    """Say that the analysis running on this thread read state outside the call's arguments.
+
+    The file system (symlinks, existence), the working directory, ``$HOME``, DNS or the clock: an
+    answer that relied on one of them may differ for the same arguments a moment later, so the
+    firewall does not reuse it for an identical call (``agentgate._memo``). Call it from any
+    analyzer code that reads such state; it costs one attribute store.
+    """
+    _side.seen = True
+
+
+def side_inputs_begin() -> bool:
+    """Start watching for `note_side_input` on this thread; returns the state to restore."""
+    prev = bool(getattr(_side, "seen", False))
+    _side.seen = False
+    return prev
+
+
+def side_inputs_end(prev: bool) -> bool:
+    """Whether `note_side_input` was called since `side_inputs_begin`; restores the outer state."""
+    seen = bool(getattr(_side, "seen", False))
+    _side.seen = prev or seen
+    return seen

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from agentgate._decision import Effect, Finding, Severity
-from agentgate.analyzers.base import Context, Target
+from agentgate.analyzers.base import Context, Target, note_side_input
 from agentgate.policy import EffectivePolicy, ScopePolicy, match_resource
 from agentgate.policy._resources import split_pattern
 
@@ -265,6 +265,7 @@ def resolve_path(joined: str, cwd: str) -> str:
     Like the kernel (and realpath), a symlink is resolved before a following ``..``:
     ``reports/link_to_etc/../../etc/shadow`` is ``/etc/shadow`` when the link points at ``/etc``.
     """
+    note_side_input()  # the file system's links: the same path may resolve elsewhere next time
     prefix = cwd.rstrip("/") + "/"
     if not joined.startswith(prefix):
         return os.path.realpath(joined)
@@ -290,6 +291,7 @@ def resolve_path(joined: str, cwd: str) -> str:
 
 def home_dir() -> str:
     """The user's home directory (``$HOME`` first, as ``~`` expansion does)."""
+    note_side_input()
     return os.environ.get("HOME") or os.path.expanduser("~")
 
 
@@ -305,6 +307,7 @@ def normalize_path(raw: str, *, cwd: str | None = None) -> NormalizedPath:
     >>> normalize_path("\\\\\\\\fileserver\\\\C$\\\\secrets.txt").lexical
     '//fileserver/c$/secrets.txt'
     """
+    note_side_input()  # the working directory, $HOME and the file system
     base = cwd or os.getcwd()
     np = _lexical(raw, base, home_dir())
     if np.windows or not np.joined:

@@ -87,7 +87,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers._secretcodec import decoded_views
-from agentgate.analyzers.base import windows
+from agentgate.analyzers.base import note_side_input, windows
 from agentgate.analyzers.classify import tokens
 
 if TYPE_CHECKING:
@@ -403,6 +403,7 @@ def _jwt_claims(token: str) -> dict[str, Any] | None:
 
 def _jwt_expired(claims: dict[str, Any]) -> bool:
     exp = claims.get("exp")
+    note_side_input()  # the clock: a token expires between two identical calls
     return isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp < time.time()
 
 

@@ -30,7 +30,7 @@ name, a glob or a typed ``kind:value`` (see ``_resources``). See docs/policy.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ._operations import check_operation, subsumes
@@ -85,6 +85,16 @@ class ScopePolicy:
     _ops: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _deny: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _names: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # Computed once: a layer is hashed on every decision (the tier-1 memo is keyed by the
+        # layers in force), and a policy's layer may list 100,000s of patterns.
+        h = self._hash
+        if not h:
+            h = hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare)) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ops", frozenset(o.strip().lower() for o in self.allowed_operations))

@@ -89,6 +89,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers.base import note_side_input
 
 # Parsing and address classification live in http/_urlparse.py; the public names are
 # re-exported here, where the firewall, agentgate.http and the tests import them.
@@ -187,6 +188,7 @@ def resolve(
     by the analyzer and `agentgate.http`, so within *ttl* the transports connect to
     exactly the addresses the analyzer checked.
     """
+    note_side_input()  # DNS answers change: an analysis that asked one is never reused
     key = (resolver, host)
     now = time.monotonic()
     hit = _cache.get(key)
