@@ -28,13 +28,13 @@ from contextvars import ContextVar
 from types import FrameType, MappingProxyType, TracebackType
 from typing import Any, cast
 
+from . import _memo
 from ._call import ToolCall, ToolSpec
 from ._context import AgentContext, get_context
 from ._context import _current as _current_agent
 from ._decision import Effect, Finding, Severity, Verdict, VerdictType
 from ._errors import ConfigError, FirewallBlockedError
 from ._escalation import EscalationOutcome, EscalationRequest, Escalator
-from . import _memo
 from ._memo import MemoEntry, Tier1Memo, canonical_arguments
 from ._plan import Plan, Planner, build_planner, plan_findings
 from .analyzers import DEFAULT_ANALYZERS, Analyzer
@@ -354,9 +354,7 @@ class Firewall:
     def _context(self, call: ToolCall, agent: AgentContext) -> Context:
         return self._prepare(call, agent)[0]
 
-    def _prepare(
-        self, call: ToolCall, agent: AgentContext
-    ) -> tuple[Context, MemoEntry | None, tuple[Any, ...] | None]:
+    def _prepare(self, call: ToolCall, agent: AgentContext) -> tuple[Context, MemoEntry | None, tuple[Any, ...] | None]:
         """The call's context, and its memo entry (a hit) or the key to store one under (a miss)."""
         policy = self.policy_for(agent)
         key: tuple[Any, ...] | None = None

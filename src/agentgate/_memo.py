@@ -87,7 +87,7 @@ def enabled(settings: Any) -> bool:
     return os.environ.get("AGENTGATE_TIER1_MEMO", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-class _TooBig(Exception):
+class _TooBigError(Exception):
     pass
 
 
@@ -97,11 +97,11 @@ def _canon(v: Any, budget: list[int], depth: int) -> Any:
         budget[0] -= len(v)
         budget[1] -= 1
         if budget[0] < 0 or budget[1] < 0:
-            raise _TooBig
+            raise _TooBigError
         return v  # a str never equals a value of another type, so it needs no tag
     budget[1] -= 1
     if budget[1] < 0 or depth > _MAX_DEPTH:
-        raise _TooBig
+        raise _TooBigError
     if v is None:
         return None
     if t is int or t is bool:
@@ -111,13 +111,13 @@ def _canon(v: Any, budget: list[int], depth: int) -> Any:
     if t is bytes:
         budget[0] -= len(v)
         if budget[0] < 0:
-            raise _TooBig
+            raise _TooBigError
         return (bytes, v)
     if t is list or t is tuple:
         return (t, tuple(_canon(x, budget, depth + 1) for x in v))
     if t is dict:
         return (dict, tuple((_canon(k, budget, depth + 1), _canon(x, budget, depth + 1)) for k, x in v.items()))
-    raise _TooBig  # objects, subclasses, sets ...: no exact, cheap form
+    raise _TooBigError  # objects, subclasses, sets ...: no exact, cheap form
 
 
 def canonical_arguments(arguments: Any) -> tuple[Any, ...] | None:
@@ -150,7 +150,7 @@ def canonical_arguments(arguments: Any) -> tuple[Any, ...] | None:
         budget = [chars, items]
         try:
             c = _canon(v, budget, 1)
-        except (_TooBig, RecursionError):
+        except (_TooBigError, RecursionError):
             return None
         chars, items = budget
         out.append(k)
@@ -294,9 +294,7 @@ def analyze_and_store(
         else:
             stored.append(found)
     sql = ctx.scratch.get("sql")
-    memo.put(
-        key, MemoEntry(ctx.classification, tuple(stored), dict(sql) if sql else None, ops_version)
-    )
+    memo.put(key, MemoEntry(ctx.classification, tuple(stored), dict(sql) if sql else None, ops_version))
     return findings
 
 
