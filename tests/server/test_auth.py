@@ -215,3 +215,79 @@ def test_token_cli(db: str) -> None:
     assert run.invoke(cli, ["token", "revoke", "ed", "--state", db]).exit_code == 0
     assert TokenStore(db).verify(secret) is None
     assert run.invoke(cli, ["token", "revoke", "ed", "--state", db]).exit_code == 2
+
+
+def test_agent_token_bound_to_agent_ids_decides_only_for_them(db: str) -> None:
+    """A gateway token bound to `mailer` and `report-*` cannot claim the policy of `payer`; with no
+    agent_id its one literal agent is used; an unbound agent token may still name any agent."""
+    from agentgate.policy._config import parse_config
+
+    cfg = parse_config(
+        {
+            "agents": {
+                "default": {"allowed_operations": ["read"]},
+                "mailer": {"allowed_operations": ["read", "send"]},
+                "payer": {"allowed_operations": ["read", "transfer"]},
+                "report-weekly": {"allowed_operations": ["read", "write"]},
+            }
+        }
+    )
+    store = TokenStore(db)
+    mailer = _bearer(store.create("mail-gw", "agent", ["mailer"])[1])
+    multi = _bearer(store.create("multi-gw", "agent", ["mailer", "report-*"])[1])
+    free = _bearer(store.create("any-gw", "agent")[1])
+    c = TestClient(create_app(db, cfg, tokens=store), base_url=LOCAL)
+    pay = {"tool": "send_payment", "arguments": {"iban": "DE89370400440532013000", "amount": 5}, "agent_id": "payer"}
+    send = {"tool": "send_email", "arguments": {"to": "ana@corp.example", "body": "hi"}}
+
+    r = c.post("/v1/decide", json=pay, headers=mailer)
+    assert r.status_code == 403 and "mailer" in r.json()["error"] and "'payer'" in r.json()["error"]
+    assert c.post("/api/check", json=pay, headers=mailer).status_code == 403  # the dry run too
+    assert c.post("/v1/decide", json=send, headers=mailer).json()["action"] == "allow"  # acts as mailer
+    assert c.post("/v1/decide", json={**send, "agent_id": "mailer"}, headers=mailer).json()["action"] == "allow"
+    r = c.post("/v1/decide", json=send, headers=multi)  # two bindings: which one must be said
+    assert r.status_code == 403 and "agent_id" in r.json()["error"]
+    write = {"tool": "write_file", "arguments": {"path": "r.txt", "content": "x"}, "agent_id": "report-weekly"}
+    assert c.post("/v1/decide", json=write, headers=multi).json()["action"] == "allow"
+    assert c.post("/v1/decide", json={**write, "agent_id": "reporter"}, headers=multi).status_code == 403
+    assert c.post("/v1/decide", json=pay, headers=free).json()["action"] == "allow"
+    assert c.post("/v1/decide", json=send, headers=free).json()["action"] == "block"  # the default agent reads
+
+
+def test_agent_binding_is_validated_listed_and_added_to_old_tables(db: str, tmp_path: Path) -> None:
+    """Only agent tokens are bound; patterns are words; `token list --json` shows them; a tokens table
+    made before bindings existed gains the column and its tokens stay unbound and usable."""
+    store = TokenStore(db)
+    with pytest.raises(ConfigError, match="only agent tokens"):
+        store.create("ed", "editor", ["mailer"])
+    with pytest.raises(ConfigError, match="without spaces"):
+        store.create("gw", "agent", ["mail er"])
+    run = CliRunner()
+    out = run.invoke(cli, ["token", "create", "--role", "agent", "--name", "gw", "--agent", "mailer", "--state", db])
+    assert out.exit_code == 0, out.output
+    assert "agents mailer" in out.stderr
+    import json
+
+    listed = json.loads(run.invoke(cli, ["token", "list", "--json", "--state", db]).stdout)
+    assert [t["agents"] for t in listed] == [["mailer"]]
+    bad = run.invoke(cli, ["token", "create", "--role", "viewer", "--name", "v", "--agent", "x", "--state", db])
+    assert bad.exit_code == 2 and "only agent tokens" in bad.output
+
+    old = tmp_path / "old.db"
+    con = sqlite3.connect(old)
+    con.execute(
+        "CREATE TABLE agentgate_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
+        " hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL, revoked_at REAL)"
+    )
+    secret = "agt_0000abcd_" + "s" * 43
+    con.execute(
+        "INSERT INTO agentgate_tokens VALUES ('0000abcd', 'old-gw', 'agent', ?, 1.0, NULL)",
+        (hashlib.sha256(secret.encode()).hexdigest(),),
+    )
+    con.commit()
+    con.close()
+    migrated = TokenStore(f"sqlite:///{old}")
+    info = migrated.verify(secret)
+    assert info is not None and info.agents == () and info.may_act_for("anyone")
+    assert migrated.create("new-gw", "agent", ["a-*"])[0].agents == ("a-*",)
+    TokenStore(f"sqlite:///{old}")  # a second open finds the column there

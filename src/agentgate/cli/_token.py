@@ -36,27 +36,42 @@ def command() -> None:
     help="viewer reads; approver answers approvals; editor changes policies; admin all; agent only /v1/decide.",
 )
 @click.option("--name", required=True, help="Who or what holds it (recorded as who approved, in the audit trail).")
-@click.option("--json", "as_json", is_flag=True, help="Print {id, name, role, token}.")
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    metavar="PATTERN",
+    help="Bind an agent token to this agent id (a glob; repeatable): /v1/decide then refuses other agent ids.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print {id, name, role, agents, token}.")
 @state_option
 @config_option
-def create(role: str, name: str, as_json: bool, state_url: str | None, config_path: str | None) -> None:
+def create(
+    role: str, name: str, agents: tuple[str, ...], as_json: bool, state_url: str | None, config_path: str | None
+) -> None:
     """Create a token and print it once (only its hash is kept)."""
     from ..server._tokens import TokenStore
 
     store = _store(state_url, config_path)
     assert isinstance(store, TokenStore)
     try:
-        info, secret = store.create(name, role)
+        info, secret = store.create(name, role, agents)
     except ConfigError as e:
         fail_usage(str(e))
     finally:
         store.close()
     if as_json:
-        click.echo(dump_json({"id": info.id, "name": info.name, "role": info.role, "token": secret}))
+        click.echo(
+            dump_json(
+                {"id": info.id, "name": info.name, "role": info.role, "agents": list(info.agents), "token": secret}
+            )
+        )
         return
     click.echo(secret)
     click.echo(
-        f"token {info.id} for {info.name} (role {info.role}); shown once, store it now. "
+        f"token {info.id} for {info.name} (role {info.role}"
+        + (f", agents {', '.join(info.agents)}" if info.agents else "")
+        + "); shown once, store it now. "
         "Send it as: Authorization: Bearer <token>",
         err=True,
     )
@@ -80,7 +95,14 @@ def list_(as_json: bool, state_url: str | None, config_path: str | None) -> None
         click.echo(
             dump_json(
                 [
-                    {"id": t.id, "name": t.name, "role": t.role, "created_at": t.created_at, "revoked_at": t.revoked_at}
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "role": t.role,
+                        "agents": list(t.agents),
+                        "created_at": t.created_at,
+                        "revoked_at": t.revoked_at,
+                    }
                     for t in rows
                 ]
             )
@@ -91,7 +113,8 @@ def list_(as_json: bool, state_url: str | None, config_path: str | None) -> None
         return
     for t in rows:
         state = f"revoked {_when(t.revoked_at)}" if t.revoked_at else "active"
-        click.echo(f"{t.id}  {t.role:<8}  {t.name:<24}  created {_when(t.created_at)}  {state}")
+        bound = f"  agents {','.join(t.agents)}" if t.agents else ""
+        click.echo(f"{t.id}  {t.role:<8}  {t.name:<24}  created {_when(t.created_at)}  {state}{bound}")
 
 
 @command.command("revoke")

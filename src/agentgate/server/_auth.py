@@ -40,6 +40,7 @@ and CSRF checks still apply).
 
 from __future__ import annotations
 
+import fnmatch
 import hmac
 import ipaddress
 import json
@@ -95,10 +96,30 @@ class Principal:
     via: str  # "token" | "session" | "local"
     token_id: str | None = None
     csrf: str | None = field(default=None, repr=False)
+    #: The agent ids (glob patterns) a bound agent token decides for; empty: any.
+    agents: tuple[str, ...] = ()
 
     def allows(self, *needed: str) -> bool:
         """Does this principal hold one of the *needed* roles (or a higher one)?"""
         return any(role_allows(self.role, n) for n in needed)
+
+    def acting_for(self, agent_id: str) -> str:
+        """The agent id a decision by this caller is made for: *agent_id*, or the one agent a
+        token is bound to when the request names none; ``PermissionError`` when the token is
+        bound to agents and *agent_id* is not one of them."""
+        if not self.agents:
+            return agent_id
+        if not agent_id:
+            if len(self.agents) == 1 and not any(c in self.agents[0] for c in "*?["):
+                return self.agents[0]
+            raise PermissionError(
+                f"token {self.name} decides only for agents {', '.join(self.agents)}: name one in agent_id"
+            )
+        if not any(fnmatch.fnmatchcase(agent_id, p) for p in self.agents):
+            raise PermissionError(
+                f"token {self.name} decides only for agents {', '.join(self.agents)}, not {agent_id!r}"
+            )
+        return agent_id
 
 
 LOCAL = Principal("local", "admin", "local")
@@ -261,7 +282,7 @@ class AuthMiddleware:
 
 
 def _from(info: TokenInfo, via: str, csrf: str | None = None) -> Principal:
-    return Principal(info.name, info.role, via, info.id, csrf)
+    return Principal(info.name, info.role, via, info.id, csrf, info.agents)
 
 
 def _cookie(header: str, name: str) -> str | None:

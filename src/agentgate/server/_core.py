@@ -10,6 +10,7 @@ from typing import Any
 from .._call import ToolCall
 from .._context import agent_context
 from .._errors import ConfigError
+from ._auth import principal
 from ._common import ServerState, error
 
 
@@ -77,7 +78,11 @@ def routes(state: ServerState) -> list[Any]:
         if not isinstance(args, dict):
             return error(400, "arguments must be an object")
         firewall = state.firewall
-        with agent_context(agent_id=str(body.get("agent_id") or ""), task_description=str(body.get("task") or "")):
+        try:  # a token bound to agents dry-runs only their calls, as it decides only theirs
+            agent_id = principal(request).acting_for(str(body.get("agent_id") or ""))
+        except PermissionError as e:
+            return error(403, str(e))
+        with agent_context(agent_id=agent_id, task_description=str(body.get("task") or "")):
             try:
                 v = await firewall.evaluate_async(ToolCall(body["tool"], args, framework="api"))
             except ConfigError as e:

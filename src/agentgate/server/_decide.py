@@ -10,6 +10,10 @@ The request names the call and who makes it; the answer is the verdict
      "history": [{"tool": "read_file", "arguments": {"path": "notes.txt"}, "verdict": "allow",
                   "result": "..."}]}
 
+A token bound to agent ids (``agentgate token create --role agent --agent mailer``) decides
+only for those: another ``agent_id`` is refused with 403, and a request naming none is made
+for the token's one agent.
+
 **Stateless per request**, so replicas behind a load balancer are interchangeable:
 
 * what persists across calls lives where the in-process firewall already keeps it
@@ -114,8 +118,13 @@ def routes(state: ServerState) -> list[Any]:
             layer = _scope_policy(body["scope"]) if body.get("scope") is not None else None
         except (ValueError, ConfigError) as e:
             return error(400, str(e))
+        caller = principal(request)
+        try:
+            agent_id = caller.acting_for(body.get("agent_id", ""))
+        except PermissionError as e:
+            return error(403, str(e))
         ctx = agent_context(
-            agent_id=body.get("agent_id", ""),
+            agent_id=agent_id,
             task_id=body.get("task_id", ""),
             user_id=body.get("user_id", ""),
             task=body.get("task", ""),
@@ -130,7 +139,7 @@ def routes(state: ServerState) -> list[Any]:
             token = _scopes.set((layer,)) if layer is not None else None
             try:
                 # framework names the token that asked, so the trail says which gateway decided what.
-                who = principal(request).name
+                who = caller.name
                 v = await fw.evaluate_async(ToolCall(body["tool"], body.get("arguments", {}), framework=f"api:{who}"))
             except ConfigError as e:
                 return error(400, str(e))

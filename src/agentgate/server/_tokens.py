@@ -14,7 +14,10 @@ Roles (`ROLES`), each including the ones before it::
 
 ``agent`` stands apart: it may call ``POST /v1/decide`` and ``POST /api/check`` and
 nothing else — the token an agent process or gateway holds cannot read the trail or
-approve its own calls.
+approve its own calls. An agent token may be **bound to agent ids** (glob patterns,
+``agentgate token create --role agent --agent mailer --agent 'billing-*'``): it then decides
+only for those agents, so a stolen or misused gateway token cannot claim the policy of a
+more privileged agent. An unbound agent token may name any ``agent_id``.
 
 A browser session (``POST /login`` with a token) is a random id, also stored hashed,
 tied to its token (revoking the token ends its sessions) and expiring after
@@ -26,12 +29,13 @@ tied to its token (revoking the token ends its sessions) and expiring after
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .._errors import ConfigError
@@ -51,7 +55,7 @@ CACHE_TTL = 2.0
 _DDL = (
     "CREATE TABLE IF NOT EXISTS agentgate_tokens ("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,"
-    " created_at REAL NOT NULL, revoked_at REAL)",
+    " created_at REAL NOT NULL, revoked_at REAL, agents TEXT)",
     "CREATE TABLE IF NOT EXISTS agentgate_sessions ("
     " hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL)",
 )
@@ -79,11 +83,31 @@ class TokenInfo:
     role: str
     created_at: float
     revoked_at: float | None = None
+    #: Agent ids (glob patterns) an agent token decides for; empty: any.
+    agents: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
         """Not revoked."""
         return self.revoked_at is None
+
+    def may_act_for(self, agent_id: str) -> bool:
+        """May this token decide calls for *agent_id* (always, when it is bound to no agents)?"""
+        return not self.agents or any(fnmatch.fnmatchcase(agent_id, p) for p in self.agents)
+
+
+def _agents(raw: object) -> tuple[str, ...]:
+    return tuple(a for a in str(raw).split("\n") if a) if raw else ()
+
+
+def check_agent_patterns(agents: Sequence[str]) -> tuple[str, ...]:
+    """Validated agent-id patterns of a token (non-empty, no whitespace, no newline)."""
+    out = []
+    for a in agents:
+        if not isinstance(a, str) or not a.strip() or any(c.isspace() for c in a):
+            raise ConfigError(f"an agent id pattern must be a non-empty word without spaces, not {a!r}")
+        out.append(a)
+    return tuple(dict.fromkeys(out))
 
 
 class TokenStore:
@@ -92,25 +116,45 @@ class TokenStore:
     def __init__(self, url: str) -> None:
         self.db = StateDB(url)
         self.db.create_tables(_DDL)
+        self._add_agents_column()
         self._cache: dict[str, tuple[float, TokenInfo | None]] = {}
         self._any: tuple[float, bool] | None = None
         self._lock = threading.Lock()
 
+    def _add_agents_column(self) -> None:
+        # Tables created before tokens could be bound to agents lack the column; add it in place.
+        if self.db.kind == "postgres":
+            self.db.execute("ALTER TABLE agentgate_tokens ADD COLUMN IF NOT EXISTS agents TEXT")
+            return
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(agentgate_tokens)")}
+        if "agents" not in cols:
+            try:
+                self.db.execute("ALTER TABLE agentgate_tokens ADD COLUMN agents TEXT")
+            except ConfigError as e:  # another process added it first
+                if "duplicate column" not in str(e):
+                    raise
+
     # -- tokens ------------------------------------------------------------------------
 
-    def create(self, name: str, role: str) -> tuple[TokenInfo, str]:
-        """A new token: its listing entry and the secret (shown once, never stored)."""
+    def create(self, name: str, role: str, agents: Sequence[str] = ()) -> tuple[TokenInfo, str]:
+        """A new token: its listing entry and the secret (shown once, never stored).
+
+        *agents* (glob patterns) binds an ``agent`` token to the agent ids it may decide for.
+        """
         if role not in (*ROLES, AGENT):
             raise ConfigError(f"role must be one of {', '.join((*ROLES, AGENT))}, not {role!r}")
         name = name.strip()
         if not name:
             raise ConfigError("a token needs a name (who or what holds it)")
+        bound = check_agent_patterns(agents)
+        if bound and role != AGENT:
+            raise ConfigError(f"only agent tokens are bound to agent ids; a {role} token is not (drop --agent)")
         tid = secrets.token_hex(4)
         secret = f"agt_{tid}_{secrets.token_urlsafe(32)}"
-        info = TokenInfo(tid, name, role, time.time())
+        info = TokenInfo(tid, name, role, time.time(), agents=bound)
         self.db.write(
-            "INSERT INTO agentgate_tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (tid, name, role, _hash(secret), info.created_at),
+            "INSERT INTO agentgate_tokens (id, name, role, hash, created_at, agents) VALUES (?, ?, ?, ?, ?, ?)",
+            (tid, name, role, _hash(secret), info.created_at, "\n".join(bound) or None),
         )
         self._forget()
         return info, secret
@@ -118,9 +162,11 @@ class TokenStore:
     def tokens(self) -> list[TokenInfo]:
         """Every token, oldest first (revoked ones included, marked)."""
         rows = self.db.execute(
-            "SELECT id, name, role, created_at, revoked_at FROM agentgate_tokens ORDER BY created_at"
+            "SELECT id, name, role, created_at, revoked_at, agents FROM agentgate_tokens ORDER BY created_at"
         )
-        return [TokenInfo(r[0], r[1], r[2], float(r[3]), None if r[4] is None else float(r[4])) for r in rows]
+        return [
+            TokenInfo(r[0], r[1], r[2], float(r[3]), None if r[4] is None else float(r[4]), _agents(r[5])) for r in rows
+        ]
 
     def revoke(self, ident: str) -> list[TokenInfo]:
         """Revoke the token with id *ident* (or every active token named *ident*); those revoked."""
@@ -155,9 +201,14 @@ class TokenStore:
 
     def _by_hash(self, key: str) -> TokenInfo | None:
         rows = self.db.execute(
-            "SELECT id, name, role, created_at FROM agentgate_tokens WHERE hash = ? AND revoked_at IS NULL", (key,)
+            "SELECT id, name, role, created_at, agents FROM agentgate_tokens WHERE hash = ? AND revoked_at IS NULL",
+            (key,),
         )
-        return TokenInfo(rows[0][0], rows[0][1], rows[0][2], float(rows[0][3])) if rows else None
+        return (
+            TokenInfo(rows[0][0], rows[0][1], rows[0][2], float(rows[0][3]), agents=_agents(rows[0][4]))
+            if rows
+            else None
+        )
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -181,12 +232,16 @@ class TokenStore:
 
     def _by_session(self, key: str) -> TokenInfo | None:
         rows = self.db.execute(
-            "SELECT t.id, t.name, t.role, t.created_at FROM agentgate_sessions s"
+            "SELECT t.id, t.name, t.role, t.created_at, t.agents FROM agentgate_sessions s"
             " JOIN agentgate_tokens t ON t.id = s.token_id"
             " WHERE s.hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL",
             (key, time.time()),
         )
-        return TokenInfo(rows[0][0], rows[0][1], rows[0][2], float(rows[0][3])) if rows else None
+        return (
+            TokenInfo(rows[0][0], rows[0][1], rows[0][2], float(rows[0][3]), agents=_agents(rows[0][4]))
+            if rows
+            else None
+        )
 
     def end_session(self, sid: str) -> None:
         """Log out: the session is deleted."""
