@@ -406,6 +406,13 @@ class PostgresStore(SqlStore):
         schema's writers is open in the same snapshot, every visible id is settled; else
         the bound is what was visible `SETTLE_SECONDS` ago (a writer's transaction never
         lives that long: its write deadline cuts it).
+
+        Transaction ids are cluster-wide, so the snapshot also lists other databases' and
+        other schemas' transactions; only this schema's writers in this database (their
+        ``application_name``) hold the bound back. A transaction that ended between the
+        snapshot and the read of ``pg_stat_activity`` is asked about in the commit log
+        (``pg_xact_status``): ended, it holds nothing back; still running with no backend
+        (a prepared transaction), it does, as an unknown writer would.
         """
         top, xip = ex(
             "SELECT (SELECT coalesce(max(ingest_id), 0) FROM actions), "
@@ -414,19 +421,25 @@ class PostgresStore(SqlStore):
         top = int(top)
         state: dict[str, str] = dict(ex("SELECT key, value FROM agentgate_dashboard_state WHERE key LIKE 'settle_%%'"))
         bound = int(state.get("settle_bound", 0))
-        open_xids = {int(x) % 2**32 for x in xip or ()}
+        open_xids = {int(x) % 2**32: str(x) for x in xip or ()}
+        safe = True
         if open_xids:
-            others = {
-                int(x): app
-                for x, app in ex(
-                    "SELECT backend_xid::text, application_name FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+            running = {
+                int(x): (app, bool(here))
+                for x, app, here in ex(
+                    "SELECT backend_xid::text, application_name, datname = current_database() "
+                    "FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
                 )
             }
-            writer_app = f"agentgate-audit {self.schema or ''}".strip()
-            # Safe only if every open transaction is still running and is not one of our writers'.
-            safe = all(x in others and others[x] != writer_app for x in open_xids)
-        else:
-            safe = True
+            # The writers' application_name, as the server stores it (cut to 63 bytes).
+            writer_app = f"agentgate-audit {self.schema or ''}".strip().encode()[:63].decode("utf-8", "ignore")
+            if any(app == writer_app and here for x, (app, here) in running.items() if x in open_xids):
+                safe = False
+            else:
+                unknown = [full for x, full in open_xids.items() if x not in running]
+                if unknown:
+                    statuses = ex("SELECT pg_xact_status(x::xid8) FROM unnest(%s::text[]) AS x", (unknown,))
+                    safe = all(st in ("committed", "aborted") for (st,) in statuses)
         now = time.time()
         if safe:
             bound = max(bound, top)

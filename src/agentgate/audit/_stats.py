@@ -178,8 +178,14 @@ def _day_ceil(t: datetime) -> datetime:
     return floor if floor == t else floor + timedelta(days=1)
 
 
-def _parts(store: SqlStore, f: ActionFilter, bound: int, *, days: bool) -> list[Part]:
-    """The pieces whose sum is the count for *f*: whole days (when *days*), whole hours, raw edges and tail."""
+def _parts(store: SqlStore, f: ActionFilter, bound: int, top: int, *, days: bool) -> list[Part]:
+    """The pieces whose sum is the count for *f*: whole days (when *days*), whole hours, raw edges and tail.
+
+    The tail (rows past the rollup's *bound*, up to *top*, the newest id seen) is read only
+    when there is one, and as a closed id range: an open ``ingest_id > bound`` is estimated
+    by PostgreSQL as a third of the table when its statistics are missing or stale (a trail
+    just loaded, or grown past its histogram) and planned as a full scan.
+    """
     d = store.sql_dialect
     if not f.rollup_only:
         return [_raw(store, f, [], [])]
@@ -198,7 +204,8 @@ def _parts(store: SqlStore, f: ActionFilter, bound: int, *, days: bool) -> list[
             out.append(_rolled(store, f, dhi, hi, "agentgate_rollup"))
     else:
         out.append(_rolled(store, f, lo, hi, "agentgate_rollup"))
-    out.append(_raw(store, f, [f"{d.id_col} > {d.ph}"], [bound]))  # written since the rollup's bound
+    if top > bound:  # written since the rollup's bound
+        out.append(_raw(store, f, [f"{d.id_col} > {d.ph}", f"{d.id_col} <= {d.ph}"], [bound, top]))
     if lo is not None:  # the partial hour at the start of the range
         out.append(_raw(store, f, [f"{d.id_col} <= {d.ph}", f"created_at < {d.ph}"], [bound, d.time(lo)], edge=True))
     if hi is not None:  # ... and at its end
@@ -221,35 +228,46 @@ def _unit(store: SqlStore, f: ActionFilter, now: datetime) -> str:
 def filtered_stats(store: SqlStore, f: ActionFilter, *, now: datetime | None = None) -> dict[str, Any]:
     """Totals, breakdowns and a timeline of the decisions matching *f* (see module docstring).
 
-    The parts (rollup, edges, tail) are summed by the database: each breakdown is one
-    aggregate over their UNION ALL, so no per-group work happens in Python.
+    The parts (rollup, edges, tail) are summed by the database in one statement: their
+    UNION ALL is a common table expression that the timeline and the three top lists each
+    aggregate (PostgreSQL materializes it once), so no per-group work happens in Python and
+    the edges are read once, not once per breakdown.
     """
     bound = catch_up(store)
+    d = store.sql_dialect
+    top = int(store._exec(f"SELECT coalesce(max({d.id_col}), 0) FROM actions")[0][0])  # noqa: S608
     unit = _unit(store, f, now or datetime.now(UTC))
-    parts = _parts(store, f, bound, days=unit == "day")
+    parts = _parts(store, f, bound, top, days=unit == "day")
     union = " UNION ALL ".join(f"SELECT {_COLS}, n FROM ({sql}) AS p{i}" for i, (sql, _) in enumerate(parts))  # noqa: S608
     params = [x for _, ps in parts for x in ps]
-    src = f"({union}) AS s"
     slot = "substr(bucket, 1, 10) || 'T00:00:00+00:00'" if unit == "day" else "bucket"
+    arms = [
+        f"SELECT 0 AS k, {slot} AS t, verdict, would_block, CAST(NULL AS TEXT) AS name, sum(n) AS n "  # noqa: S608
+        "FROM s GROUP BY 2, 3, 4",
+        *(
+            f"SELECT * FROM (SELECT {i} AS k, CAST(NULL AS TEXT) AS t, CAST(NULL AS TEXT) AS verdict, "  # noqa: S608
+            f"CAST(NULL AS BOOLEAN) AS would_block, {col} AS name, "
+            f"sum(n) AS n FROM s{where} GROUP BY 5 ORDER BY 6 DESC, 5 LIMIT {_TOP}) AS t{i}"
+            for i, (col, where) in enumerate(
+                (("agent_id", ""), ("policy_name", " WHERE policy_name <> ''"), ("tool_name", "")), 1
+            )
+        ),
+    ]
     timeline: dict[str, Counter[str]] = {}
     by_verdict: Counter[str] = Counter()
+    tops: list[dict[str, int]] = [{}, {}, {}]
     would_block = 0
-    for t, verdict, wb, n in store._exec(
-        f"SELECT {slot} AS t, verdict, would_block, sum(n) FROM {src} GROUP BY 1, 2, 3",  # noqa: S608 - our SQL
-        params,
-    ):
+    for k, t, verdict, wb, name, n in store._exec(f"WITH s AS ({union}) " + " UNION ALL ".join(arms), params):
         n = int(n)
+        if int(k):
+            tops[int(k) - 1][str(name) or "-"] = n
+            continue
         point = timeline.setdefault(str(t), Counter())
         point[str(verdict)] += n
         by_verdict[str(verdict)] += n
         if wb:
             would_block += n
             point["would_block"] += n
-
-    def top(col: str, skip_empty: bool = False) -> dict[str, int]:
-        where = f" WHERE {col} <> ''" if skip_empty else ""
-        sql = f"SELECT {col}, sum(n) FROM {src}{where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {_TOP}"  # noqa: S608
-        return {(str(k) or "-"): int(n) for k, n in store._exec(sql, params)}
 
     lat = sorted(store.latencies(f, LATENCY_WINDOW))
 
@@ -260,9 +278,9 @@ def filtered_stats(store: SqlStore, f: ActionFilter, *, now: datetime | None = N
         "total": sum(by_verdict.values()),
         "by_verdict": dict(by_verdict),
         "would_block": would_block,
-        "by_agent": top("agent_id"),
-        "by_rule": top("policy_name", skip_empty=True),
-        "by_tool": top("tool_name"),
+        "by_agent": dict(sorted(tops[0].items(), key=lambda kv: (-kv[1], kv[0]))),
+        "by_rule": dict(sorted(tops[1].items(), key=lambda kv: (-kv[1], kv[0]))),
+        "by_tool": dict(sorted(tops[2].items(), key=lambda kv: (-kv[1], kv[0]))),
         "timeline": {"unit": unit, "points": [{"t": k, **dict(v)} for k, v in sorted(timeline.items())]},
         "latency_us": {
             "p50": pct(0.5),
