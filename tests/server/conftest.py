@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+
+import pytest
+
+from conftest import require_program
 
 
 def _free_port() -> int:
@@ -37,3 +42,25 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, through Playwright (no tool downloads a browser)."""
+    require_program("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in a viewer's time zone that is not UTC."""
+    ctx = browser.new_context(timezone_id="Europe/Paris", viewport={"width": 1400, "height": 900})
+    p = ctx.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    ctx.close()

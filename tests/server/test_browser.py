@@ -8,7 +8,6 @@ No tool downloads a browser here: the tests launch the ``chromium`` that apt ins
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -22,33 +21,10 @@ from agentgate._call import ToolCall
 from agentgate._context import AgentContext
 from agentgate._decision import Effect, Finding, Severity, Verdict, VerdictType
 from agentgate.server import create_app
-from conftest import require_program
 
 from .conftest import serve
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, through Playwright."""
-    require_program("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh page in a viewer's time zone that is not UTC."""
-    ctx = browser.new_context(timezone_id="Europe/Paris", viewport={"width": 1400, "height": 900})
-    p = ctx.new_page()
-    p.set_default_timeout(30_000)
-    yield p
-    ctx.close()
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def create_app(
         raise MissingDependencyError("starlette", "server") from None
 
     from .._statedb import default_state_url
-    from . import _approvals, _auth, _core, _dashboard, _decide
+    from . import _approvals, _auth, _core, _dashboard, _decide, _manage
     from ._tokens import TokenStore
 
     cfg = config if config is not None else Config.model_validate({})
@@ -129,6 +129,7 @@ def create_app(
             *_dashboard.routes(state),
             *_decide.routes(state),
             *_approvals.routes(state),
+            *_manage.routes(state, policy_store),
             *_auth.routes(auth),
             *extra_routes,
             metrics_route(),

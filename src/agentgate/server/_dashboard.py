@@ -43,7 +43,11 @@ from ._common import MAX_LIMIT, ServerState, error, rows_for_api
 __all__ = ["routes"]
 
 EMPTY_HINT = "no audit trail yet: run an agent with protect_all()"
-_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+_STATIC = {
+    "app.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "manage.js": "text/javascript; charset=utf-8",
+}
 _PAGES = {"decisions": "dashboard.html", "decision": "decision.html"}
 _TICK = 0.5  # how often a live stream looks for new decisions (one indexed query)
 _HEARTBEAT = 15.0
