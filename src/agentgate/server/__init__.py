@@ -1,8 +1,10 @@
 """The dashboard, the decision API and the management API (``agentgate serve``; the ``server`` extra).
 
-Endpoints (JSON unless noted; the role each needs in brackets, see docs/api.md):
-
-==================================  ======================================================="""
+The endpoints and the role each needs are listed in docs/api.md; each route module's
+docstring lists its own: ``_core``, ``_dashboard`` (the decisions pages and their reads),
+``_manage`` (the approvals and policy pages), ``_decide``, ``_approvals``, ``_policies``,
+``_auth``.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def create_app(
             ``/v1/policies`` routes, and decisions follow the store's head (`_policies.follow`).
 
     The routes live in one module per concern (``_core``, ``_dashboard``, ``_decide``,
-    ``_approvals``, ``_auth``); this only composes them behind `AuthMiddleware`.
+    ``_approvals``, ``_manage``, ``_auth``); this only composes them behind `AuthMiddleware`.
     """
     try:
         from starlette.applications import Starlette
