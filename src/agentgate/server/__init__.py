@@ -98,11 +98,12 @@ def create_app(
 
     extra_routes: list[Any] = []
     watch: Any = None
+    state.extra["openapi_paths"] = _manage.OPENAPI_PATHS
     if policy_store is not None:
         from . import _policies
 
         extra_routes = _policies.routes(state, policy_store)
-        state.extra["openapi_paths"] = _policies.OPENAPI_PATHS
+        state.extra["openapi_paths"] = {**_policies.OPENAPI_PATHS, **_manage.OPENAPI_PATHS}
         state.extra["openapi_schemas"] = _policies.OPENAPI_SCHEMAS
         watch = _policies.follow(state, policy_store)
 

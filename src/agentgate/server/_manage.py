@@ -36,7 +36,7 @@ from typing import Any
 from .._errors import AgentGateError, ConfigError, PolicyStoreError
 from ._common import ServerState, error, json_body
 
-__all__ = ["PREVIEW_LIMIT", "PREVIEW_WINDOW", "routes"]
+__all__ = ["OPENAPI_PATHS", "PREVIEW_LIMIT", "PREVIEW_WINDOW", "preview", "routes"]
 
 #: Most recorded calls a preview replays (the oldest of the window first); more is reported as cut.
 PREVIEW_LIMIT = 10_000
@@ -245,3 +245,97 @@ def routes(state: ServerState, policy_store: Any = None) -> list[Any]:
         Route("/v1/policies/validate", validate, methods=["POST"]),
         Route("/v1/policies/preview", preview_edit, methods=["POST"]),
     ]
+
+
+_E = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_TEXT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+        }
+    },
+}
+_PROBLEMS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "file": {"type": ["string", "null"]},
+            "line": {"type": ["integer", "null"]},
+            "key": {"type": ["string", "null"]},
+            "message": {"type": "string"},
+        },
+    },
+}
+
+#: The OpenAPI description of the /v1 routes this module adds.
+OPENAPI_PATHS: dict[str, Any] = {
+    "/v1/policies/validate": {
+        "post": {
+            "summary": "Validate a policy document with the real loader; nothing is stored",
+            "description": "Role: editor.",
+            "requestBody": _TEXT_BODY,
+            "responses": {
+                "200": {
+                    "description": "ok with the revision the text would have, or every problem with line and key",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "ok": {"type": "boolean"},
+                                    "revision": {"type": "string"},
+                                    "problems": _PROBLEMS,
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _E,
+            },
+        }
+    },
+    "/v1/policies/preview": {
+        "post": {
+            "summary": "Replay the last day's calls under the policy in force and under this text; list what differs",
+            "description": f"Role: editor. At most {PREVIEW_LIMIT} calls (``cut`` says when more were left); "
+            f"the first {PREVIEW_LISTED} changes are listed, all are counted. Nothing is stored.",
+            "requestBody": _TEXT_BODY,
+            "responses": {
+                "200": {
+                    "description": "replayed, changed, summary per kind (allow→block ...), changes",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "replayed": {"type": "integer"},
+                                    "changed": {"type": "integer"},
+                                    "summary": {"type": "object", "additionalProperties": {"type": "integer"}},
+                                    "changes": {"type": "array", "items": {"type": "object"}},
+                                    "cut": {"type": "boolean"},
+                                    "trail": {"type": "boolean"},
+                                    "baseline_revision": {"type": "string"},
+                                    "candidate_revision": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {
+                    "description": "invalid document: every problem with line and key",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"error": {"type": "string"}, "problems": _PROBLEMS},
+                            }
+                        }
+                    },
+                },
+                "503": _E,
+            },
+        }
+    },
+}
