@@ -102,3 +102,16 @@ def test_edit_validate_preview_and_save_a_policy(page: Any, site: tuple[str, Any
     expect(diff.locator("span.del")).to_contain_text("allowed_operations: [read, write]")
     expect(diff.locator("span.add")).to_contain_text("allowed_operations: [read]")
     page.goto("about:blank")
+
+
+def test_without_a_policy_store_the_page_says_how_to_get_one(page: Any, tmp_path: Path) -> None:
+    """A server started without --store shows one sentence saying how to start one, not an error."""
+    from playwright.sync_api import expect
+
+    app = create_app(f"sqlite:///{tmp_path}/audit.db", state_url=f"sqlite:///{tmp_path}/state.db")
+    with serve(app) as base:
+        page.goto(base + "/policy")
+        expect(page.locator("#empty")).to_contain_text("No policy store: start the server with agentgate serve --store")
+        expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#policy")).to_be_hidden()
+        page.goto("about:blank")
