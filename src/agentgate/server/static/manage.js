@@ -214,10 +214,11 @@ async function loadPolicy(keepEdits) {
   kv($("head"), h ? [["revision", h.revision], ["author", h.author], ["message", h.message], ["time", `${fmtTime(h.created_at)} (${TZ})`],
     ["in force here", data.in_force || "–"]] : [["revision", "none yet: the first save creates it"]]);
   const hb = $("history"); hb.textContent = "";
+  const known = new Set(data.history.map((r) => r.revision));  // a parent older than the listed history has no option to diff with
   for (const r of data.history) hb.append(el("tr", { class: "rev", "data-rev": r.revision },
     el("td", { class: "mono", text: r.revision + (h && r.revision === h.revision && r.seq === h.seq ? " (head)" : "") }),
     el("td", { class: "mono", text: fmtTime(r.created_at) }), el("td", { text: r.author }), el("td", { text: r.message }),
-    el("td", {}, r.parent ? el("a", { href: "#diff", text: "diff with parent", onclick: () => { $("diff-a").value = r.parent; $("diff-b").value = r.revision; showDiff(); } }) : null)));
+    el("td", {}, r.parent && known.has(r.parent) && r.parent !== r.revision ? el("a", { href: "#diff", text: "diff with parent", onclick: () => { $("diff-a").value = r.parent; $("diff-b").value = r.revision; showDiff(); } }) : null)));
   const a = $("diff-a"), b = $("diff-b"); a.textContent = ""; b.textContent = "";
   const seen = new Set();
   for (const r of data.history) { if (seen.has(r.revision)) continue; seen.add(r.revision); a.append(revOption(r)); b.append(revOption(r)); }
