@@ -20,7 +20,8 @@ A plan is a policy layer that escalates instead of blocking: an out-of-plan call
 the judge or a human (with the plan in the reason), who may still allow it. Enforcement
 checks the tool name of a call that is not a read against ``tools`` (globs; empty: any
 tool; reading is always allowed to look things up), its operation
-against ``operations`` (an unknown operation is outside, unless ``tools`` names the tool),
+against ``operations`` (an unknown operation, or one read from the tool's name, is outside unless
+``tools`` names the tool; one read from the arguments always is),
 every resource the classifier found (and every SQL table) against ``resources`` with the
 matching rules of docs/policy.md (empty: any resource), and a transfer's amount arguments
 against ``max_amount``, the largest sum the task states (None: no limit). Paths are matched as written, not resolved: the
@@ -463,6 +464,10 @@ def _amounts_over(arguments: Any, limit: float) -> list[str]:
     return out
 
 
+# Tools whose effect is what their arguments say (a command, code, a statement, a request).
+_CONTENT_KINDS = frozenset({"shell", "code", "sql", "http", "deploy", "config"})
+
+
 def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCALATE) -> list[Finding]:
     """Findings for the call in *ctx* under the task's plan, or under its absence (*found* is the reason)."""
     cls = ctx.classification
@@ -490,7 +495,15 @@ def plan_findings(ctx: Context, found: Plan | str, effect: Effect = Effect.ESCAL
         # any other call whose effect cannot be told is outside.
         if tool not in found.tools:
             outside.append(f"cannot tell what {tool!r} does")
-    elif op not in found.operations:
+    elif op not in found.operations and not (
+        tool in found.tools and cls.operation_source in ("name", "spec") and cls.kind not in _CONTENT_KINDS
+    ):
+        # A tool the plan names by name is one the planner chose for the task: when the call's
+        # operation comes from that name (or its spec) alone, the planner's word for the effect
+        # ("book" as transfer, "accept an invite" as write) is not a reason to escalate. An operation
+        # read from the arguments (the method of a request), and any call of a tool whose effect is
+        # its content (a shell, an interpreter, SQL, HTTP: "run" says nothing of the command), is
+        # still held to the plan's operations.
         outside.append(f"operation {op!r} is not in the plan")
     if found.max_amount is not None and op == "transfer":
         outside.extend(_amounts_over(ctx.call.arguments, found.max_amount))

@@ -381,6 +381,20 @@ def test_a_tool_the_plan_names_passes_even_when_its_effect_is_unknown() -> None:
         assert "plan.outside" in _rules(_fw(loose).evaluate(ToolCall("respond_to_invitation", {"answer": "yes"})))
 
 
+def test_a_tool_the_plan_names_is_not_held_to_the_planners_word_for_its_effect() -> None:
+    """book_hotel is a write by its name; a plan that names the tool but calls the effect transfer
+    lets it pass. An operation read from the arguments stays held: the plan's run_shell for a
+    listing does not let it delete, and an unnamed tool with the plan's missing operation is outside."""
+    task = "Book the Hotel Azul in Lisbon for the 12th and list my trip folder"
+    planner = Planner(None)
+    planner.remember(Plan(task, tools=("search_hotels", "book_hotel", "run_shell"), operations=("read", "transfer")))
+    fw = _fw(planner)
+    with agentgate.agent_context(task=task):
+        assert fw.evaluate(ToolCall("book_hotel", {"hotel": "Hotel Azul", "date": "2026-12-12"})).allowed
+        assert "plan.outside" in _rules(fw.evaluate(ToolCall("run_shell", {"command": "rm -r trips/lisbon"})))
+        assert "plan.outside" in _rules(fw.evaluate(ToolCall("reserve_table", {"restaurant": "Tasca"})))
+
+
 def test_an_iban_recipient_is_an_account_for_the_plan() -> None:
     """send_money(recipient=<IBAN>) is held to the plan's account: pattern (not read as an e-mail)."""
     task = "Send 30 EUR to NL91ABNA0417164300"
