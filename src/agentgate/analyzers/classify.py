@@ -731,6 +731,7 @@ def _statement_tool(name_tokens: tuple[str, ...]) -> bool:
 
 
 # search(query=...), web_search(q=...): a single argument that is a question, not a URL.
+_SEARCH_TOOL_WORDS = frozenset({"search", "lookup", "ask", "question", "answer"})
 _HTTP_TEXT_ARGS = NL_ARGS | {"query", "q", "term", "terms", "phrase"}
 
 
@@ -799,6 +800,9 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
             if a not in declared and a.lower() in _CONTENT_ARGS[kind]:
                 content.append((a, kind, "name"))
         nl_tool = bool(set(name_tokens) & NL_TOOL_WORDS)
+        # web_search(tool_input=...), search(input=...): a search tool's one argument is what is
+        # searched for, whatever it is named; a value that is a URL is still sniffed as one.
+        search_tool = kind == "http" and bool(set(name_tokens) & _SEARCH_TOOL_WORDS)
         if not declared and not any(c[1] == kind for c in content):
             if kind in ("shell", "file") or (kind == "sql" and not nl_tool and _statement_tool(name_tokens)):
                 # bash(input=...), write_file(target=...): an unrecognised name is still the payload
@@ -810,7 +814,7 @@ def _static_cached(tool_name: str, spec: ToolSpec | None, arg_names: tuple[str, 
             elif (
                 len(arg_names) == 1
                 and _RESOURCE_ARGS.get(arg_names[0].lower(), "sql") == "sql"
-                and not (kind == "http" and arg_names[0].lower() in _HTTP_TEXT_ARGS)
+                and not (kind == "http" and (arg_names[0].lower() in _HTTP_TEXT_ARGS or search_tool))
                 and not (kind == "sql" and arg_names[0].lower() in _QUESTION_ARGS)
             ):
                 content.append((arg_names[0], kind, "name"))  # fetch(u), run_python(src): its one argument
@@ -1022,6 +1026,13 @@ _TEXT_TOOL_WORDS = frozenset(
 )
 
 
+# Tool-name words of tools that turn text into other text or labels (the operation vocabulary
+# has no verb for them): what they are given is read, never run.
+_TEXT_READER_WORDS = frozenset(
+    {"translate", "paraphrase", "rewrite", "proofread", "spellcheck", "classify", "sentiment", "embed", "tokenize"}
+)
+
+
 # Tool-name words of opaque dispatchers (do_it, run, execute, perform_action).
 _OPAQUE_WORDS = frozenset({"do", "run", "execute", "exec", "perform", "invoke", "dispatch"})
 
@@ -1133,6 +1144,17 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             targets.setdefault(ak, []).append(Target(path, v, src))
             seen.add((path, ak))
     text_tool = st.text_tool
+    # summarize(text=...), classify_sentiment(text=...): a tool that reads text and returns text
+    # (generic, a read by its name, not a dispatcher) runs nothing and shows nothing to a person
+    # who could paste it, so a command quoted in its natural-language argument is data.
+    reads_text = (
+        st.kind == "generic"
+        and not st.opaque
+        and (
+            (st.operation == "read" and st.operation_source == "name")
+            or (st.operation is None and bool(set(tokens(call.tool_name)) & _TEXT_READER_WORDS))
+        )
+    )
     # A mail or a ticket quotes SQL; a question to a text-to-SQL tool that *is* SQL is still sniffed.
     no_sql_sniff = text_tool
     opaque = st.opaque
@@ -1154,6 +1176,7 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             if (
                 (path, ak) in seen
                 or ((text_tool or _leaf_name(path) in NL_ARGS) and ak == "shell" and _prose(v))
+                or (reads_text and ak == "shell" and _leaf_name(path) in NL_ARGS)
                 or (no_sql_sniff and ak == "sql" and not _SQL_FRAGMENT_RE.search(v[:512]))
             ):
                 continue  # a mail or a ticket that mentions a command in a sentence is text: nobody runs it

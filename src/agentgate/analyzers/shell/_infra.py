@@ -203,6 +203,61 @@ _PRIV_MANIFEST = re.compile(
 )
 
 
+# An output template that prints only these fields of a secret prints no secret material.
+# Not ``annotations`` as a whole: ``kubectl apply`` keeps the full manifest (``data`` included)
+# in the ``last-applied-configuration`` annotation.
+_META_FIELDS = _words(
+    "name namespace creationTimestamp uid resourceVersion generation labels deletionTimestamp ownerReferences "
+    "finalizers generateName"
+)
+_TOP_FIELDS = _words("kind type apiVersion immutable")
+# A template's pieces: string literals, braces, keywords, field paths; anything else (functions,
+# variables, filters, recursive descent) makes it not provably metadata-only.
+_TEMPLATE_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\s+|[{}]+|range\b|end\b|\.[^\s{}"]*|.')
+_ITEMS = re.compile(r"^\.items(?:\[[^\]]*\])?")
+
+
+def _metadata_path(path: str, after_range: bool) -> bool:
+    if ".." in path or "@" in path or "$" in path or "?" in path:
+        return False  # recursive descent and filters reach every field
+    rest = _ITEMS.sub("", path, count=1)
+    if not rest:
+        return after_range  # {range .items[*]} selects the objects; printing them whole prints data
+    parts = rest[1:].replace("[", ".[").split(".")
+    if parts[0] in _TOP_FIELDS:
+        return len(parts) == 1
+    if parts[0] != "metadata" or len(parts) < 2:
+        return False
+    if parts[1] == "annotations":
+        return len(parts) > 2 and "last-applied" not in rest  # one named annotation
+    return parts[1] in _META_FIELDS
+
+
+def _metadata_only(output: str) -> bool:
+    """Does a kubectl output format print only metadata (``jsonpath={.metadata.creationTimestamp}``,
+    ``custom-columns=NAME:.metadata.name``)? Reading a secret's metadata is not reading its data."""
+    fmt, _, expr = output.partition("=")
+    if fmt == "custom-columns" and expr:
+        cols = [c.partition(":")[2].strip() for c in expr.split(",")]
+        return all(c and _metadata_path(c if c.startswith(".") else "." + c, False) for c in cols)
+    if fmt not in ("jsonpath", "jsonpath-as-json", "go-template") or not expr:
+        return False  # json, yaml, template files: the whole object
+    expr = expr.strip().strip("'")
+    after_range = False
+    paths = 0
+    for tok in _TEMPLATE_TOKEN.findall(expr):
+        if tok.isspace() or tok.startswith('"') or set(tok) <= {"{", "}"}:
+            continue
+        if tok in ("range", "end"):
+            after_range = tok == "range"
+            continue
+        if not tok.startswith(".") or not _metadata_path(tok, after_range):
+            return False
+        after_range = False
+        paths += 1
+    return paths > 0
+
+
 def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | None, o: _Out) -> None:
     from agentgate.analyzers.shell._walk import _parse_into
 
@@ -219,10 +274,14 @@ def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | No
     every = "--all" in flags or "-A" in flags or "--all-namespaces" in flags or "-l" in vals or "--selector" in vals
     if verb in _K_READ or (verb == "config" and ops[1:2] in (["view"], ["get-contexts"], ["current-context"])):
         o.op = "read"
+        output = vals.get("-o", vals.get("--output", "")).removeprefix("=")  # pflag reads -o=json as json
         if (
             verb == "get"
-            and any(t.split("/")[0] in ("secret", "secrets") for t in ops[1:2])
-            and (vals.get("-o", vals.get("--output", "")) not in ("", "name", "wide"))
+            and any(
+                k.split(".")[0].lower() in ("secret", "secrets") for t in ops[1:2] for k in t.split("/")[0].split(",")
+            )
+            and output not in ("", "name", "wide")
+            and not _metadata_only(output)
         ):
             _emit(st, "shell.sensitive", _ESC, "kubectl prints secret values", shown, Severity.HIGH)
         if verb == "config" and "--raw" in flags:
