@@ -87,7 +87,7 @@ def test_text_reading_tool_quotes_are_data(
     ("args", "expect"),
     [
         ("get secret web-tls -n production -o jsonpath={.metadata.creationTimestamp}", "allow"),
-        ("get secrets -o jsonpath='{range .items[*]}{.metadata.name}{\"\\t\"}{.type}{\"\\n\"}{end}'", "allow"),
+        ('get secrets -o jsonpath=\'{range .items[*]}{.metadata.name}{"\\t"}{.type}{"\\n"}{end}\'', "allow"),
         ("get secret x -o custom-columns=NAME:.metadata.name,AGE:.metadata.creationTimestamp", "allow"),
         ("get secret x -o go-template={{.metadata.name}}", "allow"),
         ("get secret x -ojsonpath={.metadata.labels.app}", "allow"),
@@ -96,7 +96,7 @@ def test_text_reading_tool_quotes_are_data(
         ("get secrets -o jsonpath={range .items[*]}{@}{end}", "escalate"),
         ("get secrets -o jsonpath={.items[*]}", "escalate"),
         ("get secret x -o jsonpath={..password}", "escalate"),
-        ("get secret x -o go-template={{index .data \"password\"}}", "escalate"),
+        ('get secret x -o go-template={{index .data "password"}}', "escalate"),
         ("get secret x -o custom-columns=NAME:.metadata.name,V:.data", "escalate"),
         # the last-applied annotation holds the whole manifest, data included
         ("get secret x -o jsonpath={.metadata.annotations}", "escalate"),
