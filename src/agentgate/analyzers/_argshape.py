@@ -14,6 +14,9 @@ module decides roles:
   ``sql``/``statement`` argument a statement (``run(cmd=...)``, ``do_it(sql=...)``);
 * natural-language arguments (``question``, ``prompt``, a search ``query``) are text,
   never a URL or SQL by name alone: ``web_search(query)``, ``ask_database(question)``;
+* a process's environment hides in ``env``/``environment`` arguments and fields in three
+  shapes (a mapping, ``K=V`` strings, ``{"name", "value"}`` records); `env_assignments` finds
+  the variables that matter;
 * recipients hide in headers (``headers={"Bcc": ...}``) and lists of records
   (``to=[{"email": ...}]``); `recipient_values` finds them.
 """
@@ -21,11 +24,15 @@ module decides roles:
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
+from typing import Any
 
 from .._call import ToolCall
 
 __all__ = [
+    "ENV_KEYS",
     "NL_ARGS",
+    "env_assignments",
     "joined_command",
     "recipient_values",
     "unnamed_payload",
@@ -148,6 +155,75 @@ _RECIPIENT_KEYS = frozenset(
         "email_address",
     }
 )
+
+
+# Argument and field names whose value is the environment of a process the tool starts
+# (a mapping, a list of "K=V" strings, or a list of {"name": K, "value": V} records).
+ENV_KEYS = frozenset(
+    {
+        "env",
+        "environment",
+        "envs",
+        "env_vars",
+        "envvars",
+        "environment_variables",
+        "environmentvariables",
+        "extra_env",
+        "env_overrides",
+        "container_env",
+        "variables",
+        "envvariables",
+        "env_variables",
+    }
+)
+_ENV_NAME_KEYS = ("name", "key")
+_ENV_VALUE_KEYS = ("value", "val")
+_MAX_ENV_NODES = 5_000
+
+
+def env_assignments(arguments: Mapping[str, Any], names: frozenset[str]) -> list[tuple[str, str, str]]:
+    """``(path, NAME, value)`` for every variable in *names* a call sets for a process it starts.
+
+    Environments hide in an ``env``/``environment`` argument or field at any depth (an ``exec``
+    tool's options, a container spec), written as a mapping, a list of ``K=V`` strings (Docker,
+    ``subprocess``) or a list of ``{"name": K, "value": V}`` records (Kubernetes, ECS). The walk is
+    bounded; a variable past the bound is left to the other analyzers (the argument walk's own
+    limits escalate a call that large).
+    """
+    out: list[tuple[str, str, str]] = []
+    stack: list[tuple[str, Any, bool]] = [(k, v, k.lower() in ENV_KEYS) for k, v in arguments.items()]
+    seen = 0
+    while stack and seen < _MAX_ENV_NODES:
+        path, value, in_env = stack.pop()
+        seen += 1
+        if isinstance(value, Mapping):
+            if in_env:
+                rec = _env_record(value)
+                if rec is not None and rec[0] in names:
+                    out.append((path, rec[0], rec[1]))
+            for k, v in value.items():
+                key = str(k)
+                if in_env and key in names and isinstance(v, (str, int, float)):
+                    out.append((f"{path}.{key}", key, str(v)))
+                    continue
+                stack.append((f"{path}.{key}", v, in_env or key.lower() in ENV_KEYS))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                if in_env and isinstance(v, str) and "=" in v:
+                    name, _, val = v.partition("=")
+                    if name.strip() in names:
+                        out.append((f"{path}[{i}]", name.strip(), val))
+                    continue
+                stack.append((f"{path}[{i}]", v, in_env))
+    return out
+
+
+def _env_record(d: Mapping[Any, Any]) -> tuple[str, str] | None:
+    name = next((d[k] for k in _ENV_NAME_KEYS if isinstance(d.get(k), str)), None)
+    value = next((d[k] for k in _ENV_VALUE_KEYS if isinstance(d.get(k), (str, int, float))), None)
+    if name is None or value is None:
+        return None
+    return str(name).strip(), str(value)
 
 
 def unnamed_payload(kind: str, arg_names: tuple[str, ...], taken: set[str]) -> list[str]:

@@ -14,6 +14,12 @@ rule                        effect    when
                                       no readable content (no ``__str__``, fields or dump)
 ``args.undecodable``        escalate  a payload argument is bytes that are not UTF-8 (read as
                                       Latin-1, but what the tool will make of it is unknown)
+``args.env_injection``      (shell's) an ``env``/``environment`` argument or field (a mapping,
+                                      ``K=V`` strings, ``{name, value}`` records, at any depth)
+                                      sets a variable that makes the started process load or run
+                                      code: ``LD_PRELOAD``, ``NODE_OPTIONS=--require``, a
+                                      ``PYTHONPATH`` in ``/tmp``, ``BASH_ENV``, ``GIT_SSH_COMMAND``
+                                      ...; judged as the shell judges ``export NAME=value``
 (the carried call's rules)  (theirs)  a dispatcher's carried call, decided by the same chain
 ==========================  ========  ==========================================================
 
@@ -32,13 +38,15 @@ is a registered tool; ``{"name": "signup", "parameters": ...}`` is a form, not a
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._call import ToolCall
 from .._decision import Effect, Finding, Severity
 from ..policy._operations import verb_operation
-from .base import BudgetExceeded, Context
+from ._argshape import env_assignments
+from .base import BudgetExceeded, Context, make_context
 from .classify import _tool_kind, classify, tokens
 
 __all__ = ["MAX_DISPATCH_DEPTH", "analyze_arguments", "carried_calls"]
@@ -180,9 +188,29 @@ def _judge_carried(inner: ToolCall, args_path: str, ctx: Context) -> list[Findin
     return out
 
 
+def _environment(call: ToolCall, ctx: Context) -> list[Finding]:
+    """A process environment given as an argument (``run_command(env={"LD_PRELOAD": ...})``), judged
+    as the shell judges the same assignment: loaders, start-up files, planted search paths, and
+    variables whose value is a command (``GIT_SSH_COMMAND``)."""
+    from .shell import analyze_shell  # the shell analyzer imports the classifier
+    from .shell._caps import ENV_NAMES
+
+    out: list[Finding] = []
+    for path, name, value in env_assignments(call.arguments, ENV_NAMES)[:64]:
+        line = f"export {name}={shlex.quote(value)}"
+        inner = ToolCall("run_shell", {"command": line})
+        for f in analyze_shell(inner, make_context(inner, policy=ctx.policy, settings=ctx.settings)):
+            if f.effect is Effect.INFO:
+                continue
+            msg = f"{path} sets the environment of the process the tool starts: {f.message}"
+            out.append(Finding("args.env_injection", f.severity, f.effect, msg, f.evidence, path))
+    return out
+
+
 def analyze_arguments(call: ToolCall, ctx: Context) -> list[Finding]:
     """Unreadable or oversized arguments escalate; carried calls are judged (see module docstring)."""
     out = _problems(call, ctx)
+    out.extend(_environment(call, ctx))
     carried = carried_calls(call, ctx)
     if not carried:
         return out

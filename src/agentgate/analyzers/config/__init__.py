@@ -49,9 +49,21 @@ config.agent_command      BLOCK / ESCALATE    an MCP server or hook registered w
                                               command: the command line goes to the shell
                                               analyzer (its BLOCK blocks); a shell or an
                                               interpreter running inline code escalates
+config.credential_mint    ESCALATE (high)     a key, token or password created for an
+                                              identity: a REST ``POST`` to a credential
+                                              path (``serviceAccounts/x/keys``,
+                                              ``addPassword``, ``personal_access_tokens``)
+                                              or a tool named for it (``create_access_key``)
+config.weak_auth          ESCALATE (high)     a session lifetime above 30 days or unlimited,
+                                              a password minimum below 8, lockout off
 config.unreadable         ESCALATE (medium)   a config tool's document that does not parse,
                                               or arguments past the size/depth limits
 ========================  ==================  =================================================
+
+A REST call (a ``method`` and a ``path``/``url`` argument) is also read by effect
+(`_rest`): ``DELETE`` of a control's path (branch protection, rulesets, protected branches,
+audit-log streams, conditional-access policies) is ``config.disable_control``, and its body
+is read as that control's settings.
 
 A ``Deny`` statement, an egress rule or a deny action grants nothing. The
 findings are the same in every scope: a scope that allows ``configure`` still
@@ -80,11 +92,13 @@ from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context, make_context
 from agentgate.analyzers.classify import tokens
 
+from ._authn import authn_findings, authn_key, frequency_findings
 from ._controls import _GENERIC as _GENERIC_KEYS
 from ._controls import agent_findings, control_of, public_findings, setting_findings
 from ._doc import key_words, load, nodes
 from ._iam import RawHit, admin_role_findings, rbac_findings, statement_findings
 from ._network import ingress_findings
+from ._rest import path_control, rest_findings
 
 __all__ = ["analyze_config"]
 
@@ -189,7 +203,43 @@ def _tool_facts(tool_name: str) -> tuple[tuple[str, ...], frozenset[str], RawHit
                 f"{tool_name} switches off {control}",
                 tool_name,
             )
+    if off is None and verbs & _MINT_VERBS and any(c <= verbs for c in _CREDENTIAL_NOUNS):
+        off = (
+            "config.credential_mint",
+            Severity.HIGH,
+            Effect.ESCALATE,
+            f"{tool_name} creates a long-lived credential for an identity: whoever holds it acts as that identity "
+            "outside any session",
+            tool_name,
+        )
     return name, verbs, off, control_of(tuple(w for w in name if w not in _FILLER))
+
+
+# create_access_key, create_service_account_key, add_sp_password, generate_api_key ...: the tool's
+# name says it makes a credential (the REST and CLI spellings are in _rest and the shell analyzer).
+_MINT_VERBS = frozenset({"create", "generate", "mint", "issue", "add", "reset", "regenerate", "new", "upload"})
+_CREDENTIAL_NOUNS = (
+    frozenset({"access", "key"}),
+    frozenset({"access", "keys"}),
+    frozenset({"service", "account", "key"}),
+    frozenset({"sa", "key"}),
+    frozenset({"api", "key"}),
+    frozenset({"hmac", "key"}),
+    frozenset({"deploy", "key"}),
+    frozenset({"deploy", "token"}),
+    frozenset({"ssh", "key"}),
+    frozenset({"access", "token"}),
+    frozenset({"personal", "token"}),
+    frozenset({"client", "secret"}),
+    frozenset({"login", "profile"}),
+    frozenset({"sp", "credential"}),
+    frozenset({"sp", "password"}),
+    frozenset({"principal", "credential"}),
+    frozenset({"principal", "password"}),
+    frozenset({"app", "password"}),
+    frozenset({"application", "password"}),
+    frozenset({"service", "credential"}),
+)
 
 
 def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
@@ -197,13 +247,23 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     full = ctx.classification.kind == "config"
     name, verbs, off, tool_control = _tool_facts(call.tool_name)
     raw: list[tuple[RawHit, str]] = [] if off is None else [(off, "")]
+    rest = _rest_call(call, name)
+    writes_body = False
+    if rest is not None:
+        method, where, arg = rest
+        raw.extend((h, arg) for h in rest_findings(method, where))
+        # A body PUT/PATCHed (an update of settings), or POSTed to a control's own path, is
+        # settings; other POSTs create records, whose fields are data.
+        named = path_control(where)
+        writes_body = method in ("PUT", "PATCH") or (method == "POST" and named is not None)
+        tool_control = named or tool_control
     if not full and not _structured(call, ctx):
         return _findings(raw) if raw else []
     if any(p in ("items", "strings", "chars") for _, p in call.walk().problems):
         # Past the argument walk's limits the call escalates (args.limit); walking a 1M-key
         # document here would cost seconds for a decision that is already made.
         return _findings(raw)
-    tree, problems = load(call.arguments, None if full else _DOC_MARKERS)
+    tree, problems = load(call.arguments, None if full or writes_body else _DOC_MARKERS)
     removing = bool(verbs & _REMOVE_VERBS)
     if full:
         for p in problems:
@@ -225,7 +285,11 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     by_name = full or bool(verbs & _ROLE_TOOL_WORDS)
     generic = full or bool(verbs & _SHARED_TOOL_WORDS)
     # A tool that modifies something and carries structured settings is a configuration change.
-    settings = full or (bool(verbs & _MODIFY_VERBS) and any(isinstance(v, Mapping) for v in call.arguments.values()))
+    settings = (
+        full
+        or writes_body
+        or (bool(verbs & _MODIFY_VERBS) and any(isinstance(v, Mapping) for v in call.arguments.values()))
+    )
     for i, node in enumerate(nodes(tree)):
         if i & 63 == 63:
             ctx.check_budget()
@@ -249,6 +313,8 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             path = f"{node.path}.{k}" if node.path else k
             if "admin" in checks and not removing:
                 raw.extend((h, path) for h in admin_role_findings(k, v, by_name=by_name))
+            if settings and "authn" in checks:
+                raw.extend((h, path) for h in authn_findings(k, v, parents) or frequency_findings(k, v))
             if isinstance(v, dict) and v:
                 continue
             if "public" in checks:
@@ -264,7 +330,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
 
 
 _MAX_VALUE = 4096
-_ALL_CHECKS = frozenset({"admin", "public", "agent", "setting"})
+_ALL_CHECKS = frozenset({"admin", "public", "agent", "setting", "authn"})
 _ADMIN_WORDS = frozenset({"role", "roles", "policy", "policies", "arn", "arns", "definition", "ref"})
 _PUBLIC_WORDS = frozenset(
     {
@@ -364,7 +430,32 @@ def _key_checks(key: str) -> frozenset[str]:
         out.add("agent")
     if control_of(words) is not None or words in _GENERIC_KEYS or ("public" in s):
         out.add("setting")
+    if authn_key(words):
+        out.add("authn")
     return frozenset(out)
+
+
+# Argument names that carry a REST call's method and its path or URL.
+_METHOD_ARGS = ("method", "http_method", "verb", "request_method", "httpmethod")
+_PATH_ARGS = ("path", "url", "endpoint", "uri", "route", "api_path", "resource_path", "href", "resource")
+_NAME_METHODS = {"delete": "DELETE", "put": "PUT", "patch": "PATCH", "post": "POST", "get": "GET"}
+
+
+def _rest_call(call: ToolCall, name: tuple[str, ...]) -> tuple[str, str, str] | None:
+    """(method, path or URL, argument) of a call that is a REST request (``github_api(method,
+    path)``, ``http_delete(url)``), or None."""
+    args = call.arguments
+    method = next(
+        (v for k, v in args.items() if k.lower() in _METHOD_ARGS and isinstance(v, str) and 0 < len(v) < 16), None
+    )
+    if method is None:
+        method = next((_NAME_METHODS[w] for w in name if w in _NAME_METHODS), None)
+        if method is None or not ({"http", "api", "rest", "request"} & set(name)):
+            return None
+    for k, v in args.items():
+        if k.lower() in _PATH_ARGS and isinstance(v, str) and "/" in v and len(v) < 4096:
+            return method.upper(), v, k
+    return None
 
 
 def _parent_keys(path: str) -> tuple[str, ...]:

@@ -34,7 +34,21 @@ _NEGATIONS = frozenset(
     {"disable", "disabled", "skip", "no", "insecure", "bypass", "dangerously", "without", "unsafe", "off", "ignore"}
 )
 _GENERIC = frozenset(
-    {("enabled",), ("enable",), ("status",), ("state",), ("value",), ("mode",), ("required",), ("on",), ("active",)}
+    {
+        ("enabled",),
+        ("enable",),
+        ("status",),
+        ("state",),
+        ("value",),
+        ("mode",),
+        ("required",),
+        ("on",),
+        ("active",),
+        ("enforced",),
+        ("enforce",),
+        ("is", "enabled"),
+        ("is", "enforced"),
+    }
 )
 _TLS_WORDS = frozenset({"ssl", "tls", "https", "cert", "certs", "certificate", "certificates", "hostname", "sslmode"})
 _TLS_CHECKS = frozenset({"verify", "verification", "check", "validate", "validation", "strict", "reject", "mode"})
@@ -44,11 +58,18 @@ def control_of(words: tuple[str, ...]) -> str | None:
     """The security control a key names, or None."""
     s = set(words)
     if (
-        s & {"mfa", "2fa", "totp", "otp", "twofactor", "multifactor"}
+        s & {"mfa", "2fa", "2sv", "totp", "otp", "twofactor", "multifactor", "webauthn", "fido2"}
         or {"two", "factor"} <= s
         or {"multi", "factor"} <= s
+        or {"two", "step"} <= s
+        # Okta's requireFactor / factorMode, "second factor required"
+        or ("factor" in s and bool(s & {"require", "required", "requires", "enforce", "enforced", "mode", "second"}))
     ):
         return "MFA"
+    if {"conditional", "access"} <= s:
+        return "conditional access"
+    if {"security", "defaults"} <= s:
+        return "security defaults"
     if words in (("verify",), ("insecure",), ("ssl",), ("tls",), ("use", "ssl"), ("use", "tls"), ("sslmode",)):
         return "TLS verification"
     if s & _TLS_WORDS and (s & _TLS_CHECKS or s & _NEGATIONS or {"reject", "unauthorized"} <= s or "required" in s):
@@ -88,7 +109,7 @@ def _public_block(words: tuple[str, ...]) -> bool:
 
 
 _WEAK_VALUES = frozenset(
-    {"optional", "permissive", "disable", "allow", "prefer", "never", "none", "insecure", "privileged"}
+    {"optional", "permissive", "disable", "allow", "prefer", "never", "none", "insecure", "privileged", "1fa"}
 )
 
 

@@ -33,8 +33,12 @@ shell.permissions   block /     ``chmod``/``chown``/``chgrp``/``setfacl``/``chat
 shell.privilege     block /     ``su``, root shells (``sudo -i``/``-s``/``sudo bash``), ``sudo -S``, account
                     escalate    and capability tools, privileged containers and pods, host namespaces,
                                 host-root or container-socket mounts, ``cluster-admin``/owner bindings,
-                                IAM policies granting ``*`` (block); other ``sudo``, minted access keys,
-                                security groups open to the internet (escalate); ``sudo`` of a read-only
+                                IAM policies granting ``*`` (block); other ``sudo``, long-lived credentials
+                                minted for an identity (``gcloud iam service-accounts keys create``, ``aws
+                                iam create-access-key``, ``az ad sp credential reset``, ``kubectl create
+                                token`` for over a day), security groups open to the internet (escalate);
+                                ``gh api`` calls are read by method and path as the config analyzer's
+                                REST rules; ``sudo`` of a read-only
                                 command (``sudo systemctl status x``) is judged by that command
 shell.remote_code   block /     downloads, decoders or rewriters piped into an interpreter (``curl | sh``,
                     escalate    ``base64 -d | bash``, ``| tr … | sh``), ``bash <(curl …)``, ``eval "$(curl …)"``,
@@ -47,7 +51,10 @@ shell.remote_code   block /     downloads, decoders or rewriters piped into an i
 shell.exec_escape   block /     a program that runs a command it was handed (`_caps.CAPABILITIES`: ``awk
                     escalate    system()``, ``sed e``, ``tar --checkpoint-action``, ``find -exec``, ``git -c
                                 core.sshCommand``, ``ssh -o ProxyCommand``, ``vim -c '!…'``, ``nsenter``,
-                                ``trap``, ``alias``, ``GIT_SSH_COMMAND``, ``LD_PRELOAD`` ...): the command is
+                                ``trap``, ``alias``, ``GIT_SSH_COMMAND``, ``LD_PRELOAD``, ``NODE_OPTIONS
+                                --require``, a ``PYTHONPATH``/``LD_LIBRARY_PATH``/``PATH`` entry in a
+                                temporary or hidden directory, ``PYTHONSTARTUP``; also given as ``docker
+                                run -e``, ``kubectl set env`` ...): the command is
                                 analyzed as if typed; an interactive shell through it blocks; a payload
                                 known only at run time or an unusual path escalates
 shell.database      block /     Redis ``FLUSHALL``/``FLUSHDB``/``CONFIG SET dir``, Mongo ``dropDatabase()``/

@@ -131,6 +131,46 @@ ENV_COMMANDS: dict[str, Cap] = {
 }
 #: environment variables that make every program load a native library
 ENV_LOADERS = _words("LD_PRELOAD LD_AUDIT DYLD_INSERT_LIBRARIES")
+#: files an interpreter runs at start-up, whatever it was asked to run
+ENV_STARTUP = _words("PYTHONSTARTUP PERL5DB RUBY_DEBUG_INIT")
+#: search paths a loader or an interpreter looks in before its own libraries: pointing one at
+#: a temporary, hidden or world-writable place makes the program load what was planted there
+#: (``PYTHONPATH=src`` or ``LD_LIBRARY_PATH=/usr/local/cuda/lib64`` is a build, not an attack)
+ENV_SEARCH_PATHS = _words(
+    "LD_LIBRARY_PATH DYLD_LIBRARY_PATH DYLD_FRAMEWORK_PATH DYLD_FALLBACK_LIBRARY_PATH PYTHONPATH PYTHONHOME "
+    "PYTHONUSERBASE NODE_PATH PERL5LIB PERLLIB RUBYLIB GEM_PATH CLASSPATH GCONV_PATH PATH GIT_EXEC_PATH "
+    "GIT_TEMPLATE_DIR LUA_PATH LUA_CPATH"
+)
+_PLANTED_DIR = re.compile(
+    r"^(?:/tmp|/var/tmp|/dev/shm|/run/shm|/var/run/user|/private/tmp|\$\{?TMPDIR\b|/home/[^/]+/Downloads|~/Downloads)(?:/|$)"
+    r"|(?:^|/)\.(?!\.?(?:/|$)|venv\b|local\b|cargo\b|nvm\b|pyenv\b|rbenv\b|npm\b|nix-profile\b|bun\b)[^/]",
+    re.IGNORECASE,
+)
+
+
+def planted_search_path(value: str) -> str | None:
+    """The first component of a search-path value in a temporary, hidden or world-writable directory."""
+    for part in re.split(r"[:;]", value):
+        p = part.strip().strip("'\"")
+        if p and _PLANTED_DIR.search(p):
+            return p
+    return None
+
+
+def loader_env(name: str, value: str) -> str | None:
+    """Why setting *name* to *value* makes a process load or run code it was not built with, or None
+    (commands carried in a value, such as ``GIT_SSH_COMMAND``, are judged as commands instead)."""
+    if name in ENV_LOADERS and value:
+        return f"{name}={value[:60]} makes every program load a library it was not built with"
+    if (p := ENV_OPTION_LOADERS.get(name)) is not None and p.search(value):
+        return f"{name}={value[:60]} makes the runtime load code it was not asked to"
+    if name in ENV_STARTUP and value:
+        return f"{name}={value[:60]} makes the interpreter run a file at start-up"
+    if name in ENV_SEARCH_PATHS and (planted := planted_search_path(value)) is not None:
+        return f"{name} searches {planted[:60]} first: the program loads what was planted there"
+    return None
+
+
 #: runtime option variables, and the flags in them that load code
 ENV_OPTION_LOADERS: dict[str, re.Pattern[str]] = {
     "NODE_OPTIONS": re.compile(r"(?:^|\s)(?:--require|-r|--import|--loader|--experimental-loader)\b"),
@@ -138,7 +178,15 @@ ENV_OPTION_LOADERS: dict[str, re.Pattern[str]] = {
     "RUBYOPT": re.compile(r"(?:^|\s)-r"),
     "JAVA_TOOL_OPTIONS": re.compile(r"-javaagent|-agentpath|-agentlib"),
     "_JAVA_OPTIONS": re.compile(r"-javaagent|-agentpath|-agentlib"),
+    "JDK_JAVA_OPTIONS": re.compile(r"-javaagent|-agentpath|-agentlib"),
+    # git -c given through the environment: settings whose value git runs
+    "GIT_CONFIG_PARAMETERS": re.compile(
+        r"(?i)core\.(?:sshcommand|pager|editor|fsmonitor|hookspath|askpass)|credential\.helper|diff\.external"
+        r"|uploadpack\.packobjectshook|protocol\.ext\.allow"
+    ),
 }
+#: every variable the shell judges when it is set (commands, loaders, start-up files, search paths)
+ENV_NAMES = frozenset(ENV_COMMANDS) | ENV_LOADERS | ENV_STARTUP | ENV_SEARCH_PATHS | frozenset(ENV_OPTION_LOADERS)
 _GIT_COMMAND_KEYS = _words(
     "core.sshcommand core.pager core.editor core.fsmonitor core.hookspath core.askpass sequence.editor "
     "diff.external credential.helper gpg.program uploadpack.packobjectshook protocol.ext.allow"
@@ -386,12 +434,5 @@ def env_assignment(name: str, value: str, dynamic: bool, st: _State) -> None:
             judge_payload(st, name, "", value.lstrip("|").replace("%s", "x"), cap, dynamic)
         else:
             judge_payload(st, name, "", value, cap, dynamic)
-    elif (name in ENV_LOADERS and value) or ((p := ENV_OPTION_LOADERS.get(name)) is not None and p.search(value)):
-        _emit(
-            st,
-            "shell.exec_escape",
-            _ESC,
-            f"{name}={value[:60]} makes programs load code they were not built with",
-            f"{name}={value}"[:200],
-            Severity.HIGH,
-        )
+    elif (why := loader_env(name, value)) is not None:
+        _emit(st, "shell.exec_escape", _ESC, why, f"{name}={value}"[:200], Severity.HIGH)

@@ -16,7 +16,8 @@ Each command is reduced to (tool, verb, resource type, flags) and classified:
   whose branch is not named escalates; a feature branch is the agent's own work;
 * **privilege** (``shell.privilege``): ``cluster-admin``/owner role bindings, privileged
   pods and containers, host namespaces, a host-root or Docker socket mount, IAM policies
-  granting ``*``.
+  granting ``*``; credentials minted, secrets read and loader environments: `_infra_ids`;
+* **REST through a CLI**: ``gh api`` is read by method and path (`config._rest`).
 
 Resource operands are resources of their kind, not file paths: ``namespace:staging``,
 ``s3://bucket/key``, ``gs://…``, ``git:main``. A scope constrains a kind only when it lists
@@ -28,6 +29,17 @@ from __future__ import annotations
 import re
 
 from agentgate._decision import Severity
+from agentgate.analyzers.config._rest import rest_findings
+from agentgate.analyzers.shell._infra_ids import (
+    AWS_MINT,
+    az_mints,
+    container_env,
+    gcloud_mints,
+    kubectl_mints,
+    metadata_only,
+    mint,
+    workload_env,
+)
 from agentgate.analyzers.shell._rules import _BLOCK, _ESC, _emit, _State, _words
 from agentgate.policy._resources import match_pattern, split_pattern
 
@@ -182,7 +194,8 @@ def _scope(st: _State, value: str, shown: str) -> None:
 _K_TAKES = _words(
     "-n --namespace --context --cluster --kubeconfig -l --selector -o --output -f --filename --field-selector "
     "--as --as-group --user -c --container --token --server -s --clusterrole --role --serviceaccount --image "
-    "--overrides --type -p --patch --replicas --timeout --grace-period -i -k --kustomize --from-literal --from-file"
+    "--overrides --type -p --patch --replicas --timeout --grace-period -i -k --kustomize --from-literal --from-file "
+    "--duration"
 )
 _K_READ = _words(
     "get describe logs top explain api-resources api-versions version cluster-info diff events wait auth completion"
@@ -201,61 +214,6 @@ _PRIV_MANIFEST = re.compile(
     r"|hostPath[\"']?\s*:\s*\{?\s*(?:[\"']?type[\"']?\s*:\s*[\"']?\w+[\"']?\s*,?\s*)?[\"']?path[\"']?\s*:\s*[\"']?/[\"']?\s*(?:$|[,}\n])",
     re.IGNORECASE | re.MULTILINE,
 )
-
-
-# An output template that prints only these fields of a secret prints no secret material.
-# Not ``annotations`` as a whole: ``kubectl apply`` keeps the full manifest (``data`` included)
-# in the ``last-applied-configuration`` annotation.
-_META_FIELDS = _words(
-    "name namespace creationTimestamp uid resourceVersion generation labels deletionTimestamp ownerReferences "
-    "finalizers generateName"
-)
-_TOP_FIELDS = _words("kind type apiVersion immutable")
-# A template's pieces: string literals, braces, keywords, field paths; anything else (functions,
-# variables, filters, recursive descent) makes it not provably metadata-only.
-_TEMPLATE_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\s+|[{}]+|range\b|end\b|\.[^\s{}"]*|.')
-_ITEMS = re.compile(r"^\.items(?:\[[^\]]*\])?")
-
-
-def _metadata_path(path: str, after_range: bool) -> bool:
-    if ".." in path or "@" in path or "$" in path or "?" in path:
-        return False  # recursive descent and filters reach every field
-    rest = _ITEMS.sub("", path, count=1)
-    if not rest:
-        return after_range  # {range .items[*]} selects the objects; printing them whole prints data
-    parts = rest[1:].replace("[", ".[").split(".")
-    if parts[0] in _TOP_FIELDS:
-        return len(parts) == 1
-    if parts[0] != "metadata" or len(parts) < 2:
-        return False
-    if parts[1] == "annotations":
-        return len(parts) > 2 and "last-applied" not in rest  # one named annotation
-    return parts[1] in _META_FIELDS
-
-
-def _metadata_only(output: str) -> bool:
-    """Does a kubectl output format print only metadata (``jsonpath={.metadata.creationTimestamp}``,
-    ``custom-columns=NAME:.metadata.name``)? Reading a secret's metadata is not reading its data."""
-    fmt, _, expr = output.partition("=")
-    if fmt == "custom-columns" and expr:
-        cols = [c.partition(":")[2].strip() for c in expr.split(",")]
-        return all(c and _metadata_path(c if c.startswith(".") else "." + c, False) for c in cols)
-    if fmt not in ("jsonpath", "jsonpath-as-json", "go-template") or not expr:
-        return False  # json, yaml, template files: the whole object
-    expr = expr.strip().strip("'")
-    after_range = False
-    paths = 0
-    for tok in _TEMPLATE_TOKEN.findall(expr):
-        if tok.isspace() or tok.startswith('"') or set(tok) <= {"{", "}"}:
-            continue
-        if tok in ("range", "end"):
-            after_range = tok == "range"
-            continue
-        if not tok.startswith(".") or not _metadata_path(tok, after_range):
-            return False
-        after_range = False
-        paths += 1
-    return paths > 0
 
 
 def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | None, o: _Out) -> None:
@@ -281,7 +239,7 @@ def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | No
                 k.split(".")[0].lower() in ("secret", "secrets") for t in ops[1:2] for k in t.split("/")[0].split(",")
             )
             and output not in ("", "name", "wide")
-            and not _metadata_only(output)
+            and not metadata_only(output)
         ):
             _emit(st, "shell.sensitive", _ESC, "kubectl prints secret values", shown, Severity.HIGH)
         if verb == "config" and "--raw" in flags:
@@ -293,6 +251,12 @@ def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | No
                 shown,
                 Severity.HIGH,
             )
+        return
+    if ops[:2] == ["set", "env"] or (verb in ("run", "create") and any(a.startswith("--env") for a in args)):
+        workload_env(ops, args, st)
+    if kubectl_mints(ops, vals, args):
+        o.op = "configure"
+        mint(st, f"kubectl {' '.join(ops[:2])}", shown)
         return
     if verb == "delete":
         o.op = "delete"
@@ -556,8 +520,8 @@ def _aws(args: list[str], st: _State, shown: str, o: _Out) -> None:
         o.op = "configure"
         if (action.startswith(("attach-", "put-")) and "polic" in action) and _ADMIN_POLICY.search(joined):
             _emit(st, "shell.privilege", _BLOCK, f"aws {service} {action} grants administrator access", shown)
-        elif action == "create-access-key" or action == "create-login-profile":
-            _emit(st, "shell.privilege", _ESC, f"aws iam {action} mints credentials", shown, Severity.HIGH)
+        elif action in AWS_MINT:
+            mint(st, f"aws {service} {action}", shown)
         elif action.startswith("authorize-security-group-ingress") and _OPEN_CIDR.search(joined):
             _emit(
                 st, "shell.privilege", _ESC, "the security group is opened to the whole internet", shown, Severity.HIGH
@@ -573,6 +537,8 @@ def _aws(args: list[str], st: _State, shown: str, o: _Out) -> None:
         o.op = "execute"
         return
     o.op = "write"
+    if action in AWS_MINT:
+        mint(st, f"aws {service} {action}", shown)
 
 
 _G_TAKES = _words(
@@ -636,6 +602,10 @@ def _gcloud(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None
                 block=False,
             )
         return
+    if gcloud_mints(words, args):
+        o.op = "configure"
+        mint(st, "gcloud " + " ".join(w for w in words if not w.startswith("-"))[:80], shown)
+        return
     if "add-iam-policy-binding" in words or "set-iam-policy" in words:
         o.op = "configure"
         role = vals.get("--role", "")
@@ -662,6 +632,10 @@ def _az(args: list[str], st: _State, shown: str, o: _Out) -> None:
     vals, ops, _flags = _opts_ops(
         args, _words("-g --resource-group -n --name --role --assignee --scope --subscription -o --output --query")
     )
+    if az_mints(ops, args):
+        o.op = "configure"
+        mint(st, "az " + " ".join(ops[:4]), shown)
+        return
     if "delete" in ops or "purge" in ops:
         o.op = "delete"
         groups = ops[: ops.index("delete" if "delete" in ops else "purge")]
@@ -710,6 +684,8 @@ def _docker(base: str, args: list[str], st: _State, shown: str, o: _Out) -> None
     )
     verb = ops[0] if ops else ""
     sub = ops[1] if len(ops) > 1 else ""
+    if verb in ("run", "create", "exec") or (verb == "container" and sub in ("run", "create", "exec")):
+        container_env(args, st)
     if verb == "exec" or (verb == "container" and sub == "exec"):
         rest = args[args.index("exec") + 1 :]
         k = 0
@@ -837,7 +813,12 @@ def _gh(args: list[str], st: _State, shown: str, o: _Out) -> None:
         _destroy(st, f"gh {' '.join(ops[:3])} deletes a repository", shown)
     elif ops[:1] == ["api"] and len(ops) > 1:
         method = (vals.get("-X") or vals.get("--method") or "").upper()
+        if not method and any(k in vals for k in ("-f", "-F", "--field", "--raw-field")):
+            method = "POST"  # gh api sends fields as a POST unless told otherwise
         ref = _GH_REF.search(ops[1])
+        for rule, sev, eff, why, _evidence in rest_findings(method, "/" + ops[1].lstrip("/")):
+            o.op = "configure"
+            _emit(st, rule, eff, f"gh api: {why}", shown, sev)
         if method == "DELETE":
             o.op = "delete"
             if ref and _SHARED_BRANCH.match(ref.group(1)):
