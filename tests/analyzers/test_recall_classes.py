@@ -127,9 +127,13 @@ _SA = "deployer@acme-prod.iam.gserviceaccount.com"
         ("bash", {"command": "aws iam create-access-key --user-name deploy"}, "escalate", "shell.privilege"),
         ("bash", {"command": "aws ec2 create-key-pair --key-name k --query KeyMaterial"}, "escalate", None),
         ("bash", {"command": "az ad sp credential reset --id 0f1e --years 2"}, "escalate", "shell.privilege"),
-        ("bash", {"command": "az ad app federated-credential create --id 1 --parameters f.json"}, "escalate", None),
         ("bash", {"command": "kubectl create token deployer --duration=8760h -n prod"}, "escalate", None),
-        ("bash", {"command": "gh api repos/acme/app/keys -f title=ci -f key=ssh-ed25519AAAA"}, "escalate", None),
+        (
+            "bash",
+            {"command": "gh api /projects/12/deploy_tokens -f name=ci -f scopes[]=read_repository"},
+            "escalate",
+            None,
+        ),
         # the REST spellings and a tool named for it
         (
             "http_request",
@@ -157,6 +161,14 @@ _SA = "deployer@acme-prod.iam.gserviceaccount.com"
             None,
         ),
         ("list_access_keys", {"user_name": "deploy"}, "allow", None),
+        # registering a public key generates no secret (whose key it is: provenance)
+        (
+            "add_deploy_key",
+            {"repo": "acme/cli", "title": "ci", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB ci"},
+            "allow",
+            None,
+        ),
+        ("bash", {"command": "gh api repos/acme/app/keys -f title=ci -f key=ssh-ed25519AAAA"}, "allow", None),
     ],
 )
 def test_credential_minting(fw: Firewall, tool: str, args: dict[str, Any], expect: str, rule: str) -> None:

@@ -217,7 +217,9 @@ def _tool_facts(tool_name: str) -> tuple[tuple[str, ...], frozenset[str], RawHit
 
 # create_access_key, create_service_account_key, add_sp_password, generate_api_key ...: the tool's
 # name says it makes a credential (the REST and CLI spellings are in _rest and the shell analyzer).
-_MINT_VERBS = frozenset({"create", "generate", "mint", "issue", "add", "reset", "regenerate", "new", "upload"})
+# Adding a public key (add_deploy_key, add_ssh_key) generates no secret: whose key it is is a
+# provenance question, not this one.
+_MINT_VERBS = frozenset({"create", "generate", "mint", "issue", "add", "reset", "regenerate", "new"})
 _CREDENTIAL_NOUNS = (
     frozenset({"access", "key"}),
     frozenset({"access", "keys"}),
@@ -225,9 +227,7 @@ _CREDENTIAL_NOUNS = (
     frozenset({"sa", "key"}),
     frozenset({"api", "key"}),
     frozenset({"hmac", "key"}),
-    frozenset({"deploy", "key"}),
     frozenset({"deploy", "token"}),
-    frozenset({"ssh", "key"}),
     frozenset({"access", "token"}),
     frozenset({"personal", "token"}),
     frozenset({"client", "secret"}),

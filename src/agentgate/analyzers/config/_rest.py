@@ -12,12 +12,13 @@ resource path, and the method says what happens to it:
   branch policies, audit-log streams, vulnerability alerts, conditional-access policies, an MFA
   factor or enrollment policy; or a ``POST`` to a ``deactivate``/``disable``/``suspend``
   lifecycle action of one;
-* **minting a credential** (``config.credential_mint``, ESCALATE): ``POST``/``PUT`` creating a key,
-  token, secret or password for an identity: a service account key, a personal, project or
-  impersonation access token, a deploy key or token, an SSH key on an account, an application's
-  or service principal's password or certificate (``addPassword``, ``addKey``), a rotated client
-  secret, a long-lived Kubernetes TokenRequest, the AWS ``CreateAccessKey`` action; whoever holds
-  it acts as that identity outside every session the firewall sees;
+* **minting a credential** (``config.credential_mint``, ESCALATE): ``POST``/``PUT`` that makes the
+  service generate a key, token, secret or password for an identity and hand it back: a service
+  account key, a personal, project or impersonation access token, a deploy token, an
+  application's or service principal's password or key (``addPassword``, ``addKey``), a rotated
+  client secret, a Kubernetes TokenRequest, the AWS ``CreateAccessKey`` action; whoever holds it
+  acts as that identity outside every session the firewall sees. Registering a *public* key
+  (a deploy key, an SSH key) generates nothing: whose key it is is a provenance question;
 * a ``PUT``/``PATCH``/``POST`` body is read as settings of the control its path names
   (``PATCH /identity/conditionalAccess/policies/x {"state": "disabled"}``) by the caller.
 
@@ -69,8 +70,7 @@ _OFF_ACTIONS = re.compile(r"/(?:lifecycle/)?(?:deactivate|disable|suspend)/?$")
 # A path that creates a credential when POSTed/PUT to (the last segments decide).
 _MINT = re.compile(
     r"/serviceaccounts/[^/]+/keys(?::upload)?/?$"
-    r"|/(?:personal_access_tokens|impersonation_tokens|access_tokens|deploy_tokens|deploy_keys)(?:/[^/]+/rotate)?/?$"
-    r"|/(?:repos/[^/]+/[^/]+|user)/(?:keys|ssh_signing_keys|gpg_keys)/?$"
+    r"|/(?:personal_access_tokens|impersonation_tokens|access_tokens|deploy_tokens)(?:/[^/]+/rotate)?/?$"
     r"|/(?:applications|serviceprincipals)/[^/]+/(?:addpassword|addkey)/?$"
     r"|/(?:applications|serviceprincipals)\(appid='[^']*'\)/(?:addpassword|addkey)/?$"
     r"|/clients/[^/]+/(?:rotate-secret|credentials)/?$"

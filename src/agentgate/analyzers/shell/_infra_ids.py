@@ -5,8 +5,8 @@ Helpers of `_infra`:
 * **credential minting** (``shell.privilege``, escalate): a command that creates a credential
   someone can keep using for an identity, from the CLIs' references: AWS access keys, console
   passwords, service-specific credentials, key pairs, API keys; ``gcloud iam service-accounts keys
-  create|upload``, HMAC and API keys, a Cloud SQL user's password; ``az ad sp|app credential
-  reset``, federated credentials, ``create-for-rbac``, regenerated account keys, registry tokens;
+  create``, HMAC and API keys, a Cloud SQL user's password; ``az ad sp|app credential reset``,
+  ``create-for-rbac``, regenerated account keys, registry tokens;
   a Kubernetes service-account token valid for over a day (or a never-expiring token secret), an
   approved certificate signing request. Whoever holds one acts as that identity outside every
   session the firewall sees;
@@ -113,7 +113,7 @@ def kubectl_mints(ops: list[str], vals: dict[str, str], args: list[str]) -> bool
 # service credential, a key pair whose private half is returned, an API key.
 AWS_MINT = _words(
     "create-access-key create-login-profile update-login-profile create-service-specific-credential "
-    "reset-service-specific-credential upload-ssh-public-key upload-signing-certificate create-key-pair "
+    "reset-service-specific-credential create-key-pair "
     "download-default-key-pair create-api-key admin-set-user-password create-user-pool-client-secret"
 )
 
@@ -125,9 +125,10 @@ def mint(st: _State, what: str, shown: str) -> None:
 
 
 def gcloud_mints(words: list[str], args: list[str]) -> bool:
-    """``iam service-accounts keys create|upload``, HMAC keys, API keys, a SQL user's password."""
+    """``iam service-accounts keys create``, HMAC keys, API keys, a SQL user's password (uploading a
+    public key generates no secret: whose key it is is a provenance question)."""
     ws = set(words)
-    if "keys" in ws and ws & {"create", "upload"} and ("service-accounts" in ws or "hmac" in ws):
+    if "keys" in ws and "create" in ws and ("service-accounts" in ws or "hmac" in ws):
         return True
     if {"api-keys", "create"} <= ws:
         return True
@@ -137,14 +138,10 @@ def gcloud_mints(words: list[str], args: list[str]) -> bool:
 
 
 def az_mints(ops: list[str], args: list[str]) -> bool:
-    """A secret, certificate or federated credential for an app or service principal, a service
+    """A secret or certificate generated for an app or service principal, a service
     principal created with one, storage/registry/database keys regenerated, a user's password set."""
     ws = set(ops)
-    if (
-        ops[:1] == ["ad"]
-        and ws & {"sp", "app"}
-        and ({"credential", "reset"} <= ws or {"federated-credential", "create"} <= ws or "create-for-rbac" in ws)
-    ):
+    if ops[:1] == ["ad"] and ws & {"sp", "app"} and ({"credential", "reset"} <= ws or "create-for-rbac" in ws):
         return True
     if ws & {"keys", "key"} and ws & {"renew", "regenerate"}:
         return True
