@@ -699,3 +699,38 @@ def test_records_the_task_names_or_does_not_single_out_pass(tmp_path: Path, task
         run(f, ctx, "get_bookings", TRIP, trip="lisbon")
         v = run(f, ctx, "cancel_booking", **args)
     assert "provenance.other_record" not in {x.rule_id for x in v.findings}, v.reasoning
+
+
+def test_the_record_the_task_points_at_endorses_its_value_whatever_the_lookup_said(tmp_path: Path) -> None:
+    """ "Pay the Stadtwerke bill in my inbox": the agent searched in German, so its query names nothing
+    of the task, but the e-mail from stadtwerke is the record meant: its IBAN passes. An IBAN in
+    another e-mail of the same search, which the task does not point at, is still untrusted."""
+    mails = [
+        {"id": "m-1", "from": "rechnung@stadtwerke-beispiel.de", "subject": "Ihre Rechnung", "body": "IBAN: DE89 3704 0044 0532 0130 00"},
+        {"id": "m-2", "from": "info@energie-vergleich.example", "subject": "Sparen!", "body": "Wechseln: IBAN GB33BUKB20201555555555"},
+    ]  # fmt: skip
+    f = fw(tmp_path)
+    with agent_context(task="Pay the Stadtwerke electricity bill that's in my inbox.") as ctx:
+        run(f, ctx, "search_email", mails, query="Rechnung Dezember")
+        ok = run(f, ctx, "send_money", iban="DE89370400440532013000", amount=84.2)
+        bad = run(f, ctx, "send_money", iban="GB33BUKB20201555555555", amount=84.2)
+    assert ok.action is VerdictType.ALLOW, ok.reasoning
+    assert bad.action is VerdictType.BLOCK and bad.policy_name == "provenance.untrusted_value"
+
+
+@pytest.mark.parametrize(("task", "endorsed"), [("Pay back Tom the 45 EUR; his IBAN is in his last message.", True),
+                                                ("Pay back Tom for invoice 45; his IBAN is in his last message.", False)])  # fmt: skip
+def test_a_sum_of_money_in_the_task_is_not_a_record_it_names(tmp_path: Path, task: str, endorsed: bool) -> None:
+    """ "45 EUR" is an amount, so Tom's message (found by his name) is the record meant; "invoice 45"
+    names a record the lookup does not mention, so the same message endorses nothing."""
+    f = fw(tmp_path)
+    with agent_context(task=task) as ctx:
+        run(
+            f,
+            ctx,
+            "read_messages",
+            [{"from": "Tom Becker", "text": "My IBAN: ES91 2100 0418 4502 0005 1332"}],
+            sender="Tom",
+        )
+        v = run(f, ctx, "send_money", iban="ES9121000418450200051332", amount=45)
+    assert (v.action is VerdictType.ALLOW) is endorsed, v.reasoning

@@ -72,7 +72,7 @@ from ..._decision import Effect, Finding, Severity
 from ...policy._operations import _NAME_VERBS, subsumes, verb_operation
 from ..base import Context
 from ._origins import _PARTS, facts_of, instructions_in, singular, trusted_values, trusted_words
-from ._records import unnamed_record
+from ._records import record_named, unnamed_record
 from ._values import MAX_NAME, extract_text, is_name_key, normalize_name, normalize_target
 
 __all__ = ["DEFAULT_ACTIONS", "SINKS", "ProvenanceSettings", "analyze_provenance", "instructions_in"]
@@ -386,7 +386,7 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         first = None  # the earliest untrusted output holding the value in free text, unendorsed
         if not endorsed:
             for rec in prose:
-                if _endorsed_by_naming(rec, kind, operation, words, trusted, task):
+                if _endorsed_by_naming(rec, kind, operation, words, trusted, task, value):
                     endorsed = True
                     break
                 first = first or rec
@@ -469,7 +469,10 @@ def _steered_operation(
 
 
 _FILE_REF = re.compile(r"[a-z0-9][a-z0-9_.-]*\.[a-z][a-z0-9]{1,4}\b")
-_ID_REF = re.compile(r"\b[a-z]*[-_]?[0-9]{2,}\b")
+# An id with digits ("file 13", "INV-2024"); a sum of money ("45 EUR", "$45", "45.00") is not one.
+_ID_REF = re.compile(
+    r"(?<![$\u20ac\u00a3.,\d])\b[a-z]*[-_]?[0-9]{2,}\b(?![.,]\d)(?!\s*(?:eur|usd|gbp|chf|jpy|euros?|dollars?|pounds?|\u20ac|\$|\u00a3)\b)"
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -494,7 +497,13 @@ def _mentions_ref(arguments: Mapping[str, Any], refs: tuple[frozenset[str], ...]
 
 
 def _endorsed_by_naming(
-    rec: Any, kind: str, operation: str, words: frozenset[str], trusted: frozenset[tuple[str, str]], task: str
+    rec: Any,
+    kind: str,
+    operation: str,
+    words: frozenset[str],
+    trusted: frozenset[tuple[str, str]],
+    task: str,
+    value: str = "",
 ) -> bool:
     """A value in the free text of an output the user named, for the action the user asked for.
 
@@ -506,10 +515,12 @@ def _endorsed_by_naming(
     in its text); and the task itself gives no value of this kind, nor any destination when the
     value is one (send the file *to jo@...*: not to an address or URL the file mentions).
     """
-    if not _named_by_user(rec.arguments, words):
+    by_args = _named_by_user(rec.arguments, words)
+    record = None if by_args else record_named(rec.result, value, words)
+    if not by_args and record is None:
         return False
     refs = _task_refs(task)
-    if refs and not _mentions_ref(rec.arguments, refs):
+    if refs and not _mentions_ref(rec.arguments if record is None else {**rec.arguments, **record}, refs):
         return False  # the task names its record (a file, an id): another output sharing its words is not it
     if not _asks_for(operation, kind, _ops_of_words(words), words):
         return False

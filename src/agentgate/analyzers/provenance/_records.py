@@ -24,7 +24,7 @@ from typing import Any
 
 from ._origins import _PARTS, singular
 
-__all__ = ["unnamed_record"]
+__all__ = ["record_named", "unnamed_record"]
 
 _NAMING_FIELD = re.compile(
     r"(?:^|_)(?:id|ids|key|uuid|slug|ref|reference|number|no|name|title|type|kind|category|provider|vendor|"
@@ -104,4 +104,34 @@ def unnamed_record(value: str, history: Sequence[Any], task_words: frozenset[str
             if not named or len(named) == len(records) or any(r is target for r in named):
                 return None
             return rec, [" / ".join(list(_naming_values(r))[:3]) or "?" for r in named]
+    return None
+
+
+def _records_of(result: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(result, Mapping):
+        yield result
+    for records in _listings(result):
+        yield from records
+    if isinstance(result, (list, tuple)) and len(result) == 1 and isinstance(result[0], Mapping):
+        yield result[0]
+
+
+def _flat(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
+def record_named(result: Any, value: str, task_words: frozenset[str]) -> Mapping[str, Any] | None:
+    """The record of an output holding *value* (in any of its own text fields) whose naming fields
+    share a word with the task ("the *Stadtwerke* bill in my inbox": the e-mail from
+    rechnung@stadtwerke...), or None. This is the user pointing at the record by what it is, when
+    the agent's lookup used other words than the task ("Rechnung" for "bill")."""
+    if not value or not task_words:
+        return None
+    flat = _flat(value)
+    for record in _records_of(result):
+        texts = [v for v in record.values() if isinstance(v, str)]
+        if not any(flat in _flat(t) for t in texts):
+            continue
+        if not _words(record).isdisjoint(task_words):
+            return record
     return None
