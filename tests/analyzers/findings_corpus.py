@@ -1,0 +1,143 @@
+"""Every call the analyzers are tested on, and what the default chain finds in each.
+
+The corpus is every eval case of both splits, every analyzer fixture
+(``tests/fixtures/analyzers/*.yaml``), the cold inputs of ``bench/analyzers.py`` and a few
+long adversarial texts. `findings` runs the classification and every analyzer of
+`DEFAULT_ANALYZERS` on each call and returns a JSON-ready record per call: the
+classification's kind, operation and targets, and each analyzer's findings (or the
+exception it raised).
+
+Performance work uses it to show that a fast path changes no result: ``test_fast_paths``
+compares the records with the fast paths on and off. Run as a script it writes or
+compares a snapshot (to compare a branch with the commit it started from)::
+
+    python -m tests.analyzers.findings_corpus write /tmp/before.json
+    python -m tests.analyzers.findings_corpus compare /tmp/before.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentgate._call import ToolCall, ToolSpec
+from agentgate.analyzers import DEFAULT_ANALYZERS
+from agentgate.analyzers.base import AnalyzerSettings, make_context
+from agentgate.eval.resolver import eval_resolver
+from agentgate.eval.runner import load_cases, sandbox_cwd
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "analyzers"
+
+#: Long texts whose every repetition looks like a secret, a URL or a command: the costly
+#: shapes of tests/analyzers/test_bounded_cost.py, cut to a size a test runs quickly.
+ADVERSARIAL: dict[str, tuple[str, str, str]] = {
+    "password=": ("write_file", "content", "password=" * 3000),
+    "password= email": ("send_email", "body", "password=" * 3000),
+    "ghp_": ("write_file", "content", "ghp_ " * 5000),
+    "AKIA-": ("send_email", "body", "AKIA-" * 5000),
+    "AKIA- keys": ("send_email", "body", "key AKIA-UJZD-E8GX-D6NC-F10E " * 700),
+    "ghp_ keys": ("send_email", "body", "ghp_MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNh\n" * 500),
+    "mixed secrets": (
+        "send_email",
+        "body",
+        "password=hunter2 AKIAUJZDE8GXD6NCF10E token ghp_MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNh " * 300,
+    ),
+    "eyJa.": ("http_get", "url", "eyJa." * 4000),
+    "%41": ("http_get", "url", "http://a/?" + "%41" * 6000),
+    "a@b.": ("run_shell", "command", "a@b." * 5000),
+}
+
+
+def _fixture_call(name: str, entry: dict[str, Any]) -> ToolCall | None:
+    """The ToolCall a fixture entry of *name*.yaml describes (the analyzers' test modules' own reading)."""
+    spec = None
+    if entry.get("dialect"):
+        spec = ToolSpec(kind="sql", dialect=entry["dialect"])
+    if "args" in entry:
+        return ToolCall(entry.get("tool", "tool"), dict(entry["args"]), spec=spec)
+    for key, tool, arg in (
+        ("sql", "execute_sql", "query"),
+        ("cmd", "bash", "command"),
+        ("code", "run_python", "code"),
+        ("path", "read_file", "path"),
+        ("url", "fetch_url", "url"),
+    ):
+        if key in entry:
+            return ToolCall(entry.get("tool", tool), {entry.get("arg", arg): entry[key]}, spec=spec)
+    return None
+
+
+def calls() -> Iterator[tuple[str, ToolCall]]:
+    """``(label, call)`` for every call of the corpus, in a stable order."""
+    for case in load_cases():
+        yield f"eval:{case.split}:{case.id}", case.tool_call()
+    for path in sorted(FIXTURES.glob("*.yaml")):
+        for i, entry in enumerate(yaml.safe_load(path.read_text(encoding="utf-8")) or []):
+            call = _fixture_call(path.stem, entry)
+            if call is not None:
+                yield f"fixture:{path.stem}:{i}", call
+    sys.path.insert(0, str(Path(__file__).parent.parent.parent / "bench"))
+    try:
+        from analyzers import INPUTS  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    for name, (_target, tool, arg, values) in INPUTS.items():
+        for i, value in enumerate(values):
+            for n in (7, 1234):
+                yield f"bench:{name}:{i}:{n}", ToolCall(tool, {arg: value.format(n=n)})
+    for label, (tool, arg, text) in ADVERSARIAL.items():
+        yield f"adversarial:{label}", ToolCall(tool, {arg: text})
+
+
+def _record(call: ToolCall, settings: AnalyzerSettings, root: str) -> dict[str, Any]:
+    ctx = make_context(call, settings=settings)
+    c = ctx.classification
+    out: dict[str, Any] = {
+        "kind": c.kind,
+        "operation": c.operation,
+        "targets": {k: [(t.argument, t.value, t.source) for t in v] for k, v in sorted(c.targets.items())},
+    }
+    for analyzer in DEFAULT_ANALYZERS:
+        try:
+            found: Any = [f.to_dict() for f in analyzer(call, ctx)]
+        except Exception as e:  # a raise is a result to compare, too
+            found = f"raised {type(e).__name__}: {e}"
+        out[analyzer.__name__] = found
+    # The sandbox's temporary directory and this process's id differ per run; neither is a result.
+    text = json.dumps(out, default=repr).replace(root, "<ROOT>").replace(f"/proc/{os.getpid()}/", "/proc/<PID>/")
+    return json.loads(text)
+
+
+def findings() -> dict[str, dict[str, Any]]:
+    """Per corpus label, the classification and every default analyzer's findings (in a sandbox cwd)."""
+    settings = AnalyzerSettings(resolver=eval_resolver)
+    with sandbox_cwd() as root:
+        return {label: _record(call, settings, str(root)) for label, call in calls()}
+
+
+def main(argv: list[str]) -> int:
+    """``write FILE`` or ``compare FILE``."""
+    if len(argv) != 2 or argv[0] not in ("write", "compare"):
+        print(__doc__)
+        return 2
+    now = findings()
+    if argv[0] == "write":
+        Path(argv[1]).write_text(json.dumps(now, indent=1, sort_keys=True), encoding="utf-8")
+        print(f"{len(now)} calls written to {argv[1]}")
+        return 0
+    before = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
+    differ = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+    for k in differ[:20]:
+        print(k, "\n  before:", json.dumps(before.get(k))[:600], "\n  now:   ", json.dumps(now.get(k))[:600])
+    print(f"{len(now)} calls, {len(differ)} differ")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
