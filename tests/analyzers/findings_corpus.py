@@ -13,10 +13,13 @@ compares a snapshot (to compare a branch with the commit it started from)::
 
     python -m tests.analyzers.findings_corpus write /tmp/before.json
     python -m tests.analyzers.findings_corpus compare /tmp/before.json
+
+``--reference`` turns the fast paths off (`agentgate.analyzers._fastpath`) first.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -33,6 +36,7 @@ from agentgate.eval.resolver import eval_resolver
 from agentgate.eval.runner import load_cases, sandbox_cwd
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "analyzers"
+BENCH = Path(__file__).parent.parent.parent / "bench" / "analyzers.py"
 
 #: Long texts whose every repetition looks like a secret, a URL or a command: the costly
 #: shapes of tests/analyzers/test_bounded_cost.py, cut to a size a test runs quickly.
@@ -51,6 +55,30 @@ ADVERSARIAL: dict[str, tuple[str, str, str]] = {
     "eyJa.": ("http_get", "url", "eyJa." * 4000),
     "%41": ("http_get", "url", "http://a/?" + "%41" * 6000),
     "a@b.": ("run_shell", "command", "a@b." * 5000),
+}
+
+#: Texts at the thresholds of the analyzers' prefilters (shortest card, base64 and hex runs
+#: that can match, markers that overlap, non-ASCII digits), so a prefilter one character too
+#: strict changes a finding here.
+EDGES: dict[str, str] = {
+    "card 13": "card:4000000001236;",
+    "card 15": "amex card 378282246312340 / 371449635398432",
+    "card 16 bare": "billing: 5105105105101232",
+    "card grouped": "4111-1111-1111-1236 exp 12/29",
+    "card non-ascii digits": "card \u0664\u0661\u0661\u0661 4111111111111236",
+    "b64 16": "note " + "Z2hwX2FiY2RlZmdo" + " end",
+    "b64 key": "cfg " + "Z2hwX01GTFpEZTFmOHJFU1FlZFVTdFBLUjBDc1R5NFF3YjhEd2tOaA==",
+    "hex 32": "blob 676870" + "5f" + "6162636465666768696a6b6c6d6e6f70717273747576777879" + " end",
+    "hex key": "x " + b"ghp_MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNh".hex() + " y",
+    "sk-ant overlap": "sk-ant-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8" + " and sk-" + "Zz9" * 12,
+    "ghp_v1_": "ghp_v1_" + "a" * 64 + " dop_v1_" + "0123456789abcdef" * 4,
+    "AKIA overlap": "AKIAIza" + "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q" + " :AKIA" + "UJZDE8GXD6NCF10E",
+    "split AKIA": "key AKIA-UJZD-E8GX-D6NC-F10E then AKIA UJZD E8GX D6NC F10E",
+    "split ghp": "ghp_MFLZ-De1f-8rES-QedU-StPK-R0Cs-Ty4Q-wb8D-wkNh",
+    "reversed": "token " + "ghp_MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNh"[::-1],
+    "url-encoded": "t=%67%68%70%5F" + "MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNh",
+    "dsn": "Server=db.internal;Database=app;User Id=sa;Password=Xk9#vL2pQ7;",
+    "password repeated": "password=Xk9vL2pQ7wR4 " * 30 + "password=hunter2 db_password='N0tS3cr3tAtAll!'",
 }
 
 
@@ -82,17 +110,22 @@ def calls() -> Iterator[tuple[str, ToolCall]]:
             call = _fixture_call(path.stem, entry)
             if call is not None:
                 yield f"fixture:{path.stem}:{i}", call
-    sys.path.insert(0, str(Path(__file__).parent.parent.parent / "bench"))
-    try:
-        from analyzers import INPUTS  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
-    for name, (_target, tool, arg, values) in INPUTS.items():
+    spec = importlib.util.spec_from_file_location("_bench_analyzers", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for name, (_target, tool, arg, values) in bench.INPUTS.items():
         for i, value in enumerate(values):
             for n in (7, 1234):
                 yield f"bench:{name}:{i}:{n}", ToolCall(tool, {arg: value.format(n=n)})
     for label, (tool, arg, text) in ADVERSARIAL.items():
         yield f"adversarial:{label}", ToolCall(tool, {arg: text})
+    for label, text in EDGES.items():
+        for tool, arg in (("send_email", "body"), ("write_file", "content"), ("http_post", "data")):
+            yield f"edge:{label}:{tool}", ToolCall(tool, {arg: text})
+        # Long enough for windows: the edge case repeated, then once more at the far end.
+        long = (text + "\n") * (40_000 // (len(text) + 1)) + "x" * 9_000 + text
+        yield f"edge:{label}:long", ToolCall("send_email", {"body": long})
 
 
 def _record(call: ToolCall, settings: AnalyzerSettings, root: str) -> dict[str, Any]:
@@ -122,7 +155,12 @@ def findings() -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str]) -> int:
-    """``write FILE`` or ``compare FILE``."""
+    """``write FILE`` or ``compare FILE``, optionally ``--reference``."""
+    if "--reference" in argv:
+        from agentgate.analyzers import _fastpath
+
+        _fastpath.ENABLED = False
+        argv = [a for a in argv if a != "--reference"]
     if len(argv) != 2 or argv[0] not in ("write", "compare"):
         print(__doc__)
         return 2
