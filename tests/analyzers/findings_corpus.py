@@ -19,6 +19,7 @@ compares a snapshot (to compare a branch with the commit it started from)::
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -32,6 +33,7 @@ import yaml
 from agentgate._call import ToolCall, ToolSpec
 from agentgate.analyzers import DEFAULT_ANALYZERS
 from agentgate.analyzers.base import AnalyzerSettings, make_context
+from agentgate.analyzers.code import _extract
 from agentgate.eval.resolver import eval_resolver
 from agentgate.eval.runner import load_cases, sandbox_cwd
 
@@ -148,10 +150,25 @@ def _record(call: ToolCall, settings: AnalyzerSettings, root: str) -> dict[str, 
 
 
 def findings() -> dict[str, dict[str, Any]]:
-    """Per corpus label, the classification and every default analyzer's findings (in a sandbox cwd)."""
+    """Per corpus label, the classification and every default analyzer's findings (in a sandbox cwd).
+
+    The code analyzer's wall-clock budget (20 ms a source) is lifted and its cache emptied for
+    the run: on a loaded machine a source could otherwise stop early in one run and not the other.
+    """
     settings = AnalyzerSettings(resolver=eval_resolver)
-    with sandbox_cwd() as root:
-        return {label: _record(call, settings, str(root)) for label, call in calls()}
+    limits = _extract.LIMITS
+    _extract.LIMITS = dataclasses.replace(limits, budget_s=600.0)
+    with _extract._lock:
+        cached = dict(_extract._cache)
+        _extract._cache.clear()
+    try:
+        with sandbox_cwd() as root:
+            return {label: _record(call, settings, str(root)) for label, call in calls()}
+    finally:
+        _extract.LIMITS = limits
+        with _extract._lock:
+            _extract._cache.clear()
+            _extract._cache.update(cached)
 
 
 def main(argv: list[str]) -> int:

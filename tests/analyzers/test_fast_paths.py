@@ -134,3 +134,34 @@ def test_repeated_prefix_spans_are_expanded_once() -> None:
         _fastpath.ENABLED = True
     assert {v[3] for v in slow} == {v[3] for v in views}
     assert len(views) < len(slow) / 4
+
+
+def test_path_tables_name_what_the_alternation_matches() -> None:
+    """Each path pattern searched alone names the same pattern the alternation's search does."""
+    from agentgate.analyzers import filesystem
+
+    rng = random.Random(11)
+    words = [
+        "", "etc", "ssh", ".ssh", "id_rsa", "id_rsa.pub", ".aws", ".env", ".env.example", "passwd", "shadow",
+        "home", "ana", ".bashrc", "cron.d", "systemd", ".git", "hooks", "config", "proc", "self", "environ",
+        "c:", "windows", "system32", "sam", "x.pem", "google-chrome", "default", "login data", ".kube", "run",
+        "secrets", ".config", "gcloud", "site-packages", "a.pth", "library", "launchagents", "var", "spool",
+    ]  # fmt: skip
+    for _ in range(4000):
+        path = "/".join(rng.choice(words) for _ in range(rng.randint(1, 7)))
+        for table in (filesystem._SENSITIVE, filesystem._PERSISTENCE):
+            m = table.alternation.search(path)
+            assert table.first(path) == (m.lastgroup if m else None), path
+
+
+def test_lined_findings_keep_every_other_field() -> None:
+    """The code analyzer's line prefix changes only the message and argument of a routed finding."""
+    import dataclasses
+
+    from agentgate._decision import Effect, Finding, Severity
+    from agentgate.analyzers.code._model import Hit
+    from agentgate.analyzers.code._route import _lined
+
+    f = Finding("shell.destructive", Severity.HIGH, Effect.BLOCK, "rm -rf ~", "rm -rf ~", "command")
+    (got,) = _lined([f], Hit("shell", "rm -rf ~", 3), "code")
+    assert got == dataclasses.replace(f, message="line 3: rm -rf ~", argument="code")

@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from agentgate._decision import Effect, Finding, Severity
+from agentgate.analyzers import _fastpath
 from agentgate.analyzers.base import Context, Target, note_side_input
 from agentgate.policy import EffectivePolicy, ScopePolicy, match_resource
 from agentgate.policy._resources import split_pattern
@@ -338,12 +339,40 @@ def normalize_path(raw: str, *, cwd: str | None = None) -> NormalizedPath:
 # ---------------------------------------------------------------------------- path facts
 
 
-def _table(entries: dict[str, str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in entries.items()))
+class _Table:
+    """Named path patterns; `first` names the one a search of their alternation would match.
+
+    ``re.search`` of ``(?P<a>...)|(?P<b>...)`` tries every alternative at every position (no
+    literal prefix to skip by), ~30 us on a typical path; each pattern searched on its own
+    skips to its literal start. The alternation matches at the leftmost position any
+    alternative matches, taking the first alternative in order there, so the winner is the
+    smallest (start, order): the same name, for a third of the cost.
+    """
+
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.alternation = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in entries.items()))
+        self.each = tuple((name, re.compile(rx)) for name, rx in entries.items())
+        if any(rx.groups for _, rx in self.each):
+            # The name of a match is its group's: a pattern's own group would change lastgroup.
+            raise ValueError("a path pattern holds a capturing group; use (?:...)")
+
+    def first(self, text: str) -> str | None:
+        """The name of the pattern ``self.alternation.search(text)`` matches, or None."""
+        if not _fastpath.ENABLED:
+            m = self.alternation.search(text)
+            return m.lastgroup if m else None
+        best: tuple[int, str] | None = None
+        for name, rx in self.each:
+            m = rx.search(text)
+            if m is not None and (best is None or m.start() < best[0]):
+                best = (m.start(), name)
+                if best[0] == 0:
+                    break  # nothing starts before 0, and later patterns come after in order
+        return best[1] if best else None
 
 
 # Matched against the lower-cased absolute path (and every other form).
-_SENSITIVE = _table(
+_SENSITIVE = _Table(
     {
         "ssh_private_key": r"/\.ssh/(?:id_[^/]*|identity)$(?<!\.pub)|/id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?$",
         "ssh_host_key": r"^/etc/ssh/ssh_host_[^/]*_key$",
@@ -366,7 +395,7 @@ _SENSITIVE = _table(
         r"(?:login data|cookies|web data|key4\.db|key3\.db|logins\.json|cookies\.sqlite|signons\.sqlite)$",
     }
 )
-_PERSISTENCE = _table(
+_PERSISTENCE = _Table(
     {
         "shell_rc": r"/\.(?:bashrc|bash_profile|bash_login|bash_logout|bash_aliases|profile|zshrc|zprofile|zshenv|zlogin|kshrc|cshrc|tcshrc|mkshrc)$|/\.config/fish/config\.fish$|^/etc/(?:profile|bash\.bashrc|bashrc|zshrc|zsh/zshrc|environment)$|^/etc/profile\.d/|/\.pam_environment$",
         "crontab": r"^/etc/(?:crontab|anacrontab)$|^/etc/cron\.[^/]+/|^/var/spool/cron/|^/var/at/",
@@ -407,12 +436,10 @@ def path_facts(path: str, home: str) -> PathFacts:
     ('shell_rc', True)
     """
     low = path.casefold()
-    m = _SENSITIVE.search(low)
-    p = _PERSISTENCE.search(low)
     in_home = home not in ("", "/") and (low == home.casefold() or low.startswith(home.casefold().rstrip("/") + "/"))
     return PathFacts(
-        sensitive=m.lastgroup if m else None,
-        persistence=p.lastgroup if p else None,
+        sensitive=_SENSITIVE.first(low),
+        persistence=_PERSISTENCE.first(low),
         system=bool(_SYSTEM.search(low)) and not in_home,
         top_level=bool(_TOP_LEVEL.match(low)),
         git_db=bool(_GIT_DB.search(low)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -105,7 +104,8 @@ def _sub(
 
 def _lined(fs: Iterable[Finding], h: Hit, argument: str) -> list[Finding]:
     pre = f"line {h.line}: " + ("(decoded) " if h.obfuscated else "")
-    return [dataclasses.replace(f, message=pre + f.message, argument=argument) for f in fs]
+    # Built directly: dataclasses.replace reads the fields' metadata on every call.
+    return [Finding(f.rule_id, f.severity, f.effect, pre + f.message, f.evidence, argument) for f in fs]
 
 
 _QUOTES = "'\"`()<>;|&"
