@@ -362,9 +362,13 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             seen.add(key)
             rec, why = injected
             findings.append(_finding(call, arg, value, rec, facts_of(rec).fields.get(key, ""), injected=why))
+    asked = False  # a target the user gave or pointed at: the call is aimed where the user asked
     for arg, kind, value in targets:
         key = (kind, value)
-        if key in trusted or key in seen or (kind == "name" and _name_trusted(value, words)):
+        if key in trusted or (kind == "name" and _name_trusted(value, words)):
+            asked = True
+            continue
+        if key in seen:
             continue
         seen.add(key)
         holders = index.get(key, ())
@@ -387,7 +391,7 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         if not endorsed:
             for rec in prose:
                 if _endorsed_by_naming(rec, kind, operation, words, trusted, task, value):
-                    endorsed = True
+                    endorsed = asked = True
                     break
                 first = first or rec
         if endorsed:
@@ -409,7 +413,10 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         effect = _EFFECTS.get(action)
         if effect is not None:
             findings.append(_finding(call, arg, value, first, facts_of(first).fields.get(key, ""), effect=effect))
-    if steered is not None:  # after the findings that name a value: those say more precisely what is wrong
+    # After the findings that name a value (those say more precisely what is wrong); not when the
+    # call is aimed at a value the user gave or pointed at (the rent to the landlord of the lease the
+    # user named, though the lease's hidden text also asks for transfers).
+    if steered is not None and not asked:
         findings.append(steered)
     return findings
 

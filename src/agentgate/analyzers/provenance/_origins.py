@@ -49,6 +49,10 @@ _ADDRESS = re.compile(
     rf"|\b(?:ai|llm|automated|autonomous)\s+(?:assistants?|agents?|systems?|reviewers?|bots?|models?)\s+"
     rf"(?:reading|processing|handling|must|should|shall|are\s+(?:required|instructed|asked)|need)\b"
     rf"|\b(?:ai|llm|automated|autonomous)\s+(?:assistants?|agents?|systems?|reviewers?|bots?|models?|helpers?)\s*[:,]"
+    # "AI agents setting up payments for this lease must ...": the addressee, then within the
+    # sentence what it is obliged to do.
+    rf"|\b(?:ai|llm|automated|autonomous)\s+(?:assistants?|agents?|systems?|bots?|models?|helpers?)\b[^.!?\n]{{0,80}}?"
+    rf"\b(?:must|should|shall|needs?\s+to|have\s+to|are\s+(?:required|instructed|asked|expected)\s+to)\b"
     rf"|\b{_ADDRESSEE}\s+(?:reading|processing|summari[sz]ing|handling|reviewing|parsing|triaging)\b"
     rf"|\b(?:agent|assistant|ai|model)\s+(?:instructions?|directives?|tasks?|notes?|notices?)\b"
 )
