@@ -174,3 +174,34 @@ def test_a_viewer_sees_the_queue_and_is_refused_an_answer(page: Any, setup: tupl
         q.close()
         page.goto("about:blank")
     tokens.close()
+
+
+def test_an_approver_signed_in_with_a_token_answers_as_themselves(page: Any, setup: tuple[str, str, Agent]) -> None:
+    """A browser session of an approver token answers (CSRF token sent by the page); who answered is the token's name."""
+    from playwright.sync_api import expect
+
+    audit, state, agent = setup
+    tokens = TokenStore(state)
+    _, secret = tokens.create("amy", "approver")
+    with serve(create_app(audit, state_url=state, tokens=tokens)) as base:
+        page.goto(base + "/login")
+        page.fill("input[name=token]", secret)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+        page.goto(base + "/approvals")
+        expect(page.locator("#who")).to_have_text("amy (approver)")
+        expect(page.locator("#role-note")).to_be_hidden()
+        agent.start("BE68539007547034")
+        row = page.locator("#pending tr.approval")
+        expect(row).to_have_count(1)
+        row.locator("input.reason").fill("supplier on file")
+        row.locator("button.approve").click()
+        assert agent.finished.wait(60), "the agent did not resume after the approval"
+        assert agent.ran.is_set() and agent.outcome == {"result": "sent 5 to BE68539007547034"}
+        expect(page.locator("#recent")).to_contain_text("amy")
+        q = ApprovalQueue(state)
+        (answered,) = q.list(None)
+        assert answered.status == "approved" and answered.decided_by == "amy"
+        q.close()
+        page.goto("about:blank")
+    tokens.close()
