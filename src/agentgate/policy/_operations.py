@@ -73,7 +73,7 @@ _SYNONYM_LISTS: dict[str, tuple[str, ...]] = {
     ),
     "delete": (
         "remove", "rm", "drop", "truncate", "purge", "destroy", "wipe", "erase", "unlink", "rmdir", "del",
-        "clear", "delete", "cancel", "revoke_file",
+        "clear", "delete", "cancel", "revoke_file", "trash", "discard", "expunge", "shred",
     ),
     "execute": ("exec", "run", "invoke", "eval", "spawn", "shell", "start", "stop", "kill", "execute", "trigger"),
     "send": (

@@ -366,7 +366,9 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     for arg, kind, value in targets:
         key = (kind, value)
         if key in trusted or (kind == "name" and _name_trusted(value, words)):
-            asked = True
+            # A destination the user gave says where the effect goes; a name the task also uses (the
+            # channel it posts to) does not say the user asked for this effect on it.
+            asked = asked or kind != "name"
             continue
         if key in seen:
             continue
@@ -431,8 +433,13 @@ _STEERABLE = frozenset({"delete", "transfer", "configure"})
 
 @functools.lru_cache(maxsize=1024)
 def _tool_verbs(tool: str) -> frozenset[str]:
-    """The verbs of a tool's name (``delete_events``: delete; ``set_link_sharing``: set)."""
-    return frozenset(singular(w) for w in _PARTS.findall(tool.lower()) if w in _NAME_VERBS)
+    """The verbs of a tool's name (``delete_events``: delete; ``set_link_sharing``: set), and its first
+    word, where tool names put their verb (``trash_file``: trash)."""
+    parts = _PARTS.findall(tool.lower())
+    verbs = {w for w in parts if w in _NAME_VERBS}
+    if parts and len(parts[0]) >= 3 and parts[0].isalpha():
+        verbs.add(parts[0])
+    return frozenset(singular(w) for w in verbs)
 
 
 def _steered_operation(
