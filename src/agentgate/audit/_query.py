@@ -45,6 +45,7 @@ __all__ = [
     "SqlStore",
     "action_query",
     "decode_cursor",
+    "dimension_clauses",
     "encode_cursor",
     "parse_filter",
     "parse_limit",
@@ -248,16 +249,16 @@ def _like_pattern(text: str, dialect: Dialect) -> str:
     return f"%{esc}%"
 
 
-def where_clause(f: ActionFilter, d: Dialect, *, time_first: bool = False) -> tuple[list[str], list[Any]]:
-    """SQL conditions (joined with AND by the caller) and their parameters for *f*.
+def dimension_clauses(f: ActionFilter, d: Dialect, *, plus: str = "") -> tuple[list[str], list[Any]]:
+    """Equality conditions for *f*'s columns (agent, task, user, tool, rule, revision, verdict, tier).
 
-    *time_first*: keep SQLite's planner off the equality indexes (``+col``), for a short time
-    range the ``created_at`` index serves best.
+    Shared by `where_clause` (on ``actions``) and the rollups (`agentgate.audit._stats`), which
+    keep those columns under the same names. *plus* (``"+"``) keeps SQLite's planner off
+    their indexes.
     """
     where: list[str] = []
     params: list[Any] = []
     p = d.ph
-    plus = "+" if time_first and d.name == "sqlite" else ""
     for col, val in (
         ("agent_id", f.agent),
         ("task_id", f.task),
@@ -278,6 +279,17 @@ def where_clause(f: ActionFilter, d: Dialect, *, time_first: bool = False) -> tu
     if f.tier is not None:
         where.append(f"tier_used = {p}")
         params.append(f.tier)
+    return where, params
+
+
+def where_clause(f: ActionFilter, d: Dialect, *, time_first: bool = False) -> tuple[list[str], list[Any]]:
+    """SQL conditions (joined with AND by the caller) and their parameters for *f*.
+
+    *time_first*: keep SQLite's planner off the equality indexes (``+col``), for a short time
+    range the ``created_at`` index serves best.
+    """
+    p = d.ph
+    where, params = dimension_clauses(f, d, plus="+" if time_first and d.name == "sqlite" else "")
     if f.since is not None:
         where.append(f"created_at >= {p}")
         params.append(d.time(f.since))

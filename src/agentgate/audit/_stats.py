@@ -27,7 +27,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ._query import ActionFilter, Dialect, Executor, SqlStore, where_clause
+from ._query import ActionFilter, Dialect, Executor, SqlStore, dimension_clauses, where_clause
 
 __all__ = ["LATENCY_WINDOW", "catch_up", "filtered_stats"]
 
@@ -141,24 +141,7 @@ def _raw(store: SqlStore, f: ActionFilter, extra: list[str], extra_params: list[
 def _rolled(store: SqlStore, f: ActionFilter, lo: datetime | None, hi: datetime | None, table: str) -> Part:
     d = store.sql_dialect
     p = d.ph
-    where: list[str] = []
-    params: list[Any] = []
-    for col, val in (
-        ("agent_id", f.agent),
-        ("tool_name", f.tool),
-        ("policy_name", f.rule),
-        ("policy_revision", f.revision),
-        ("tier_used", f.tier),
-    ):
-        if val is not None:
-            where.append(f"{col} = {p}")
-            params.append(val)
-    if f.verdict == "would_block":
-        where.append(f"would_block = {p}")
-        params.append(True)
-    elif f.verdict is not None:
-        where.append(f"verdict = {p}")
-        params.append(f.verdict)
+    where, params = dimension_clauses(f, d)  # task, user and text never get here (`ActionFilter.rollup_only`)
     if lo is not None:
         where.append(f"bucket >= {p}")
         params.append(_bucket(lo))
