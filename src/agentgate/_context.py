@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import sys
 import threading
 import time
@@ -93,7 +94,8 @@ class AgentContext:
     # a scope's calls are handed back to its enclosing context on exit only in that flow.
     _owner: tuple[int, int] = field(default=(0, 0), init=False, repr=False, compare=False)
     _recorded: int = field(default=0, init=False, repr=False, compare=False)
-    # Bumped by record_result: with _recorded, tells caches built over the history that it changed.
+    # Bumped by record_result, and when a record holding a result leaves the rolling history:
+    # tells indexes built over the recorded outputs (provenance) that they changed.
     _results: int = field(default=0, init=False, repr=False, compare=False)
     _initial_task: str = field(default="", init=False, repr=False, compare=False)
     parent: AgentContext | None = None
@@ -113,9 +115,22 @@ class AgentContext:
     ) -> ActionRecord:
         """Append a tool call to the rolling history and return its record."""
         rec = ActionRecord(tool_name, arguments, verdict, decision_id)
-        self.action_history.append(rec)
+        h = self.action_history
+        if len(h) == h.maxlen and h[0].result is not None:
+            self._dropping(h[0])
+        h.append(rec)
         self._recorded += 1
         return rec
+
+    def _dropping(self, rec: ActionRecord) -> None:
+        # An output leaves the rolling history: what was read from it no longer counts.
+        self._results += 1
+        hook = on_drop
+        if hook is not None:
+            try:
+                hook(self, rec)
+            except Exception:  # the index is rebuilt at the next decision instead
+                logging.getLogger("agentgate").exception("agentgate provenance index update failed")
 
     def child(self, task_description: str = "", **identity: str) -> AgentContext:
         """A new context for a nested block (a ``scope()``): same identity, own task and history.
@@ -151,8 +166,11 @@ class AgentContext:
             return
         if child._recorded:
             n = min(child._recorded, len(child.action_history))
+            h = self.action_history
             for rec in list(child.action_history)[-n:]:
-                self.action_history.append(rec)
+                if len(h) == h.maxlen and h[0].result is not None:
+                    self._dropping(h[0])
+                h.append(rec)
             self._recorded += n
         # What an SDK hook learned inside the block (the user's words), not the scope's own task.
         if not self.task_description and child.task_description != child._initial_task:
@@ -169,21 +187,25 @@ class AgentContext:
         """
         for rec in reversed(self.action_history):
             if rec.decision_id == decision_id:
+                fresh = rec.result is None
                 rec.result = result
                 rec.provenance = None
                 self._results += 1
                 hook = on_result
-                if hook is not None and result is not None and rec.verdict == "allow":
+                if hook is not None:
                     try:
-                        hook(rec)
+                        hook(self, rec, fresh)
                     except Exception:
                         rec.provenance = None
                 return
 
 
-#: Called with a history record when its result is recorded (set by the provenance analyzer, which
-#: reads the output's values then instead of on the next decision).
-on_result: Callable[[ActionRecord], Any] | None = None
+#: Called with the context, the history record whose result was just recorded, and whether the
+#: record had no result before (set by the provenance analyzer, which reads the output's values then
+#: and adds them to its index, instead of on the next decision).
+on_result: Callable[[AgentContext, ActionRecord, bool], Any] | None = None
+#: Called with the context and the oldest record, holding a result, just before it leaves the history.
+on_drop: Callable[[AgentContext, ActionRecord], Any] | None = None
 
 
 # The implicit context used when no agent_context() is active. One per

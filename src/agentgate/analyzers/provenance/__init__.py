@@ -71,7 +71,7 @@ from ..._call import ToolCall
 from ..._decision import Effect, Finding, Severity
 from ...policy._operations import _NAME_VERBS, subsumes, verb_operation
 from ..base import Context
-from ._origins import _PARTS, facts_of, instructions_in, singular, trusted_values, trusted_words
+from ._origins import _PARTS, OutputFacts, facts_of, instructions_in, singular, trusted_values, trusted_words
 from ._records import record_named, unnamed_record
 from ._values import MAX_NAME, extract_text, is_name_key, normalize_name, normalize_target
 
@@ -188,35 +188,128 @@ def _contents(arguments: Mapping[str, Any], skip: set[str]) -> Iterable[tuple[st
 def _index_at_record_time() -> None:
     from ... import _context
 
-    _context.on_result = facts_of
+    _context.on_result = _on_result
+    _context.on_drop = _on_drop
 
-
-_index_at_record_time()
 
 _INDEX_KEY = "agentgate.provenance"
+# metadata[_INDEX_KEY]: (stamp, index, outputs indexed, newest indexed record, newest record seen)
+
+
+def _stamp(agent: Any) -> tuple[int, int]:
+    return agent._results, id(agent.action_history)
+
+
+def _add(index: dict[tuple[str, str], list[Any]], rec: Any, facts: Any) -> None:
+    for key in facts.values:
+        index.setdefault(key, []).append(rec)
+    if facts.truncated:  # values past the index's reach: every target must look at this output
+        index.setdefault(_TRUNCATED, []).append(rec)
+    if facts.injected:  # an output that instructs: message bodies and contents are checked too
+        index.setdefault(_INSTRUCTING, []).append(rec)
+
+
+def _on_result(agent: Any, rec: Any, fresh: bool) -> None:
+    """A result was recorded: read it now, and add it to the context's index when that index is current.
+
+    The common case (the result of the newest call, recorded once) is an append: the lists stay
+    oldest first, and only the summaries of the values it holds are dropped. Anything else (a result
+    replaced, an older call's result) leaves the index to be rebuilt at the next decision.
+    """
+    indexed = rec.result is not None and rec.verdict == "allow"
+    facts = facts_of(rec) if indexed else None
+    cached = agent.metadata.get(_INDEX_KEY)
+    if cached is None:
+        return
+    stamp, index, held, last, _tail = cached
+    history = agent.action_history
+    results, hist = _stamp(agent)
+    if not fresh or stamp != (results - 1, hist) or (indexed and last is not None and not _newer(history, rec, last)):
+        del agent.metadata[_INDEX_KEY]
+        return
+    if facts is not None:
+        _add(index, rec, facts)
+        memo = index.get(_SUMMARIES)
+        if memo:
+            for k in [k for k in memo if k[0] in facts.values]:
+                del memo[k]
+        held, last = held + 1, rec
+    agent.metadata[_INDEX_KEY] = ((results, hist), index, held, last, history[-1] if history else None)
+
+
+def _on_drop(agent: Any, rec: Any) -> None:
+    """The oldest record (holding a result) leaves the history: take it out of a current index.
+
+    Lists are oldest first and *rec* is the oldest record, so it is the head of every list holding it.
+    """
+    cached = agent.metadata.get(_INDEX_KEY)
+    if cached is None:
+        return
+    stamp, index, held, last, tail = cached
+    results, hist = _stamp(agent)
+    facts = rec.provenance
+    if stamp != (results - 1, hist):
+        del agent.metadata[_INDEX_KEY]
+        return
+    if rec.verdict == "allow":
+        if not isinstance(facts, OutputFacts):  # never read: cannot tell what to take out
+            del agent.metadata[_INDEX_KEY]
+            return
+        keys = [*facts.values, _TRUNCATED, _INSTRUCTING]
+        for key in keys:
+            lst = index.get(key)
+            if lst and lst[0] is rec:
+                del lst[0]
+                if not lst:
+                    del index[key]
+        memo = index.get(_SUMMARIES)
+        if memo:
+            for k in [k for k in memo if k[0] in facts.values]:
+                del memo[k]
+        held -= 1
+        if last is rec:
+            last = None
+    agent.metadata[_INDEX_KEY] = ((results, hist), index, held, last, tail)
+
+
+def _newer(history: Any, rec: Any, last: Any) -> bool:
+    """Whether *rec* comes after *last* in *history* (searched from the newest end)."""
+    for r in reversed(history):
+        if r is rec:
+            return True
+        if r is last:
+            return False
+    return False
 
 
 def _index(agent: Any) -> dict[tuple[str, str], list[Any]]:
-    """value -> the allowed, recorded outputs holding it (oldest first), rebuilt when the history changed."""
+    """value -> the allowed, recorded outputs holding it (oldest first).
+
+    Built once per context and extended as results are recorded (`_on_result`); rebuilt when an
+    output left the history, a result was replaced, or the newest record got a result without
+    `AgentContext.record_result` (assigned directly).
+    """
     history = agent.action_history
-    stamp = (agent._recorded, agent._results, len(history), id(history[-1]) if history else 0)
+    stamp = _stamp(agent)
     cached = agent.metadata.get(_INDEX_KEY)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]  # type: ignore[no-any-return]
+    if cached is not None and cached[0] == stamp and len(history) >= cached[2]:
+        tail = history[-1] if history else None
+        if tail is cached[4] or tail is cached[3] or tail is None or tail.result is None:
+            return cached[1]  # type: ignore[no-any-return]
     index: dict[tuple[str, str], list[Any]] = {}
+    held = 0
+    last = None
     for rec in history:
         if rec.result is None or rec.verdict != "allow":
             continue
-        facts = facts_of(rec)
-        for key in facts.values:
-            index.setdefault(key, []).append(rec)
-        if facts.truncated:  # values past the index's reach: every target must look at this output
-            index.setdefault(_TRUNCATED, []).append(rec)
-        if facts.injected:  # an output that instructs: message bodies and contents are checked too
-            index.setdefault(_INSTRUCTING, []).append(rec)
-    agent.metadata[_INDEX_KEY] = (stamp, index)
+        _add(index, rec, facts_of(rec))
+        held += 1
+        last = rec
+    agent.metadata[_INDEX_KEY] = (stamp, index, held, last, history[-1] if history else None)
     return index
 
+
+_index_at_record_time()
 
 _TRUNCATED = ("", "")
 _INSTRUCTING = ("", "instructing")
