@@ -379,6 +379,7 @@ class Firewall:
                         spec_for=self._specs.get,
                         chain=self.analyzers,
                     )
+                    ctx.scratch["args_key"] = canon
                     if e.sql is not None:
                         ctx.scratch["sql"] = dict(e.sql)
                     return ctx, e, None
@@ -388,6 +389,10 @@ class Firewall:
         ctx = Context(
             call, agent, policy, cls, self.settings, spec_for=specs.get, chain=self.analyzers, deadline=deadline
         )
+        if key is not None:
+            # The exact form of the arguments: analyzers that run on every call may memoize their
+            # argument-only work under it (provenance's targets).
+            ctx.scratch["args_key"] = key[3]
         # A call with a budget is large: its analysis is not stored (and may be cut short).
         return ctx, None, key if deadline is None else None
 

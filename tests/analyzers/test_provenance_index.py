@@ -28,7 +28,10 @@ def _output(rng: random.Random, i: int) -> Any:
     who = rng.choice(["alice@corp.example", "bob@corp.example", f"p{i}@vendor.example"])
     shape = rng.randrange(4)
     if shape == 0:
-        return [{"from": who, "subject": f"note {i}", "body": f"see https://docs{i % 3}.example/x"}]
+        return [
+            {"from": who, "subject": f"note {i}", "body": f"see https://docs{i % 3}.example/x"},
+            {"from": "carol@corp.example", "subject": f"booking {i % 5}", "id": f"BK-{i % 7}"},
+        ]
     if shape == 1:
         return f"Hi, please pay DE44500105175407324931 and mail {who}"
     if shape == 2:

@@ -72,7 +72,7 @@ from ..._decision import Effect, Finding, Severity
 from ...policy._operations import _NAME_VERBS, subsumes, verb_operation
 from ..base import Context
 from ._origins import _PARTS, OutputFacts, facts_of, instructions_in, singular, trusted_values, trusted_words
-from ._records import record_named, unnamed_record
+from ._records import listed_values, record_named, unnamed_record
 from ._values import MAX_NAME, extract_text, is_name_key, normalize_name, normalize_target
 
 __all__ = ["DEFAULT_ACTIONS", "SINKS", "ProvenanceSettings", "analyze_provenance", "instructions_in"]
@@ -171,6 +171,26 @@ def _roles(key: str) -> tuple[bool, bool, bool]:
     return by_name, by_name or is_name_key(key), bool(_COMMAND_ARG.search(key))
 
 
+# The targets of an argument set, by its exact form (``ctx.scratch["args_key"]``, set by the
+# firewall when the arguments have one): a pure function of the arguments, asked on every call.
+_TARGETS: dict[tuple[Any, bool], tuple[tuple[str, str, str], ...]] = {}
+_TARGETS_MAX = 4096
+
+
+def _targets_of(call: ToolCall, ctx: Context, execute: bool) -> list[tuple[str, str, str]]:
+    args_key = ctx.scratch.get("args_key")
+    if args_key is None:
+        return list(_targets(call.arguments, execute))
+    key = (args_key, execute)
+    hit = _TARGETS.get(key)
+    if hit is None:
+        hit = tuple(_targets(call.arguments, execute))
+        if len(_TARGETS) >= _TARGETS_MAX:
+            _TARGETS.clear()
+        _TARGETS[key] = hit
+    return list(hit)
+
+
 def _contents(arguments: Mapping[str, Any], skip: set[str]) -> Iterable[tuple[str, str, str]]:
     """(argument, kind, value) for the addresses inside the other arguments (bodies, contents)."""
     for name, value in arguments.items():
@@ -207,6 +227,8 @@ def _add(index: dict[tuple[str, str], list[Any]], rec: Any, facts: Any) -> None:
         index.setdefault(_TRUNCATED, []).append(rec)
     if facts.injected:  # an output that instructs: message bodies and contents are checked too
         index.setdefault(_INSTRUCTING, []).append(rec)
+    for v in listed_values(rec):  # a listing's records: which one the user meant (other_record)
+        index.setdefault((_LISTED, v), []).append(rec)
 
 
 def _on_result(agent: Any, rec: Any, fresh: bool) -> None:
@@ -255,7 +277,7 @@ def _on_drop(agent: Any, rec: Any) -> None:
         if not isinstance(facts, OutputFacts):  # never read: cannot tell what to take out
             del agent.metadata[_INDEX_KEY]
             return
-        keys = [*facts.values, _TRUNCATED, _INSTRUCTING]
+        keys = [*facts.values, _TRUNCATED, _INSTRUCTING, *((_LISTED, v) for v in listed_values(rec))]
         for key in keys:
             lst = index.get(key)
             if lst and lst[0] is rec:
@@ -312,6 +334,7 @@ def _index(agent: Any) -> dict[tuple[str, str], list[Any]]:
 _index_at_record_time()
 
 _TRUNCATED = ("", "")
+_LISTED = "\0listed"
 _INSTRUCTING = ("", "instructing")
 
 
@@ -428,7 +451,7 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     index = _index(ctx.agent)
     if not index:
         return ()
-    targets = list(_targets(call.arguments, operation == "execute"))
+    targets = _targets_of(call, ctx, operation == "execute")
     contents: list[tuple[str, str, str]] = []
     steered: Finding | None = None
     if _INSTRUCTING in index:  # only an instruction can make a body's address a steered one
@@ -477,7 +500,8 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
             continue
         # A task that also reads may name a record only to read it ("read the landlord's message
         # and delete the spam"): which record its side effect is meant for is not said then.
-        picked = None if "read" in _ops_of_words(words) else unnamed_record(value, ctx.agent.action_history, words)
+        listed = index.get((_LISTED, value))  # the outputs whose listings hold it (oldest first)
+        picked = None if not listed or "read" in _ops_of_words(words) else unnamed_record(value, listed, words)
         if picked is not None:
             action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
             findings.append(_other_record(call, arg, value, *picked, effect=_EFFECTS.get(action, Effect.ESCALATE)))

@@ -24,7 +24,7 @@ from typing import Any
 
 from ._origins import _PARTS, singular
 
-__all__ = ["record_named", "unnamed_record"]
+__all__ = ["listed_values", "record_named", "unnamed_record"]
 
 _NAMING_FIELD = re.compile(
     r"(?:^|_)(?:id|ids|key|uuid|slug|ref|reference|number|no|name|title|type|kind|category|provider|vendor|"
@@ -83,24 +83,64 @@ def _holds(record: Mapping[str, Any], value: str) -> bool:
     )
 
 
+# What each output's listings hold, read once per output (a decision only looks them up): per
+# listing, its records, each record's own values (lower-cased) and its telling words (naming words
+# minus those every record of the listing shares). Keyed by the history record; an entry is
+# valid while the record still holds the same result object.
+_Listing = tuple[list[Mapping[str, Any]], list[frozenset[str]], list[frozenset[str]]]
+_read: dict[int, tuple[Any, Any, tuple[_Listing, ...]]] = {}
+_READ_MAX = 4096
+
+
+def _own_values(record: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        str(v).strip().lower() for v in record.values() if isinstance(v, (str, int)) and not isinstance(v, bool)
+    )
+
+
+def _listings_of(rec: Any) -> tuple[_Listing, ...]:
+    hit = _read.get(id(rec))
+    if hit is not None and hit[0] is rec and hit[1] is rec.result:
+        return hit[2]
+    out: list[_Listing] = []
+    for records in _listings(rec.result):
+        words = [_words(r) for r in records]
+        common = frozenset.intersection(*words)
+        out.append((list(records), [_own_values(r) for r in records], [w - common for w in words]))
+    found = tuple(out)
+    if len(_read) >= _READ_MAX:
+        _read.clear()
+    _read[id(rec)] = (rec, rec.result, found)  # holds rec, so its id is not reused while cached
+    return found
+
+
+def listed_values(rec: Any) -> frozenset[str]:
+    """Every value a record of a listing in *rec*'s output holds in its own fields (lower-cased):
+    the values `unnamed_record` can find in this output (the provenance index keeps them)."""
+    out: frozenset[str] = frozenset()
+    for _, own, _ in _listings_of(rec):
+        out = out.union(*own)
+    return out
+
+
 def unnamed_record(value: str, history: Sequence[Any], task_words: frozenset[str]) -> tuple[Any, list[str]] | None:
     """The listing output that holds *value* in one of its records, and the records the task names,
     when the task names some records of that listing but not the one holding *value*; else None.
 
     The newest listing holding the value decides (what the agent read last is what it acted on).
+    *history* may be only the records whose listings hold *value* (`listed_values`), oldest first.
     """
     if not task_words:
         return None
     for rec in reversed(history):
         if rec.result is None or rec.verdict != "allow":
             continue
-        for records in _listings(rec.result):
-            target = next((r for r in records if _holds(r, value)), None)
-            if target is None:
+        for records, own, telling in _listings_of(rec):
+            at = next((i for i, vals in enumerate(own) if value in vals), None)
+            if at is None:
                 continue
-            words = [_words(r) for r in records]
-            common = frozenset.intersection(*words)
-            named = [r for r, w in zip(records, words, strict=True) if not (w - common).isdisjoint(task_words)]
+            target = records[at]
+            named = [r for r, w in zip(records, telling, strict=True) if not w.isdisjoint(task_words)]
             if not named or len(named) == len(records) or any(r is target for r in named):
                 return None
             return rec, [" / ".join(list(_naming_values(r))[:3]) or "?" for r in named]
