@@ -196,6 +196,8 @@ class RateLimitAnalyzer:
         self.per_tool = per_tool
 
     def __call__(self, call: ToolCall, ctx: Context) -> Sequence[Finding]:
+        if self.max_calls is None and ctx.policy.max_rate is None:
+            return ()  # no budget counts this call (the analyzer is always present)
         agent = ctx.agent.agent_id or "default"
         out: list[Finding] = []
         checks: list[tuple[str, int, float]] = []

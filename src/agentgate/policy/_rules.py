@@ -26,6 +26,7 @@ import fnmatch
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,6 +55,21 @@ class ValueRule:
     max_length: int | None = None
     required: bool = False
     forbidden: bool = False
+    # Derived once (checked on every call): the glob as a regex, and whether the rule reads items.
+    _glob_rx: Any = dc_field(default=None, init=False, repr=False, compare=False)
+    _per_item: bool = dc_field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.glob is not None:
+            object.__setattr__(self, "_glob_rx", _glob_regex(self.glob.lower(), "", True))
+        per_item = (
+            self.one_of is not None
+            or self.none_of is not None
+            or self.glob is not None
+            or self.regex is not None
+            or self.max_length is not None
+        )
+        object.__setattr__(self, "_per_item", per_item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,17 +179,18 @@ def _tool_matches(pattern: str, tool: str) -> bool:
 def check_values(rules: Sequence[ValueRule], tool: str, args: Mapping[str, Any]) -> Iterator[str]:
     """Yield a message per violated constraint for a call of *tool* with *args*."""
     for r in rules:
-        if not _tool_matches(r.tool, tool):
-            continue
-        v = _lookup(args, r.argument)
-        if v is _MISSING or v is None:
-            if r.required:
-                yield f"{r.argument} is required for {tool}"
-            continue
-        if r.forbidden:
-            yield f"{r.argument} must not be passed to {tool}"
+        pat = r.tool
+        if pat != tool and pat != "*" and not fnmatch.fnmatchcase(tool, pat):
             continue
         name = r.argument
+        v = args[name] if name in args else _lookup(args, name)
+        if v is _MISSING or v is None:
+            if r.required:
+                yield f"{name} is required for {tool}"
+            continue
+        if r.forbidden:
+            yield f"{name} must not be passed to {tool}"
+            continue
         if r.min is not None or r.max is not None:
             n = number(v)
             if n is None:
@@ -182,11 +199,13 @@ def check_values(rules: Sequence[ValueRule], tool: str, args: Mapping[str, Any])
                 yield f"{name}={_show(v)} is above the maximum {r.max}"
             elif r.min is not None and n < r.min:
                 yield f"{name}={_show(v)} is below the minimum {r.min}"
-        items = list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
         if r.max_items is not None:
             count = len(v) if isinstance(v, (list, tuple, set, frozenset, dict)) else 1
             if count > r.max_items:
                 yield f"{name} has {count} items, more than {r.max_items}"
+        if not r._per_item:
+            continue
+        items = list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
         if r.one_of is not None or r.none_of is not None:
             for it in items:
                 t = _text(it).lower()
@@ -205,7 +224,7 @@ def check_values(rules: Sequence[ValueRule], tool: str, args: Mapping[str, Any])
                     continue
                 if r.max_length is not None and len(t) > r.max_length:
                     yield f"{name} is {len(t)} characters long, more than {r.max_length}"
-                if r.glob is not None and not _glob_regex(r.glob.lower(), "", True).match(t.lower()):
+                if r._glob_rx is not None and not r._glob_rx.match(t.lower()):
                     yield f"{name}={_show(it)} does not match {r.glob!r}"
                 if r.regex is not None and r.regex.fullmatch(t) is None:
                     yield f"{name}={_show(it)} does not match the pattern {r.regex_text!r}"

@@ -183,6 +183,8 @@ class EffectivePolicy:
     has_call_rules: bool = field(default=False, init=False, compare=False)
     has_history: bool = field(default=False, init=False, compare=False)
     plan: Plan | None = field(default=None, init=False, compare=False)
+    #: The tightest ``max_rate`` of any layer (calls per minute), or None.
+    max_rate: int | None = field(default=None, init=False, compare=False)
     _memo: dict[tuple[str, str], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -198,6 +200,8 @@ class EffectivePolicy:
         object.__setattr__(self, "has_history", any(x.history for x in lays))
         # The innermost layer's plan is the task's plan (a nested scope is a narrower task).
         object.__setattr__(self, "plan", next((x.plan for x in reversed(lays) if x.plan is not None), None))
+        rates = [lay.max_rate for lay in lays if lay.max_rate is not None]
+        object.__setattr__(self, "max_rate", min(rates) if rates else None)
 
     @property
     def task(self) -> str:
@@ -206,12 +210,6 @@ class EffectivePolicy:
             if lay.task:
                 return lay.task
         return ""
-
-    @property
-    def max_rate(self) -> int | None:
-        """The tightest ``max_rate`` of any layer (calls per minute)."""
-        rates = [lay.max_rate for lay in self.layers if lay.max_rate is not None]
-        return min(rates) if rates else None
 
     def allows_operation(self, op: str) -> bool:
         """Is *op* allowed by every layer?"""
