@@ -72,6 +72,7 @@ def main() -> int:
             ("guard_scope", "guard, under a scope"),
             ("lookup_customer", "lookup_customer, scope(customers, read)"),
             ("policy_rules", "payment, 3 value + 1 history rule"),
+            ("policy_rules_distinct", "payment, same rules, a new amount each call (memo misses)"),
             ("tier1_sql", "SQL call"),
             ("tier1_file", "file call"),
             ("tier1_http", "HTTP call (IP literal)"),

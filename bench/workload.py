@@ -9,6 +9,7 @@ call, measured over many single calls (perf_counter_ns), after a warm-up.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -176,6 +177,12 @@ def _policy_rows(agentgate: Any, base: float, res: dict[str, Any]) -> None:
     ):
         assert pay(120.0, "EUR", "DE44500105175407324931") == "DE44500105175407324931"
         res["policy_rules"] = _summary(_timings(lambda: pay(120.0, "EUR", "DE44500105175407324931"), N), base)
+        # The same call with an amount never seen before (1.00 ... 499.99, more values than calls):
+        # an identical call reuses its static analysis (the tier-1 memo); this row never can.
+        amounts = itertools.cycle([1 + i / 100 for i in range(49_900)])
+        res["policy_rules_distinct"] = _summary(
+            _timings(lambda: pay(next(amounts), "EUR", "DE44500105175407324931"), N), base
+        )
 
 
 def _provenance_rows(agentgate: Any, res: dict[str, Any]) -> None:
