@@ -64,6 +64,8 @@ class ActionRecord:
     result: Any = None
     # What the provenance analyzer read from ``result`` (computed once, on first need).
     provenance: Any = field(default=None, repr=False, compare=False)
+    # The listings of records in ``result`` (which one the user meant), read once likewise.
+    listings: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -190,6 +192,7 @@ class AgentContext:
                 fresh = rec.result is None
                 rec.result = result
                 rec.provenance = None
+                rec.listings = None
                 self._results += 1
                 hook = on_result
                 if hook is not None:

@@ -83,13 +83,10 @@ def _holds(record: Mapping[str, Any], value: str) -> bool:
     )
 
 
-# What each output's listings hold, read once per output (a decision only looks them up): per
-# listing, its records, each record's own values (lower-cased) and its telling words (naming words
-# minus those every record of the listing shares). Keyed by the history record; an entry is
-# valid while the record still holds the same result object.
+# What each output's listings hold, read once per output (cached on its history record, like its
+# facts): per listing, its records, each record's own values (lower-cased) and its telling words
+# (naming words minus those every record of the listing shares).
 _Listing = tuple[list[Mapping[str, Any]], list[frozenset[str]], list[frozenset[str]]]
-_read: dict[int, tuple[Any, Any, tuple[_Listing, ...]]] = {}
-_READ_MAX = 4096
 
 
 def _own_values(record: Mapping[str, Any]) -> frozenset[str]:
@@ -99,18 +96,16 @@ def _own_values(record: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _listings_of(rec: Any) -> tuple[_Listing, ...]:
-    hit = _read.get(id(rec))
-    if hit is not None and hit[0] is rec and hit[1] is rec.result:
-        return hit[2]
+    hit = rec.listings
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
     out: list[_Listing] = []
     for records in _listings(rec.result):
         words = [_words(r) for r in records]
         common = frozenset.intersection(*words)
         out.append((list(records), [_own_values(r) for r in records], [w - common for w in words]))
     found = tuple(out)
-    if len(_read) >= _READ_MAX:
-        _read.clear()
-    _read[id(rec)] = (rec, rec.result, found)  # holds rec, so its id is not reused while cached
+    rec.listings = found
     return found
 
 
