@@ -75,14 +75,6 @@ def _words(record: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _holds(record: Mapping[str, Any], value: str) -> bool:
-    """Does one of the record's own fields (not a nested one) hold exactly *value* (compared lower-cased)?"""
-    return any(
-        isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip().lower() == value
-        for v in record.values()
-    )
-
-
 # What each output's listings hold, read once per output (cached on its history record, like its
 # facts): per listing, its records, each record's own values (lower-cased) and its telling words
 # (naming words minus those every record of the listing shares).
