@@ -23,6 +23,13 @@ rule                            what
 ``secrets.jwt``                 a JSON Web Token that has not expired
 ``secrets.connection_string``   ``scheme://user:password@host``, ``Password=...`` with a server,
                                 Azure ``AccountKey=...``
+``secrets.credential_file``     a credential in a credential file's own grammar (`_credfiles`): Docker
+                                ``auths.<registry>.auth``, ``.npmrc`` ``_auth``/``_authToken``, ``.netrc``,
+                                ``.pgpass``, ``.pypirc``, kubeconfig user tokens and keys, Maven
+                                ``<password>``; each knows its host, so sending it there is a login
+``secrets.basic_auth``          ``Authorization: Basic`` (or ``user:password@`` in the URL fetched) sent
+                                to a host: escalate unless something in the call ties the credential
+                                to that host (see "Basic credentials" below)
 ``secrets.card_number``         a Luhn-valid card number with a card prefix and card context
 ``secrets.password``            ``password = "..."``-style assignments of a real-looking value
 ``secrets.credential_reference``  ``$GITHUB_TOKEN``, ``${AWS_SECRET_ACCESS_KEY}``, ``os.environ["..."]``,
@@ -53,6 +60,15 @@ Where it applies and what it does (the *destination* decides):
   secret manager by name (``store_secret``, ``vault_write``) where secrets belong.
   ``.env.example`` is not a secret store: it gets committed.
 * **shell/code** whose text reaches the network (``curl``, ``wget``, a URL ...): block.
+* **Basic credentials** (an ``Authorization: Basic`` header, or a ``user:password@`` URL that
+  an HTTP tool fetches) name no issuer: one call cannot prove the host is the service the
+  password belongs to. A user name that names its service (``x-access-token`` is GitHub's,
+  ``__token__`` PyPI's, ``_json_key`` Google's, ``AWS`` ECR's) blocks anywhere else. Otherwise
+  the call passes when the request is shaped like a login to that host's own API (a registry's
+  ``/v2/``, ``/api/``, ``/rest/``, ``/login``, ``/oauth``, ``/token``, git's ``info/refs`` ...)
+  and escalates when it is not (``GET https://collect.example.org/ping`` with a Basic header):
+  the judge, who sees the task, decides. An attacker's own host can serve ``/api/``; that is
+  why the shape only keeps a login from escalating and never vouches for a host a scope denies.
 * Payment tools may carry card numbers (that is their job); card numbers are
   only flagged elsewhere. Configuration and deploy tools store secrets by design
   and are not scanned.
@@ -87,6 +103,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers import _fastpath
+from agentgate.analyzers._credfiles import BASIC_USER_ISSUERS, basic_credentials, credential_file_secrets
 from agentgate.analyzers._secretcodec import decoded_views, has_run
 from agentgate.analyzers.base import note_side_input, windows
 from agentgate.analyzers.classify import tokens
@@ -583,6 +600,18 @@ def _find(text: str) -> list[SecretMatch]:
             )
     if _card_run(text):
         out.extend(_cards(text))
+    if "auth" in low or "password" in low or "token" in low or text.count(":") >= 4:
+        files = [
+            SecretMatch("secrets.credential_file", "credential_file", a, b, 0, _looks_example(text[a:b]), hosts)
+            for a, b, _what, hosts in credential_file_secrets(text)
+        ]
+        # On the same span a token format wins (it names its issuer), then the file's grammar, then
+        # the "password = ..." heuristic: _dedupe keeps the first of equal spans.
+        out = (
+            [m for m in out if m.rule_id != "secrets.password"]
+            + files
+            + [m for m in out if m.rule_id == "secrets.password"]
+        )
     return _dedupe(out)
 
 
@@ -763,7 +792,7 @@ def _redact(value: Any, depth: int) -> tuple[Any, bool]:
 _SECRET_STORE = re.compile(
     r"(?i)(?:^|/)(?:\.env(?:\.(?!example|sample|template|dist|defaults?)[\w.\-]+)?|[^/]*\.(?:pem|key|p12|pfx|jks|keystore|kdbx)|"
     r"id_(?:rsa|dsa|ecdsa|ed25519)(?:\.\w+)?|credentials(?:\.\w+)?|\.netrc|_netrc|\.npmrc|\.pypirc|\.pgpass|"
-    r"\.git-credentials|\.dockercfg|secrets?(?:\.[\w.\-]+)?|[^/]*\.secrets?|kubeconfig|\.htpasswd)$"
+    r"\.git-credentials|\.dockercfg|\.docker/config\.json|\.kube/config|\.m2/settings\.xml|secrets?(?:\.[\w.\-]+)?|[^/]*\.secrets?|kubeconfig|\.htpasswd)$"
 )
 # Tools that are secret managers by name (store_secret, vault_write, put_parameter ...).
 _SECRET_TOOL = re.compile(r"(?i)secret|vault|keychain|keyring|credential|kms|ssm|parameter_store|1password|bitwarden")
@@ -878,6 +907,7 @@ _NAMES = {
     "jwt": "a JSON Web Token",
     "password": "a password",
     "card_number": "a card number",
+    "credential_file": "a credential in a credential-file format",
 }
 _EFFECTS: dict[str, tuple[Severity, Effect]] = {
     "block": (Severity.CRITICAL, Effect.BLOCK),
@@ -974,7 +1004,91 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
                 findings.append(_finding(m, verdict, dest, argument, masked, encoding))
     if dest in ("network", "shell") and hosts:
         findings.extend(_references(strings, hosts, dest))
+    if dest == "network" and hosts:
+        findings.extend(_basic(ctx, strings, hosts, seen))
     return findings
+
+
+# First path segments of the endpoints services log in through or serve their API at: a Basic
+# credential sent there is being used, not delivered (see the module docstring for what this
+# shape does not prove).
+_LOGIN_SEGMENTS = frozenset(
+    {
+        "v1", "v2", "v3", "v4", "api", "apis", "_apis", "rest", "graphql", "login", "logon", "signin", "sign-in",
+        "auth", "authenticate", "oauth", "oauth2", "token", "tokens", "session", "sessions", "sso", "saml", "user",
+        "users", "me", "whoami", "service", "repository", "repositories", "artifactory", "nexus", "simple", "pypi",
+        "-", "job", "jenkins", "registry", "webdav", "dav", "remote.php", "wp-json", "xmlrpc.php", "ws",
+    }
+)  # fmt: skip
+
+
+def _login_shaped(url: str) -> bool:
+    """Is *url* an authentication or API endpoint of its host (a login, not a delivery)?"""
+    from urllib.parse import urlsplit
+
+    try:
+        path = urlsplit(url.strip()).path if "://" in url else url
+    except ValueError:
+        return False  # a URL no parser reads is not a login (the HTTP analyzer judges it)
+    segs = [p for p in path.lower().split("/") if p]
+    if not segs:
+        return False
+    return (
+        segs[0] in _LOGIN_SEGMENTS
+        or segs[-1] in ("info", "git-upload-pack", "git-receive-pack")
+        or any(p.endswith(".git") for p in segs)
+        or "info/refs" in path
+    )
+
+
+def _basic(
+    ctx: Context, strings: tuple[tuple[str, str], ...], hosts: list[str], seen: set[tuple[str, str]]
+) -> list[Finding]:
+    """Basic credentials (header or URL userinfo) sent to a host (module docstring, "Basic credentials")."""
+    urls = [t.value for t in ctx.targets("http") if t.source != "sniff"]
+    found: list[tuple[str, str, str]] = []  # (argument, user, how)
+    for argument, text in strings:
+        if text[:6].lower() == "basic " and (pair := basic_credentials(text)) is not None:
+            found.append((argument, pair[0], "an Authorization: Basic header"))
+    for t in ctx.targets("http"):
+        if t.source != "sniff" and "@" in t.value:
+            m = _URL_CRED_RE.match(t.value.strip())  # the fetched URL's own user:password, not one in its query
+            if m and not _PLACEHOLDER_PW.match(m.group(3)) and m.group(2).lower() not in ("user", "username"):
+                found.append((t.argument, m.group(2), "a user:password@ URL"))
+    out: list[Finding] = []
+    for argument, user, how in found:
+        if any(r in ("secrets.basic_auth", "secrets.api_token") and a == argument for r, a in seen):
+            continue
+        issuer = BASIC_USER_ISSUERS.get(user.lower())
+        if issuer is not None:
+            if all(_under_any(h, issuer) for h in hosts):
+                continue
+            out.append(
+                Finding(
+                    "secrets.basic_auth",
+                    Severity.CRITICAL,
+                    Effect.BLOCK,
+                    f"{how} in {argument!r} carries a credential issued by {issuer[0]} (user {user!r}) to "
+                    f"{hosts[0]}, which is not its issuer: a credential leak",
+                    f"Basic [REDACTED] user={user}",
+                    argument,
+                )
+            )
+            continue
+        if urls and all(_login_shaped(u) for u in urls):
+            continue
+        out.append(
+            Finding(
+                "secrets.basic_auth",
+                Severity.HIGH,
+                Effect.ESCALATE,
+                f"{how} in {argument!r} sends a password (user {user!r}) to {hosts[0]}, and nothing in the call "
+                "says the credential belongs to that host (not a login or API endpoint of it): a possible leak",
+                f"Basic [REDACTED] user={user}",
+                argument,
+            )
+        )
+    return out
 
 
 def _encoded(text: str) -> list[tuple[str, SecretMatch]]:
