@@ -28,11 +28,14 @@ PY = sys.executable
 
 def _old_python() -> str:
     py = OLD_VENV / "bin" / "python"
-    if not py.exists():
+    done = OLD_VENV / ".installed"  # written last: a venv whose install failed half-way is made again
+    if not done.exists():
+        shutil.rmtree(OLD_VENV, ignore_errors=True)
         subprocess.run([PY, "-m", "venv", str(OLD_VENV)], check=True)
         uv = os.environ.get("UV") or shutil.which("uv") or str(Path(PY).parent / "uv")
         cmd = [str(uv), "pip", "install", "--quiet", "--python", str(py), "agentgate-py==0.1.0"]
         subprocess.run(cmd, check=True)
+        done.touch()
     return str(py)
 
 
