@@ -370,15 +370,7 @@ class Firewall:
                 except TypeError:  # a layer or spec holding something unhashable: no memo
                     e = key = None
                 if e is not None and e.ops_version == declared_version():
-                    ctx = Context(
-                        call,
-                        agent,
-                        policy,
-                        e.classification,
-                        self.settings,
-                        spec_for=self._specs.get,
-                        chain=self.analyzers,
-                    )
+                    ctx = Context(call, agent, policy, e.classification, self.settings, self._specs.get, self.analyzers)
                     ctx.scratch["args_key"] = canon
                     if e.sql is not None:
                         ctx.scratch["sql"] = dict(e.sql)

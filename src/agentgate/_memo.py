@@ -4,7 +4,7 @@ What the static analyzers (SQL, files, HTTP, shell, config, code, secrets, injec
 arguments analyzer when nothing is carried) say about a call, and its classification, is a pure
 function of the firewall (its analyzer chain, settings and declared tools), the effective policy,
 the tool name, the tool spec and the arguments. An agent repeats calls (the same lookup, the same
-payee), so a `Firewall` keeps that part in a bounded LRU keyed by an exact canonical form of the
+payee), so a `Firewall` keeps that part in a bounded (approximately LRU) map keyed by an exact canonical form of the
 arguments, and reruns only what depends on the moment:
 
 * the scope and value rules, history rules (counts, sums, in-flight reservations), the rate
@@ -136,32 +136,42 @@ def canonical_arguments(arguments: Any) -> tuple[Any, ...] | None:
     out: list[Any] = []
     chars = MAX_CHARS
     items = MAX_ITEMS
+    # A str value is itself; every other value is None or a tuple, so the two never collide.
     for k, v in arguments.items():
         if type(k) is not str:
             return None
-        if type(v) is str:  # the common case, inline
+        t = type(v)
+        items -= 1
+        if t is str:  # the common cases inline
             chars -= len(v)
-            items -= 1
             if chars < 0 or items < 0:
                 return None
             out.append(k)
             out.append(v)
             continue
-        budget = [chars, items]
-        try:
-            c = _canon(v, budget, 1)
-        except (_TooBigError, RecursionError):
+        if items < 0:
             return None
-        chars, items = budget
         out.append(k)
-        out.append((c,))  # wrapped: a str value and a tagged value never collide
+        if t is float:
+            out.append((float, repr(v)))
+        elif t is int or t is bool:
+            out.append((t, v))
+        elif v is None:
+            out.append(None)
+        else:
+            budget = [chars, items + 1]
+            try:
+                out.append(_canon(v, budget, 1))
+            except (_TooBigError, RecursionError):
+                return None
+            chars, items = budget
     return tuple(out)
 
 
 class MemoEntry:
     """What tier 1 stored for one (policy, tool, spec, arguments)."""
 
-    __slots__ = ("classification", "found", "ops_version", "sql")
+    __slots__ = ("classification", "found", "ops_version", "sql", "used")
 
     def __init__(
         self,
@@ -176,10 +186,13 @@ class MemoEntry:
         #: The SQL analyses the analyzer left in the context's scratch (escape hatches read them).
         self.sql = sql
         self.ops_version = ops_version
+        #: Set on each hit, cleared as eviction passes over it (a second chance: approximate LRU).
+        self.used = False
 
 
 class Tier1Memo:
-    """A bounded LRU of `MemoEntry` (thread-safe; a lookup takes one uncontended lock)."""
+    """A bounded, approximately-LRU map of `MemoEntry` (CLOCK: a hit marks its entry, and eviction
+    gives a marked entry a second chance). A lookup takes no lock; a store takes one."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._max = max_entries
@@ -190,23 +203,27 @@ class Tier1Memo:
 
     def get(self, key: tuple[Any, ...]) -> MemoEntry | None:
         """The entry for *key* (made the most recently used), or None."""
-        d = self._d
-        with self._lock:
-            e = d.pop(key, None)
-            if e is None:
-                self.misses += 1
-                return None
-            d[key] = e
-            self.hits += 1
-            return e
+        e = self._d.get(key)  # atomic under the GIL; stores and evictions hold the lock
+        if e is None:
+            self.misses += 1
+            return None
+        e.used = True
+        self.hits += 1
+        return e
 
     def put(self, key: tuple[Any, ...], entry: MemoEntry) -> None:
         """Store *entry*, dropping the least recently used when full."""
         d = self._d
         with self._lock:
             d.pop(key, None)
+            passes = len(d)  # one pass clears every mark, so this ends
             while len(d) >= self._max:
-                del d[next(iter(d))]
+                old = next(iter(d))
+                e = d.pop(old)
+                if e.used and passes > 0:
+                    e.used = False
+                    d[old] = e  # recently used: to the back of the queue
+                    passes -= 1
             d[key] = entry
 
     def clear(self) -> None:

@@ -303,3 +303,20 @@ def test_the_async_path_uses_the_memo() -> None:
 
     assert asyncio.run(twice()) == ["allow", "allow"]
     assert _memo(fw).hits == 1
+
+
+def test_the_memo_is_bounded_and_keeps_what_was_used() -> None:
+    """At its bound, a store evicts an entry not used since it was stored before one that was hit."""
+    from agentgate._memo import MemoEntry, Tier1Memo
+
+    memo = Tier1Memo(max_entries=3)
+    entries = {k: MemoEntry(None, (), None, 0) for k in "abcde"}  # type: ignore[arg-type]
+    for k in "abc":
+        memo.put((k,), entries[k])
+    assert memo.get(("a",)) is entries["a"]
+    memo.put(("d",), entries["d"])
+    assert len(memo) == 3
+    assert memo.get(("b",)) is None  # never used: evicted first
+    assert memo.get(("a",)) is entries["a"]
+    memo.put(("e",), entries["e"])
+    assert len(memo) == 3

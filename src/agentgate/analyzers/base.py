@@ -155,7 +155,7 @@ class Context:
         policy: EffectivePolicy,
         classification: Classification,
         settings: AnalyzerSettings,
-        *,
+        # Positional too: the firewall builds one per decision, and keywords bind measurably slower.
         spec_for: Callable[[str], ToolSpec | None] | None = None,
         chain: Sequence[Analyzer] | None = None,
         deadline: int | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +59,15 @@ def call_rule_findings(ctx: Context) -> list[Finding]:
 # ------------------------------------------------------------------------ history
 
 
-@dataclass(slots=True)
 class Pending:
     """What one decision must do to the history store once its verdict is known."""
 
-    flags: list[str] = field(default_factory=list)
-    reservations: list[tuple[str, str]] = field(default_factory=list)
-    remember: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("flags", "remember", "reservations")
+
+    def __init__(self) -> None:  # one per decision under history rules: plain lists, no factories
+        self.flags: list[str] = []
+        self.reservations: list[tuple[str, str]] = []
+        self.remember: list[tuple[str, str]] = []
 
     def __bool__(self) -> bool:
         return bool(self.flags or self.reservations or self.remember)
@@ -93,8 +95,9 @@ class HistoryEngine:
         pending = Pending()
         cls = ctx.classification
         tool, op, res = ctx.call.tool_name, cls.operation, cls.resources
-        rule_ids = [f.rule_id for f in findings]
-        blocked = any(f.effect is Effect.BLOCK for f in findings)
+        # Most calls reach here with no finding at all (an allowed call).
+        rule_ids = [f.rule_id for f in findings] if findings else ()
+        blocked = any(f.effect is Effect.BLOCK for f in findings) if findings else False
         try:
             for lay in ctx.policy.layers:
                 for rule in lay.history:
