@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._decision import Effect, Finding, Severity
-from ._history import HistoryRule, HistoryStore, new_member
+from ._history import HistoryStore, new_member
 from ._resources import match_pattern
 from ._rules import check_tools, check_values, number
 
@@ -83,12 +83,6 @@ class HistoryEngine:
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
 
-    def _key(self, rule: HistoryRule, ctx: Context) -> str:
-        a = ctx.agent
-        if rule.per == "agent":
-            return f"a|{a.agent_id}|{rule.key}"
-        return f"t|{a.task_id}|{rule.key}"
-
     def check(self, ctx: Context, findings: Sequence[Finding]) -> tuple[list[Finding], Pending]:
         """Findings of every history rule in force, and what to record if the call is allowed."""
         out: list[Finding] = []
@@ -99,9 +93,10 @@ class HistoryEngine:
         rule_ids = [f.rule_id for f in findings] if findings else ()
         blocked = any(f.effect is Effect.BLOCK for f in findings) if findings else False
         try:
+            a = ctx.agent
             for lay in ctx.policy.layers:
                 for rule in lay.history:
-                    key = self._key(rule, ctx)
+                    key = f"a|{a.agent_id}|{rule.key}" if rule.per == "agent" else f"t|{a.task_id}|{rule.key}"
                     if rule.form == "after":
                         assert rule.forbid is not None
                         if rule.forbid.matches(tool, op, res, rule_ids) and self.store.flagged(key):

@@ -78,8 +78,12 @@ class Matcher:
 
     def matches(self, tool: str, operation: str | None, resources: Sequence[Any], rule_ids: Sequence[str]) -> bool:
         """Does a call with these facts match? ``resources`` are `Resource` objects."""
-        if self.tools and not any(p == tool or fnmatch.fnmatchcase(tool, p) for p in self.tools):
-            return False
+        if self.tools:
+            for p in self.tools:
+                if p == tool or fnmatch.fnmatchcase(tool, p):
+                    break
+            else:
+                return False
         if self.operations and operation not in self.operations:
             return False
         if self.resources and not any(match_pattern(p, r.value, r.kind) for r in resources for p in self.resources):
