@@ -171,7 +171,9 @@ def canonical_arguments(arguments: Any) -> tuple[Any, ...] | None:
 class MemoEntry:
     """What tier 1 stored for one (policy, tool, spec, arguments)."""
 
-    __slots__ = ("classification", "found", "ops_version", "sql", "used")
+    __slots__ = ("classification", "found", "ops_version", "quiet", "sql", "used")
+
+    quiet: tuple[Analyzer, ...] | None
 
     def __init__(
         self,
@@ -179,10 +181,15 @@ class MemoEntry:
         found: tuple[tuple[Finding, ...] | None, ...],
         sql: dict[str, Any] | None,
         ops_version: int,
+        chain: Sequence[Analyzer] = (),
     ) -> None:
         self.classification = classification
         #: Per analyzer of the chain: its stored findings, or None when it runs on every call.
         self.found = found
+        #: When no stored analyzer found anything (the common allowed call): the analyzers that run
+        #: on every call, the only ones a hit needs to visit. None otherwise.
+        quiet = bool(chain) and len(chain) == len(found) and not any(found)
+        self.quiet = tuple(a for a, f in zip(chain, found, strict=True) if f is None) if quiet else None
         #: The SQL analyses the analyzer left in the context's scratch (escape hatches read them).
         self.sql = sql
         self.ops_version = ops_version
@@ -311,13 +318,24 @@ def analyze_and_store(
         else:
             stored.append(found)
     sql = ctx.scratch.get("sql")
-    memo.put(key, MemoEntry(ctx.classification, tuple(stored), dict(sql) if sql else None, ops_version))
+    memo.put(key, MemoEntry(ctx.classification, tuple(stored), dict(sql) if sql else None, ops_version, chain))
     return findings
 
 
 def analyze_hit(chain: Sequence[Analyzer], entry: MemoEntry, call: ToolCall, ctx: Context) -> list[Finding]:
     """The stored findings of the static analyzers, and the others run now, in chain order."""
     findings: list[Finding] = []
+    quiet = entry.quiet
+    if quiet is not None:
+        for analyzer in quiet:
+            try:
+                found = analyzer(call, ctx)
+            except Exception as e:
+                findings.append(_failed(analyzer, e))
+                continue
+            if found:
+                findings.extend(found)
+        return findings
     for analyzer, stored in zip(chain, entry.found, strict=True):
         if stored is None:
             try:
