@@ -320,3 +320,22 @@ def test_the_memo_is_bounded_and_keeps_what_was_used() -> None:
     assert memo.get(("a",)) is entries["a"]
     memo.put(("e",), entries["e"])
     assert len(memo) == 3
+
+
+def test_value_rule_answers_are_exact_per_value() -> None:
+    """A value rule's remembered answers are keyed exactly: the same value answers the same, 1/True/1.0 apart."""
+    from agentgate.policy._rules import check_values, compile_value_rules
+
+    rules = compile_value_rules({"pay": {"n": {"max": 0, "in": ["1", "0.0"]}}})
+
+    def said(v: Any) -> list[str]:
+        return list(check_values(rules, "pay", {"n": v}))
+
+    first = {repr(v): said(v) for v in (1, True, 1.0, 0.0, -0.0, "1", "x")}
+    again = {repr(v): said(v) for v in (1, True, 1.0, 0.0, -0.0, "1", "x")}
+    assert first == again
+    assert first["True"] == ["n=True is not a number, so its bounds cannot be checked", "n=True is not one of 0.0, 1"]
+    assert first["1"] == ["n=1 is above the maximum 0"]
+    assert first["1.0"] == ["n=1.0 is above the maximum 0", "n=1.0 is not one of 0.0, 1"]
+    assert first["-0.0"] == ["n=-0.0 is not one of 0.0, 1"]
+    assert first["0.0"] == []

@@ -58,6 +58,10 @@ class ValueRule:
     # Derived once (checked on every call): the glob as a regex, and whether the rule reads items.
     _glob_rx: Any = dc_field(default=None, init=False, repr=False, compare=False)
     _per_item: bool = dc_field(default=False, init=False, repr=False, compare=False)
+    # What the rule says of one scalar value (the same amounts, currencies and payees recur).
+    _answers: dict[tuple[type, Any], tuple[str, ...]] = dc_field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.glob is not None:
@@ -191,43 +195,64 @@ def check_values(rules: Sequence[ValueRule], tool: str, args: Mapping[str, Any])
         if r.forbidden:
             yield f"{name} must not be passed to {tool}"
             continue
-        if r.min is not None or r.max is not None:
-            n = number(v)
-            if n is None:
-                yield f"{name}={_show(v)} is not a number, so its bounds cannot be checked"
-            elif r.max is not None and n > r.max:
-                yield f"{name}={_show(v)} is above the maximum {r.max}"
-            elif r.min is not None and n < r.min:
-                yield f"{name}={_show(v)} is below the minimum {r.min}"
-        if r.max_items is not None:
-            count = len(v) if isinstance(v, (list, tuple, set, frozenset, dict)) else 1
-            if count > r.max_items:
-                yield f"{name} has {count} items, more than {r.max_items}"
-        if not r._per_item:
-            continue
-        items = list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
-        if r.one_of is not None or r.none_of is not None:
-            for it in items:
-                t = _text(it).lower()
-                if r.one_of is not None and t not in r.one_of:
-                    yield f"{name}={_show(it)} is not one of {', '.join(sorted(r.one_of))}"
-                if r.none_of is not None and t in r.none_of:
-                    yield f"{name}={_show(it)} is one of the forbidden values"
-        if r.glob is not None or r.regex is not None or r.max_length is not None:
-            for it in items:
-                if not isinstance(it, (str, int, float, Decimal)) or isinstance(it, bool):
-                    yield f"{name}={_show(it)} is not text, so its pattern cannot be checked"
-                    continue
-                t = str(it)
-                if len(t) > _MAX_TEXT:
-                    yield f"{name} is longer than {_MAX_TEXT} characters; not checked, so refused"
-                    continue
-                if r.max_length is not None and len(t) > r.max_length:
-                    yield f"{name} is {len(t)} characters long, more than {r.max_length}"
-                if r._glob_rx is not None and not r._glob_rx.match(t.lower()):
-                    yield f"{name}={_show(it)} does not match {r.glob!r}"
-                if r.regex is not None and r.regex.fullmatch(t) is None:
-                    yield f"{name}={_show(it)} does not match the pattern {r.regex_text!r}"
+        t = type(v)
+        if (t is str and len(v) <= 256) or t is int or t is float or t is bool:
+            # Exact keys: 1, 1.0 and True differ, and so do 0.0 and -0.0.
+            k = (t, repr(v) if t is float else v)
+            said = r._answers.get(k)
+            if said is None:
+                said = tuple(_value_messages(r, v))
+                if len(r._answers) >= _ANSWERS_MAX:
+                    r._answers.clear()
+                r._answers[k] = said
+            yield from said
+        else:
+            yield from _value_messages(r, v)
+
+
+_ANSWERS_MAX = 1024
+
+
+def _value_messages(r: ValueRule, v: Any) -> Iterator[str]:
+    """What rule *r* says of a present, allowed value *v* (bounds, items, sets, patterns)."""
+    name = r.argument
+    if r.min is not None or r.max is not None:
+        n = number(v)
+        if n is None:
+            yield f"{name}={_show(v)} is not a number, so its bounds cannot be checked"
+        elif r.max is not None and n > r.max:
+            yield f"{name}={_show(v)} is above the maximum {r.max}"
+        elif r.min is not None and n < r.min:
+            yield f"{name}={_show(v)} is below the minimum {r.min}"
+    if r.max_items is not None:
+        count = len(v) if isinstance(v, (list, tuple, set, frozenset, dict)) else 1
+        if count > r.max_items:
+            yield f"{name} has {count} items, more than {r.max_items}"
+    if not r._per_item:
+        return
+    items = list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
+    if r.one_of is not None or r.none_of is not None:
+        for it in items:
+            t = _text(it).lower()
+            if r.one_of is not None and t not in r.one_of:
+                yield f"{name}={_show(it)} is not one of {', '.join(sorted(r.one_of))}"
+            if r.none_of is not None and t in r.none_of:
+                yield f"{name}={_show(it)} is one of the forbidden values"
+    if r.glob is not None or r.regex is not None or r.max_length is not None:
+        for it in items:
+            if not isinstance(it, (str, int, float, Decimal)) or isinstance(it, bool):
+                yield f"{name}={_show(it)} is not text, so its pattern cannot be checked"
+                continue
+            t = str(it)
+            if len(t) > _MAX_TEXT:
+                yield f"{name} is longer than {_MAX_TEXT} characters; not checked, so refused"
+                continue
+            if r.max_length is not None and len(t) > r.max_length:
+                yield f"{name} is {len(t)} characters long, more than {r.max_length}"
+            if r._glob_rx is not None and not r._glob_rx.match(t.lower()):
+                yield f"{name}={_show(it)} does not match {r.glob!r}"
+            if r.regex is not None and r.regex.fullmatch(t) is None:
+                yield f"{name}={_show(it)} does not match the pattern {r.regex_text!r}"
 
 
 def check_tools(lists: ToolLists, tool: str) -> str | None:
