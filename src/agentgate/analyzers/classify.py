@@ -870,6 +870,7 @@ _INFRA_PROGRAMS = frozenset(
         "podman",
         "git",
         "eksctl",
+        "gh",
     ]
 )
 # Argument names read in this order as the command's words, after the program and the name's subcommand.

@@ -92,7 +92,7 @@ from agentgate._decision import Effect, Finding, Severity
 from agentgate.analyzers.base import Context, make_context
 from agentgate.analyzers.classify import tokens
 
-from ._authn import authn_findings, authn_key, frequency_findings
+from ._authn import authn_findings, authn_key, enrollment_findings, frequency_findings
 from ._controls import _GENERIC as _GENERIC_KEYS
 from ._controls import agent_findings, control_of, public_findings, setting_findings
 from ._doc import key_words, load, nodes
@@ -248,7 +248,7 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     name, verbs, off, tool_control = _tool_facts(call.tool_name)
     raw: list[tuple[RawHit, str]] = [] if off is None else [(off, "")]
     rest = _rest_call(call, name)
-    writes_body = False
+    writes_body = False  # a settings body sent to a REST path
     if rest is not None:
         method, where, arg = rest
         raw.extend((h, arg) for h in rest_findings(method, where))
@@ -305,6 +305,8 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         for k, v in d.items():
             if isinstance(v, str) and len(v) > _MAX_VALUE:
                 continue  # a blob, not a setting (documents were parsed into the tree)
+            if settings and isinstance(v, (dict, list)) and k.lower().endswith(("factors", "authenticators")):
+                raw.extend((h, f"{node.path}.{k}" if node.path else k) for h in enrollment_findings(k, v))
             checks = _key_checks(k)
             if isinstance(v, str) and _MARKERS.search(v):
                 checks = _ALL_CHECKS  # a value that names a role, a public group or a bypass flag
@@ -448,12 +450,18 @@ def _rest_call(call: ToolCall, name: tuple[str, ...]) -> tuple[str, str, str] | 
     method = next(
         (v for k, v in args.items() if k.lower() in _METHOD_ARGS and isinstance(v, str) and 0 < len(v) < 16), None
     )
+    api_tool = bool({"http", "api", "rest", "request", "graph"} & set(name))
+    by_name = method is None
     if method is None:
         method = next((_NAME_METHODS[w] for w in name if w in _NAME_METHODS), None)
-        if method is None or not ({"http", "api", "rest", "request"} & set(name)):
+        if method is None:
             return None
     for k, v in args.items():
         if k.lower() in _PATH_ARGS and isinstance(v, str) and "/" in v and len(v) < 4096:
+            # graph_patch(url="https://..."): a method in the name is a request when the target is
+            # a web URL or the tool is an API tool; delete_file(path=...) is not a REST call.
+            if by_name and not api_tool and not v.strip().lower().startswith(("https://", "http://")):
+                return None
             return method.upper(), v, k
     return None
 

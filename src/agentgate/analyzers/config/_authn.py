@@ -30,7 +30,7 @@ from agentgate._decision import Effect, Severity
 from ._doc import key_words
 from ._iam import RawHit
 
-__all__ = ["authn_findings", "authn_key", "frequency_findings"]
+__all__ = ["authn_findings", "authn_key", "enrollment_findings", "frequency_findings"]
 
 _SESSION_WORDS = frozenset({"session", "sessions", "idle", "signin", "sign", "token", "cookie", "refresh"})
 _LIFETIME_WORDS = frozenset({"lifetime", "timeout", "length", "duration", "frequency", "max", "maximum", "expiry"})
@@ -132,3 +132,46 @@ def frequency_findings(key: str, value: Any) -> list[RawHit]:
     if n * _UNIT_MINUTES[unit.lower()] > _MAX_SESSION_MINUTES:
         return [_hit(f"{key} = {value!r} asks users to sign in again only after {n:g} {unit}", key, value)]
     return []
+
+
+# Factors that are no second factor: what the user knows or the inbox already holds.
+_KNOWLEDGE_FACTORS = frozenset({"password", "email", "question", "security", "okta"})
+_OFF_ENROLL = frozenset({"not_allowed", "notallowed", "disabled", "never", "off", "false"})
+_ON_ENROLL = frozenset({"required", "optional", "allowed", "enabled", "true", "on"})
+
+
+def _enroll_state(entry: Any) -> str | None:
+    if not isinstance(entry, dict):
+        return None
+    enroll = next((v for k, v in entry.items() if key_words(k) == ("enroll",)), None)
+    if isinstance(enroll, dict):
+        enroll = next((v for k, v in enroll.items() if key_words(k) == ("self",)), None)
+    return str(enroll).strip().lower() if isinstance(enroll, (str, bool)) else None
+
+
+def enrollment_findings(key: str, value: Any) -> list[RawHit]:
+    """An MFA enrollment policy (Okta ``factors``/``authenticators``) after which no second factor can
+    be enrolled: every factor that is not a password, e-mail or question set ``NOT_ALLOWED`` (a weak
+    factor turned off while a strong one stays required is hardening, not this)."""
+    if not set(key_words(key)) & {"factors", "authenticators"}:
+        return []
+    if isinstance(value, dict):
+        entries = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        entries = [(str(e.get("key", "")), e) for e in value if isinstance(e, dict)]
+    else:
+        return []
+    second = [(name, _enroll_state(e)) for name, e in entries if not set(key_words(name)) <= _KNOWLEDGE_FACTORS]
+    states = [st for _, st in second if st is not None]
+    if not states or any(st in _ON_ENROLL for st in states) or not all(st in _OFF_ENROLL for st in states):
+        return []
+    names = ", ".join(n for n, _ in second)[:80]
+    return [
+        (
+            "config.disable_control",
+            Severity.HIGH,
+            Effect.BLOCK,
+            f"{key} leaves no second factor anyone may enroll ({names} not allowed): sign-in falls back to a password",
+            f"{key}: {names} not allowed"[:120],
+        )
+    ]

@@ -38,6 +38,7 @@ from agentgate.analyzers.shell._infra_ids import (
     kubectl_mints,
     metadata_only,
     mint,
+    rbac_grant,
     workload_env,
 )
 from agentgate.analyzers.shell._rules import _BLOCK, _ESC, _emit, _State, _words
@@ -302,6 +303,8 @@ def _kubectl(base: str, args: list[str], st: _State, shown: str, stdin: str | No
         manifest = " ".join(v for k, v in vals.items() if k in ("-p", "--patch", "--overrides"))
         if (vals.get("-f") == "-" or vals.get("--filename") == "-") and stdin:
             manifest += "\n" + stdin
+        if (why := rbac_grant(manifest, vals)) is not None:
+            _emit(st, "shell.privilege", _BLOCK, f"kubectl {verb}: {why}", shown)
         if manifest and _PRIV_MANIFEST.search(manifest):
             _emit(
                 st,

@@ -10,6 +10,9 @@ Helpers of `_infra`:
   a Kubernetes service-account token valid for over a day (or a never-expiring token secret), an
   approved certificate signing request. Whoever holds one acts as that identity outside every
   session the firewall sees;
+* **RBAC in a patch or manifest** (``kubectl patch clusterrole view -p '[{"op": "add", "path":
+  "/rules/-", "value": {"verbs": ["*"], ...}}]'``, ``kubectl create clusterrole --verb=* --resource=*``):
+  each rule is read by the config analyzer's RBAC check (`rbac_grant`);
 * **secret metadata**: ``kubectl get secret -o jsonpath=...`` printing only metadata fields is not
   a secret read (`metadata_only`);
 * **container and workload environments**: ``docker run -e NAME=value``, ``kubectl set env``
@@ -180,3 +183,40 @@ def workload_env(ops: list[str], args: list[str], st: _State) -> None:
         name, eq, value = item.partition("=")
         if eq and name and "/" not in name:
             env_assignment(name.strip(), value, "$" in value, st)
+
+
+def rbac_grant(manifest: str, vals: dict[str, str]) -> str | None:
+    """What an RBAC rule in a kubectl patch or manifest grants, when it is every verb on every
+    resource or an escalation verb (``bind``/``escalate``/``impersonate``); else None."""
+    import json
+
+    import yaml
+
+    from agentgate.analyzers.config._iam import rbac_findings
+
+    verbs, resources = vals.get("--verb", ""), vals.get("--resource", "")
+    if verbs or resources:  # kubectl create (cluster)role --verb=... --resource=...
+        rule = {"verbs": verbs.split(","), "resources": resources.split(",")}
+        hits = rbac_findings(rule)
+        if hits:
+            return hits[0][3]
+    if "verbs" not in manifest or len(manifest) > 200_000:
+        return None
+    try:
+        docs: list[object] = [json.loads(manifest)]
+    except ValueError:
+        try:
+            docs = list(yaml.safe_load_all(manifest))
+        except yaml.YAMLError:
+            return None
+    stack, seen = docs, 0
+    while stack and seen < 5_000:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            if "verbs" in node and (hits := rbac_findings(node)):
+                return hits[0][3]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
