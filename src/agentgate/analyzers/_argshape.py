@@ -17,12 +17,16 @@ module decides roles:
 * a process's environment hides in ``env``/``environment`` arguments and fields in three
   shapes (a mapping, ``K=V`` strings, ``{"name", "value"}`` records); `env_assignments` finds
   the variables that matter;
+* a renderer (``render_pdf``, ``screenshot``) fetches the subresources its HTML links
+  (`subresource_urls`); a raw HTTP request text goes where its ``Host`` header says (`raw_http_url`); a
+  ``{module, function, args}`` call runs that function (`reflective_call`);
 * recipients hide in headers (``headers={"Bcc": ...}``) and lists of records
   (``to=[{"email": ...}]``); `recipient_values` finds them.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -32,9 +36,13 @@ from .._call import ToolCall
 __all__ = [
     "ENV_KEYS",
     "NL_ARGS",
+    "RENDERER_WORDS",
     "env_assignments",
     "joined_command",
+    "raw_http_url",
     "recipient_values",
+    "reflective_call",
+    "subresource_urls",
     "unnamed_payload",
     "values_under",
 ]
@@ -224,6 +232,84 @@ def _env_record(d: Mapping[Any, Any]) -> tuple[str, str] | None:
     if name is None or value is None:
         return None
     return str(name).strip(), str(value)
+
+
+_RAW_REQUEST = re.compile(
+    r"^(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|CONNECT|TRACE) (\S{1,8192}) HTTP/\d(?:\.\d)?\r?\n"
+)
+_HOST_HEADER = re.compile(r"(?im)^host:[ \t]*([^\s/]{1,260})[ \t]*\r?$")
+
+
+def raw_http_url(value: str) -> str | None:
+    """The URL a raw HTTP request text goes to (``GET /x HTTP/1.1`` + ``Host: h``), or None.
+
+    A tool that writes a request onto a socket connects where its ``Host`` header (or an
+    absolute request target) says, whatever the tool is called.
+    """
+    m = _RAW_REQUEST.match(value.lstrip())
+    if m is None:
+        return None
+    target = m.group(1)
+    if "://" in target:
+        return target
+    h = _HOST_HEADER.search(value, 0, 16384)
+    if h is None:
+        return None
+    return f"http://{h.group(1)}{target if target.startswith('/') else '/'}"
+
+
+#: Tool-name words of renderers: a headless browser or a converter that loads what a document links
+RENDERER_WORDS = frozenset(
+    {"render", "pdf", "screenshot", "rasterize", "wkhtmltopdf", "puppeteer", "playwright", "headless", "html2pdf",
+     "weasyprint", "prince", "snapshot", "thumbnail", "preview"}
+)  # fmt: skip
+_SUBRESOURCE = re.compile(
+    r"(?i)(?:\b(?:src|href|data|poster|background|action|formaction|xlink:href|content)\s*=\s*[\"']?"
+    r"(?:\d+\s*;\s*url\s*=\s*)?|url\(\s*[\"']?|@import\s+[\"'])"
+    r"([a-z][a-z0-9+.\-]{1,15}://[^\s\"'<>)]{1,2048})"
+)
+
+
+def subresource_urls(value: str) -> list[str]:
+    """URLs a renderer loads while rendering an HTML/SVG/CSS document (``<iframe src=...>``,
+    ``url(...)``, ``@import``, a meta refresh): it fetches each from where it runs."""
+    if "<" not in value and "url(" not in value and "@import" not in value:
+        return []
+    return [m.group(1) for m in _SUBRESOURCE.finditer(value, 0, 1_000_000)][:64]
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,4}")
+_MODULE_KEYS = ("module", "module_name", "package", "import")
+_FUNCTION_KEYS = ("function", "func", "function_name", "callable", "attr", "attribute")
+_CALL_ARG_KEYS = ("args", "arguments", "argv", "params", "positional")
+_CALL_KWARG_KEYS = ("kwargs", "keyword_arguments", "named_args")
+
+
+def reflective_call(arguments: Mapping[str, Any]) -> str | None:
+    """The Python a ``{module, function, args}`` call runs (``python_call(module="subprocess",
+    function="check_output", args=[["sh", "-c", ...]])``), or None: calling a function by name
+    is running it, so the code analyzer reads the call as the program it is."""
+    low = {k.lower(): k for k in arguments}
+    mod_key = next((low[k] for k in _MODULE_KEYS if k in low), None)
+    fn_key = next((low[k] for k in _FUNCTION_KEYS if k in low and low[k] != mod_key), None)
+    if mod_key is None or fn_key is None:
+        return None
+    module, function = arguments[mod_key], arguments[fn_key]
+    if not (isinstance(module, str) and isinstance(function, str)):
+        return None
+    if not (_IDENT.fullmatch(module) and _IDENT.fullmatch(function)):
+        return None
+    raw_pos: Any = next((arguments[low[k]] for k in _CALL_ARG_KEYS if k in low), [])
+    raw_kw: Any = next((arguments[low[k]] for k in _CALL_KWARG_KEYS if k in low), {})
+    pos: list[Any] = list(raw_pos) if isinstance(raw_pos, (list, tuple)) else [raw_pos]
+    kw: dict[Any, Any] = dict(raw_kw) if isinstance(raw_kw, Mapping) else {}
+    try:
+        rendered = ", ".join([*(repr(a) for a in pos), *(f"**{{{k!r}: {v!r}}}" for k, v in kw.items())])
+    except Exception:  # an argument whose repr fails: the call is still this function
+        rendered = "..."
+    if module in ("builtins", "__builtins__", "__builtin__"):
+        return f"{function}({rendered})"  # builtins.eval(...) is eval(...)
+    return f"import {module}\n{module}.{function}({rendered})"
 
 
 def unnamed_payload(kind: str, arg_names: tuple[str, ...], taken: set[str]) -> list[str]:

@@ -45,8 +45,12 @@ from ._argshape import (
     GENERIC_SQL_ARGS,
     NL_ARGS,
     NL_TOOL_WORDS,
+    RENDERER_WORDS,
     joined_command,
+    raw_http_url,
     recipient_values,
+    reflective_call,
+    subresource_urls,
     unnamed_payload,
     values_under,
 )
@@ -1185,6 +1189,17 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
             src = "name" if opaque and ak == "shell" and "." not in path and "[" not in path else "sniff"
             targets.setdefault(ak, []).append(Target(path, v, src))
     if not text_tool:
+        for path, v in call.string_arguments():
+            if v[:3].isupper() and (url := raw_http_url(v)) is not None:
+                # raw_http(request="GET / HTTP/1.1\r\nHost: 127.0.0.1:2379"): it connects to the Host
+                targets.setdefault("http", []).append(Target(path, url, "name" if st.kind == "http" else "sniff"))
+        if RENDERER_WORDS.intersection(tokens(call.tool_name)):
+            # render_pdf(html='<iframe src="http://169.254.169.254/...">'): the renderer fetches it
+            for path, v in call.string_arguments():
+                for url in subresource_urls(v):
+                    targets.setdefault("http", []).append(Target(path, url, "sniff"))
+        if (source := reflective_call(args)) is not None:
+            targets.setdefault("code", []).append(Target("function", source, "name"))
         for path, argv in call.walk().argvs:
             if len(argv) > 1 and (path, "shell") not in seen and _SHELL_START.match(argv[0] + " "):
                 targets.setdefault("shell", []).append(Target(path, shlex.join(argv), "sniff"))
