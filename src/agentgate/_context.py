@@ -169,10 +169,13 @@ class AgentContext:
         if child._recorded:
             n = min(child._recorded, len(child.action_history))
             h = self.action_history
-            for rec in list(child.action_history)[-n:]:
+            merged = list(child.action_history)[-n:]
+            for rec in merged:
                 if len(h) == h.maxlen and h[0].result is not None:
                     self._dropping(h[0])
                 h.append(rec)
+            if any(rec.result is not None for rec in merged):
+                self._results += 1  # outputs read inside the block: indexes over this history are stale
             self._recorded += n
         # What an SDK hook learned inside the block (the user's words), not the scope's own task.
         if not self.task_description and child.task_description != child._initial_task:
