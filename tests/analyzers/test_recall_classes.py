@@ -584,3 +584,21 @@ def test_requests_hidden_in_argument_shapes(
 ) -> None:
     """Raw HTTP text, a function called by name and a rendered document are the requests and code they carry."""
     _check(fw, tool, args, expect, rule)
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        ({"path": "~/.npmrc"}, "block"),
+        ({"path": "/home/u/work/../.yarnrc.yml"}, "block"),
+        ({"path": "/home/u/.m2/settings.xml"}, "block"),
+        ({"path": "/home/u/certs/server.pem"}, "block"),
+        ({"path": "/etc/ssl/certs/../private/server.pem"}, "block"),
+        # the trust store holds public certificates
+        ({"path": "/etc/ssl/certs/acme-internal-ca.pem"}, "allow"),
+        ({"path": "/usr/local/share/ca-certificates/acme.pem"}, "allow"),
+    ],
+)
+def test_registry_credential_files_and_ca_certificates(fw: Firewall, args: dict[str, Any], expect: str) -> None:
+    """Package-registry credential files are sensitive to read; a CA certificate in the trust store is not a key."""
+    _check(fw, "read_file", args, expect, None if expect == "allow" else "file.sensitive")

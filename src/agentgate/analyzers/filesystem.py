@@ -381,9 +381,14 @@ _SENSITIVE = _Table(
         "kubeconfig": r"/\.kube/config$|^/etc/kubernetes/[^/]*\.conf$|^/(?:var/)?run/secrets/",
         "dotenv": r"/\.env(?:rc|\.[^/]+)?$(?<!example)(?<!sample)(?<!template)(?<!\.dist)(?<!schema)",
         "netrc": r"/[._]netrc$|/\.pgpass$|/\.my\.cnf$|/\.git-credentials$|/\.pypirc$|/\.docker/config\.json$|/\.vault-token$|/credentials\.tfrc\.json$"
-        r"|/\.config/gh/hosts\.yml$|/\.cargo/credentials(?:\.toml)?$|/\.gem/credentials$|/rclone\.conf$|/\.htpasswd$",
+        r"|/\.config/gh/hosts\.yml$|/\.cargo/credentials(?:\.toml)?$|/\.gem/credentials$|/rclone\.conf$|/\.htpasswd$"
+        # package-registry credential files: npm/yarn tokens, Maven server passwords, Composer, Terraform Cloud
+        r"|/\.npmrc$|/\.yarnrc(?:\.yml)?$|/\.m2/settings(?:-security)?\.xml$|/composer/auth\.json$|/\.terraformrc$",
         "cloud_credentials": r"/\.config/gcloud/|/\.azure/|/\.gnupg(?:/|$)|/\.password-store(?:/|$)|/library/keychains/",
-        "key_file": r"\.(?:pem|key|p12|pfx|jks|keystore|ppk|keytab|kdbx)$",
+        # A .pem in a CA certificate directory is a public certificate (the trust store), not a key.
+        "key_file": r"\.(?:key|p12|pfx|jks|keystore|ppk|keytab|kdbx)$"
+        r"|^(?!/etc/ssl/certs/|/etc/pki/tls/certs/|/etc/pki/ca-trust/|/usr/share/ca-certificates/"
+        r"|/usr/local/share/ca-certificates/|/etc/ca-certificates/)[^\n]*\.pem$",
         "shell_history": r"/\.(?:bash|zsh|sh|mysql|psql|python|node_repl)_history$|/\.histfile$",
         "system_secret": r"^/etc/(?:g?shadow-?|master\.passwd|passwd|sudoers|security/opasswd)$|^/etc/sudoers\.d/|^/etc/ssl/private/",
         "process_memory": r"^/proc/(?:\d+|self|thread-self)/(?:environ|mem|cmdline|maps|auxv)$|^/proc/(?:kcore|kallsyms)$|^/dev/k?mem$",
