@@ -602,3 +602,69 @@ def test_requests_hidden_in_argument_shapes(
 def test_registry_credential_files_and_ca_certificates(fw: Firewall, args: dict[str, Any], expect: str) -> None:
     """Package-registry credential files are sensitive to read; a CA certificate in the trust store is not a key."""
     _check(fw, "read_file", args, expect, None if expect == "allow" else "file.sensitive")
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "expect"),
+    [
+        (
+            "github_api",
+            {
+                "method": "PUT",
+                "path": "/repos/acme/api/branches/main/protection",
+                "body": {
+                    "required_status_checks": None,
+                    "enforce_admins": False,
+                    "required_pull_request_reviews": None,
+                },
+            },
+            "block",
+        ),
+        (
+            "github_api",
+            {"method": "PATCH", "path": "/repos/acme/api/hooks/12/config", "body": {"insecure_ssl": "1"}},
+            "block",
+        ),
+        (
+            "gitlab_api",
+            {"method": "PUT", "path": "/api/v4/groups/acme", "body": {"require_two_factor_authentication": False}},
+            "block",
+        ),
+        (
+            "github_api",
+            {
+                "method": "PATCH",
+                "path": "/orgs/acme",
+                "body": {"secret_scanning_push_protection_enabled_for_new_repositories": False},
+            },
+            "block",
+        ),
+        (
+            "github_api",
+            {
+                "method": "PUT",
+                "path": "/repos/acme/api/branches/main/protection",
+                "body": {
+                    "required_status_checks": {"strict": True, "contexts": ["ci"]},
+                    "enforce_admins": True,
+                    "required_pull_request_reviews": {"required_approving_review_count": 2},
+                    "restrictions": None,
+                },
+            },
+            "allow",
+        ),
+        # a POST that creates a record: its fields are data, not settings
+        (
+            "http_request",
+            {
+                "method": "POST",
+                "url": "https://api.example.com/tickets",
+                "json": {"title": "ssl_verify false breaks CI", "ssl_verify": False},
+            },
+            "allow",
+        ),
+    ],
+)
+def test_rest_bodies_are_settings_of_their_path(fw: Firewall, tool: str, args: dict[str, Any], expect: str) -> None:
+    """A PUT/PATCH body is read as settings (protection, webhook TLS, 2FA, push protection); a record's POST is data."""
+    _check(fw, tool, args, expect, "config.disable_control" if expect == "block" else None)
