@@ -38,6 +38,7 @@ is a registered tool; ``{"name": "signup", "parameters": ...}`` is a form, not a
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -188,10 +189,17 @@ def _judge_carried(inner: ToolCall, args_path: str, ctx: Context) -> list[Findin
     return out
 
 
+_ENV_PATH = re.compile(r"(?i)env|variables")
+
+
 def _environment(call: ToolCall, ctx: Context) -> list[Finding]:
     """A process environment given as an argument (``run_command(env={"LD_PRELOAD": ...})``), judged
     as the shell judges the same assignment: loaders, start-up files, planted search paths, and
     variables whose value is a command (``GIT_SSH_COMMAND``)."""
+    # Exact prefilter: env_assignments only reads values under an env-like key, so a call whose
+    # argument paths name none (nearly every call) has nothing to walk.
+    if not any(_ENV_PATH.search(p) for p, _ in call.string_arguments()):
+        return []
     from .shell import analyze_shell  # the shell analyzer imports the classifier
     from .shell._caps import ENV_NAMES
 
