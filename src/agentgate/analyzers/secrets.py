@@ -69,6 +69,7 @@ Where it applies and what it does (the *destination* decides):
   and escalates when it is not (``GET https://collect.example.org/ping`` with a Basic header):
   the judge, who sees the task, decides. An attacker's own host can serve ``/api/``; that is
   why the shape only keeps a login from escalating and never vouches for a host a scope denies.
+  Commands follow the same rule: ``curl -u user:password`` and ``https://user:password@`` URLs.
 * Payment tools may carry card numbers (that is their job); card numbers are
   only flagged elsewhere. Configuration and deploy tools store secrets by design
   and are not scanned.
@@ -1006,7 +1007,60 @@ def analyze_secrets(call: ToolCall, ctx: Context) -> list[Finding]:
         findings.extend(_references(strings, hosts, dest))
     if dest == "network" and hosts:
         findings.extend(_basic(ctx, strings, hosts, seen))
+    elif dest == "shell" and hosts:
+        findings.extend(_basic_shell(strings, hosts))
     return findings
+
+
+# curl -u user:password / --user=user:password (wget's --user/--password pair is rarer and split).
+_CURL_USER = re.compile(r"(?:^|\s)(?:-u|--user)(?:\s+|=)[\"']?([^\s:\"'$]{1,128}):([^\s\"']{1,256})")
+_WEB_CRED = re.compile(r"\bhttps?://([^\s:/@'\"<>]{1,128}):([^\s@/'\"<>]{1,256})@", re.I)
+
+
+def _basic_shell(strings: tuple[tuple[str, str], ...], hosts: list[str]) -> list[Finding]:
+    """``curl -u user:password URL`` and ``curl https://user:password@host/...``: the same rule as
+    an HTTP tool's Basic credentials (see "Basic credentials" in the module docstring)."""
+    out: list[Finding] = []
+    for argument, text in strings:
+        if "-u" not in text and "--user" not in text and "@" not in text:
+            continue
+        pairs = [(m.group(1), m.group(2)) for m in _CURL_USER.finditer(text[:65_536])]
+        pairs += [(m.group(1), m.group(2)) for m in _WEB_CRED.finditer(text[:65_536])]
+        for user, password in pairs:
+            if _PLACEHOLDER_PW.match(password) or "$" in password or (user, password) in (("user", "pass"),):
+                continue
+            issuer = BASIC_USER_ISSUERS.get(user.lower())
+            if issuer is not None:
+                if all(_under_any(h, issuer) for h in hosts):
+                    continue
+                out.append(
+                    Finding(
+                        "secrets.basic_auth",
+                        Severity.CRITICAL,
+                        Effect.BLOCK,
+                        f"the command in {argument!r} sends a credential issued by {issuer[0]} (user {user!r}) to "
+                        f"{hosts[0]}, which is not its issuer: a credential leak",
+                        f"user={user} password=[REDACTED]",
+                        argument,
+                    )
+                )
+                return out
+            urls = _CMD_URL.findall(text[:65_536])
+            if urls and all(_login_shaped(u) for u in urls):
+                continue
+            out.append(
+                Finding(
+                    "secrets.basic_auth",
+                    Severity.HIGH,
+                    Effect.ESCALATE,
+                    f"the command in {argument!r} sends a password (user {user!r}) to {hosts[0]}, and nothing in it "
+                    "says the credential belongs to that host (not a login or API endpoint of it): a possible leak",
+                    f"user={user} password=[REDACTED]",
+                    argument,
+                )
+            )
+            return out
+    return out
 
 
 # First path segments of the endpoints services log in through or serve their API at: a Basic
