@@ -44,6 +44,12 @@ from .conftest import make_fw
         ("*@acme.com", "Bob@ACME.com", "email", True),
         ("email:*@acme.com", "bob@acme.com.evil.io", "email", False),
         ("customer:42", "42", "invoice", False),
+        # a trailing /** admits the folder itself, not a sibling sharing its prefix
+        ("path:photos/2026-trip/**", "photos/2026-trip", "path", True),
+        ("path:photos/2026-trip/**", "photos/2026-trip/a.jpg", "path", True),
+        ("path:photos/2026-trip/**", "photos/2026-trip-old", "path", False),
+        ("path:photos/*/raw/**", "photos/x/raw", "path", True),
+        ("path:photos/*/raw/**", "photos/x/y/raw", "path", False),
     ],
 )
 def test_typed_pattern_matching(pattern: str, value: str, kind: str, ok: bool) -> None:

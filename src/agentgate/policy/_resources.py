@@ -12,7 +12,8 @@ value (``account: checking`` is ``account:checking``).
 Matching rules, per kind:
 
 * ``path``: case-sensitive; a pattern without glob is a root (``reports`` admits
-  ``reports/q3.csv``, not ``reports2/x``); ``*`` stays in a segment, ``**`` crosses them.
+  ``reports/q3.csv``, not ``reports2/x``); ``*`` stays in a segment, ``**`` crosses them; a
+  trailing ``/**`` also admits the folder itself (``reports/**`` admits ``reports``).
 * ``url``/``host``: case-insensitive, trailing dot ignored; ``*.acme.com`` is any
   subdomain; a ``host:port`` pattern admits only that port (the HTTP analyzer applies it).
 * ``email``: case-insensitive; ``*@acme.com`` matches one address at acme.com.
@@ -130,6 +131,11 @@ def _glob_regex(pattern: str, sep: str, ignore_case: bool) -> re.Pattern[str]:
     not_sep = f"[^{re.escape(sep)}]" if sep else "."
     while i < n:
         c = pattern[i]
+        if sep == "/" and c == sep and pattern[i + 1 : i + 3] == "**" and not pattern[i + 1 :].strip("*"):
+            # "reports/**" is everything under reports and reports itself: listing the folder
+            # whose contents are allowed is allowed.
+            out.append(f"(?:{re.escape(sep)}.*)?")
+            break
         if c == "*":
             if i + 1 < n and pattern[i + 1] == "*":
                 i += 2
