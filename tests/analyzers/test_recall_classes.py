@@ -686,3 +686,36 @@ def test_rest_bodies_are_settings_of_their_path(fw: Firewall, tool: str, args: d
 def test_basic_credentials_on_the_command_line(fw: Firewall, command: str, expect: str) -> None:
     """curl -u and user:password@ URLs follow the HTTP tools' Basic-credential rule."""
     _check(fw, "bash", {"command": command}, expect, None if expect == "allow" else "secrets.basic_auth")
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "expect"),
+    [
+        ("auth0_api", {"method": "PUT", "path": "/api/v2/guardian/policies", "body": []}, "block"),
+        (
+            "github_api",
+            {
+                "method": "PUT",
+                "path": "/repos/acme/api/branches/main/protection/required_status_checks/contexts",
+                "body": [],
+            },
+            "block",
+        ),
+        ("github_api", {"method": "PATCH", "path": "/repos/acme/api/hooks/12/config", "body": {"secret": ""}}, "block"),
+        (
+            "github_api",
+            {"method": "PATCH", "path": "/repos/acme/api/hooks/12", "json": {"config": {"secret": None}}},
+            "block",
+        ),
+        ("auth0_api", {"method": "PUT", "path": "/api/v2/guardian/policies", "body": ["all-applications"]}, "allow"),
+        (
+            "github_api",
+            {"method": "PATCH", "path": "/repos/acme/api/hooks/12/config", "body": {"secret": "n3w-Rot4ted-s3cret"}},
+            "allow",
+        ),
+        ("github_api", {"method": "PUT", "path": "/repos/acme/api/topics", "body": {}}, "allow"),
+    ],
+)
+def test_rest_bodies_that_empty_a_control(fw: Firewall, tool: str, args: dict[str, Any], expect: str) -> None:
+    """A PUT of nothing to a control's path, or a webhook's secret cleared, removes the control; a rotation does not."""
+    _check(fw, tool, args, expect, "config.disable_control" if expect == "block" else None)

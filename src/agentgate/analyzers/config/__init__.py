@@ -98,7 +98,7 @@ from ._controls import agent_findings, control_of, public_findings, setting_find
 from ._doc import key_words, load, nodes
 from ._iam import RawHit, admin_role_findings, rbac_findings, statement_findings
 from ._network import ingress_findings
-from ._rest import path_control, rest_findings
+from ._rest import body_findings, path_control, rest_findings
 
 __all__ = ["analyze_config"]
 
@@ -252,6 +252,9 @@ def analyze_config(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     if rest is not None:
         method, where, arg = rest
         raw.extend((h, arg) for h in rest_findings(method, where))
+        body_key = next((k for k in call.arguments if k.lower() in _BODY_ARGS), None)
+        if body_key is not None:
+            raw.extend((h, body_key) for h in body_findings(method, where, call.arguments[body_key]))
         # A body PUT/PATCHed (an update of settings), or POSTed to a control's own path, is
         # settings; other POSTs create records, whose fields are data.
         named = path_control(where)
@@ -440,6 +443,7 @@ def _key_checks(key: str) -> frozenset[str]:
 # Argument names that carry a REST call's method and its path or URL.
 _METHOD_ARGS = ("method", "http_method", "verb", "request_method", "httpmethod")
 _PATH_ARGS = ("path", "url", "endpoint", "uri", "route", "api_path", "resource_path", "href", "resource")
+_BODY_ARGS = ("body", "json", "data", "payload", "json_body", "request_body")
 _NAME_METHODS = {"delete": "DELETE", "put": "PUT", "patch": "PATCH", "post": "POST", "get": "GET"}
 
 

@@ -35,6 +35,7 @@ Reads (``GET``/``HEAD``/``OPTIONS``) change nothing and are never findings here.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from agentgate._decision import Effect, Severity
@@ -43,7 +44,7 @@ from ._controls import control_of
 from ._doc import key_words
 from ._iam import RawHit
 
-__all__ = ["path_control", "rest_findings"]
+__all__ = ["body_findings", "path_control", "rest_findings"]
 
 # Path segments (lower-cased, id segments kept) that name a control by themselves or in a pair.
 _CONTROL_SEGMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -127,4 +128,44 @@ def rest_findings(method: str, path_or_url: str) -> list[RawHit]:
         return []
     if m == "DELETE" or (m == "POST" and _OFF_ACTIONS.search(p.split("?", 1)[0])):
         return [("config.disable_control", Severity.HIGH, Effect.BLOCK, f"{shown} removes {control}", shown)]
+    return []
+
+
+_HOOK = re.compile(r"/hooks/[^/]+(?:/config)?/?$")
+
+
+def _secret_cleared(body: Any, depth: int = 0) -> bool:
+    if depth > 4:
+        return False
+    if isinstance(body, dict):
+        for k, v in body.items():
+            if str(k).lower() == "secret" and (v is None or (isinstance(v, str) and not v.strip())):
+                return True
+            if isinstance(v, dict) and _secret_cleared(v, depth + 1):
+                return True
+    return False
+
+
+def body_findings(method: str, path_or_url: str, body: Any) -> list[RawHit]:
+    """What a request body does to the control its path names: a ``PUT`` of an empty list or
+    mapping replaces the control's requirements with none (Auth0 ``PUT /guardian/policies []``:
+    MFA never; ``PUT .../required_status_checks/contexts []``), and a webhook whose ``secret`` is
+    cleared accepts forged deliveries (no signature to verify)."""
+    m = method.strip().upper()
+    p = _normal(path_or_url).split("?", 1)[0]
+    shown = f"{m} {path_or_url.strip()}"[:160]
+    if m == "PUT" and body in ([], {}) and (control := path_control(path_or_url)) is not None:
+        return [
+            ("config.disable_control", Severity.HIGH, Effect.BLOCK, f"{shown} with nothing removes {control}", shown)
+        ]
+    if m in ("PATCH", "POST", "PUT") and _HOOK.search(p) and _secret_cleared(body):
+        return [
+            (
+                "config.disable_control",
+                Severity.HIGH,
+                Effect.BLOCK,
+                f"{shown} clears the webhook's secret: deliveries are no longer signed, anyone can forge one",
+                shown,
+            )
+        ]
     return []
