@@ -69,7 +69,9 @@ class StateDB:
                 self._conn: Any = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
                 self._conn.execute("PRAGMA busy_timeout=30000")
                 if path != ":memory:":
-                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    from .audit._sqlite import set_wal
+
+                    set_wal(self._conn)
             except sqlite3.Error as e:
                 raise StateDBError(f"cannot open the state database {path}: {e}") from None
             self._errors: tuple[type[BaseException], ...] = (sqlite3.Error,)

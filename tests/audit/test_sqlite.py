@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from agentgate._decision import VerdictType
 from agentgate.audit import open_auditor, verify
 from agentgate.audit._schema import sqlite_migrations
@@ -204,3 +206,24 @@ def test_seed_database_is_migrated_in_place_and_migrations_are_idempotent(tmp_pa
     report = verify(f"sqlite:///{db}")
     assert report.records == 2
     assert [p.record_id for p in report.problems] == ["old-1"]
+
+
+def test_wal_switch_waits_for_a_process_holding_a_new_file(tmp_path: Path) -> None:
+    """Two processes opening a fresh file at once: SQLite refuses the WAL switch at once ("database is
+    locked", no busy handler) while the other holds a write lock. set_wal retries until it is free, and
+    says what it waited for when it runs out of time; the file ends in WAL mode."""
+    from agentgate._statedb import StateDB
+    from agentgate.audit._sqlite import set_wal
+
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    other = sqlite3.connect(path, isolation_level=None, timeout=5)
+    with pytest.raises(sqlite3.OperationalError, match=r"WAL mode within 0\.05s"):
+        set_wal(other, timeout=0.05)
+    holder.execute("COMMIT")
+    set_wal(other, timeout=5)
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    StateDB(f"sqlite:///{path}").close()  # opens through the same switch

@@ -36,6 +36,32 @@ def _dumps(value: Any) -> str:
     return str(dumps(value))
 
 
+def set_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Put *conn*'s database in WAL mode, retrying while another connection holds it.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked"
+    at once (without the busy handler) when another process opening the same new file holds a
+    lock that could deadlock with it: two agents starting together on a fresh trail. Retry until
+    the file is in WAL mode or *timeout* seconds pass.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode is None or str(mode[0]).lower() == "wal" or ":memory:" in str(mode[0]):
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError(f"could not switch the database to WAL mode within {timeout:g}s: locked")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def connect_sqlite(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
     """Open *path* in WAL mode with the schema migrated (``create=False``: must exist)."""
     p = Path(path)
@@ -46,7 +72,7 @@ def connect_sqlite(path: str | Path, *, create: bool = True) -> sqlite3.Connecti
             p.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(p), timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        set_wal(conn, _BUSY_MS / 1000)
         conn.execute("PRAGMA synchronous=NORMAL")
         migrate(conn)
     except sqlite3.Error as exc:
