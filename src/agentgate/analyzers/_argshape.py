@@ -39,6 +39,7 @@ __all__ = [
     "RENDERER_WORDS",
     "env_assignments",
     "joined_command",
+    "nested_commands",
     "raw_http_url",
     "recipient_values",
     "reflective_call",
@@ -371,6 +372,38 @@ def joined_command(call: ToolCall, arg: str) -> str | None:
                 if a.lower() in _ARGV_ARGS and a in argv:
                     return shlex.join((value.strip(), *argv[a]))
     return None
+
+
+def nested_commands(call: ToolCall) -> list[tuple[str, str]]:
+    """``(path, command line)`` of a program and its argv list given together inside a record
+    (``run_task(spec={"cmd": "rm", "args": ["-rf", "/var/lib/postgresql"]})``): the record is one
+    command, at any depth, as `joined_command` reads the same pair at the top level."""
+    out: list[tuple[str, str]] = []
+    argvs = call.walk().argvs
+    if not argvs:
+        return out
+    strings: dict[str, str] | None = None
+    for path, words in argvs:
+        parent, dot, leaf = path.rpartition(".")
+        if not dot or leaf.split("[", 1)[0].lower() not in _ARGV_ARGS:
+            continue
+        if strings is None:
+            strings = dict(call.string_arguments())
+        prefix = parent + "."
+        prog = next(
+            (
+                v.strip()
+                for p, v in strings.items()
+                if p.startswith(prefix)
+                and p[len(prefix) :].lower() in _PROGRAM_ARGS
+                and v.strip()
+                and " " not in v.strip()
+            ),
+            None,
+        )
+        if prog is not None:
+            out.append((path, shlex.join((prog, *words))))
+    return out
 
 
 def recipient_values(call: ToolCall) -> list[tuple[str, str]]:

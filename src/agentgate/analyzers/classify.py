@@ -47,6 +47,7 @@ from ._argshape import (
     NL_TOOL_WORDS,
     RENDERER_WORDS,
     joined_command,
+    nested_commands,
     raw_http_url,
     recipient_values,
     reflective_call,
@@ -1200,6 +1201,10 @@ def classify(call: ToolCall, spec: ToolSpec | None = None) -> Classification:
                     targets.setdefault("http", []).append(Target(path, url, "sniff"))
         if (source := reflective_call(args)) is not None:
             targets.setdefault("code", []).append(Target("function", source, "name"))
+        for path, line in nested_commands(call):
+            if (path, "shell") not in seen:
+                targets.setdefault("shell", []).append(Target(path, line, "name" if opaque else "sniff"))
+                seen.add((path, "shell"))
         for path, argv in call.walk().argvs:
             if len(argv) > 1 and (path, "shell") not in seen and _SHELL_START.match(argv[0] + " "):
                 targets.setdefault("shell", []).append(Target(path, shlex.join(argv), "sniff"))
