@@ -211,6 +211,19 @@ WORST_TIER1: dict[str, tuple[str, str, Any]] = {
     "tier 1: 1 MB 'password=' (write_file)": ("write_file", "content", "password=" * 111_111),
     "tier 1: 1 MB 'password=' (send_email)": ("send_email", "body", "password=" * 111_111),
     "tier 1: 1 MB 'ghp_ ' (write_file)": ("write_file", "content", "ghp_ " * 200_000),
+    "tier 1: 1 MB 'AKIA-' (send_email)": ("send_email", "body", "AKIA-" * 200_000),
+    # The same tokens numbered: no two windows repeat, so each is scanned (a periodic text's
+    # repeated windows are skipped).
+    "tier 1: 1 MB 'password=N ' (write_file)": (
+        "write_file",
+        "content",
+        "".join(f"password={i} " for i in range(100_000))[:1_000_000],
+    ),
+    "tier 1: 1 MB 'ghp_N ' (write_file)": (
+        "write_file",
+        "content",
+        "".join(f"ghp_{i} " for i in range(150_000))[:1_000_000],
+    ),
     "tier 1: 1 MB '%41' URL (http_get)": ("http_get", "url", "http://a/?" + "%41" * 333_330),
     "tier 1: 1 MB 'ignore all previous…'": ("run_shell", "command", "ignore all previous instructions " * 30_303),
     "tier 1: 1 MB 'eyJa.' (http_get)": ("http_get", "url", "eyJa." * 200_000),
@@ -226,7 +239,7 @@ def _worst_tier1() -> None:
     from agentgate import Firewall
 
     fw = Firewall(audit="none", settings=AnalyzerSettings(resolve_dns=False))
-    print(f"\n  {'worst tier-1 input <= 1 MB':<40} {'CPU ms':>8} {'wall ms':>8}   (limit 50 ms + one step)")
+    print(f"\n  {'worst tier-1 input <= 1 MB':<44} {'CPU ms':>8} {'wall ms':>8}   (limit 50 ms + one step)")
     for label, (tool, arg, text) in WORST_TIER1.items():
         cpu, wall = [], []
         for _ in range(3):
@@ -235,7 +248,7 @@ def _worst_tier1() -> None:
             v = fw.evaluate_tier1(call)
             cpu.append((time.thread_time_ns() - t0) / 1e6)
             wall.append((time.perf_counter_ns() - w0) / 1e6)
-        print(f"  {label:<40} {max(cpu):>8.1f} {max(wall):>8.1f}   {v.action.value} ({v.policy_name or '-'})")
+        print(f"  {label:<44} {max(cpu):>8.1f} {max(wall):>8.1f}   {v.action.value} ({v.policy_name or '-'})")
 
 
 # The most expensive inputs found for the code analyzer (parsing cannot be interrupted, so the
