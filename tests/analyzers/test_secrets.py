@@ -157,3 +157,30 @@ def test_never_raises_on_hostile_input() -> None:
         assert isinstance(masked["v"], str)
         call = ToolCall("send_email", {"to": "a@b.io", "body": s})
         analyze_secrets(call, make_context(call))
+
+
+def test_a_jwt_is_judged_by_the_clock_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token that expires between two identical calls is live on the first and expired on the second:
+    neither the scan's cache nor the firewall's memo may keep the first answer."""
+    import base64
+    import json as _json
+
+    import agentgate
+    from agentgate.analyzers import secrets as sec
+
+    def part(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(_json.dumps(obj).encode()).decode().rstrip("=")
+
+    token = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': 'svc-7', 'exp': 2_000_000_000})}.c2lnbmF0dXJlc2lnbmF0dXJl"
+    text = f"Authorization: Bearer {token}"
+    fw = agentgate.Firewall(audit=None)
+    call = agentgate.ToolCall("send_email", {"to": "x@partner.example", "body": text})
+    now = [1_999_999_000.0]
+    monkeypatch.setattr(sec.time, "time", lambda: now[0])
+    assert [m.example for m in sec.find_secrets(text)] == [False]
+    live = fw.evaluate_tier1(call)
+    now[0] = 2_000_000_100.0  # past exp
+    assert [m.example for m in sec.find_secrets(text)] == [True]
+    expired = fw.evaluate_tier1(call)
+    assert live.action is not agentgate.VerdictType.ALLOW and "secrets.jwt" in {f.rule_id for f in live.findings}
+    assert expired.action is agentgate.VerdictType.ALLOW, expired.reasoning  # an expired token opens nothing

@@ -511,7 +511,10 @@ def find_secrets(text: str) -> list[SecretMatch]:
     """
     if len(text) < 12:
         return []
-    return list(_find_cached(text)) if len(text) <= 4096 else _find(text[:_MAX_SCAN])
+    # A JWT's verdict reads the clock (has it expired?): such text is judged afresh, not cached.
+    if len(text) <= 4096 and "eyJ" not in text:
+        return list(_find_cached(text))
+    return _find(text[:_MAX_SCAN])
 
 
 @functools.lru_cache(maxsize=2048)
