@@ -328,3 +328,21 @@ def test_process_function_used_as_a_value_really_runs_and_blocks(body: str) -> N
     )
     assert done.stdout.strip() == "['rm -rf /']", done.stderr
     assert _effect(_run("import os\n" + body)) == "block"
+
+
+def test_the_analysis_budget_is_cpu_time_of_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter's 20 ms budget counts this thread's CPU time: a program whose analysis spends it
+    escalates as code.limit, and time the thread spends descheduled (a busy machine) does not count."""
+    import dataclasses
+
+    from agentgate.analyzers.code import _extract, _python
+
+    program = "total = 0\n" + "".join(f"total = total + {i}\n" for i in range(300))
+    assert "code.limit" not in {f.rule_id for f in _run(program)}
+    wall = [0.0]
+    monkeypatch.setattr(_python.time, "perf_counter", lambda: wall.__setitem__(0, wall[0] + 1.0) or wall[0])
+    assert "code.limit" not in {f.rule_id for f in _run(program + "# wall clock runs fast\n")}
+    monkeypatch.undo()
+    monkeypatch.setattr(_extract, "LIMITS", dataclasses.replace(_extract.LIMITS, budget_s=0.0))
+    found = _run(program + "# no CPU budget at all\n")
+    assert any(f.rule_id == "code.limit" and "budget" in f.message for f in found), found

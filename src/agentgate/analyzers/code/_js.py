@@ -655,7 +655,7 @@ def analyze_js(source: str, sh: Shared) -> bool:
         try:
             tree = parser.parse(
                 lambda off, _pt: data[off : off + 65536],
-                progress_callback=lambda *_: time.perf_counter() > deadline,
+                progress_callback=lambda *_: time.thread_time() > deadline,
             )
         except ValueError:
             raise LimitError(

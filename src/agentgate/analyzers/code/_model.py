@@ -121,7 +121,7 @@ class Limits:
     max_steps: int = 60_000  # evaluation steps, including unrolled loops and comprehensions
     max_string: int = 64 * 1024
     max_decodes: int = 32
-    budget_s: float = 0.020
+    budget_s: float = 0.020  # CPU seconds of the analysing thread
 
 
 class LimitError(Exception):

@@ -48,7 +48,9 @@ class Shared:
         self.hits: list[Hit] = []
         self.steps = 0
         self.decodes = 0
-        self.deadline = time.perf_counter() + limits.budget_s
+        # CPU time of this thread, like tier 1's budget: a busy machine that deschedules the
+        # analysis must not change what it finds (the step bound keeps the work itself bounded).
+        self.deadline = time.thread_time() + limits.budget_s
         # facts that only mean something together (a socket and a shell: a reverse shell)
         self.flags: set[str] = set()
 
@@ -59,7 +61,7 @@ class Shared:
             return
         if self.steps > self.limits.max_steps:
             raise LimitError(f"more than {self.limits.max_steps} evaluation steps")
-        if time.perf_counter() > self.deadline:
+        if time.thread_time() > self.deadline:
             raise LimitError(f"analysis took longer than its {self.limits.budget_s * 1000:.0f} ms budget")
 
 
