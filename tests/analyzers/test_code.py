@@ -346,3 +346,27 @@ def test_the_analysis_budget_is_cpu_time_of_the_thread(monkeypatch: pytest.Monke
     monkeypatch.setattr(_extract, "LIMITS", dataclasses.replace(_extract.LIMITS, budget_s=0.0))
     found = _run(program + "# no CPU budget at all\n")
     assert any(f.rule_id == "code.limit" and "budget" in f.message for f in found), found
+
+
+@pytest.mark.parametrize(
+    ("code", "interactive"),
+    [
+        ("import pty\npty.spawn('/bin/bash')", True),
+        ("import subprocess\nsubprocess.run(['/bin/sh'])", True),
+        ("import os\nos.system('bash -i')", True),
+        # obfuscated: the module and the shell reached by names built at run time
+        ("import importlib\nm = importlib.import_module('p' + 'ty')\nm.spawn(['/usr/bin/' + 'zsh'])", True),
+        ("const { spawn } = require('child_process');\nspawn('/bin/bash', [], { stdio: 'inherit' });", True),
+        # benign look-alikes: a shell that runs a command, a command without a shell
+        ("import subprocess\nsubprocess.run(['bash', '-c', 'ls -l reports/'])", False),
+        ("import subprocess\nprint(subprocess.run(['git', 'status'], capture_output=True).stdout)", False),
+    ],
+)
+def test_an_interactive_shell_from_code_escalates(code: str, interactive: bool) -> None:
+    """A shell with nothing to run, or a pty for a program, is a foothold's shell, not a task's command."""
+    found = _run(code)
+    assert ("code.interactive_shell" in {f.rule_id for f in found}) is interactive or (
+        interactive and _effect(found) in ("block", "escalate")
+    ), found
+    if not interactive:
+        assert _effect(found) == "allow", found

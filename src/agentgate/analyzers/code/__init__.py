@@ -32,6 +32,9 @@ code.remote_code        block       code or a command that arrived over the netw
                                     response, a socket) is executed or deserialized
 code.reverse_shell      block       a socket duplicated onto stdio, a process whose stdio is a
                                     socket, a socket plus an interactive shell or ``pty``
+code.interactive_shell  escalate    a shell started with no command to run (``bash``, ``sh -i``)
+                                    or a terminal allocated for a program (``pty.spawn``): the
+                                    interactive shell of a foothold, which no task's code needs
 code.exfiltration       block       the environment or a credential (secret variable, key file)
                                     sent over the network (HTTP body/URL, socket, DNS name)
 code.dynamic            block /     embedded pickles that import callables, ``marshal`` of

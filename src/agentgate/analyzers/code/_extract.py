@@ -117,6 +117,22 @@ def _finish(sh: Shared) -> tuple[Hit, ...]:
                 message=f"the code {why}: a remote shell for whoever is on the other end",
             )
         )
+    elif "pty" in f or "shell" in f:
+        # A shell with no command to run, or a terminal allocated for a program: how an interactive
+        # shell is set up over whatever channel reaches this process (the TTY upgrade of a foothold).
+        # A task's code runs commands; it has no one to hand an interactive shell to.
+        what = "allocates a pseudo-terminal for a program (pty.spawn)" if "pty" in f else "starts an interactive shell"
+        sh.hits.append(
+            Hit(
+                "finding",
+                "interactive shell",
+                1,
+                rule="code.interactive_shell",
+                effect=Effect.ESCALATE,
+                severity=Severity.HIGH,
+                message=f"the code {what}: an interactive shell, which no task's code needs; review who it is for",
+            )
+        )
     return tuple(sh.hits)
 
 
