@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from agentgate import ConfigError
-from agentgate.cli import cli
 from agentgate.policy.preview import candidate_firewall, load_policy_tests, run_policy_tests
 
 POLICY = """\
@@ -57,13 +58,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(cli, list(args))
-    if r.exc_info is not None and not isinstance(r.exc_info[1], SystemExit):
-        import traceback
-
-        # An exception is not an exit status: show it in the failing assertion.
-        return r.exit_code, r.stdout + "".join(traceback.format_exception(*r.exc_info)), r.stderr
-    return r.exit_code, r.stdout, r.stderr
+    """``agentgate ARGS`` in its own process, as a user or CI runs it (the working directory is the
+    project). In-process runs shared the test worker's state with whatever ran before them, and
+    failed now and then with an exit status of 1 and no output."""
+    env = {k: v for k, v in os.environ.items() if k != "AGENTGATE_CONFIG"}
+    r = subprocess.run(
+        [sys.executable, "-m", "agentgate.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    if "Traceback (most recent call last)" in r.stderr:
+        pytest.fail(f"agentgate {' '.join(args)} crashed (exit {r.returncode}):\n{r.stderr}")
+    return r.returncode, r.stdout, r.stderr
 
 
 def test_passing_suite_exits_0(project: Path) -> None:
