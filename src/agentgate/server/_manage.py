@@ -35,6 +35,7 @@ from typing import Any
 
 from .._errors import AgentGateError, ConfigError, PolicyStoreError
 from ._common import ServerState, error, json_body
+from ._policies import PROBLEMS_SCHEMA, json_request_body, problems_of
 
 __all__ = ["OPENAPI_PATHS", "PREVIEW_LIMIT", "PREVIEW_WINDOW", "preview", "routes"]
 
@@ -48,10 +49,6 @@ _PAGES = {"approvals": "approvals.html", "policy": "policy.html"}
 _TICK = 0.5  # how often an approvals stream re-reads the queue (two indexed queries)
 _HEARTBEAT = 15.0
 _RECENT = 20
-
-
-def _problems(e: ConfigError) -> list[dict[str, Any]]:
-    return [{"file": p.file, "line": p.line, "key": p.key, "message": p.message} for p in e.problems]
 
 
 def _key(c: Any) -> tuple[Any, ...]:
@@ -186,7 +183,7 @@ def routes(state: ServerState, policy_store: Any = None) -> list[Any]:
         try:
             await anyio.to_thread.run_sync(parse_document, text, "edited document")
         except ConfigError as e:
-            return JSONResponse({"ok": False, "error": str(e), "problems": _problems(e)})
+            return JSONResponse({"ok": False, "error": str(e), "problems": problems_of(e)})
         return JSONResponse({"ok": True, "revision": digest_of(text)[:12], "problems": []})
 
     def baseline() -> Any:
@@ -225,7 +222,7 @@ def routes(state: ServerState, policy_store: Any = None) -> list[Any]:
         try:
             candidate = await anyio.to_thread.run_sync(parse_document, text, "edited document")
         except ConfigError as e:
-            return JSONResponse({"error": str(e), "problems": _problems(e)}, status_code=400)
+            return JSONResponse({"error": str(e), "problems": problems_of(e)}, status_code=400)
         since = datetime.now(UTC) - PREVIEW_WINDOW
         try:
             base = await anyio.to_thread.run_sync(baseline)
@@ -248,26 +245,7 @@ def routes(state: ServerState, policy_store: Any = None) -> list[Any]:
 
 
 _E = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_TEXT_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
-        }
-    },
-}
-_PROBLEMS = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "file": {"type": ["string", "null"]},
-            "line": {"type": ["integer", "null"]},
-            "key": {"type": ["string", "null"]},
-            "message": {"type": "string"},
-        },
-    },
-}
+_TEXT_BODY = json_request_body("text")
 
 #: The OpenAPI description of the /v1 routes this module adds.
 OPENAPI_PATHS: dict[str, Any] = {
@@ -286,7 +264,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                                 "properties": {
                                     "ok": {"type": "boolean"},
                                     "revision": {"type": "string"},
-                                    "problems": _PROBLEMS,
+                                    "problems": PROBLEMS_SCHEMA,
                                 },
                             }
                         }
@@ -329,7 +307,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "application/json": {
                             "schema": {
                                 "type": "object",
-                                "properties": {"error": {"type": "string"}, "problems": _PROBLEMS},
+                                "properties": {"error": {"type": "string"}, "problems": PROBLEMS_SCHEMA},
                             }
                         }
                     },

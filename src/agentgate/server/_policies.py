@@ -31,7 +31,8 @@ __all__ = ["OPENAPI_PATHS", "follow", "routes"]
 logger = logging.getLogger("agentgate.server")
 
 
-def _problems(e: ConfigError) -> list[dict[str, Any]]:
+def problems_of(e: ConfigError) -> list[dict[str, Any]]:
+    """A config error's problems as JSON (the shape of `PROBLEMS_SCHEMA`)."""
     return [{"file": p.file, "line": p.line, "key": p.key, "message": p.message} for p in e.problems]
 
 
@@ -136,7 +137,7 @@ def routes(state: ServerState, store: Any) -> list[Any]:
                 lambda: store.push(body["text"], author=who, message=message, source="pushed document")
             )
         except ConfigError as e:
-            return JSONResponse({"error": str(e), "problems": _problems(e)}, status_code=400)
+            return JSONResponse({"error": str(e), "problems": problems_of(e)}, status_code=400)
         except PolicyStoreError as e:
             return error(503, str(e))
         return JSONResponse(rev.to_dict(), status_code=201)
@@ -155,7 +156,7 @@ def routes(state: ServerState, store: Any) -> list[Any]:
         try:
             rev = await anyio.to_thread.run_sync(lambda: store.rollback(body["revision"], author=who, message=message))
         except ConfigError as e:
-            return JSONResponse({"error": str(e), "problems": _problems(e)}, status_code=400)
+            return JSONResponse({"error": str(e), "problems": problems_of(e)}, status_code=400)
         except PolicyStoreError as e:
             return error(404 if "no revision" in str(e) or "bad revision" in str(e) else 503, str(e))
         return JSONResponse(rev.to_dict(), status_code=201)
@@ -171,31 +172,47 @@ def routes(state: ServerState, store: Any) -> list[Any]:
 
 _REV = {"$ref": "#/components/schemas/PolicyRevision"}
 _E = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+#: One problem of a document that does not validate (file, line, key, message).
+PROBLEMS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "file": {"type": ["string", "null"]},
+            "line": {"type": ["integer", "null"]},
+            "key": {"type": ["string", "null"]},
+            "message": {"type": "string"},
+        },
+    },
+}
 _INVALID = {
     "description": "invalid document: every problem with file, line and key; nothing stored",
     "content": {
         "application/json": {
             "schema": {
                 "type": "object",
-                "properties": {
-                    "error": {"type": "string"},
-                    "problems": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "file": {"type": ["string", "null"]},
-                                "line": {"type": ["integer", "null"]},
-                                "key": {"type": ["string", "null"]},
-                                "message": {"type": "string"},
-                            },
-                        },
-                    },
-                },
+                "properties": {"error": {"type": "string"}, "problems": PROBLEMS_SCHEMA},
             }
         }
     },
 }
+
+
+def json_request_body(*fields: str) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a JSON object whose *fields* are all required strings."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": list(fields),
+                    "properties": {f: {"type": "string"} for f in fields},
+                }
+            }
+        },
+    }
+
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "PolicyRevision": {
@@ -224,18 +241,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "summary": "Push a new policy document (validated before it is stored)",
             "description": "Role: editor. The author is the caller's token name.",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["text", "message"],
-                            "properties": {"text": {"type": "string"}, "message": {"type": "string"}},
-                        }
-                    }
-                },
-            },
+            "requestBody": json_request_body("text", "message"),
             "responses": {
                 "201": {"description": "the new head", "content": {"application/json": {"schema": _REV}}},
                 "400": _INVALID,
@@ -258,18 +264,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "summary": "Make an earlier revision's text the head again (a new history entry)",
             "description": "Role: editor.",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["revision", "message"],
-                            "properties": {"revision": {"type": "string"}, "message": {"type": "string"}},
-                        }
-                    }
-                },
-            },
+            "requestBody": json_request_body("revision", "message"),
             "responses": {
                 "201": {"description": "the new head", "content": {"application/json": {"schema": _REV}}},
                 "400": _INVALID,
