@@ -81,6 +81,20 @@ def int_param(req: Any, name: str, default: int | None) -> int | None:
         raise ValueError(f"{name} must be an integer, not {raw!r}") from None
 
 
+def html_page(filename: str) -> Any:
+    """A route handler serving the packaged page *filename* (read once, when the routes are built)."""
+    from importlib import resources
+
+    from starlette.responses import HTMLResponse
+
+    html = resources.files("agentgate.server").joinpath(filename).read_text(encoding="utf-8")
+
+    def handler(request: Any) -> Any:
+        return HTMLResponse(html)
+
+    return handler
+
+
 def error(status: int, msg: str) -> JSONResponse:
     """A JSON error response ``{"error": msg}``."""
     from starlette.responses import JSONResponse

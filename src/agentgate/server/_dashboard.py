@@ -38,7 +38,7 @@ from typing import Any
 
 from .._errors import AgentGateError
 from ..audit._query import ActionFilter, FilterError, encode_cursor, parse_filter, parse_limit, parse_sort
-from ._common import MAX_LIMIT, ServerState, error, rows_for_api
+from ._common import MAX_LIMIT, ServerState, error, html_page, rows_for_api
 
 __all__ = ["routes"]
 
@@ -174,7 +174,7 @@ def _export_row(r: dict[str, Any]) -> dict[str, Any]:
 def routes(state: ServerState) -> list[Any]:
     """The dashboard's routes over *state*'s audit trail."""
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
     from ..audit._checkpoint import chain_position, verify_full, verify_incremental
@@ -182,14 +182,6 @@ def routes(state: ServerState) -> list[Any]:
 
     pool = StorePool(state.audit)
     pkg = resources.files("agentgate.server")
-
-    def page(name: str) -> Any:
-        html = pkg.joinpath(_PAGES[name]).read_text(encoding="utf-8")
-
-        def handler(request: Request) -> Response:
-            return HTMLResponse(html)
-
-        return handler
 
     def static(request: Request) -> Response:
         name = request.path_params["name"]
@@ -371,8 +363,8 @@ def routes(state: ServerState) -> list[Any]:
         )
 
     return [
-        Route("/", page("decisions")),
-        Route("/decisions/{key}", page("decision")),
+        Route("/", html_page(_PAGES["decisions"])),
+        Route("/decisions/{key}", html_page(_PAGES["decision"])),
         Route("/static/{name}", static),
         Route("/api/actions", actions),
         Route("/api/actions/{key}", action),

@@ -30,11 +30,10 @@ import itertools
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 from .._errors import AgentGateError, ConfigError, PolicyStoreError
-from ._common import ServerState, error, json_body
+from ._common import ServerState, error, html_page, json_body
 from ._policies import PROBLEMS_SCHEMA, json_request_body, problems_of
 
 __all__ = ["OPENAPI_PATHS", "PREVIEW_LIMIT", "PREVIEW_WINDOW", "preview", "routes"]
@@ -112,18 +111,8 @@ def routes(state: ServerState, policy_store: Any = None) -> list[Any]:
     import anyio
     import anyio.to_thread
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
-
-    pkg = resources.files("agentgate.server")
-
-    def page(name: str) -> Any:
-        html = pkg.joinpath(_PAGES[name]).read_text(encoding="utf-8")
-
-        def handler(request: Request) -> Response:
-            return HTMLResponse(html)
-
-        return handler
 
     def snapshot() -> dict[str, Any]:
         q = state.approvals
@@ -236,8 +225,8 @@ def routes(state: ServerState, policy_store: Any = None) -> list[Any]:
         return JSONResponse(out)
 
     return [
-        Route("/approvals", page("approvals")),
-        Route("/policy", page("policy")),
+        Route("/approvals", html_page(_PAGES["approvals"])),
+        Route("/policy", html_page(_PAGES["policy"])),
         Route("/api/approvals/events", approval_events),
         Route("/v1/policies/validate", validate, methods=["POST"]),
         Route("/v1/policies/preview", preview_edit, methods=["POST"]),
