@@ -454,16 +454,18 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
     targets = _targets_of(call, ctx, operation == "execute")
     contents: list[tuple[str, str, str]] = []
     steered: Finding | None = None
+    words = trusted_words(ctx.agent)
     if _INSTRUCTING in index:  # only an instruction can make a body's address a steered one
         contents = list(_contents(call.arguments, {arg for arg, _, _ in targets}))
-        steered = _steered_operation(call, operation, index[_INSTRUCTING], trusted_words(ctx.agent))
+        steered = _steered_operation(call, operation, index[_INSTRUCTING], words)
     if not targets and not contents:
         return (steered,) if steered is not None else ()
     settings = ctx.settings.extra.get("provenance", _DEFAULT)
     if not isinstance(settings, ProvenanceSettings):
         settings = _DEFAULT
+    # What an untrusted target of this operation gets (other_record and untrusted_value alike).
+    action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
     trusted = trusted_values(ctx.agent)
-    words = trusted_words(ctx.agent)
     task = " ".join((ctx.agent.task_description, *ctx.agent.trusted_inputs))
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
@@ -503,7 +505,6 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
         listed = index.get((_LISTED, value))  # the outputs whose listings hold it (oldest first)
         picked = None if not listed or "read" in _ops_of_words(words) else unnamed_record(value, listed, words)
         if picked is not None:
-            action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
             findings.append(_other_record(call, arg, value, *picked, effect=_EFFECTS.get(action, Effect.ESCALATE)))
             continue
         first = None  # the earliest untrusted output holding the value in free text, unendorsed
@@ -528,7 +529,6 @@ def analyze_provenance(call: ToolCall, ctx: Context) -> Sequence[Finding]:
                 first = first or rec
         if blocked or first is None:
             continue
-        action = settings.actions.get(operation, DEFAULT_ACTIONS.get(operation, "escalate"))
         effect = _EFFECTS.get(action)
         if effect is not None:
             findings.append(_finding(call, arg, value, first, facts_of(first).fields.get(key, ""), effect=effect))
