@@ -40,7 +40,6 @@ and CSRF checks still apply).
 
 from __future__ import annotations
 
-import fnmatch
 import hmac
 import ipaddress
 import json
@@ -50,7 +49,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .._errors import ConfigError
-from ._tokens import AGENT, ROLES, SESSION_TTL, TokenInfo, TokenStore, role_allows
+from ._tokens import AGENT, ROLES, SESSION_TTL, TokenInfo, TokenStore, may_act_for, role_allows
 
 __all__ = [
     "COOKIE",
@@ -115,7 +114,7 @@ class Principal:
             raise PermissionError(
                 f"token {self.name} decides only for agents {', '.join(self.agents)}: name one in agent_id"
             )
-        if not any(fnmatch.fnmatchcase(agent_id, p) for p in self.agents):
+        if not may_act_for(self.agents, agent_id):
             raise PermissionError(
                 f"token {self.name} decides only for agents {', '.join(self.agents)}, not {agent_id!r}"
             )

@@ -93,7 +93,12 @@ class TokenInfo:
 
     def may_act_for(self, agent_id: str) -> bool:
         """May this token decide calls for *agent_id* (always, when it is bound to no agents)?"""
-        return not self.agents or any(fnmatch.fnmatchcase(agent_id, p) for p in self.agents)
+        return may_act_for(self.agents, agent_id)
+
+
+def may_act_for(agents: Sequence[str], agent_id: str) -> bool:
+    """Does a token bound to *agents* (glob patterns; none: any agent) decide calls for *agent_id*?"""
+    return not agents or any(fnmatch.fnmatchcase(agent_id, p) for p in agents)
 
 
 def _agents(raw: object) -> tuple[str, ...]:
