@@ -136,6 +136,36 @@ def test_spool_failure_is_counted_logged_once_and_raised_from_flush(
     assert w.stats()["dropped"] == 200  # what was held could not be put anywhere at shutdown either
 
 
+def test_batches_waiting_in_memory_when_the_spool_fails_are_held_only_up_to_the_bound(tmp_path: Path) -> None:
+    """Seven batches of 10 wait in memory when spilling them to the spool fails: 50 (max_held) stay
+    held, oldest first, and the 20 past the bound are dropped and counted. (Marking every waiting
+    batch held let a full run hold 70 with a bound of 50, and drop fewer than it says.)"""
+    from agentgate.audit._delivery import Delivery, Segment
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    dropped: list[int] = []
+    d = Delivery(
+        _Down(),
+        blocker / "spool",
+        "w1",
+        batch=10,
+        max_lag=0.0,
+        max_held=50,
+        idle_close=1.0,
+        errors=[0],
+        on_drop=lambda n, exc: dropped.append(n),
+        on_progress=lambda: None,
+    )
+    batches = [[{"id": f"{b}-{i}"} for i in range(10)] for b in range(7)]
+    with d.cond:
+        d.segments.extend(Segment(rows=rows, since=float(b)) for b, rows in enumerate(batches))
+        d._spill_memory(float("inf"))
+    assert d.held == 50 and sum(dropped) == 20
+    assert [s.rows for s in d.segments] == batches[:5]  # the oldest kept, in order
+    assert d.spool_error is not None and "Not a directory" in d.spool_error
+
+
 _FSIZE_CHILD = r"""
 import resource, signal, sys
 from agentgate.audit import open_auditor

@@ -201,9 +201,7 @@ class Delivery:
                 f.append(seg.rows, fsync=outage)
             except OSError as exc:
                 self._spool_failed(exc)
-                for other in self.segments:  # what is in memory now stays there until the spool works again
-                    if other.rows and other is not self.inflight:
-                        other.held = True
+                self._hold_in_memory(exc)
                 return
             self._spool_ok()
             if not outage and cached + len(seg.rows) <= self._max_held:
@@ -212,6 +210,21 @@ class Delivery:
             seg.rows, seg.file, seg.held = None, f, False
         if self.segments and self.segments[-1].file is None:
             self.tail = None
+
+    def _hold_in_memory(self, exc: BaseException) -> None:
+        """The spool failed: what is in memory stays there until it works again, up to ``max_held``
+        records (oldest first, as `_hold` keeps them); the batches past that are dropped and counted."""
+        held = self.held
+        keep: list[Segment] = []
+        for seg in self.segments:
+            if seg.rows and seg is not self.inflight and not seg.held:
+                if held + len(seg.rows) > self._max_held:
+                    self._on_drop(len(seg.rows), exc)
+                    continue
+                seg.held = True
+                held += len(seg.rows)
+            keep.append(seg)
+        self.segments[:] = keep
 
     @property
     def held(self) -> int:
